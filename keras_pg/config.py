@@ -1,0 +1,100 @@
+"""The one training configuration: a frozen dataclass, validated once at construction.
+
+The command line is generated from these fields (see `cli.py`), so every flag, its default
+and its help text come from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A user's setting is invalid; the message is one line saying what was expected."""
+
+
+def _doc(text: str, **kwargs: Any) -> Any:
+    return field(metadata={"help": text}, **kwargs)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that determines a training run (saved as `config.json` in the run directory)."""
+
+    env_id: str = _doc("gymnasium environment id (discrete action space)", default="CartPole-v1")
+    seed: int = _doc("seeds the environments, TensorFlow and numpy", default=0)
+    num_envs: int = _doc("environments stepped together through gymnasium's vector API", default=16)
+    episodes_per_update: int = _doc("complete episodes per policy-gradient update", default=16)
+    gamma: float = _doc("discount factor in [0, 1]", default=0.99)
+    lr: float = _doc("Adam learning rate", default=0.01)
+    hidden: tuple[int, ...] = _doc("hidden layer widths, comma separated", default=(128,))
+    max_grad_norm: float | None = _doc(
+        "clip gradients to this global norm (none: no clipping)", default=None
+    )
+    return_eps: float = _doc(
+        "epsilon added to the std when normalizing returns (keeps std 0 finite)", default=1e-8
+    )
+    max_steps: int = _doc("training budget in environment steps", default=1_000_000)
+    target_return: float | None = _doc(
+        "stop when the last-100 training mean reaches this (none: the env's reward_threshold)",
+        default=None,
+    )
+    solve_window: int = _doc("episodes in the moving mean that decides solving", default=100)
+    eval_episodes: int = _doc("greedy evaluation episodes after training", default=100)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.env_id, str) or not self.env_id:
+            raise ConfigError(f"env_id must be a gymnasium id like 'CartPole-v1', got {self.env_id!r}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ConfigError(f"gamma must be in [0, 1], got {self.gamma}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"lr must be a positive number, got {self.lr}")
+        if not (self.return_eps > 0 and math.isfinite(self.return_eps)):
+            raise ConfigError(f"return_eps must be a positive number, got {self.return_eps}")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise ConfigError(f"max_grad_norm must be positive or none, got {self.max_grad_norm}")
+        for name in ("num_envs", "episodes_per_update", "max_steps", "solve_window", "eval_episodes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not self.hidden or any(isinstance(w, bool) or not isinstance(w, int) or w <= 0
+                                  for w in self.hidden):
+            raise ConfigError(
+                f"hidden must be positive layer widths like 128 or 128,128, got {self.hidden!r}"
+            )
+        if self.target_return is not None and not math.isfinite(self.target_return):
+            raise ConfigError(f"target_return must be a finite number, got {self.target_return}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        """Inverse of `to_dict`; unknown keys are an error naming them."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown config keys {unknown}; expected a subset of {sorted(names)}")
+        values = dict(data)
+        if "hidden" in values:
+            values["hidden"] = tuple(values["hidden"])
+        return cls(**values)
+
+
+# Presets are partial configs; flags given on the command line override them.
+PRESETS: dict[str, dict[str, Any]] = {
+    # The article's settings (Yoon 2018): one env, one episode per update, gamma 0.9,
+    # Adam 3e-4, one hidden layer of 128, CartPole-v0.
+    "seed": {
+        "env_id": "CartPole-v0",
+        "num_envs": 1,
+        "episodes_per_update": 1,
+        "gamma": 0.9,
+        "lr": 3e-4,
+        "hidden": (128,),
+    },
+}

@@ -1,0 +1,62 @@
+"""Creating and checking gymnasium environments."""
+
+from __future__ import annotations
+
+import difflib
+
+import gymnasium as gym
+import numpy as np
+
+from keras_pg.config import ConfigError
+
+
+def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
+    """The registered spec of `env_id`, or a ConfigError suggesting close ids."""
+    if env_id in gym.registry:
+        return gym.registry[env_id]
+    close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; see gymnasium.pprint_registry()"
+    raise ConfigError(f"unknown gymnasium env id {env_id!r}{hint}")
+
+
+def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
+    """`num_envs` copies of `env_id` behind gymnasium's vector API, checked for support.
+
+    Environments with a native vectorized implementation (CartPole) use it; others run
+    synchronously in this process. Autoreset is gymnasium's default NEXT_STEP mode, which
+    the rollout relies on.
+    """
+    check_env_id(env_id)
+    try:
+        env = gym.make_vec(env_id, num_envs=num_envs)
+    except gym.error.DependencyNotInstalled as exc:
+        raise ConfigError(f"{env_id} needs an extra dependency: {str(exc).splitlines()[0]}") from None
+    try:
+        check_spaces(env_id, env.single_observation_space, env.single_action_space)
+    except ConfigError:
+        env.close()
+        raise
+    mode = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
+    if mode != gym.vector.AutoresetMode.NEXT_STEP:
+        env.close()
+        raise ConfigError(f"{env_id}: expected NEXT_STEP autoreset, got {mode}")
+    return env
+
+
+def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Space) -> None:
+    """Raise a one-line ConfigError unless the spaces are ones the policy supports."""
+    if not isinstance(action_space, gym.spaces.Discrete):
+        raise ConfigError(
+            f"{env_id} has action space {action_space}; keras_pg supports Discrete actions only"
+        )
+    if not (isinstance(observation_space, gym.spaces.Box)
+            and np.issubdtype(observation_space.dtype, np.number)):
+        raise ConfigError(
+            f"{env_id} has observation space {observation_space}; "
+            "keras_pg supports numeric Box observations only"
+        )
+
+
+def reward_threshold(env_id: str) -> float | None:
+    """The env's registered reward_threshold (the return that counts as solved), if any."""
+    return check_env_id(env_id).reward_threshold

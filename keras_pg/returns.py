@@ -1,0 +1,67 @@
+"""Discounted reward-to-go and its normalization: pure numpy functions.
+
+REINFORCE (Williams 1992) weights log pi(a_t | s_t) by the return that follows the action,
+G_t = sum_k gamma^k r_{t+k+1}; here r_{t+1} is the reward the environment returned for a_t,
+stored at index t.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def reward_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """Discounted return from every step of one episode.
+
+    Args:
+        rewards: float [T], the reward received after each action of the episode.
+        gamma: discount factor in [0, 1].
+
+    Returns:
+        float32 [T] with G_t = r_t + gamma * G_{t+1} and G_{T-1} = r_{T-1}.
+        Example: [1, 1, 1] with gamma 0.5 gives [1.75, 1.5, 1.0].
+    """
+    rewards = np.asarray(rewards, dtype=np.float64)
+    dones = np.zeros((rewards.shape[0], 1), dtype=bool)
+    return discounted_returns(rewards[:, None], dones, gamma)[:, 0]
+
+
+def discounted_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> np.ndarray:
+    """Reward-to-go for N parallel streams of back-to-back episodes.
+
+    An episode ends at step t when dones[t] is true (terminated or truncated); nothing after
+    it flows back into it. A stream's last step always ends what is left, so pass only
+    complete episodes. Truncation is treated as the end of the episode, as in the article
+    (no bootstrapping from a value estimate).
+
+    Args:
+        rewards: float [T, N].
+        dones: bool [T, N], true on the last step of an episode.
+        gamma: discount factor in [0, 1].
+
+    Returns:
+        float32 [T, N] of G_t computed in float64.
+    """
+    rewards = np.asarray(rewards, dtype=np.float64)
+    continues = ~np.asarray(dones, dtype=bool)
+    returns = np.empty_like(rewards)
+    following = np.zeros(rewards.shape[1:], dtype=np.float64)
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        following = rewards[t] + gamma * following * continues[t]
+        returns[t] = following
+    return returns.astype(np.float32)
+
+
+def normalize(values: np.ndarray, eps: float = 1e-8) -> np.ndarray:
+    """Standardize over the whole update batch: (x - mean) / (std + eps).
+
+    Args:
+        values: float [M].
+        eps: keeps the result finite when the std is 0 (a one-step episode or constant
+            returns give all zeros instead of NaN).
+
+    Returns:
+        float32 [M] with mean 0 and std ~1 (population std, ddof=0).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    return ((values - values.mean()) / (values.std() + eps)).astype(np.float32)

@@ -1,0 +1,99 @@
+"""Collecting complete on-policy episodes from a gymnasium vector environment.
+
+Every round starts from a reset, assigns exactly `num_episodes` episodes to the environments
+(each env runs one, then the next, as long as episodes remain to be started) and steps until
+all of them have ended. Taking the first K episodes to finish would favour short episodes;
+assigning them up front does not. No partial episode is carried into the next round, so every
+transition comes from the current policy (REINFORCE is on-policy).
+
+Gymnasium's vector envs autoreset in NEXT_STEP mode: the step after an episode ends only
+resets that env (the action is ignored, the reward is 0, the observation is the new
+episode's first one). Such reset steps are never part of an episode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import gymnasium as gym
+import numpy as np
+
+from keras_pg.returns import discounted_returns
+
+
+class Batch(NamedTuple):
+    """The transitions of K complete episodes, flattened, in time order within each env."""
+
+    obs: np.ndarray
+    """float32 [M, *obs_shape], the observation each action was taken in."""
+    actions: np.ndarray
+    """int32 [M], the sampled actions."""
+    returns: np.ndarray
+    """float32 [M], the discounted reward-to-go G_t of each action (not normalized)."""
+    episode_returns: np.ndarray
+    """float64 [K], undiscounted return of each episode, in order of completion."""
+    episode_lengths: np.ndarray
+    """int64 [K], steps of each episode, in order of completion."""
+
+
+ActFn = Callable[[np.ndarray], np.ndarray]
+"""Maps observations [N, *obs_shape] to actions int [N]."""
+
+
+def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, gamma: float,
+                     seed: int | None = None) -> Batch:
+    """Run `env` with `act` until `num_episodes` episodes assigned up front have all ended.
+
+    Args:
+        env: a vector env in NEXT_STEP autoreset mode with N sub-environments.
+        act: the policy, called once per vector step on all N observations.
+        num_episodes: K, the number of complete episodes to return.
+        gamma: discount for the returns.
+        seed: seeds the reset of this round (None continues the env's RNG).
+
+    Returns:
+        A Batch of the K episodes.
+    """
+    obs, _ = env.reset(seed=seed)
+    num_envs = env.num_envs
+    active = np.arange(num_envs) < num_episodes  # this env's next transition is kept
+    resetting = np.zeros(num_envs, dtype=bool)  # this env's next step is an autoreset
+    started = int(active.sum())
+    running_return = np.zeros(num_envs)
+    running_length = np.zeros(num_envs, dtype=np.int64)
+    episode_returns: list[float] = []
+    episode_lengths: list[int] = []
+    steps: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    while len(episode_returns) < num_episodes:
+        actions = np.asarray(act(obs))
+        next_obs, rewards, terminated, truncated, _ = env.step(actions)
+        done = np.logical_or(terminated, truncated)
+        steps.append((obs, actions, rewards, done, active))
+        running_return += np.where(active, rewards, 0.0)
+        running_length += active
+        finished = np.flatnonzero(done & active)
+        for i in finished:
+            episode_returns.append(float(running_return[i]))
+            episode_lengths.append(int(running_length[i]))
+        running_return[finished] = 0.0
+        running_length[finished] = 0
+        # An env whose step was an autoreset now holds a fresh first observation: give it
+        # the next unstarted episode, if any.
+        restart = np.flatnonzero(resetting)[: num_episodes - started]
+        started += len(restart)
+        active = active & ~done
+        active[restart] = True
+        resetting = done
+        obs = next_obs
+
+    obs_t, actions_t, rewards_t, done_t, kept_t = (np.stack(x) for x in zip(*steps, strict=True))
+    returns = discounted_returns(rewards_t, done_t, gamma)
+    return Batch(
+        obs=obs_t[kept_t].astype(np.float32),
+        actions=actions_t[kept_t].astype(np.int32),
+        returns=returns[kept_t],
+        episode_returns=np.asarray(episode_returns, dtype=np.float64),
+        episode_lengths=np.asarray(episode_lengths, dtype=np.int64),
+    )

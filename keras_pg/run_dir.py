@@ -1,0 +1,146 @@
+"""The run directory: the one place a training run writes, and its layout.
+
+    RUN_DIR/
+      config.json          the Config, as a JSON object
+      checkpoint.npz       weights, optimizer state and counters for `train --resume`
+      metrics.csv          one row per episode: episode, env_steps, return, length, wall_s
+      updates.csv          one row per update: update, episodes, env_steps, loss, entropy,
+                           grad_norm, wall_s
+      model.keras          the policy (keras.models.load_model after `import keras_pg`)
+      learning_curve.png   episode return, its 10-episode moving average, the solve threshold
+      summary.json         the run's outcome (see train.summarize)
+
+Every file is written to a temporary name in the same directory and renamed into place, so
+a crash or Ctrl-C never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CONFIG = "config.json"
+CHECKPOINT = "checkpoint.npz"
+METRICS = "metrics.csv"
+UPDATES = "updates.csv"
+MODEL = "model.keras"
+CURVE = "learning_curve.png"
+SUMMARY = "summary.json"
+
+EPISODE_COLUMNS = ("episode", "env_steps", "return", "length", "wall_s")
+UPDATE_COLUMNS = ("update", "episodes", "env_steps", "loss", "entropy", "grad_norm", "wall_s")
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+class RunDirError(ValueError):
+    """The run directory is missing, incomplete or not writable."""
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call `write(tmp_path)` on a temporary file next to `path`, then rename it to `path`.
+
+    The temporary file keeps `path`'s suffix (Keras and matplotlib choose the format by it)
+    and is removed if `write` fails.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Atomically replace `path` with `text`."""
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Atomically write `data` as indented JSON."""
+    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a JSON object, or raise RunDirError naming the file."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise RunDirError(f"{path} not found; expected a keras_pg run directory") from None
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def write_csv(path: Path, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Atomically write a CSV with a header row; floats keep full repr precision."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    write_text(path, buffer.getvalue())
+
+
+def read_csv(path: Path) -> list[tuple]:
+    """The rows of a CSV written by `write_csv`, numbers parsed (ints stay ints)."""
+    if not Path(path).exists():
+        return []
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    return [tuple(_number(v) for v in row) for row in rows]
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def save_checkpoint(path: Path, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
+    """Atomically write named arrays plus a JSON `state` dict into one .npz file."""
+    payload = dict(arrays, state_json=np.array(json.dumps(state)))
+    atomic_write(path, lambda tmp: np.savez(tmp, **payload))
+
+
+def load_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Inverse of `save_checkpoint`."""
+    if not Path(path).exists():
+        raise RunDirError(f"{path} not found; nothing to resume (was the run started?)")
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files if k != "state_json"}
+        state = json.loads(str(data["state_json"]))
+    return arrays, state
+
+
+def prepare(run_dir: Path, resume: bool) -> Path:
+    """Create (or, when resuming, check) the run directory and return it as a Path."""
+    run_dir = Path(run_dir)
+    if resume:
+        if not (run_dir / CHECKPOINT).exists():
+            raise RunDirError(f"cannot resume: {run_dir / CHECKPOINT} not found")
+        return run_dir
+    if (run_dir / CHECKPOINT).exists():
+        raise RunDirError(
+            f"{run_dir} already holds a run; pass --resume {run_dir} or choose another --run-dir"
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
+    if not os.access(run_dir, os.W_OK):
+        raise RunDirError(f"run directory {run_dir} is not writable")
+    return run_dir

@@ -1,0 +1,189 @@
+"""The training loop: collect episodes -> returns -> compiled update -> log -> checkpoint."""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_pg import run_dir as rd
+from keras_pg.config import Config
+from keras_pg.envs import make_vector_env, reward_threshold
+from keras_pg.evaluate import evaluate_policy
+from keras_pg.plots import plot_learning_curve
+from keras_pg.policy import CategoricalHead, build_policy, make_act_fn
+from keras_pg.progress import Reporter, Status
+from keras_pg.returns import normalize
+from keras_pg.rollout import collect_episodes
+from keras_pg.update import UpdateStep
+
+TRAIN_STREAM, EVAL_STREAM, ACTION_STREAM = 0, 1, 2
+
+
+def derived_seed(seed: int, stream: int, index: int) -> int:
+    """An independent 31-bit seed for round `index` of a random stream (train or eval)."""
+    return int(np.random.SeedSequence([seed, stream, index]).generate_state(1)[0] >> 1)
+
+
+@dataclass
+class Progress:
+    """The counters of a run; saved in the checkpoint."""
+
+    updates: int = 0
+    episodes: int = 0
+    env_steps: int = 0
+    train_wall_s: float = 0.0
+    solved: bool = False
+    finished: bool = False
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived; the current round is dropped, the last update is kept."""
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[list[int]]:
+    """Record SIGINT/SIGTERM instead of dying; yields the list the signal numbers go to."""
+    received: list[int] = []
+    previous = {s: signal.signal(s, lambda num, _frame: received.append(num))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class Trainer:
+    """A REINFORCE run of `config` in `run_dir`: the model, optimizer, env and logs."""
+
+    def __init__(self, config: Config, run_dir: Path, reporter: Reporter):
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.reporter = reporter
+        keras.utils.set_random_seed(config.seed)
+        self.env = make_vector_env(config.env_id, config.num_envs)
+        obs_shape = self.env.single_observation_space.shape
+        self.head = CategoricalHead(int(self.env.single_action_space.n))
+        self.model = build_policy(obs_shape, self.head.num_actions, config.hidden)
+        self.optimizer = keras.optimizers.Adam(config.lr)
+        self.update = UpdateStep(self.model, self.head, self.optimizer, config.max_grad_norm)
+        self.act = make_act_fn(self.model, self.head)
+        self.target = (config.target_return if config.target_return is not None
+                       else reward_threshold(config.env_id))
+        self.progress = Progress()
+        self.episode_rows: list[tuple] = []
+        self.update_rows: list[tuple] = []
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self) -> None:
+        """Write metrics, then the checkpoint (a resume truncates metrics to the checkpoint)."""
+        rd.write_csv(self.run_dir / rd.METRICS, rd.EPISODE_COLUMNS, self.episode_rows)
+        rd.write_csv(self.run_dir / rd.UPDATES, rd.UPDATE_COLUMNS, self.update_rows)
+        arrays = {f"model_{i}": v.numpy() for i, v in enumerate(self.model.weights)}
+        arrays |= {f"optimizer_{i}": v.numpy() for i, v in enumerate(self.optimizer.variables)}
+        rd.save_checkpoint(self.run_dir / rd.CHECKPOINT, arrays, asdict(self.progress))
+        rd.atomic_write(self.run_dir / rd.MODEL, lambda tmp: self.model.save(tmp))
+
+    def restore(self) -> None:
+        """Load the checkpoint and the metrics rows it covers."""
+        arrays, state = rd.load_checkpoint(self.run_dir / rd.CHECKPOINT)
+        for i, v in enumerate(self.model.weights):
+            v.assign(arrays[f"model_{i}"])
+        for i, v in enumerate(self.optimizer.variables):
+            v.assign(arrays[f"optimizer_{i}"])
+        self.progress = Progress(**state)
+        self.episode_rows = rd.read_csv(self.run_dir / rd.METRICS)[: self.progress.episodes]
+        self.update_rows = rd.read_csv(self.run_dir / rd.UPDATES)[: self.progress.updates]
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self, signals: list[int], checkpoint_every_s: float = 10.0) -> None:
+        """Train until solved, out of budget, or a signal; checkpoints on the way out."""
+        config, p = self.config, self.progress
+        last_save = time.monotonic()
+        try:
+            while not p.finished:
+                start = time.perf_counter()
+                batch = collect_episodes(self.env, self._actor(signals), config.episodes_per_update,
+                                         config.gamma, seed=derived_seed(config.seed, TRAIN_STREAM, p.updates))
+                advantages = normalize(batch.returns, config.return_eps)
+                metrics = self.update(batch.obs, batch.actions, advantages)
+                p.train_wall_s += time.perf_counter() - start
+                self._log(batch, metrics)
+                if time.monotonic() - last_save >= checkpoint_every_s:
+                    self.save()
+                    last_save = time.monotonic()
+        except Interrupted:
+            pass
+        finally:
+            self.save()
+
+    def _actor(self, signals: list[int]):
+        """The sampling policy for one round: fresh stateless seeds per step; stops on a signal."""
+        round_seed = derived_seed(self.config.seed, ACTION_STREAM, self.progress.updates)
+        step = iter(range(1 << 62))
+
+        def act(obs: np.ndarray) -> np.ndarray:
+            if signals:
+                raise Interrupted
+            seed = tf.constant([round_seed, next(step)], dtype=tf.int64)
+            return self.act(tf.constant(obs, dtype=tf.float32), seed).numpy()
+
+        return act
+
+    def _log(self, batch, metrics) -> None:
+        p, window = self.progress, self.config.solve_window
+        p.updates += 1
+        for ret, length in zip(batch.episode_returns, batch.episode_lengths, strict=True):
+            p.episodes += 1
+            p.env_steps += int(length)
+            self.episode_rows.append((p.episodes, p.env_steps, float(ret), int(length),
+                                      round(p.train_wall_s, 4)))
+        self.update_rows.append((p.updates, p.episodes, p.env_steps, float(metrics.loss),
+                                 float(metrics.entropy), float(metrics.grad_norm),
+                                 round(p.train_wall_s, 4)))
+        recent = self.recent_mean()
+        p.solved = (self.target is not None and p.episodes >= window and recent >= self.target)
+        p.finished = p.solved or p.env_steps >= self.config.max_steps
+        self.reporter.update(Status(p.episodes, p.env_steps, recent, self.steps_per_s()))
+
+    def recent_mean(self) -> float:
+        """Mean return of the last `solve_window` training episodes (nan before any)."""
+        rows = self.episode_rows[-self.config.solve_window:]
+        return float(np.mean([r[2] for r in rows])) if rows else math.nan
+
+    def steps_per_s(self) -> float:
+        return self.progress.env_steps / max(self.progress.train_wall_s, 1e-9)
+
+    # -- the end -----------------------------------------------------------------------------
+    def finish(self) -> dict[str, Any]:
+        """Greedy evaluation, learning curve and summary.json; returns the summary."""
+        c, p = self.config, self.progress
+        plot_learning_curve(self.run_dir / rd.CURVE, np.array([r[2] for r in self.episode_rows]),
+                            self.target, f"REINFORCE on {c.env_id} (seed {c.seed})")
+        evaluation = evaluate_policy(self.model, c.env_id, c.eval_episodes,
+                                     seed=derived_seed(c.seed, EVAL_STREAM, 0),
+                                     num_envs=min(c.eval_episodes, 32))
+        summary = {
+            "env_id": c.env_id, "seed": c.seed, "solved": p.solved, "target_return": self.target,
+            "episodes": p.episodes, "updates": p.updates, "env_steps": p.env_steps,
+            "train_wall_s": round(p.train_wall_s, 3), "steps_per_s": round(self.steps_per_s(), 1),
+            "final_mean_return": self.recent_mean(),
+            "eval_mean_return": evaluation.mean_return, "eval_std_return": evaluation.std_return,
+            "eval_episodes": evaluation.episodes,
+            "eval_solved": self.target is not None and evaluation.mean_return >= self.target,
+        }
+        rd.write_json(self.run_dir / rd.SUMMARY, summary)
+        return summary
+
+    def close(self) -> None:
+        self.env.close()

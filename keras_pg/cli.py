@@ -90,20 +90,26 @@ def main(argv: list[str] | None = None) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from keras_pg import run_dir as rd
-    from keras_pg.progress import Reporter
-    from keras_pg.train import Trainer, stop_on_signals
-    from keras_pg.update import NonFiniteLossError
+    from keras_pg.envs import check_env
 
     if args.resume is not None:
         given = [f.name for f in dataclasses.fields(Config) if getattr(args, f.name) is not None]
         if given or args.preset or args.run_dir:
-            raise ConfigError(f"--resume takes the run's own config; drop {given or ['--preset/--run-dir']}")
+            dropped = given or ["--preset/--run-dir"]
+            raise ConfigError(f"--resume takes the run's own config; drop {dropped}")
         run_dir = rd.prepare(args.resume, resume=True)
         config = Config.from_dict(rd.read_json(run_dir / rd.CONFIG))
     else:
         config = config_from_args(args)
+        check_env(config.env_id)
         run_dir = rd.prepare(args.run_dir or Path("runs") / (
             f"{config.env_id}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"), resume=False)
+    # TensorFlow is imported only once the arguments are known to be good: user errors
+    # come back in a fraction of a second.
+    from keras_pg.progress import Reporter
+    from keras_pg.train import Trainer, stop_on_signals
+    from keras_pg.update import NonFiniteLossError
+
     with stop_on_signals() as signals, Reporter(config.max_steps, quiet=args.quiet) as reporter:
         trainer = Trainer(config, run_dir, reporter)
         try:

@@ -47,7 +47,7 @@ class Config:
 
     def __post_init__(self) -> None:
         if not isinstance(self.env_id, str) or not self.env_id:
-            raise ConfigError(f"env_id must be a gymnasium id like 'CartPole-v1', got {self.env_id!r}")
+            raise ConfigError(f"env_id must be a gym id such as CartPole-v1, got {self.env_id!r}")
         if not 0.0 <= self.gamma <= 1.0:
             raise ConfigError(f"gamma must be in [0, 1], got {self.gamma}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -56,7 +56,8 @@ class Config:
             raise ConfigError(f"return_eps must be a positive number, got {self.return_eps}")
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:
             raise ConfigError(f"max_grad_norm must be positive or none, got {self.max_grad_norm}")
-        for name in ("num_envs", "episodes_per_update", "max_steps", "solve_window", "eval_episodes"):
+        sizes = ("num_envs", "episodes_per_update", "max_steps", "solve_window", "eval_episodes")
+        for name in sizes:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
@@ -70,7 +71,8 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        items = dataclasses.asdict(self).items()
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in items}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
@@ -78,7 +80,7 @@ class Config:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise ConfigError(f"unknown config keys {unknown}; expected a subset of {sorted(names)}")
+            raise ConfigError(f"unknown config keys {unknown}; expected some of {sorted(names)}")
         values = dict(data)
         if "hidden" in values:
             values["hidden"] = tuple(values["hidden"])

@@ -26,21 +26,27 @@ def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     synchronously in this process. Autoreset is gymnasium's default NEXT_STEP mode, which
     the rollout relies on.
     """
-    check_env_id(env_id)
-    try:
-        env = gym.make_vec(env_id, num_envs=num_envs)
-    except gym.error.DependencyNotInstalled as exc:
-        raise ConfigError(f"{env_id} needs an extra dependency: {str(exc).splitlines()[0]}") from None
-    try:
-        check_spaces(env_id, env.single_observation_space, env.single_action_space)
-    except ConfigError:
-        env.close()
-        raise
+    check_env(env_id)
+    env = gym.make_vec(env_id, num_envs=num_envs)
     mode = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
     if mode != gym.vector.AutoresetMode.NEXT_STEP:
         env.close()
         raise ConfigError(f"{env_id}: expected NEXT_STEP autoreset, got {mode}")
     return env
+
+
+def check_env(env_id: str) -> None:
+    """Fail fast, before a run directory exists, on an unknown id or unsupported spaces."""
+    check_env_id(env_id)
+    try:
+        env = gym.make(env_id)
+    except gym.error.DependencyNotInstalled as exc:
+        reason = str(exc).splitlines()[0]
+        raise ConfigError(f"{env_id} needs an extra dependency: {reason}") from None
+    try:
+        check_spaces(env_id, env.observation_space, env.action_space)
+    finally:
+        env.close()
 
 
 def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Space) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never open a window
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from keras_pg.run_dir import atomic_write  # noqa: E402
+from keras_pg.run_dir import atomic_write
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:

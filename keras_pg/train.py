@@ -113,8 +113,9 @@ class Trainer:
         try:
             while not p.finished:
                 start = time.perf_counter()
-                batch = collect_episodes(self.env, self._actor(signals), config.episodes_per_update,
-                                         config.gamma, seed=derived_seed(config.seed, TRAIN_STREAM, p.updates))
+                batch = collect_episodes(
+                    self.env, self._actor(signals), config.episodes_per_update, config.gamma,
+                    seed=derived_seed(config.seed, TRAIN_STREAM, p.updates))
                 advantages = normalize(batch.returns, config.return_eps)
                 metrics = self.update(batch.obs, batch.actions, advantages)
                 p.train_wall_s += time.perf_counter() - start

@@ -1,0 +1,80 @@
+import subprocess
+import sys
+
+import pytest
+
+from keras_pg.cli import build_parser, config_from_args
+from keras_pg.config import PRESETS, Config, ConfigError
+from keras_pg.envs import check_env
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"gamma": 1.5}, "gamma must be in [0, 1], got 1.5"),
+    ({"gamma": -0.1}, "gamma must be in [0, 1]"),
+    ({"lr": 0.0}, "lr must be a positive number"),
+    ({"lr": -1e-3}, "lr must be a positive number"),
+    ({"num_envs": 0}, "num_envs must be a positive integer"),
+    ({"episodes_per_update": -2}, "episodes_per_update must be a positive integer"),
+    ({"max_steps": 0}, "max_steps must be a positive integer"),
+    ({"hidden": (128, 0)}, "hidden must be positive layer widths"),
+    ({"hidden": ()}, "hidden must be positive layer widths"),
+    ({"max_grad_norm": 0.0}, "max_grad_norm must be positive or none"),
+])
+def test_invalid_settings_are_one_line_errors(kwargs, message):
+    with pytest.raises(ConfigError) as info:
+        Config(**kwargs)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_env_suggests_close_ids():
+    with pytest.raises(ConfigError, match="did you mean CartPole-v1"):
+        check_env("CartPole-v7")
+
+
+def test_continuous_action_space_is_named():
+    with pytest.raises(ConfigError, match=r"Pendulum-v1 has action space Box\(-2.0, 2.0"):
+        check_env("Pendulum-v1")
+
+
+def test_non_box_observation_space_is_named():
+    with pytest.raises(ConfigError, match="Blackjack-v1 has observation space Tuple"):
+        check_env("Blackjack-v1")
+
+
+def test_config_round_trips_through_json_dict():
+    config = Config(hidden=(64, 32), max_grad_norm=0.5)
+    assert Config.from_dict(config.to_dict()) == config
+    with pytest.raises(ConfigError, match="unknown config keys"):
+        Config.from_dict({"gama": 0.9})
+
+
+def test_seed_preset_is_the_article_and_flags_override_it():
+    args = build_parser().parse_args(["train", "--preset", "seed", "--seed", "3"])
+    config = config_from_args(args)
+    assert (config.env_id, config.num_envs, config.episodes_per_update) == ("CartPole-v0", 1, 1)
+    assert (config.gamma, config.lr, config.hidden, config.seed) == (0.9, 3e-4, (128,), 3)
+    assert set(PRESETS["seed"]) <= {f for f in Config.__dataclass_fields__}
+
+
+def test_cli_parses_hidden_and_none():
+    args = build_parser().parse_args(["train", "--hidden", "64,64", "--max-grad-norm", "none"])
+    config = config_from_args(args)
+    assert config.hidden == (64, 64) and config.max_grad_norm is None
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--gamma", "2"], "error: gamma must be in [0, 1], got 2.0"),
+    (["--env", "CartPol-v1"], "error: unknown gymnasium env id 'CartPol-v1'; did you mean"),
+    (["--env", "Pendulum-v1"], "error: Pendulum-v1 has action space Box"),
+    (["--resume", "/nonexistent/run"], "error: cannot resume: /nonexistent/run/checkpoint.npz"),
+])
+def test_cli_errors_exit_2_with_one_line_and_no_run_dir(tmp_path, argv, message):
+    run_dir = tmp_path / "run"
+    extra = [] if "--resume" in argv else ["--run-dir", str(run_dir)]
+    proc = subprocess.run([sys.executable, "-m", "keras_pg", "train", *argv, *extra],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith(message), proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not run_dir.exists()

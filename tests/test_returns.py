@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+from keras_pg.returns import discounted_returns, normalize, reward_to_go
+
+
+def naive_reward_to_go(rewards, gamma):
+    """The article's double loop (Yoon 2018), the reference for the vectorized version."""
+    out = []
+    for t in range(len(rewards)):
+        out.append(sum(gamma**k * r for k, r in enumerate(rewards[t:])))
+    return np.array(out)
+
+
+def test_hand_computed_example():
+    np.testing.assert_allclose(reward_to_go([1, 1, 1], 0.5), [1.75, 1.5, 1.0])
+    np.testing.assert_allclose(reward_to_go([0, 0, 4], 0.5), [1.0, 2.0, 4.0])
+    np.testing.assert_allclose(reward_to_go([2, -1, 3], 1.0), [4.0, 2.0, 3.0])
+    np.testing.assert_allclose(reward_to_go([5, 7], 0.0), [5.0, 7.0])
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 0.9, 0.99, 1.0])
+def test_matches_naive_loop(gamma):
+    rewards = np.random.default_rng(0).normal(size=57)
+    np.testing.assert_allclose(reward_to_go(rewards, gamma), naive_reward_to_go(rewards, gamma),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_episodes_back_to_back_do_not_leak():
+    # Column 0: episodes [1, 2] and [3]; column 1: one episode [1, 1, 1].
+    rewards = np.array([[1, 1], [2, 1], [3, 1]], dtype=np.float32)
+    dones = np.array([[False, False], [True, False], [True, True]])
+    out = discounted_returns(rewards, dones, 0.5)
+    np.testing.assert_allclose(out[:, 0], [2.0, 2.0, 3.0])
+    np.testing.assert_allclose(out[:, 1], [1.75, 1.5, 1.0])
+
+
+def test_normalize_standardizes():
+    x = normalize(np.array([1.0, 2.0, 3.0, 4.0]))
+    assert abs(x.mean()) < 1e-6
+    np.testing.assert_allclose(x.std(), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(x, (np.arange(4) - 1.5) / np.sqrt(1.25), rtol=1e-6)
+
+
+@pytest.mark.parametrize("values", [[1.0], [3.0, 3.0, 3.0], [0.0] * 10])
+def test_normalize_is_finite_when_std_is_zero(values):
+    x = normalize(np.array(values))
+    assert np.all(np.isfinite(x))
+    np.testing.assert_array_equal(x, 0.0)

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from keras_pg.returns import reward_to_go
+from keras_pg.rollout import collect_episodes
+from tests.fake_envs import RESET_REWARD, ScriptedVectorEnv
+
+
+def zeros_policy(obs):
+    return np.zeros(len(obs), dtype=np.int32)
+
+
+def test_autoreset_steps_never_enter_an_episode():
+    env = ScriptedVectorEnv([[3, 2, 4], [1, 5]])
+    batch = collect_episodes(env, zeros_policy, num_episodes=5, gamma=1.0, seed=0)
+    assert RESET_REWARD not in batch.returns
+    np.testing.assert_array_equal(batch.episode_returns, batch.episode_lengths)
+    # Every kept observation is [env, episode, t] with t running 0..length-1 per episode.
+    per_episode: dict[tuple[int, int], list[int]] = {}
+    for env_id, episode, t in batch.obs.astype(int):
+        per_episode.setdefault((env_id, episode), []).append(t)
+    for steps in per_episode.values():
+        assert steps == list(range(len(steps)))
+    assert sorted(per_episode) == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
+    assert [len(per_episode[k]) for k in sorted(per_episode)] == [3, 2, 4, 1, 5]
+    assert len(batch.obs) == 15
+
+
+def test_returns_are_per_episode_reward_to_go():
+    env = ScriptedVectorEnv([[3, 2], [4]])
+    batch = collect_episodes(env, zeros_policy, num_episodes=3, gamma=0.5, seed=0)
+    expected = {3: reward_to_go(np.ones(3), 0.5), 2: reward_to_go(np.ones(2), 0.5),
+                4: reward_to_go(np.ones(4), 0.5)}
+    for env_id, episode in {(0, 0): 3, (0, 1): 2, (1, 0): 4}.items():
+        mask = (batch.obs[:, 0] == env_id[0]) & (batch.obs[:, 1] == env_id[1])
+        np.testing.assert_allclose(batch.returns[mask], expected[episode])
+
+
+def test_episodes_assigned_up_front_not_first_to_finish():
+    # Env 0 finishes many short episodes while env 1 runs one long one: taking the first
+    # four to finish would drop the long episode; up-front assignment keeps it.
+    env = ScriptedVectorEnv([[1], [10]])
+    batch = collect_episodes(env, zeros_policy, num_episodes=4, gamma=1.0, seed=0)
+    assert sorted(batch.episode_lengths.tolist()) == [1, 1, 1, 10]
+
+
+def test_fewer_episodes_than_envs_leaves_extra_envs_idle():
+    env = ScriptedVectorEnv([[2], [3], [4], [5]])
+    batch = collect_episodes(env, zeros_policy, num_episodes=2, gamma=1.0, seed=0)
+    assert batch.episode_lengths.tolist() == [2, 3]
+    assert set(batch.obs[:, 0].astype(int)) == {0, 1}
+
+
+def test_truncation_ends_the_episode():
+    env = ScriptedVectorEnv([[100]], truncate_at=5)
+    batch = collect_episodes(env, zeros_policy, num_episodes=2, gamma=1.0, seed=0)
+    assert batch.episode_lengths.tolist() == [5, 5]
+    np.testing.assert_allclose(batch.returns[:5], [5, 4, 3, 2, 1])
+
+
+def test_every_round_starts_from_a_reset():
+    env = ScriptedVectorEnv([[2], [2]])
+    for _ in range(3):
+        collect_episodes(env, zeros_policy, num_episodes=2, gamma=1.0)
+    assert env.resets == 3
+
+
+@pytest.mark.parametrize("num_envs,num_episodes", [(1, 1), (3, 7), (8, 2)])
+def test_cartpole_lengths_add_up(num_envs, num_episodes):
+    from keras_pg.envs import make_vector_env
+
+    env = make_vector_env("CartPole-v1", num_envs)
+    rng = np.random.default_rng(0)
+    batch = collect_episodes(env, lambda o: rng.integers(0, 2, len(o)), num_episodes, 0.99, 0)
+    assert len(batch.episode_lengths) == num_episodes
+    assert len(batch.obs) == batch.episode_lengths.sum() == len(batch.actions)
+    np.testing.assert_array_equal(batch.episode_returns, batch.episode_lengths)

@@ -1,0 +1,106 @@
+"""End-to-end training runs on CartPole: determinism, learning, solving, resume."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import keras_pg
+from keras_pg import run_dir as rd
+from keras_pg.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+DETERMINISTIC_COLUMNS = slice(0, 4)  # episode, env_steps, return, length (wall_s is a clock)
+
+
+def train(run_dir: Path, *flags: str) -> int:
+    return main(["train", "--run-dir", str(run_dir), "--quiet", *flags])
+
+
+def episode_rows(run_dir: Path) -> list[tuple]:
+    return [row[DETERMINISTIC_COLUMNS] for row in rd.read_csv(run_dir / rd.METRICS)]
+
+
+def test_same_seed_same_metrics(tmp_path):
+    flags = ("--max-steps", "6000", "--eval-episodes", "5", "--seed", "7")
+    assert train(tmp_path / "a", *flags) == 0
+    assert train(tmp_path / "b", *flags) == 0
+    assert train(tmp_path / "c", *flags[:-1], "8") == 0
+    a, b, c = (episode_rows(tmp_path / name) for name in "abc")
+    assert len(a) > 100 and a == b
+    assert a != c
+    updates = [rd.read_csv(tmp_path / n / rd.UPDATES) for n in "ab"]
+    assert [u[:6] for u in updates[0]] == [u[:6] for u in updates[1]]
+
+
+def test_short_run_improves_cartpole(tmp_path):
+    assert train(tmp_path, "--max-steps", "30000", "--eval-episodes", "10") == 0
+    returns = [row[2] for row in episode_rows(tmp_path)]
+    assert np.mean(returns[-32:]) > 3 * np.mean(returns[:32])
+
+
+def test_default_run_solves_cartpole_v1_and_fills_the_run_dir(tmp_path):
+    start = time.perf_counter()
+    assert train(tmp_path) == 0
+    assert time.perf_counter() - start < 60
+    summary = rd.read_json(tmp_path / rd.SUMMARY)
+    assert summary["solved"] and summary["final_mean_return"] >= 475
+    assert summary["eval_mean_return"] >= 475 and summary["eval_episodes"] == 100
+    for name in (rd.CONFIG, rd.CHECKPOINT, rd.METRICS, rd.UPDATES, rd.MODEL, rd.CURVE):
+        assert (tmp_path / name).stat().st_size > 0, name
+    rows = rd.read_csv(tmp_path / rd.METRICS)
+    assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
+    assert rows[-1][1] == summary["env_steps"] == sum(r[3] for r in rows)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+    assert keras_pg.__version__
+    model = keras.models.load_model(tmp_path / rd.MODEL)
+    assert model.output_shape == (None, 2)
+
+
+def test_evaluate_command(tmp_path, capsys):
+    assert train(tmp_path, "--max-steps", "2000", "--eval-episodes", "3") == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path), "--episodes", "4"]) == 0
+    assert "greedy return" in capsys.readouterr().out
+
+
+def start_training(run_dir: Path, *flags: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "keras_pg", "train", "--quiet", *flags], cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_saves_and_resume_continues_exactly(tmp_path, sig):
+    flags = ("--max-steps", "60000", "--eval-episodes", "5", "--seed", "3")
+    reference = tmp_path / "reference"
+    assert train(reference, *flags) == 0
+
+    run = tmp_path / "run"
+    proc = start_training(run, "--run-dir", str(run), "--checkpoint-every", "0.3", *flags)
+    wait_for(run / rd.CHECKPOINT, proc)
+    time.sleep(0.1)
+    os.kill(proc.pid, sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "--resume" in stderr.splitlines()[-1]
+    _, state = rd.load_checkpoint(run / rd.CHECKPOINT)
+    assert 0 < state["episodes"] == len(rd.read_csv(run / rd.METRICS))
+    assert not state["finished"]
+
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert episode_rows(run) == episode_rows(reference)

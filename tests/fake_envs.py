@@ -16,7 +16,7 @@ class ScriptedVectorEnv(gym.vector.VectorEnv):
     in gymnasium) so a leak is easy to see, observation [env, next episode, 0].
     """
 
-    metadata = {"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
+    metadata = {"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}  # noqa: RUF012 (gymnasium API)
 
     def __init__(self, lengths: list[list[int]], truncate_at: int | None = None):
         self.num_envs = len(lengths)
@@ -42,7 +42,8 @@ class ScriptedVectorEnv(gym.vector.VectorEnv):
     def step(self, actions):
         rewards = np.ones(self.num_envs, dtype=np.float32)
         self.t += 1
-        length = np.array([ls[e % len(ls)] for ls, e in zip(self.lengths, self.episode)])
+        length = np.array([lengths[e % len(lengths)]
+                           for lengths, e in zip(self.lengths, self.episode, strict=True)])
         terminated = self.t >= length
         truncated = np.zeros(self.num_envs, dtype=bool)
         if self.truncate_at is not None:

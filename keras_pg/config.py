@@ -26,10 +26,10 @@ class Config:
 
     env_id: str = _doc("gymnasium environment id (discrete action space)", default="CartPole-v1")
     seed: int = _doc("seeds the environments, TensorFlow and numpy", default=0)
-    num_envs: int = _doc("environments stepped together through gymnasium's vector API", default=16)
-    episodes_per_update: int = _doc("complete episodes per policy-gradient update", default=16)
+    num_envs: int = _doc("environments stepped together through gymnasium's vector API", default=64)
+    episodes_per_update: int = _doc("complete episodes per policy-gradient update", default=64)
     gamma: float = _doc("discount factor in [0, 1]", default=0.99)
-    lr: float = _doc("Adam learning rate", default=0.01)
+    lr: float = _doc("Adam learning rate", default=0.03)
     hidden: tuple[int, ...] = _doc("hidden layer widths, comma separated", default=(128,))
     max_grad_norm: float | None = _doc(
         "clip gradients to this global norm (none: no clipping)", default=None

@@ -32,9 +32,9 @@ class Batch(NamedTuple):
     returns: np.ndarray
     """float32 [M], the discounted reward-to-go G_t of each action (not normalized)."""
     episode_returns: np.ndarray
-    """float64 [K], undiscounted return of each episode, in order of completion."""
+    """float64 [K], undiscounted return of each episode, in the order they were started."""
     episode_lengths: np.ndarray
-    """int64 [K], steps of each episode, in order of completion."""
+    """int64 [K], steps of each episode, in the order they were started."""
 
 
 ActFn = Callable[[np.ndarray], np.ndarray]
@@ -60,13 +60,15 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
     active = np.arange(num_envs) < num_episodes  # this env's next transition is kept
     resetting = np.zeros(num_envs, dtype=bool)  # this env's next step is an autoreset
     started = int(active.sum())
+    slot = np.arange(num_envs)  # which of the K episodes each active env is playing
     running_return = np.zeros(num_envs)
     running_length = np.zeros(num_envs, dtype=np.int64)
-    episode_returns: list[float] = []
-    episode_lengths: list[int] = []
+    episode_returns = np.zeros(num_episodes)
+    episode_lengths = np.zeros(num_episodes, dtype=np.int64)
+    completed = 0
     steps: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
-    while len(episode_returns) < num_episodes:
+    while completed < num_episodes:
         actions = np.asarray(act(obs))
         next_obs, rewards, terminated, truncated, _ = env.step(actions)
         done = np.logical_or(terminated, truncated)
@@ -74,14 +76,15 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
         running_return += np.where(active, rewards, 0.0)
         running_length += active
         finished = np.flatnonzero(done & active)
-        for i in finished:
-            episode_returns.append(float(running_return[i]))
-            episode_lengths.append(int(running_length[i]))
+        episode_returns[slot[finished]] = running_return[finished]
+        episode_lengths[slot[finished]] = running_length[finished]
+        completed += len(finished)
         running_return[finished] = 0.0
         running_length[finished] = 0
         # An env whose step was an autoreset now holds a fresh first observation: give it
         # the next unstarted episode, if any.
         restart = np.flatnonzero(resetting)[: num_episodes - started]
+        slot[restart] = started + np.arange(len(restart))
         started += len(restart)
         active = active & ~done
         active[restart] = True
@@ -94,6 +97,6 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
         obs=obs_t[kept_t].astype(np.float32),
         actions=actions_t[kept_t].astype(np.int32),
         returns=returns[kept_t],
-        episode_returns=np.asarray(episode_returns, dtype=np.float64),
-        episode_lengths=np.asarray(episode_lengths, dtype=np.int64),
+        episode_returns=episode_returns,
+        episode_lengths=episode_lengths,
     )

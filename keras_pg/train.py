@@ -23,8 +23,8 @@ from keras_pg.plots import plot_learning_curve
 from keras_pg.policy import CategoricalHead, build_policy, make_act_fn
 from keras_pg.progress import Reporter, Status
 from keras_pg.returns import normalize
-from keras_pg.rollout import collect_episodes
-from keras_pg.update import UpdateStep
+from keras_pg.rollout import Batch, collect_episodes
+from keras_pg.update import UpdateMetrics, UpdateStep
 
 TRAIN_STREAM, EVAL_STREAM, ACTION_STREAM = 0, 1, 2
 
@@ -107,7 +107,11 @@ class Trainer:
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, signals: list[int], checkpoint_every_s: float = 10.0) -> None:
-        """Train until solved, out of budget, or a signal; checkpoints on the way out."""
+        """Train until solved, out of budget, or a signal; checkpoints on the way out.
+
+        The stopping test runs on each round's episodes before they are used for an update:
+        when they complete the solve, the run ends with the weights that produced them.
+        """
         config, p = self.config, self.progress
         last_save = time.monotonic()
         try:
@@ -116,10 +120,16 @@ class Trainer:
                 batch = collect_episodes(
                     self.env, self._actor(signals), config.episodes_per_update, config.gamma,
                     seed=derived_seed(config.seed, TRAIN_STREAM, p.updates))
-                advantages = normalize(batch.returns, config.return_eps)
-                metrics = self.update(batch.obs, batch.actions, advantages)
                 p.train_wall_s += time.perf_counter() - start
-                self._log(batch, metrics)
+                self._log_episodes(batch)
+                if not p.finished:
+                    start = time.perf_counter()
+                    advantages = normalize(batch.returns, config.return_eps)
+                    metrics = self.update(batch.obs, batch.actions, advantages)
+                    p.train_wall_s += time.perf_counter() - start
+                    self._log_update(metrics)
+                self.reporter.update(
+                    Status(p.episodes, p.env_steps, self.recent_mean(), self.steps_per_s()))
                 if time.monotonic() - last_save >= checkpoint_every_s:
                     self.save()
                     last_save = time.monotonic()
@@ -141,21 +151,24 @@ class Trainer:
 
         return act
 
-    def _log(self, batch, metrics) -> None:
+    def _log_episodes(self, batch: Batch) -> None:
+        """Record a round's episodes and decide whether the run is over."""
         p, window = self.progress, self.config.solve_window
-        p.updates += 1
         for ret, length in zip(batch.episode_returns, batch.episode_lengths, strict=True):
             p.episodes += 1
             p.env_steps += int(length)
             self.episode_rows.append((p.episodes, p.env_steps, float(ret), int(length),
                                       round(p.train_wall_s, 4)))
+        p.solved = (self.target is not None and p.episodes >= window
+                    and self.recent_mean() >= self.target)
+        p.finished = p.solved or p.env_steps >= self.config.max_steps
+
+    def _log_update(self, metrics: UpdateMetrics) -> None:
+        p = self.progress
+        p.updates += 1
         self.update_rows.append((p.updates, p.episodes, p.env_steps, float(metrics.loss),
                                  float(metrics.entropy), float(metrics.grad_norm),
                                  round(p.train_wall_s, 4)))
-        recent = self.recent_mean()
-        p.solved = (self.target is not None and p.episodes >= window and recent >= self.target)
-        p.finished = p.solved or p.env_steps >= self.config.max_steps
-        self.reporter.update(Status(p.episodes, p.env_steps, recent, self.steps_per_s()))
 
     def recent_mean(self) -> float:
         """Mean return of the last `solve_window` training episodes (nan before any)."""

@@ -37,7 +37,7 @@ class Reporter:
     def __enter__(self) -> Reporter:
         if self.live and not self.quiet:
             self._progress = Progress(
-                TextColumn("[bold]train"), BarColumn(),
+                TextColumn("[bold]train"), BarColumn(bar_width=24),
                 TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
                 TextColumn("{task.fields[text]}"), TimeElapsedColumn(),
                 console=Console(), transient=False,

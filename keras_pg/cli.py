@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue the run in RUN_DIR from its checkpoint")
     train.add_argument("--checkpoint-every", type=float, default=10.0, metavar="SECONDS",
                        help="seconds of training between checkpoints (default: 10)")
+    train.add_argument("--no-export", action="store_true",
+                       help="skip writing RUN_DIR/policy.onnx at the end")
     train.add_argument("--quiet", action="store_true", help="print only errors and the summary")
 
     evaluate = commands.add_parser(
@@ -129,6 +131,21 @@ def _train(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     summary = trainer.finish()
     _print_summary(summary, run_dir)
+    return 0 if args.no_export else _export(run_dir)
+
+
+def _export(run_dir: Path) -> int:
+    """Write RUN_DIR/policy.onnx (export/ verifies it against the Keras model)."""
+    from export import ExportError, VerificationError, to_onnx
+
+    try:
+        report = to_onnx(run_dir)
+    except (ExportError, VerificationError) as exc:
+        print(f"error: training finished but the ONNX export failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"exported {report['path']} ({report['file_bytes']:,} bytes); max |Δprobs| vs Keras "
+          f"{report['max_abs_diff']['probs']:.1e}, greedy agreement "
+          f"{report['action_agreement']:.0%}")
     return 0
 
 

@@ -1,0 +1,70 @@
+"""Keras policy -> ONNX ModelProto following the contract in export/contract.py."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import gymnasium as gym
+import keras
+import onnx
+import tensorflow as tf
+import tf2onnx
+
+import keras_pg
+from export import contract
+from export.source import ExportError, PolicySource
+
+MIN_OPSET = 13
+MAX_OPSET = max(tf2onnx.constants.OPSET_TO_IR_VERSION)  # the newest opset tf2onnx writes
+DEFAULT_OPSET = 17
+
+
+def check_opset(opset: int) -> None:
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ExportError(f"unsupported opset {opset}; expected {MIN_OPSET} to {MAX_OPSET}")
+
+
+def policy_function(model: keras.Model) -> tf.types.experimental.GenericFunction:
+    """obs float32 [batch, *obs_shape] -> {probs [batch, A], action int64 [batch]}."""
+    spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name=contract.INPUT)
+
+    @tf.function(input_signature=[spec])
+    def policy(obs: tf.Tensor) -> dict[str, tf.Tensor]:
+        logits = model(obs, training=False)
+        return {contract.PROBS: tf.nn.softmax(logits, axis=-1),
+                contract.ACTION: tf.argmax(logits, axis=-1, output_type=tf.int64)}
+
+    return policy
+
+
+def to_model_proto(source: PolicySource, env: gym.Env, opset: int) -> onnx.ModelProto:
+    """Convert with tf2onnx, name the batch dimension, attach the contract's metadata."""
+    check_opset(opset)
+    policy = policy_function(source.model)
+    proto, _ = tf2onnx.convert.from_function(
+        policy, input_signature=policy.input_signature, opset=opset)
+    for value in [*proto.graph.input, *proto.graph.output]:
+        value.type.tensor_type.shape.dim[0].dim_param = contract.BATCH_DIM
+    proto.doc_string = contract.__doc__
+    for key, value in contract.encode_metadata(metadata(source, env)).items():
+        proto.metadata_props.add(key=key, value=value)
+    return proto
+
+
+def metadata(source: PolicySource, env: gym.Env) -> dict[str, Any]:
+    summary = source.summary or {}
+    return {
+        "contract_version": contract.CONTRACT_VERSION,
+        "producer": f"keras_pg {keras_pg.__version__}",
+        "policy_kind": "categorical",
+        "env_id": source.env_id,
+        "observation_space": contract.describe_space(env.observation_space),
+        "action_space": contract.describe_space(env.action_space),
+        "training_config": source.config,
+        "env_steps": summary.get("env_steps"),
+        "eval_mean_return": summary.get("eval_mean_return"),
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
+                     "tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__},
+        "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,81 @@
+"""`to_onnx`: convert, verify, then write the file atomically."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import keras
+
+from export.convert import DEFAULT_OPSET, check_opset, policy_function, to_model_proto
+from export.source import ExportError, load_source
+from export.verify import rollout_observations, sample_observations, verify
+from keras_pg.run_dir import atomic_write, write_json
+
+ONNX_FILE = "policy.onnx"
+REPORT = "export_report.json"
+VERIFY_OBSERVATIONS = 1000  # per set: sampled from the space, and met in rollouts
+
+
+def to_onnx(source: keras.Model | str | Path, path: str | Path | None = None, *,
+            opset: int = DEFAULT_OPSET, env_id: str | None = None,
+            seed: int = 0) -> dict[str, Any]:
+    """Export a keras_pg policy to ONNX, verify it, and write it atomically.
+
+    Args:
+        source: a run directory, a `model.keras` file, or a keras.Model (then give env_id).
+        path: the output file (default: RUN_DIR/policy.onnx).
+        opset: the ONNX opset, 13 to 18.
+        env_id: the gymnasium id, when the source has no config.json.
+        seed: seeds the verification observations.
+
+    Returns:
+        The export report (also written as RUN_DIR/export_report.json for a run directory).
+        Nothing is written when conversion or verification fails.
+    """
+    start = time.perf_counter()
+    check_opset(opset)
+    policy = load_source(source, env_id)
+    if path is None:
+        if policy.run_dir is None:
+            raise ExportError("exporting a keras.Model needs an output path")
+        path = policy.run_dir / ONNX_FILE
+    path = Path(path)
+    check_writable(path)
+    env = make_env(policy.env_id)
+    proto = to_model_proto(policy, env, opset)
+    model_bytes = proto.SerializeToString()
+    observations = {
+        "sampled": sample_observations(env.observation_space, VERIFY_OBSERVATIONS, seed),
+        "rollout": rollout_observations(policy_function(policy.model), policy.env_id,
+                                        VERIFY_OBSERVATIONS, seed),
+    }
+    report = verify(model_bytes, policy_function(policy.model), observations)
+    atomic_write(path, lambda tmp: tmp.write_bytes(model_bytes))
+    report |= {"path": str(path), "opset": opset, "file_bytes": len(model_bytes),
+               "env_id": policy.env_id, "export_s": round(time.perf_counter() - start, 3)}
+    if policy.run_dir is not None:
+        write_json(policy.run_dir / REPORT, report)
+    return report
+
+
+def check_writable(path: Path) -> None:
+    """Fail before any work if `path` cannot be written."""
+    if path.suffix != ".onnx":
+        raise ExportError(f"output {path} should end in .onnx")
+    if path.is_dir():
+        raise ExportError(f"output {path} is a directory; expected a file path")
+    if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
+        raise ExportError(f"cannot write {path}: {path.parent} is not a writable directory")
+
+
+def make_env(env_id: str) -> gym.Env:
+    try:
+        env = gym.make(env_id)
+    except gym.error.Error as exc:
+        raise ExportError(f"cannot create env {env_id!r}: {exc}") from None
+    env.close()
+    return env

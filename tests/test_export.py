@@ -1,0 +1,173 @@
+"""Keras -> ONNX export: parity, contract, metadata, atomicity and every error case."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+import export
+from export import contract
+from export.cli import main as export_main
+from keras_pg.cli import main as train_main
+from keras_pg.policy import build_policy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("run")
+    assert train_main(["train", "--run-dir", str(path), "--quiet", "--max-steps", "3000",
+                       "--eval-episodes", "3", "--no-export"]) == 0
+    return path
+
+
+@pytest.mark.parametrize("env_id,hidden,opset", [
+    ("CartPole-v1", (128,), 13),
+    ("CartPole-v1", (64, 64), 17),
+    ("Acrobot-v1", (32,), 17),
+    ("Acrobot-v1", (256, 32), 18),
+])
+def test_round_trip_matches_keras(tmp_path, env_id, hidden, opset):
+    env = __import__("gymnasium").make(env_id)
+    model = build_policy(env.observation_space.shape, int(env.action_space.n), hidden)
+    path = tmp_path / "p.onnx"
+    report = export.to_onnx(model, path, env_id=env_id, opset=opset)
+    assert report["max_abs_diff"]["probs"] <= 1e-5 and report["action_agreement"] == 1.0
+    assert report["observations"] == {"sampled": 1000, "rollout": 1000}
+    assert report["opset"] == opset and report["file_bytes"] == path.stat().st_size
+    session = ort.InferenceSession(str(path))
+    obs = np.random.default_rng(1).normal(size=(37, *env.observation_space.shape))
+    probs, action = session.run(["probs", "action"], {"obs": obs.astype(np.float32)})
+    logits = model(obs.astype(np.float32)).numpy()
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+    np.testing.assert_array_equal(action, logits.argmax(axis=1))
+    assert action.dtype == np.int64
+    imports = {o.domain or "ai.onnx": o.version for o in onnx.load(path).opset_import}
+    assert imports["ai.onnx"] == opset
+
+
+def test_contract_inputs_outputs_and_dynamic_batch(run_dir):
+    report = export.to_onnx(run_dir)
+    path = run_dir / "policy.onnx"
+    assert report["path"] == str(path) and (run_dir / "export_report.json").exists()
+    session = ort.InferenceSession(str(path))
+    (inp,) = session.get_inputs()
+    assert (inp.name, inp.type, inp.shape) == ("obs", "tensor(float)", ["batch", 4])
+    outputs = {o.name: (o.type, o.shape) for o in session.get_outputs()}
+    assert outputs == {"probs": ("tensor(float)", ["batch", 2]),
+                       "action": ("tensor(int64)", ["batch"])}
+    model = keras.models.load_model(run_dir / "model.keras")
+    for batch in (1, 5, 1024):
+        obs = np.random.default_rng(batch).uniform(-1, 1, (batch, 4)).astype(np.float32)
+        probs, action = session.run(["probs", "action"], {"obs": obs})
+        assert probs.shape == (batch, 2) and action.shape == (batch,)
+        np.testing.assert_array_equal(action, model(obs).numpy().argmax(axis=1))
+    assert path.stat().st_size <= 100_000
+
+
+def test_metadata_reads_back_with_onnx_alone(run_dir):
+    export.to_onnx(run_dir)
+    script = (
+        "import json, sys, onnx\n"
+        f"m = onnx.load({str(run_dir / 'policy.onnx')!r})\n"
+        "meta = {p.key: json.loads(p.value) for p in m.metadata_props}\n"
+        "assert 'tensorflow' not in sys.modules\n"
+        "print(json.dumps(meta))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout
+    meta = json.loads(out)
+    config = json.loads((run_dir / "config.json").read_text())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert meta["contract_version"] == contract.CONTRACT_VERSION == 1
+    assert meta["env_id"] == "CartPole-v1" and meta["policy_kind"] == "categorical"
+    assert meta["observation_space"]["shape"] == [4]
+    assert meta["observation_space"]["high"][1] == "inf"
+    assert meta["observation_space"]["high"][0] == pytest.approx(4.8)
+    assert meta["action_space"] == {"type": "Discrete", "n": 2, "start": 0}
+    assert meta["training_config"] == config
+    assert meta["env_steps"] == summary["env_steps"]
+    assert meta["eval_mean_return"] == summary["eval_mean_return"]
+    assert set(meta["versions"]) == {"tensorflow", "keras", "tf2onnx", "onnx"}
+    assert meta["created_at"].endswith("+00:00")
+
+
+def test_failed_verification_leaves_no_file_and_keeps_the_old_one(run_dir, monkeypatch, tmp_path):
+    target = tmp_path / "p.onnx"
+    target.write_bytes(b"previous export")
+
+    def corrupt(model_bytes, policy, observations):
+        raise export.VerificationError("simulated mismatch")
+
+    monkeypatch.setattr("export.export.verify", corrupt)
+    with pytest.raises(export.VerificationError):
+        export.to_onnx(run_dir, target)
+    assert target.read_bytes() == b"previous export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.onnx"]
+
+
+def test_interrupted_write_leaves_no_partial_file(run_dir, monkeypatch, tmp_path):
+    target = tmp_path / "p.onnx"
+
+    def write_half_then_die(path, write):
+        from keras_pg.run_dir import atomic_write
+
+        def half(tmp):
+            tmp.write_bytes(b"\x08\x07partial")
+            raise KeyboardInterrupt
+
+        atomic_write(path, half)
+
+    monkeypatch.setattr("export.export.atomic_write", write_half_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        export.to_onnx(run_dir, target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_verification_failure_exits_1(run_dir, monkeypatch, capsys, tmp_path):
+    def mismatch(model_bytes, policy, observations):
+        raise export.VerificationError("ONNX and Keras disagree: simulated")
+
+    monkeypatch.setattr("export.export.verify", mismatch)
+    assert export_main([str(run_dir), "-o", str(tmp_path / "p.onnx")]) == 1
+    assert "verification failed, nothing written" in capsys.readouterr().err
+    assert not (tmp_path / "p.onnx").exists()
+
+
+def foreign_keras_file(tmp_path):
+    path = tmp_path / "other.keras"
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="not_a_policy")
+    model.save(path)
+    (tmp_path / "config.json").write_text(json.dumps({"env_id": "CartPole-v1"}))
+    return path
+
+
+@pytest.mark.parametrize("case,message", [
+    ("missing", "error: {tmp}/nope not found; expected a run directory or a .keras file"),
+    ("foreign", "error: {tmp}/other.keras is not a keras_pg policy"),
+    ("opset", "error: unsupported opset 99; expected 13 to 18"),
+    ("unwritable", "error: cannot write /nonexistent/dir/p.onnx"),
+    ("suffix", "error: output {tmp}/p.txt should end in .onnx"),
+])
+def test_cli_errors_exit_2_in_one_line(run_dir, tmp_path, case, message):
+    args = {
+        "missing": [str(tmp_path / "nope")],
+        "foreign": [str(foreign_keras_file(tmp_path))],
+        "opset": [str(run_dir), "--opset", "99", "-o", str(tmp_path / "p.onnx")],
+        "unwritable": [str(run_dir), "-o", "/nonexistent/dir/p.onnx"],
+        "suffix": [str(run_dir), "-o", str(tmp_path / "p.txt")],
+    }[case]
+    proc = subprocess.run([sys.executable, "-m", "export", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(message.format(tmp=tmp_path)), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list(tmp_path.glob("*.onnx"))

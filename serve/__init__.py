@@ -1,0 +1,22 @@
+"""serve: run a keras_pg `policy.onnx` with onnxruntime alone -- no TensorFlow.
+
+    import serve
+    policy = serve.OnnxPolicy("runs/cartpole/policy.onnx")
+    action = policy.act(observation)                       # greedy, a Python int
+    result = serve.run_episodes(policy, "CartPole-v1", episodes=100)
+
+Importing serve loads numpy and onnxruntime only; gymnasium is imported by the episode loop
+and FastAPI/uvicorn by the HTTP service, when they are used.
+"""
+
+from serve.policy import OnnxPolicy, PolicyLoadError
+
+
+def run_episodes(*args, **kwargs):
+    """See serve.episodes.run_episodes (imported on first use: it needs gymnasium)."""
+    from serve.episodes import run_episodes as run
+
+    return run(*args, **kwargs)
+
+
+__all__ = ["OnnxPolicy", "PolicyLoadError", "run_episodes"]

@@ -1,0 +1,66 @@
+"""`python -m serve POLICY.onnx`: run episodes, or serve the policy over HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from serve.policy import OnnxPolicy, PolicyLoadError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m serve", description="Run a keras_pg ONNX policy with onnxruntime.")
+    parser.add_argument("policy", type=Path, help="the .onnx file")
+    parser.add_argument("--env", default=None, help="gymnasium env id (default: the metadata's)")
+    parser.add_argument("--episodes", type=int, default=100, help="episodes (default: 100)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="episode i resets with seed+i; also seeds sampling (default: 0)")
+    parser.add_argument("--stochastic", action="store_true",
+                        help="sample actions from probs instead of the greedy action")
+    parser.add_argument("--gif", type=Path, default=None, help="write the first episode as a GIF")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="onnxruntime intra-op threads (default: 1)")
+    parser.add_argument("--http", action="store_true", help="serve over HTTP instead")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default: loopback)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default: 8000)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.threads <= 0:
+            raise ValueError(f"--threads must be a positive integer, got {args.threads}")
+        policy = OnnxPolicy(args.policy, seed=args.seed, intra_op_threads=args.threads)
+        if args.http:
+            from serve.http import serve_http
+
+            print(f"serving {args.policy} on http://{args.host}:{args.port} "
+                  f"(POST /v1/act, GET /v1/metadata, /healthz, /docs)", flush=True)
+            serve_http(policy, args.host, args.port)
+            return 0
+        return _episodes(policy, args)
+    except (PolicyLoadError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _episodes(policy: OnnxPolicy, args: argparse.Namespace) -> int:
+    import gymnasium as gym
+
+    from serve.episodes import run_episodes
+
+    try:
+        result = run_episodes(policy, args.env, args.episodes, seed=args.seed,
+                              deterministic=not args.stochastic, gif=args.gif)
+    except gym.error.Error as exc:
+        raise ValueError(str(exc).splitlines()[0]) from None
+    mode = "sampled" if args.stochastic else "greedy"
+    print(f"{result['env_id']}: return {result['mean_return']:.1f} ± {result['std_return']:.1f} "
+          f"over {result['episodes']} episodes ({mode}); act() latency p50 "
+          f"{result['latency_p50_us']:.1f} µs, p99 {result['latency_p99_us']:.1f} µs")
+    if args.gif:
+        print(f"wrote {args.gif}")
+    return 0

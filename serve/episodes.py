@@ -1,0 +1,88 @@
+"""The episode loop: an OnnxPolicy acting in its gymnasium environment."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from serve.policy import OnnxPolicy
+
+
+def run_episodes(policy: OnnxPolicy, env_id: str | None = None, episodes: int = 100,
+                 seed: int = 0, deterministic: bool = True,
+                 gif: str | Path | None = None) -> dict[str, Any]:
+    """Play `episodes` episodes, one action per call to `policy.act`, as an app would.
+
+    Args:
+        policy: the loaded policy.
+        env_id: gymnasium id (default: the policy metadata's env_id).
+        episodes: number of episodes; episode i is reset with seed `seed + i`.
+        seed: first reset seed.
+        deterministic: greedy actions (True) or sampled ones.
+        gif: if given, the first episode is also rendered (rgb_array) into this GIF file.
+
+    Returns:
+        mean_return, std_return, episodes, returns (list), env_id, steps, and the per-action
+        latency of `policy.act` in microseconds: latency_p50_us, latency_p99_us.
+    """
+    env_id = env_id or policy.metadata.get("env_id")
+    if not env_id:
+        raise ValueError("the policy has no env_id in its metadata; pass env_id")
+    if episodes <= 0:
+        raise ValueError(f"episodes must be a positive integer, got {episodes}")
+    if gif:
+        # Off-screen rendering: pygame needs no display (and warns without one).
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    env = gym.make(env_id, render_mode="rgb_array" if gif else None)
+    returns, latencies_ns, frames = [], [], []
+    try:
+        for i in range(episodes):
+            obs, _ = env.reset(seed=seed + i)
+            total, done = 0.0, False
+            while not done:
+                if gif and i == 0:
+                    frames.append(env.render())
+                start = time.perf_counter_ns()
+                action = policy.act(obs, deterministic=deterministic)
+                latencies_ns.append(time.perf_counter_ns() - start)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                total += float(reward)
+                done = terminated or truncated
+            returns.append(total)
+    finally:
+        env.close()
+    if gif:
+        write_gif(Path(gif), frames, fps=env.metadata.get("render_fps", 30))
+    latency_us = np.asarray(latencies_ns) / 1000.0
+    return {
+        "env_id": env_id, "episodes": episodes, "steps": len(latencies_ns),
+        "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
+        "returns": returns,
+        "latency_p50_us": float(np.percentile(latency_us, 50)),
+        "latency_p99_us": float(np.percentile(latency_us, 99)),
+    }
+
+
+def write_gif(path: Path, frames: list[np.ndarray], fps: int) -> None:
+    """An animated GIF of uint8 [H, W, 3] frames, written atomically."""
+    from PIL import Image
+
+    images = [Image.fromarray(frame) for frame in frames]
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".gif")
+    os.close(fd)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        images[0].save(tmp, save_all=True, append_images=images[1:],
+                       duration=round(1000 / fps), loop=0)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -10,4 +10,9 @@ import os
 # command-line tool; failures still surface as Python exceptions.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from keras_pg._quiet import quiet_native_stderr
+
+with quiet_native_stderr():
+    import keras_pg.layers  # noqa: F401  (registers the custom layers)
+
 __version__ = "0.1.0"

@@ -49,8 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     for f in dataclasses.fields(Config):
         flag = FLAG_NAMES.get(f.name, "--" + f.name.replace("_", "-"))
         default = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
-        train.add_argument(flag, dest=f.name, type=_parser_for(f.name), default=None,
-                           help=f"{f.metadata['help']} (default: {default})")
+        help_text = f"{f.metadata['help']} (default: {default})"
+        if isinstance(f.default, bool):
+            train.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                               default=None, help=help_text)
+        else:
+            train.add_argument(flag, dest=f.name, type=_parser_for(f.name), default=None,
+                               help=help_text)
     train.add_argument("--run-dir", type=Path, default=None,
                        help="where to write the run (default: runs/ENV-sSEED-TIME)")
     train.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",

@@ -7,9 +7,14 @@ and its help text come from here.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 class ConfigError(ValueError):
@@ -31,6 +36,16 @@ class Config:
     gamma: float = _doc("discount factor in [0, 1]", default=0.99)
     lr: float = _doc("Adam learning rate", default=0.03)
     hidden: tuple[int, ...] = _doc("hidden layer widths, comma separated", default=(128,))
+    baseline: str = _doc(
+        "none: plain REINFORCE; value: subtract a learned state value V(s) from the returns",
+        default="none")
+    value_lr: float = _doc("Adam learning rate of the value network (--baseline value)",
+                           default=1e-3)
+    entropy_coef: float = _doc("weight of the entropy bonus in the policy loss", default=0.0)
+    normalize_obs: bool = _doc(
+        "normalize Box observations by running mean/std, inside the model", default=False)
+    initial_log_std: float = _doc("initial log-std of a Gaussian policy (Box actions)",
+                                  default=0.0)
     max_grad_norm: float | None = _doc(
         "clip gradients to this global norm (none: no clipping)", default=None
     )
@@ -46,28 +61,36 @@ class Config:
     eval_episodes: int = _doc("greedy evaluation episodes after training", default=100)
 
     def __post_init__(self) -> None:
+        for problem in itertools.chain(self._choice_problems(), self._number_problems()):
+            raise ConfigError(problem)  # the first one, in one line
+
+    def _choice_problems(self):
         if not isinstance(self.env_id, str) or not self.env_id:
-            raise ConfigError(f"env_id must be a gym id such as CartPole-v1, got {self.env_id!r}")
+            yield f"env_id must be a gym id such as CartPole-v1, got {self.env_id!r}"
+        if self.baseline not in ("none", "value"):
+            yield f"baseline must be 'none' or 'value', got {self.baseline!r}"
+        for name in ("num_envs", "episodes_per_update", "max_steps", "solve_window",
+                     "eval_episodes"):
+            if not _positive_int(getattr(self, name)):
+                yield f"{name} must be a positive integer, got {getattr(self, name)!r}"
+        if not self.hidden or not all(_positive_int(w) for w in self.hidden):
+            yield f"hidden must be positive layer widths like 128 or 128,128, got {self.hidden!r}"
+
+    def _number_problems(self):
         if not 0.0 <= self.gamma <= 1.0:
-            raise ConfigError(f"gamma must be in [0, 1], got {self.gamma}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ConfigError(f"lr must be a positive number, got {self.lr}")
-        if not (self.return_eps > 0 and math.isfinite(self.return_eps)):
-            raise ConfigError(f"return_eps must be a positive number, got {self.return_eps}")
-        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
-            raise ConfigError(f"max_grad_norm must be positive or none, got {self.max_grad_norm}")
-        sizes = ("num_envs", "episodes_per_update", "max_steps", "solve_window", "eval_episodes")
-        for name in sizes:
+            yield f"gamma must be in [0, 1], got {self.gamma}"
+        for name in ("lr", "value_lr", "return_eps"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if not self.hidden or any(isinstance(w, bool) or not isinstance(w, int) or w <= 0
-                                  for w in self.hidden):
-            raise ConfigError(
-                f"hidden must be positive layer widths like 128 or 128,128, got {self.hidden!r}"
-            )
-        if self.target_return is not None and not math.isfinite(self.target_return):
-            raise ConfigError(f"target_return must be a finite number, got {self.target_return}")
+            if not (value > 0 and math.isfinite(value)):
+                yield f"{name} must be a positive number, got {value}"
+        if not (self.entropy_coef >= 0 and math.isfinite(self.entropy_coef)):
+            yield f"entropy_coef must be >= 0, got {self.entropy_coef}"
+        for name in ("initial_log_std", "target_return"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                yield f"{name} must be a finite number, got {value}"
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            yield f"max_grad_norm must be positive or none, got {self.max_grad_norm}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""

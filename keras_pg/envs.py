@@ -50,17 +50,21 @@ def check_env(env_id: str) -> None:
 
 
 def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Space) -> None:
-    """Raise a one-line ConfigError unless the spaces are ones the policy supports."""
-    if not isinstance(action_space, gym.spaces.Discrete):
+    """Raise a one-line ConfigError unless the spaces are ones the policy supports:
+    Discrete or one-dimensional Box actions; Box (any shape) or Discrete observations."""
+    box_actions = (isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1
+                   and np.all(np.isfinite(action_space.low))
+                   and np.all(np.isfinite(action_space.high)))
+    if not (isinstance(action_space, gym.spaces.Discrete) or box_actions):
         raise ConfigError(
-            f"{env_id} has action space {action_space}; keras_pg supports Discrete actions only"
-        )
-    if not (isinstance(observation_space, gym.spaces.Box)
-            and np.issubdtype(observation_space.dtype, np.number)):
+            f"{env_id} has action space {action_space}; keras_pg supports Discrete actions "
+            "and bounded one-dimensional Box actions")
+    box_obs = (isinstance(observation_space, gym.spaces.Box)
+               and np.issubdtype(observation_space.dtype, np.number))
+    if not (box_obs or isinstance(observation_space, gym.spaces.Discrete)):
         raise ConfigError(
-            f"{env_id} has observation space {observation_space}; "
-            "keras_pg supports numeric Box observations only"
-        )
+            f"{env_id} has observation space {observation_space}; keras_pg supports numeric "
+            "Box and Discrete observations")
 
 
 def reward_threshold(env_id: str) -> float | None:

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_pg.envs import make_vector_env
-from keras_pg.policy import CategoricalHead, make_act_fn
+from keras_pg.policy import make_act_fn, make_head
 from keras_pg.rollout import collect_episodes
 
 
@@ -25,19 +25,19 @@ class Evaluation(NamedTuple):
 
 def evaluate_policy(model: keras.Model, env_id: str, episodes: int, seed: int,
                     num_envs: int = 32) -> Evaluation:
-    """Run `episodes` complete episodes with the greedy (argmax) action.
+    """Run `episodes` complete episodes with the greedy action (argmax, or the clipped mean).
 
     The episodes are assigned to `num_envs` parallel envs up front, so short episodes are not
     over-represented; `seed` seeds the first reset (use one the training never saw).
     """
     env = make_vector_env(env_id, min(num_envs, episodes))
     try:
-        head = CategoricalHead(int(env.single_action_space.n))
+        head = make_head(env.single_action_space)
         act = make_act_fn(model, head, greedy=True)
         no_seed = tf.zeros([2], tf.int64)
         batch = collect_episodes(
             env, lambda obs: act(tf.constant(obs, dtype=tf.float32), no_seed).numpy(),
-            episodes, gamma=1.0, seed=seed)
+            episodes, gamma=1.0, seed=seed, to_env=head.to_env)
     finally:
         env.close()
     returns = batch.episode_returns

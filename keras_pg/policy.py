@@ -1,9 +1,9 @@
-"""The policy network and its action distribution.
+"""The policy network and its action distributions.
 
-The Keras model maps observations to the parameters of an action distribution (categorical
-logits for a Discrete action space). Everything the loop does with those parameters --
-sampling, log-probabilities, entropy, the greedy action -- goes through a head object, so a
-Gaussian head for Box actions can be added without touching the rollout or the update.
+The Keras model maps observations to the parameters of an action distribution: categorical
+logits [B, n] for a Discrete action space, [mean, log_std] [B, 2d] of a diagonal Gaussian for
+a Box one. Everything the loop does with those parameters -- sampling, log-probabilities,
+entropy, the greedy action, what the environment receives -- goes through a head object.
 """
 
 from __future__ import annotations
@@ -11,10 +11,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import gymnasium as gym
 import keras
+import numpy as np
 import tensorflow as tf
 
+from keras_pg.layers import OneHot, RunningNormalization, StateIndependentLogStd
+
 POLICY_NAME = "keras_pg_policy"
+VALUE_NAME = "keras_pg_value"
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,15 @@ class CategoricalHead:
     """A categorical distribution over `num_actions` actions parameterized by logits [B, A]."""
 
     num_actions: int
+    kind = "categorical"
+
+    @property
+    def action_spec(self) -> tf.TensorSpec:
+        return tf.TensorSpec([None], tf.int32, name="actions")
+
+    @property
+    def params_size(self) -> int:
+        return self.num_actions
 
     def log_prob(self, logits: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
         """log pi(a | s): float [B] from logits [B, A] and int actions [B]."""
@@ -49,30 +63,127 @@ class CategoricalHead:
         """The most probable action, int32 [B]."""
         return tf.argmax(logits, axis=-1, output_type=tf.int32)
 
+    def to_env(self, actions: np.ndarray) -> np.ndarray:
+        """What the environment receives for sampled actions (the same integers)."""
+        return actions
+
+
+@dataclass(frozen=True)
+class GaussianHead:
+    """A diagonal Gaussian over Box actions of `action_dim` dimensions, parameterized by
+    [mean, log_std] [B, 2d]. Samples are unbounded; the environment receives them clipped to
+    [low, high], while the log-probability is that of the unclipped sample."""
+
+    action_dim: int
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    kind = "gaussian"
+
     @property
-    def max_entropy(self) -> float:
-        """Entropy of the uniform distribution, in nats."""
-        return math.log(self.num_actions)
+    def action_spec(self) -> tf.TensorSpec:
+        return tf.TensorSpec([None, self.action_dim], tf.float32, name="actions")
+
+    @property
+    def params_size(self) -> int:
+        return self.action_dim
+
+    def split(self, params: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(mean, log_std), each float [B, d]."""
+        return params[:, : self.action_dim], params[:, self.action_dim:]
+
+    def log_prob(self, params: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+        """sum_i log N(a_i; mean_i, std_i^2): float [B] from params [B, 2d], actions [B, d]."""
+        mean, log_std = self.split(params)
+        z = (actions - mean) * tf.exp(-log_std)
+        return -tf.reduce_sum(0.5 * z**2 + log_std + 0.5 * math.log(2 * math.pi), axis=-1)
+
+    def entropy(self, params: tf.Tensor) -> tf.Tensor:
+        """sum_i (log_std_i + 0.5 log(2 pi e)), nats, float [B]."""
+        _, log_std = self.split(params)
+        return tf.reduce_sum(log_std + 0.5 * math.log(2 * math.pi * math.e), axis=-1)
+
+    def sample(self, params: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        """mean + std * N(0, 1), float [B, d], unclipped; stateless in `seed` int [2]."""
+        mean, log_std = self.split(params)
+        noise = tf.random.stateless_normal(tf.shape(mean), seed, dtype=mean.dtype)
+        return mean + tf.exp(log_std) * noise
+
+    def greedy(self, params: tf.Tensor) -> tf.Tensor:
+        """The mean, float [B, d] (clipped by `to_env`)."""
+        return self.split(params)[0]
+
+    def to_env(self, actions: np.ndarray) -> np.ndarray:
+        """Actions clipped to the action space's bounds."""
+        return np.clip(actions, self.low, self.high).astype(np.float32)
 
 
-def build_policy(observation_shape: tuple[int, ...], num_actions: int,
-                 hidden: tuple[int, ...]) -> keras.Model:
-    """A functional MLP: observation float32 [B, *observation_shape] -> logits [B, num_actions].
+Head = CategoricalHead | GaussianHead
 
-    Observations of rank > 1 are flattened inside the model, so the exported graph takes the
-    environment's raw observation.
-    """
-    obs = keras.Input(shape=observation_shape, dtype="float32", name="obs")
-    x = keras.layers.Flatten(name="flatten")(obs) if len(observation_shape) > 1 else obs
+
+def make_head(action_space: gym.Space) -> Head:
+    """The distribution head for a Discrete or one-dimensional-array Box action space."""
+    if isinstance(action_space, gym.spaces.Discrete):
+        return CategoricalHead(int(action_space.n))
+    return GaussianHead(int(action_space.shape[0]), tuple(map(float, action_space.low)),
+                        tuple(map(float, action_space.high)))
+
+
+def _torso(observation_space: gym.Space, hidden: tuple[int, ...], prefix: str,
+           normalizer: RunningNormalization | None):
+    """obs input and hidden features: one-hot (Discrete) or normalize + flatten (Box)."""
+    if isinstance(observation_space, gym.spaces.Discrete):
+        obs = keras.Input(shape=(), dtype="float32", name="obs")
+        x = OneHot(int(observation_space.n), int(observation_space.start), name="one_hot")(obs)
+    else:
+        obs = keras.Input(shape=observation_space.shape, dtype="float32", name="obs")
+        x = normalizer(obs) if normalizer is not None else obs
+        if len(observation_space.shape) > 1:
+            x = keras.layers.Flatten(name="flatten")(x)
     for i, width in enumerate(hidden):
-        x = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}")(x)
-    logits = keras.layers.Dense(num_actions, name="logits")(x)
-    return keras.Model(obs, logits, name=POLICY_NAME)
+        x = keras.layers.Dense(width, activation="relu", name=f"{prefix}hidden_{i}")(x)
+    return obs, x
 
 
-def make_act_fn(model: keras.Model, head: CategoricalHead, greedy: bool = False):
-    """A compiled (XLA) `act(obs [N, *obs_shape], seed int64 [2]) -> actions int32 [N]`.
+def build_policy(observation_space: gym.Space, action_space: gym.Space,
+                 hidden: tuple[int, ...], normalize_obs: bool = False,
+                 initial_log_std: float = 0.0) -> keras.Model:
+    """A functional MLP: observation float32 [B, *obs_shape] -> distribution parameters.
 
+    Discrete observations ([B] of integers) are one-hot encoded and Box observations of rank
+    > 1 flattened inside the model; with `normalize_obs`, Box observations pass through a
+    RunningNormalization first. Output: logits [B, n] (Discrete actions) or [mean, log_std]
+    [B, 2d] (Box actions).
+    """
+    head = make_head(action_space)
+    normalizer = RunningNormalization(name="obs_normalization") if normalize_obs else None
+    obs, x = _torso(observation_space, hidden, "", normalizer)
+    if head.kind == "categorical":
+        params = keras.layers.Dense(head.num_actions, name="logits")(x)
+    else:
+        mean = keras.layers.Dense(head.action_dim, name="mean",
+                                  kernel_initializer=keras.initializers.Orthogonal(0.01))(x)
+        params = StateIndependentLogStd(initial_log_std, name="gaussian")(mean)
+    return keras.Model(obs, params, name=POLICY_NAME)
+
+
+def build_value(observation_space: gym.Space, hidden: tuple[int, ...],
+                policy: keras.Model) -> keras.Model:
+    """State-value network obs -> V(s) [B]; shares the policy's observation normalizer."""
+    obs, x = _torso(observation_space, hidden, "value_", observation_normalizer(policy))
+    value = keras.layers.Dense(1, name="value")(x)
+    return keras.Model(obs, keras.layers.Reshape(())(value), name=VALUE_NAME)
+
+
+def observation_normalizer(model: keras.Model) -> RunningNormalization | None:
+    """The model's RunningNormalization layer, if it has one."""
+    return next((layer for layer in model.layers if isinstance(layer, RunningNormalization)),
+                None)
+
+
+def make_act_fn(model: keras.Model, head: Head, greedy: bool = False):
+    """A compiled (XLA) `act(obs [N, *obs_shape], seed int64 [2]) -> actions`.
+
+    Actions are int32 [N] or float32 [N, d] (unclipped; pass them through `head.to_env`).
     Sampling is stateless: the same weights, observations and seed give the same actions,
     which makes seeded runs and resumed runs reproduce exactly.
     """
@@ -81,8 +192,8 @@ def make_act_fn(model: keras.Model, head: CategoricalHead, greedy: bool = False)
 
     @tf.function(input_signature=signature, jit_compile=True)
     def act(obs: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        logits = model(obs, training=False)
-        return head.greedy(logits) if greedy else head.sample(logits, seed)
+        params = model(obs, training=False)
+        return head.greedy(params) if greedy else head.sample(params, seed)
 
     # Calling the concrete function skips tf.function's argument dispatch, about a third
     # of the per-step cost on CartPole-sized models.

@@ -28,7 +28,7 @@ class Batch(NamedTuple):
     obs: np.ndarray
     """float32 [M, *obs_shape], the observation each action was taken in."""
     actions: np.ndarray
-    """int32 [M], the sampled actions."""
+    """int32 [M] (Discrete) or float32 [M, d] (Box, unclipped), the sampled actions."""
     returns: np.ndarray
     """float32 [M], the discounted reward-to-go G_t of each action (not normalized)."""
     episode_returns: np.ndarray
@@ -38,11 +38,12 @@ class Batch(NamedTuple):
 
 
 ActFn = Callable[[np.ndarray], np.ndarray]
-"""Maps observations [N, *obs_shape] to actions int [N]."""
+"""Maps observations [N, *obs_shape] to actions [N, ...]."""
 
 
 def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, gamma: float,
-                     seed: int | None = None) -> Batch:
+                     seed: int | None = None,
+                     to_env: Callable[[np.ndarray], np.ndarray] | None = None) -> Batch:
     """Run `env` with `act` until `num_episodes` episodes assigned up front have all ended.
 
     Args:
@@ -51,6 +52,8 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
         num_episodes: K, the number of complete episodes to return.
         gamma: discount for the returns.
         seed: seeds the reset of this round (None continues the env's RNG).
+        to_env: maps the policy's actions to what the env receives (e.g. clipping); the
+            batch keeps the policy's own actions.
 
     Returns:
         A Batch of the K episodes.
@@ -70,7 +73,8 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
 
     while completed < num_episodes:
         actions = np.asarray(act(obs))
-        next_obs, rewards, terminated, truncated, _ = env.step(actions)
+        next_obs, rewards, terminated, truncated, _ = env.step(
+            actions if to_env is None else to_env(actions))
         done = np.logical_or(terminated, truncated)
         steps.append((obs, actions, rewards, done, active))
         running_return += np.where(active, rewards, 0.0)
@@ -95,7 +99,7 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
     returns = discounted_returns(rewards_t, done_t, gamma)
     return Batch(
         obs=obs_t[kept_t].astype(np.float32),
-        actions=actions_t[kept_t].astype(np.int32),
+        actions=actions_t[kept_t],
         returns=returns[kept_t],
         episode_returns=episode_returns,
         episode_lengths=episode_lengths,

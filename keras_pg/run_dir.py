@@ -5,7 +5,7 @@
       checkpoint.npz       weights, optimizer state and counters for `train --resume`
       metrics.csv          one row per episode: episode, env_steps, return, length, wall_s
       updates.csv          one row per update: update, episodes, env_steps, loss, entropy,
-                           grad_norm, wall_s
+                           grad_norm, value_loss, explained_variance, wall_s
       model.keras          the policy (keras.models.load_model after `import keras_pg`)
       learning_curve.png   episode return, its 10-episode moving average, the solve threshold
       summary.json         the run's outcome (see train.summarize)
@@ -36,7 +36,8 @@ CURVE = "learning_curve.png"
 SUMMARY = "summary.json"
 
 EPISODE_COLUMNS = ("episode", "env_steps", "return", "length", "wall_s")
-UPDATE_COLUMNS = ("update", "episodes", "env_steps", "loss", "entropy", "grad_norm", "wall_s")
+UPDATE_COLUMNS = ("update", "episodes", "env_steps", "loss", "entropy", "grad_norm",
+                  "value_loss", "explained_variance", "wall_s")
 
 
 _UMASK = os.umask(0)

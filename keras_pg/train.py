@@ -20,13 +20,25 @@ from keras_pg.config import Config
 from keras_pg.envs import make_vector_env, reward_threshold
 from keras_pg.evaluate import evaluate_policy
 from keras_pg.plots import plot_learning_curve
-from keras_pg.policy import CategoricalHead, build_policy, make_act_fn
+from keras_pg.policy import (
+    build_policy,
+    build_value,
+    make_act_fn,
+    make_head,
+    observation_normalizer,
+)
 from keras_pg.progress import Reporter, Status
 from keras_pg.returns import normalize
 from keras_pg.rollout import Batch, collect_episodes
 from keras_pg.update import UpdateMetrics, UpdateStep
 
 TRAIN_STREAM, EVAL_STREAM, ACTION_STREAM = 0, 1, 2
+
+
+def explained_variance(predicted: np.ndarray, target: np.ndarray) -> float:
+    """1 - Var(target - predicted) / Var(target): 1 is perfect, 0 no better than the mean."""
+    variance = float(np.var(target))
+    return math.nan if variance == 0 else 1.0 - float(np.var(target - predicted)) / variance
 
 
 def derived_seed(seed: int, stream: int, index: int) -> int:
@@ -72,11 +84,20 @@ class Trainer:
         self.reporter = reporter
         keras.utils.set_random_seed(config.seed)
         self.env = make_vector_env(config.env_id, config.num_envs)
-        obs_shape = self.env.single_observation_space.shape
-        self.head = CategoricalHead(int(self.env.single_action_space.n))
-        self.model = build_policy(obs_shape, self.head.num_actions, config.hidden)
-        self.optimizer = keras.optimizers.Adam(config.lr)
-        self.update = UpdateStep(self.model, self.head, self.optimizer, config.max_grad_norm)
+        obs_space, action_space = self.env.single_observation_space, self.env.single_action_space
+        self.head = make_head(action_space)
+        self.model = build_policy(obs_space, action_space, config.hidden, config.normalize_obs,
+                                  config.initial_log_std)
+        self.normalizer = observation_normalizer(self.model)
+        self.value = (build_value(obs_space, config.hidden, self.model)
+                      if config.baseline == "value" else None)
+        self.optimizers = [keras.optimizers.Adam(config.lr)]
+        if self.value is not None:
+            self.optimizers.append(keras.optimizers.Adam(config.value_lr))
+            self.predict_value = tf.function(
+                self.value, input_signature=[tf.TensorSpec(self.value.input.shape, tf.float32)])
+        self.update = UpdateStep(self.model, self.head, self.optimizers[0], config.max_grad_norm,
+                                 config.entropy_coef, self.value, self.optimizers[-1])
         self.act = make_act_fn(self.model, self.head)
         self.target = (config.target_return if config.target_return is not None
                        else reward_threshold(config.env_id))
@@ -89,21 +110,29 @@ class Trainer:
         """Write metrics, then the checkpoint (a resume truncates metrics to the checkpoint)."""
         rd.write_csv(self.run_dir / rd.METRICS, rd.EPISODE_COLUMNS, self.episode_rows)
         rd.write_csv(self.run_dir / rd.UPDATES, rd.UPDATE_COLUMNS, self.update_rows)
-        arrays = {f"model_{i}": v.numpy() for i, v in enumerate(self.model.weights)}
-        arrays |= {f"optimizer_{i}": v.numpy() for i, v in enumerate(self.optimizer.variables)}
+        arrays = {f"{name}_{i}": v.numpy() for name, variables in self._state_variables()
+                  for i, v in enumerate(variables)}
         rd.save_checkpoint(self.run_dir / rd.CHECKPOINT, arrays, asdict(self.progress))
         rd.atomic_write(self.run_dir / rd.MODEL, lambda tmp: self.model.save(tmp))
 
     def restore(self) -> None:
         """Load the checkpoint and the metrics rows it covers."""
         arrays, state = rd.load_checkpoint(self.run_dir / rd.CHECKPOINT)
-        for i, v in enumerate(self.model.weights):
-            v.assign(arrays[f"model_{i}"])
-        for i, v in enumerate(self.optimizer.variables):
-            v.assign(arrays[f"optimizer_{i}"])
+        for name, variables in self._state_variables():
+            for i, v in enumerate(variables):
+                v.assign(arrays[f"{name}_{i}"])
         self.progress = Progress(**state)
         self.episode_rows = rd.read_csv(self.run_dir / rd.METRICS)[: self.progress.episodes]
         self.update_rows = rd.read_csv(self.run_dir / rd.UPDATES)[: self.progress.updates]
+
+    def _state_variables(self) -> list[tuple[str, list]]:
+        """Everything a resume needs, by name: weights (normalizer statistics included) and
+        optimizer state."""
+        named = [("model", self.model.weights)]
+        if self.value is not None:
+            named.append(("value", self.value.weights))
+        named += [(f"optimizer{i or ''}", opt.variables) for i, opt in enumerate(self.optimizers)]
+        return named
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, signals: list[int], checkpoint_every_s: float = 10.0) -> None:
@@ -119,15 +148,14 @@ class Trainer:
                 start = time.perf_counter()
                 batch = collect_episodes(
                     self.env, self._actor(signals), config.episodes_per_update, config.gamma,
-                    seed=derived_seed(config.seed, TRAIN_STREAM, p.updates))
+                    seed=derived_seed(config.seed, TRAIN_STREAM, p.updates),
+                    to_env=self.head.to_env)
                 p.train_wall_s += time.perf_counter() - start
                 self._log_episodes(batch)
                 if not p.finished:
                     start = time.perf_counter()
-                    advantages = normalize(batch.returns, config.return_eps)
-                    metrics = self.update(batch.obs, batch.actions, advantages)
+                    self._log_update(*self._learn(batch))
                     p.train_wall_s += time.perf_counter() - start
-                    self._log_update(metrics)
                 self.reporter.update(
                     Status(p.episodes, p.env_steps, self.recent_mean(), self.steps_per_s()))
                 if time.monotonic() - last_save >= checkpoint_every_s:
@@ -137,6 +165,26 @@ class Trainer:
             pass
         finally:
             self.save()
+
+    def _learn(self, batch: Batch) -> tuple[UpdateMetrics, float]:
+        """One update on `batch`; returns its metrics and the baseline's explained variance.
+
+        The observation statistics absorb the batch only after the update, so the update
+        sees the policy exactly as it acted.
+        """
+        returns = batch.returns
+        explained = math.nan
+        if self.value is not None:
+            values = self.predict_value(batch.obs).numpy()
+            explained = explained_variance(values, returns)
+            returns_or_advantages = returns - values
+        else:
+            returns_or_advantages = returns
+        advantages = normalize(returns_or_advantages, self.config.return_eps)
+        metrics = self.update(batch.obs, batch.actions, advantages, returns)
+        if self.normalizer is not None:
+            self.normalizer.update(batch.obs)
+        return metrics, explained
 
     def _actor(self, signals: list[int]):
         """The sampling policy for one round: fresh stateless seeds per step; stops on a signal."""
@@ -163,11 +211,12 @@ class Trainer:
                     and self.recent_mean() >= self.target)
         p.finished = p.solved or p.env_steps >= self.config.max_steps
 
-    def _log_update(self, metrics: UpdateMetrics) -> None:
+    def _log_update(self, metrics: UpdateMetrics, explained: float) -> None:
         p = self.progress
         p.updates += 1
         self.update_rows.append((p.updates, p.episodes, p.env_steps, float(metrics.loss),
                                  float(metrics.entropy), float(metrics.grad_norm),
+                                 float(metrics.value_loss), explained,
                                  round(p.train_wall_s, 4)))
 
     def recent_mean(self) -> float:

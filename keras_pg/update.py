@@ -7,67 +7,80 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
-from keras_pg.policy import CategoricalHead
+from keras_pg.policy import Head
 
 
 class UpdateMetrics(NamedTuple):
     """Statistics of one update, scalar float32 tensors."""
 
     loss: tf.Tensor
-    """-mean(log pi(a_t|s_t) * G_hat_t) before the step."""
+    """The policy loss -mean(log pi(a_t|s_t) * A_t) - entropy_coef * entropy, before the step."""
     entropy: tf.Tensor
     """Mean policy entropy over the batch, nats."""
     grad_norm: tf.Tensor
-    """Global norm of the gradient before clipping."""
+    """Global norm of the policy gradient before clipping."""
+    value_loss: tf.Tensor
+    """mean((V(s_t) - G_t)^2) before the step (0 without a value baseline)."""
 
 
 class NonFiniteLossError(RuntimeError):
     """The loss or gradient became NaN or inf; the weights were left untouched."""
 
 
-def reinforce_loss(head: CategoricalHead, logits: tf.Tensor, actions: tf.Tensor,
+def reinforce_loss(head: Head, params: tf.Tensor, actions: tf.Tensor,
                    advantages: tf.Tensor) -> tf.Tensor:
     """Monte Carlo policy-gradient surrogate, -mean_t log pi(a_t|s_t) * A_t.
 
     Its gradient is the REINFORCE estimator (Williams 1992) of -grad J averaged over the M
-    transitions. Shapes: logits [M, A], actions int [M], advantages float [M]
-    (the normalized returns, treated as constants).
+    transitions. Shapes: params [M, P] (the policy's output), actions [M] or [M, d],
+    advantages float [M] (normalized returns or G - V, treated as constants).
     """
-    log_probs = head.log_prob(logits, actions)
+    log_probs = head.log_prob(params, actions)
     return -tf.reduce_mean(log_probs * tf.stop_gradient(advantages))
 
 
 class UpdateStep:
-    """The compiled update `step(obs [M, *obs_shape], actions [M], advantages [M])`.
+    """The compiled update `step(obs [M, ...], actions [M, ...], advantages [M], returns [M])`.
 
     The batch dimension M is unknown in the input signature, so batches of any size reuse
-    one trace (`trace_count` stays 1). Adam (or the given optimizer) applies the gradient,
-    clipped to `max_grad_norm` if set. A non-finite loss or gradient raises
-    NonFiniteLossError before the optimizer touches the weights.
+    one trace (`trace_count` stays 1). The policy optimizer applies the gradient of the
+    REINFORCE loss minus `entropy_coef` times the mean entropy, clipped to `max_grad_norm`
+    if set; with a `value` model, its optimizer fits V(s) to the returns in the same step. A
+    non-finite loss or gradient raises NonFiniteLossError before any weight changes.
     """
 
-    def __init__(self, model: keras.Model, head: CategoricalHead,
-                 optimizer: keras.optimizers.Optimizer, max_grad_norm: float | None = None):
-        self.model = model
-        self.head = head
-        self.optimizer = optimizer
-        self.max_grad_norm = max_grad_norm
+    def __init__(self, model: keras.Model, head: Head, optimizer: keras.optimizers.Optimizer,
+                 max_grad_norm: float | None = None, entropy_coef: float = 0.0,
+                 value: keras.Model | None = None,
+                 value_optimizer: keras.optimizers.Optimizer | None = None):
+        self.model, self.head, self.optimizer = model, head, optimizer
+        self.max_grad_norm, self.entropy_coef = max_grad_norm, entropy_coef
+        self.value, self.value_optimizer = value, value_optimizer
         optimizer.build(model.trainable_variables)
+        if value is not None:
+            value_optimizer.build(self._value_variables)
         signature = [
             tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name="obs"),
-            tf.TensorSpec([None], tf.int32, name="actions"),
+            head.action_spec,
             tf.TensorSpec([None], tf.float32, name="advantages"),
+            tf.TensorSpec([None], tf.float32, name="returns"),
         ]
         self._step = tf.function(self._update, input_signature=signature)
+
+    @property
+    def _value_variables(self) -> list:
+        return self.value.trainable_variables
 
     @property
     def trace_count(self) -> int:
         """How many times the update has been traced (1 after the first call)."""
         return self._step.experimental_get_tracing_count()
 
-    def __call__(self, obs: tf.Tensor, actions: tf.Tensor, advantages: tf.Tensor) -> UpdateMetrics:
+    def __call__(self, obs, actions, advantages, returns=None) -> UpdateMetrics:
+        if returns is None:
+            returns = advantages
         try:
-            return self._step(obs, actions, advantages)
+            return self._step(obs, actions, advantages, returns)
         except tf.errors.InvalidArgumentError as exc:
             if "non-finite loss or gradient" not in str(exc):
                 raise
@@ -75,16 +88,28 @@ class UpdateStep:
                 "the policy loss or its gradient is NaN/inf; lower --lr or set --max-grad-norm"
             ) from None
 
-    def _update(self, obs: tf.Tensor, actions: tf.Tensor, advantages: tf.Tensor) -> UpdateMetrics:
+    def _update(self, obs, actions, advantages, returns) -> UpdateMetrics:
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
-            logits = self.model(obs, training=True)
-            loss = reinforce_loss(self.head, logits, actions, advantages)
+            params = self.model(obs, training=True)
+            entropy = tf.reduce_mean(self.head.entropy(params))
+            loss = reinforce_loss(self.head, params, actions, advantages)
+            loss -= self.entropy_coef * entropy
         grads = tape.gradient(loss, variables)
         grad_norm = tf.linalg.global_norm(grads)
-        finite = tf.debugging.check_numerics(loss + grad_norm, "non-finite loss or gradient")
+        checks = [tf.debugging.check_numerics(loss + grad_norm, "non-finite loss or gradient")]
+        value_loss = tf.constant(0.0)
+        if self.value is not None:
+            with tf.GradientTape() as value_tape:
+                value_loss = tf.reduce_mean(tf.square(self.value(obs, training=True) - returns))
+            value_grads = value_tape.gradient(value_loss, self._value_variables)
+            checks.append(tf.debugging.check_numerics(
+                value_loss + tf.linalg.global_norm(value_grads), "non-finite loss or gradient"))
         if self.max_grad_norm is not None:
             grads, _ = tf.clip_by_global_norm(grads, self.max_grad_norm, use_norm=grad_norm)
-        with tf.control_dependencies([finite]):
+        with tf.control_dependencies(checks):
             self.optimizer.apply_gradients(zip(grads, variables, strict=True))
-        return UpdateMetrics(loss, tf.reduce_mean(self.head.entropy(logits)), grad_norm)
+            if self.value is not None:
+                self.value_optimizer.apply_gradients(
+                    zip(value_grads, self._value_variables, strict=True))
+        return UpdateMetrics(loss, entropy, grad_norm, value_loss)

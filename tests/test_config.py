@@ -1,11 +1,13 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from gymnasium import spaces
 
 from keras_pg.cli import build_parser, config_from_args
 from keras_pg.config import PRESETS, Config, ConfigError
-from keras_pg.envs import check_env
+from keras_pg.envs import check_env, check_spaces
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -32,12 +34,43 @@ def test_unknown_env_suggests_close_ids():
         check_env("CartPole-v7")
 
 
-def test_continuous_action_space_is_named():
-    with pytest.raises(ConfigError, match=r"Pendulum-v1 has action space Box\(-2.0, 2.0"):
-        check_env("Pendulum-v1")
+BOX = spaces.Box(-1.0, 1.0, (3,), np.float32)
+UNSUPPORTED_OBSERVATIONS = [
+    spaces.Dict({"a": BOX}), spaces.Tuple((BOX, BOX)), spaces.MultiDiscrete([2, 3]),
+    spaces.MultiBinary(4), spaces.Text(5), spaces.Graph(BOX, None),
+    spaces.Sequence(BOX), spaces.Box(0, 1, (2,), np.bool_),
+]
+UNSUPPORTED_ACTIONS = [
+    spaces.MultiDiscrete([2, 3]), spaces.MultiBinary(2), spaces.Tuple((spaces.Discrete(2),)),
+    spaces.Dict({"a": spaces.Discrete(2)}), spaces.Box(-1, 1, (2, 2), np.float32),
+    spaces.Box(-np.inf, np.inf, (2,), np.float32), spaces.Text(3),
+]
 
 
-def test_non_box_observation_space_is_named():
+@pytest.mark.parametrize("space", UNSUPPORTED_OBSERVATIONS, ids=lambda s: type(s).__name__)
+def test_unsupported_observation_spaces_are_named(space):
+    with pytest.raises(ConfigError) as info:
+        check_spaces("Env-v0", space, spaces.Discrete(2))
+    assert str(info.value).startswith(f"Env-v0 has observation space {space}; keras_pg supports")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("space", UNSUPPORTED_ACTIONS, ids=lambda s: type(s).__name__)
+def test_unsupported_action_spaces_are_named(space):
+    with pytest.raises(ConfigError) as info:
+        check_spaces("Env-v0", BOX, space)
+    assert str(info.value).startswith(f"Env-v0 has action space {space}; keras_pg supports")
+
+
+@pytest.mark.parametrize("observation,action", [
+    (BOX, spaces.Discrete(3)), (spaces.Discrete(16), spaces.Discrete(4)),
+    (spaces.Box(0, 255, (8, 8, 3), np.uint8), spaces.Box(-2.0, 2.0, (1,), np.float32)),
+])
+def test_supported_spaces_pass(observation, action):
+    check_spaces("Env-v0", observation, action)
+
+
+def test_real_env_with_unsupported_observations_is_named():
     with pytest.raises(ConfigError, match="Blackjack-v1 has observation space Tuple"):
         check_env("Blackjack-v1")
 
@@ -66,7 +99,7 @@ def test_cli_parses_hidden_and_none():
 @pytest.mark.parametrize("argv,message", [
     (["--gamma", "2"], "error: gamma must be in [0, 1], got 2.0"),
     (["--env", "CartPol-v1"], "error: unknown gymnasium env id 'CartPol-v1'; did you mean"),
-    (["--env", "Pendulum-v1"], "error: Pendulum-v1 has action space Box"),
+    (["--env", "Blackjack-v1"], "error: Blackjack-v1 has observation space Tuple"),
     (["--resume", "/nonexistent/run"], "error: cannot resume: /nonexistent/run/checkpoint.npz"),
 ])
 def test_cli_errors_exit_2_with_one_line_and_no_run_dir(tmp_path, argv, message):

@@ -36,7 +36,7 @@ def run_dir(tmp_path_factory):
 ])
 def test_round_trip_matches_keras(tmp_path, env_id, hidden, opset):
     env = __import__("gymnasium").make(env_id)
-    model = build_policy(env.observation_space.shape, int(env.action_space.n), hidden)
+    model = build_policy(env.observation_space, env.action_space, hidden)
     path = tmp_path / "p.onnx"
     report = export.to_onnx(model, path, env_id=env_id, opset=opset)
     assert report["max_abs_diff"]["probs"] <= 1e-5 and report["action_agreement"] == 1.0

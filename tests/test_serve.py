@@ -5,6 +5,7 @@ import sys
 import threading
 from pathlib import Path
 
+import gymnasium
 import keras
 import numpy as np
 import onnx
@@ -22,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def untrained(tmp_path_factory):
     """An untrained CartPole policy (probabilities far from 0 and 1) and its ONNX file."""
     keras.utils.set_random_seed(0)
-    model = build_policy((4,), 2, (16,))
+    env = gymnasium.make("CartPole-v1")
+    model = build_policy(env.observation_space, env.action_space, (16,))
     path = tmp_path_factory.mktemp("untrained") / "p.onnx"
     export.to_onnx(model, path, env_id="CartPole-v1")
     return model, path

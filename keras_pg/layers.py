@@ -1,0 +1,104 @@
+"""The custom Keras layers of keras_pg policies, registered for `keras.models.load_model`.
+
+Everything between the raw observation and the distribution's parameters lives in the
+model, so `model.keras` and the exported `policy.onnx` need no side file.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_pg")
+class RunningNormalization(keras.layers.Layer):
+    """clip((x - mean) / sqrt(var + epsilon), -clip, clip) with running statistics.
+
+    `mean`, `variance` and `count` are non-trainable weights updated by `update(batch)` from
+    every observation seen in training (Chan et al. 1979 parallel variance), so compiled
+    functions see new statistics without retracing. Shapes: x [B, *obs_shape] -> same.
+    """
+
+    def __init__(self, clip: float = 10.0, epsilon: float = 1e-8, **kwargs):
+        super().__init__(**kwargs)
+        self.clip = float(clip)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        shape = tuple(input_shape[1:])
+        self.mean = self.add_weight(shape=shape, initializer="zeros", trainable=False,
+                                    name="mean")
+        self.variance = self.add_weight(shape=shape, initializer="ones", trainable=False,
+                                        name="variance")
+        self.count = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                     dtype="float64", name="count")
+
+    def call(self, x):
+        scaled = (x - self.mean) / ops.sqrt(self.variance + self.epsilon)
+        return ops.clip(scaled, -self.clip, self.clip)
+
+    def update(self, batch: np.ndarray) -> None:
+        """Merge the statistics of `batch` [N, *obs_shape] into the running ones."""
+        batch = np.asarray(batch, dtype=np.float64)
+        n = float(len(batch))
+        if n == 0:
+            return
+        count = float(ops.convert_to_numpy(self.count))
+        mean = ops.convert_to_numpy(self.mean).astype(np.float64)
+        variance = ops.convert_to_numpy(self.variance).astype(np.float64)
+        batch_mean, batch_var = batch.mean(axis=0), batch.var(axis=0)
+        total = count + n
+        delta = batch_mean - mean
+        new_mean = mean + delta * n / total
+        m2 = (variance * count if count else 0.0) + batch_var * n + delta**2 * count * n / total
+        self.mean.assign(new_mean.astype(np.float32))
+        self.variance.assign((m2 / total).astype(np.float32))
+        self.count.assign(total)
+
+    def get_config(self):
+        return {**super().get_config(), "clip": self.clip, "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="keras_pg")
+class OneHot(keras.layers.Layer):
+    """A Discrete observation (float [B], values start..start+n-1) -> one-hot float [B, n]."""
+
+    def __init__(self, num_values: int, start: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.num_values = int(num_values)
+        self.start = int(start)
+
+    def call(self, x):
+        return ops.one_hot(ops.cast(x, "int32") - self.start, self.num_values)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.num_values)
+
+    def get_config(self):
+        return {**super().get_config(), "num_values": self.num_values, "start": self.start}
+
+
+@keras.saving.register_keras_serializable(package="keras_pg")
+class StateIndependentLogStd(keras.layers.Layer):
+    """Appends a trainable log-std vector that does not depend on the state to the mean:
+    mean [B, d] -> [B, 2d] = [mean, log_std] (the parameters of a diagonal Gaussian)."""
+
+    def __init__(self, initial_log_std: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.initial_log_std = float(initial_log_std)
+
+    def build(self, input_shape):
+        self.log_std = self.add_weight(
+            shape=(input_shape[-1],), name="log_std",
+            initializer=keras.initializers.Constant(self.initial_log_std))
+
+    def call(self, mean):
+        log_std = ops.broadcast_to(self.log_std, ops.shape(mean))
+        return ops.concatenate([mean, log_std], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2 * input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "initial_log_std": self.initial_log_std}

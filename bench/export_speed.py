@@ -39,6 +39,7 @@ def main() -> None:
     from bench.train_speed import machine
     from export.convert import policy_function
     from keras_pg.cli import main as keras_pg_main
+    from keras_pg.policy import CategoricalHead
 
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
@@ -48,7 +49,7 @@ def main() -> None:
         bare = []
         for _ in range(args.repeats):
             start = time.perf_counter()
-            fn = policy_function(model)
+            fn = policy_function(model, CategoricalHead(2))
             tf2onnx.convert.from_function(fn, input_signature=fn.input_signature, opset=17)
             bare.append(time.perf_counter() - start)
         cli = []

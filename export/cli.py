@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: verification failed, nothing written: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {report['path']} ({report['file_bytes']:,} bytes, opset {report['opset']}) "
-          f"in {report['export_s']:.1f} s; max |Δprobs| {report['max_abs_diff']['probs']:.1e} "
+          f"in {report['export_s']:.1f} s; max |Δ| {max(report['max_abs_diff'].values()):.1e} "
           f"on {sum(report['observations'].values()):,} observations, greedy agreement "
           f"{report['action_agreement']:.0%}")
     return 0

@@ -1,18 +1,25 @@
 """The ONNX export contract: what `policy.onnx` holds, shared by export/ and serve/ readers.
 
 Graph:
-    input  `obs`     float32 [batch, *observation_shape]   (batch dimension dynamic)
+    input  `obs`     float32 [batch, *observation_shape]   (batch dimension dynamic; a
+                                                            Discrete observation is [batch])
+  categorical policies (Discrete actions):
     output `probs`   float32 [batch, n_actions]            softmax of the policy's logits
     output `action`  int64   [batch]                       argmax, the greedy action
+  gaussian policies (Box actions):
+    output `mean`    float32 [batch, action_dim]
+    output `std`     float32 [batch, action_dim]           exp(log_std)
+    output `action`  float32 [batch, action_dim]           mean clipped to the action bounds
 
 Metadata (model.metadata_props; every value is a JSON document):
     contract_version   1
     producer           "keras_pg <version>"
-    policy_kind        "categorical"
+    policy_kind        "categorical" or "gaussian"
     env_id             the gymnasium id the policy was trained on
     observation_space  {"type": "Box", "shape": [...], "dtype": "float32",
                         "low": [...], "high": [...]}   (unbounded entries are "inf"/"-inf")
-    action_space       {"type": "Discrete", "n": N, "start": 0}
+    observation_space  (Discrete) {"type": "Discrete", "n": N, "start": 0}
+    action_space       {"type": "Discrete", "n": N, "start": 0} or {"type": "Box", ...}
     training_config    the keras_pg Config as a JSON object (null if unknown)
     env_steps          environment steps trained (null if unknown)
     eval_mean_return   greedy evaluation mean return (null if unknown)
@@ -31,6 +38,8 @@ import numpy as np
 CONTRACT_VERSION = 1
 INPUT = "obs"
 PROBS = "probs"
+MEAN = "mean"
+STD = "std"
 ACTION = "action"
 BATCH_DIM = "batch"
 

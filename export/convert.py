@@ -14,6 +14,7 @@ import tf2onnx
 import keras_pg
 from export import contract
 from export.source import ExportError, PolicySource
+from keras_pg.policy import Head, make_head
 
 MIN_OPSET = 13
 MAX_OPSET = max(tf2onnx.constants.OPSET_TO_IR_VERSION)  # the newest opset tf2onnx writes
@@ -25,15 +26,20 @@ def check_opset(opset: int) -> None:
         raise ExportError(f"unsupported opset {opset}; expected {MIN_OPSET} to {MAX_OPSET}")
 
 
-def policy_function(model: keras.Model) -> tf.types.experimental.GenericFunction:
-    """obs float32 [batch, *obs_shape] -> {probs [batch, A], action int64 [batch]}."""
+def policy_function(model: keras.Model, head: Head) -> tf.types.experimental.GenericFunction:
+    """obs float32 [batch, *obs_shape] -> the contract's outputs for the head's kind:
+    {probs [batch, A], action int64 [batch]} or {mean, std, action} float32 [batch, d]."""
     spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name=contract.INPUT)
 
     @tf.function(input_signature=[spec])
     def policy(obs: tf.Tensor) -> dict[str, tf.Tensor]:
-        logits = model(obs, training=False)
-        return {contract.PROBS: tf.nn.softmax(logits, axis=-1),
-                contract.ACTION: tf.argmax(logits, axis=-1, output_type=tf.int64)}
+        params = model(obs, training=False)
+        if head.kind == "categorical":
+            return {contract.PROBS: tf.nn.softmax(params, axis=-1),
+                    contract.ACTION: tf.argmax(params, axis=-1, output_type=tf.int64)}
+        mean, log_std = head.split(params)
+        return {contract.MEAN: mean, contract.STD: tf.exp(log_std),
+                contract.ACTION: tf.clip_by_value(mean, head.low, head.high)}
 
     return policy
 
@@ -41,7 +47,7 @@ def policy_function(model: keras.Model) -> tf.types.experimental.GenericFunction
 def to_model_proto(source: PolicySource, env: gym.Env, opset: int) -> onnx.ModelProto:
     """Convert with tf2onnx, name the batch dimension, attach the contract's metadata."""
     check_opset(opset)
-    policy = policy_function(source.model)
+    policy = policy_function(source.model, make_head(env.action_space))
     proto, _ = tf2onnx.convert.from_function(
         policy, input_signature=policy.input_signature, opset=opset)
     for value in [*proto.graph.input, *proto.graph.output]:
@@ -57,7 +63,7 @@ def metadata(source: PolicySource, env: gym.Env) -> dict[str, Any]:
     return {
         "contract_version": contract.CONTRACT_VERSION,
         "producer": f"keras_pg {keras_pg.__version__}",
-        "policy_kind": "categorical",
+        "policy_kind": make_head(env.action_space).kind,
         "env_id": source.env_id,
         "observation_space": contract.describe_space(env.observation_space),
         "action_space": contract.describe_space(env.action_space),

@@ -13,6 +13,7 @@ import keras
 from export.convert import DEFAULT_OPSET, check_opset, policy_function, to_model_proto
 from export.source import ExportError, load_source
 from export.verify import rollout_observations, sample_observations, verify
+from keras_pg.policy import make_head
 from keras_pg.run_dir import atomic_write, write_json
 
 ONNX_FILE = "policy.onnx"
@@ -48,12 +49,12 @@ def to_onnx(source: keras.Model | str | Path, path: str | Path | None = None, *,
     env = make_env(policy.env_id)
     proto = to_model_proto(policy, env, opset)
     model_bytes = proto.SerializeToString()
+    function = policy_function(policy.model, make_head(env.action_space))
     observations = {
         "sampled": sample_observations(env.observation_space, VERIFY_OBSERVATIONS, seed),
-        "rollout": rollout_observations(policy_function(policy.model), policy.env_id,
-                                        VERIFY_OBSERVATIONS, seed),
+        "rollout": rollout_observations(function, policy.env_id, VERIFY_OBSERVATIONS, seed),
     }
-    report = verify(model_bytes, policy_function(policy.model), observations)
+    report = verify(model_bytes, function, observations)
     atomic_write(path, lambda tmp: tmp.write_bytes(model_bytes))
     report |= {"path": str(path), "opset": opset, "file_bytes": len(model_bytes),
                "env_id": policy.env_id, "export_s": round(time.perf_counter() - start, 3)}

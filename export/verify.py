@@ -20,12 +20,15 @@ class VerificationError(RuntimeError):
     """The exported model does not compute what the Keras model computes."""
 
 
-def sample_observations(space: gym.spaces.Box, count: int, seed: int) -> np.ndarray:
-    """float32 [count, *shape] uniform within the bounds; unbounded or huge bounds are
-    replaced by +-UNBOUNDED_RANGE (a sane range for normalized physical quantities)."""
+def sample_observations(space: gym.Space, count: int, seed: int) -> np.ndarray:
+    """float32 [count, *shape] uniform within a Box's bounds (unbounded or huge bounds are
+    replaced by +-UNBOUNDED_RANGE, a sane range for physical quantities), or uniform over a
+    Discrete space's values ([count])."""
+    rng = np.random.default_rng(seed)
+    if isinstance(space, gym.spaces.Discrete):
+        return rng.integers(space.start, space.start + space.n, size=count).astype(np.float32)
     low = np.where(np.abs(space.low) < 1e6, space.low, -UNBOUNDED_RANGE).astype(np.float64)
     high = np.where(np.abs(space.high) < 1e6, space.high, UNBOUNDED_RANGE).astype(np.float64)
-    rng = np.random.default_rng(seed)
     return rng.uniform(low, high, size=(count, *space.shape)).astype(np.float32)
 
 
@@ -39,13 +42,24 @@ def rollout_observations(policy, env_id: str, count: int, seed: int,
         seen = []
         while sum(len(o) for o in seen) < count:
             seen.append(obs.astype(np.float32))
-            probs = policy(obs.astype(np.float32))[contract.PROBS].numpy().astype(np.float64)
-            cumulative = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
-            actions = (rng.random((len(obs), 1)) > cumulative).sum(axis=1)
-            obs, *_ = env.step(np.minimum(actions, probs.shape[1] - 1))
+            outputs = {k: v.numpy() for k, v in policy(seen[-1]).items()}
+            obs, *_ = env.step(sample_actions(outputs, env.single_action_space, rng))
     finally:
         env.close()
     return np.concatenate(seen)[:count]
+
+
+def sample_actions(outputs: dict[str, np.ndarray], action_space: gym.Space,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Actions drawn from the policy's distribution (probs, or mean and std then clipped)."""
+    if contract.PROBS in outputs:
+        probs = outputs[contract.PROBS].astype(np.float64)
+        cumulative = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
+        actions = (rng.random((len(probs), 1)) > cumulative).sum(axis=1)
+        return np.minimum(actions, probs.shape[1] - 1)
+    mean, std = outputs[contract.MEAN], outputs[contract.STD]
+    actions = mean + std * rng.standard_normal(mean.shape)
+    return np.clip(actions, action_space.low, action_space.high).astype(np.float32)
 
 
 def verify(model_bytes: bytes, policy, observations: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -62,24 +76,30 @@ def verify(model_bytes: bytes, policy, observations: dict[str, np.ndarray]) -> d
     onnx.checker.check_model(onnx.load_from_string(model_bytes), full_check=True)
     session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     obs = np.concatenate(list(observations.values()))
-    probs, actions = session.run([contract.PROBS, contract.ACTION], {contract.INPUT: obs})
-    expected = policy(obs)
-    max_abs_diff = float(np.max(np.abs(probs - expected[contract.PROBS].numpy())))
-    agreement = float(np.mean(actions == expected[contract.ACTION].numpy()))
+    names = [o.name for o in session.get_outputs()]
+    got = dict(zip(names, session.run(names, {contract.INPUT: obs}), strict=True))
+    expected = {k: v.numpy() for k, v in policy(obs).items()}
+    max_abs_diff = {name: float(np.max(np.abs(got[name] - expected[name])))
+                    for name in names if np.issubdtype(got[name].dtype, np.floating)}
+    actions, greedy = got[contract.ACTION], expected[contract.ACTION]
+    same = (actions == greedy) if actions.dtype == np.int64 else (
+        np.abs(actions - greedy).reshape(len(obs), -1).max(axis=1) <= MAX_ABS_DIFF)
+    agreement = float(np.mean(same))
     for size in BATCH_SIZES:
         batch = np.resize(obs, (size, *obs.shape[1:]))
-        got = session.run([contract.ACTION], {contract.INPUT: batch})[0]
-        if got.shape != (size,) or got.dtype != np.int64:
-            raise VerificationError(f"batch {size}: action has shape {got.shape} {got.dtype}; "
-                                    f"expected ({size},) int64")
-    if max_abs_diff > MAX_ABS_DIFF or agreement < 1.0:
+        out = session.run([contract.ACTION], {contract.INPUT: batch})[0]
+        if out.shape != (size, *actions.shape[1:]) or out.dtype != actions.dtype:
+            raise VerificationError(f"batch {size}: action has shape {out.shape} {out.dtype}; "
+                                    f"expected {(size, *actions.shape[1:])} {actions.dtype}")
+    worst = max(max_abs_diff, key=max_abs_diff.get)
+    if max_abs_diff[worst] > MAX_ABS_DIFF or agreement < 1.0:
         raise VerificationError(
-            f"ONNX and Keras disagree: max |Δprobs| {max_abs_diff:.2e} (limit {MAX_ABS_DIFF:g}),"
-            f" greedy agreement {agreement:.2%} (expected 100%)")
+            f"ONNX and Keras disagree: max |Δ{worst}| {max_abs_diff[worst]:.2e} (limit "
+            f"{MAX_ABS_DIFF:g}), greedy agreement {agreement:.2%} (expected 100%)")
     return {
         "checker": "onnx.checker full_check passed",
         "observations": {name: len(o) for name, o in observations.items()},
-        "max_abs_diff": {contract.PROBS: max_abs_diff},
+        "max_abs_diff": max_abs_diff,
         "action_agreement": agreement,
         "batch_sizes": list(BATCH_SIZES),
     }

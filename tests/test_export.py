@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium
 import keras
 import numpy as np
 import onnx
@@ -52,6 +53,65 @@ def test_round_trip_matches_keras(tmp_path, env_id, hidden, opset):
     assert action.dtype == np.int64
     imports = {o.domain or "ai.onnx": o.version for o in onnx.load(path).opset_import}
     assert imports["ai.onnx"] == opset
+
+
+def test_gaussian_policy_exports_mean_std_and_clipped_action(tmp_path):
+    env = gymnasium.make("Pendulum-v1")
+    model = build_policy(env.observation_space, env.action_space, (32,), initial_log_std=-0.5)
+    model.get_layer("mean").bias.assign([3.0])  # a mean beyond the bound: the action clips
+    path = tmp_path / "g.onnx"
+    report = export.to_onnx(model, path, env_id="Pendulum-v1", opset=17)
+    assert set(report["max_abs_diff"]) == {"mean", "std", "action"}
+    assert max(report["max_abs_diff"].values()) <= 1e-5
+    session = ort.InferenceSession(str(path))
+    outputs = {o.name: (o.type, o.shape) for o in session.get_outputs()}
+    assert outputs == {name: ("tensor(float)", ["batch", 1]) for name in ("mean", "std", "action")}
+    obs = np.random.default_rng(0).uniform(-1, 1, (64, 3)).astype(np.float32)
+    mean, std, action = session.run(["mean", "std", "action"], {"obs": obs})
+    params = model(obs).numpy()
+    np.testing.assert_allclose(mean, params[:, :1], atol=1e-5)
+    np.testing.assert_allclose(std, np.exp(-0.5), rtol=1e-6)
+    np.testing.assert_allclose(action, np.clip(mean, -2.0, 2.0), atol=1e-6)
+    assert (action == 2.0).any()
+    meta = {p.key: json.loads(p.value) for p in onnx.load(path).metadata_props}
+    assert meta["policy_kind"] == "gaussian"
+    assert meta["action_space"] == {"type": "Box", "shape": [1], "dtype": "float32",
+                                    "low": [-2.0], "high": [2.0]}
+
+
+def test_discrete_observations_are_one_hot_inside_the_graph(tmp_path):
+    env = gymnasium.make("FrozenLake-v1")
+    model = build_policy(env.observation_space, env.action_space, (16,))
+    path = tmp_path / "fl.onnx"
+    export.to_onnx(model, path, env_id="FrozenLake-v1")
+    session = ort.InferenceSession(str(path))
+    assert session.get_inputs()[0].shape == ["batch"]
+    states = np.arange(16, dtype=np.float32)
+    probs = session.run(["probs"], {"obs": states})[0]
+    one_hot_logits = model(states).numpy()
+    expected = np.exp(one_hot_logits) / np.exp(one_hot_logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(probs, expected, atol=1e-6)
+    assert len({tuple(np.round(p, 6)) for p in probs}) == 16  # each state its own row
+
+
+def test_observation_normalizer_travels_inside_the_onnx_file(tmp_path):
+    env = gymnasium.make("CartPole-v1")
+    model = build_policy(env.observation_space, env.action_space, (16,), normalize_obs=True)
+    normalizer = model.get_layer("obs_normalization")
+    normalizer.update(np.random.default_rng(0).normal([1, -2, 0.1, 3], [2, 0.5, 0.1, 4],
+                                                      size=(5000, 4)))
+    path = tmp_path / "n.onnx"
+    export.to_onnx(model, path, env_id="CartPole-v1")
+    obs = np.random.default_rng(1).normal([1, -2, 0.1, 3], [2, 0.5, 0.1, 4], size=(200, 4))
+    obs = obs.astype(np.float32)
+    session = ort.InferenceSession(str(path))
+    logits = model(obs).numpy()
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(session.run(["probs"], {"obs": obs})[0], expected, atol=1e-5)
+    np.testing.assert_allclose(normalizer.mean.numpy(), [1, -2, 0.1, 3], atol=0.15)
+    model.save(tmp_path / "saved.keras")
+    reloaded = keras.models.load_model(tmp_path / "saved.keras")
+    np.testing.assert_allclose(reloaded(obs).numpy(), logits, atol=1e-6)
 
 
 def test_contract_inputs_outputs_and_dynamic_batch(run_dir):

@@ -41,6 +41,8 @@ class Config:
         default="none")
     value_lr: float = _doc("Adam learning rate of the value network (--baseline value)",
                            default=1e-3)
+    value_epochs: int = _doc("full-batch value-network steps per update (--baseline value)",
+                             default=10)
     entropy_coef: float = _doc("weight of the entropy bonus in the policy loss", default=0.0)
     normalize_obs: bool = _doc(
         "normalize Box observations by running mean/std, inside the model", default=False)
@@ -69,8 +71,8 @@ class Config:
             yield f"env_id must be a gym id such as CartPole-v1, got {self.env_id!r}"
         if self.baseline not in ("none", "value"):
             yield f"baseline must be 'none' or 'value', got {self.baseline!r}"
-        for name in ("num_envs", "episodes_per_update", "max_steps", "solve_window",
-                     "eval_episodes"):
+        for name in ("num_envs", "episodes_per_update", "value_epochs", "max_steps",
+                     "solve_window", "eval_episodes"):
             if not _positive_int(getattr(self, name)):
                 yield f"{name} must be a positive integer, got {getattr(self, name)!r}"
         if not self.hidden or not all(_positive_int(w) for w in self.hidden):

@@ -97,7 +97,8 @@ class Trainer:
             self.predict_value = tf.function(
                 self.value, input_signature=[tf.TensorSpec(self.value.input.shape, tf.float32)])
         self.update = UpdateStep(self.model, self.head, self.optimizers[0], config.max_grad_norm,
-                                 config.entropy_coef, self.value, self.optimizers[-1])
+                                 config.entropy_coef, self.value, self.optimizers[-1],
+                                 config.value_epochs)
         self.act = make_act_fn(self.model, self.head)
         self.target = (config.target_return if config.target_return is not None
                        else reward_threshold(config.env_id))

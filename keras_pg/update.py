@@ -20,7 +20,7 @@ class UpdateMetrics(NamedTuple):
     grad_norm: tf.Tensor
     """Global norm of the policy gradient before clipping."""
     value_loss: tf.Tensor
-    """mean((V(s_t) - G_t)^2) before the step (0 without a value baseline)."""
+    """mean((V(s_t) - G_t)^2) before the first value step (0 without a value baseline)."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -45,17 +45,19 @@ class UpdateStep:
     The batch dimension M is unknown in the input signature, so batches of any size reuse
     one trace (`trace_count` stays 1). The policy optimizer applies the gradient of the
     REINFORCE loss minus `entropy_coef` times the mean entropy, clipped to `max_grad_norm`
-    if set; with a `value` model, its optimizer fits V(s) to the returns in the same step. A
-    non-finite loss or gradient raises NonFiniteLossError before any weight changes.
+    if set; with a `value` model, its optimizer then fits V(s) to the returns with
+    `value_epochs` full-batch steps. A non-finite loss or gradient raises NonFiniteLossError
+    before the weights it would change are touched.
     """
 
     def __init__(self, model: keras.Model, head: Head, optimizer: keras.optimizers.Optimizer,
                  max_grad_norm: float | None = None, entropy_coef: float = 0.0,
                  value: keras.Model | None = None,
-                 value_optimizer: keras.optimizers.Optimizer | None = None):
+                 value_optimizer: keras.optimizers.Optimizer | None = None,
+                 value_epochs: int = 1):
         self.model, self.head, self.optimizer = model, head, optimizer
         self.max_grad_norm, self.entropy_coef = max_grad_norm, entropy_coef
-        self.value, self.value_optimizer = value, value_optimizer
+        self.value, self.value_optimizer, self.value_epochs = value, value_optimizer, value_epochs
         optimizer.build(model.trainable_variables)
         if value is not None:
             value_optimizer.build(self._value_variables)
@@ -98,18 +100,21 @@ class UpdateStep:
         grads = tape.gradient(loss, variables)
         grad_norm = tf.linalg.global_norm(grads)
         checks = [tf.debugging.check_numerics(loss + grad_norm, "non-finite loss or gradient")]
-        value_loss = tf.constant(0.0)
-        if self.value is not None:
-            with tf.GradientTape() as value_tape:
-                value_loss = tf.reduce_mean(tf.square(self.value(obs, training=True) - returns))
-            value_grads = value_tape.gradient(value_loss, self._value_variables)
-            checks.append(tf.debugging.check_numerics(
-                value_loss + tf.linalg.global_norm(value_grads), "non-finite loss or gradient"))
+        # The policy steps first: the advantages were computed with the value network as it
+        # was when the batch was collected.
         if self.max_grad_norm is not None:
             grads, _ = tf.clip_by_global_norm(grads, self.max_grad_norm, use_norm=grad_norm)
         with tf.control_dependencies(checks):
             self.optimizer.apply_gradients(zip(grads, variables, strict=True))
-            if self.value is not None:
+        value_loss = tf.constant(0.0)
+        for epoch in range(self.value_epochs if self.value is not None else 0):
+            with tf.GradientTape() as value_tape:
+                loss_v = tf.reduce_mean(tf.square(self.value(obs, training=True) - returns))
+            value_grads = value_tape.gradient(loss_v, self._value_variables)
+            finite = tf.debugging.check_numerics(
+                loss_v + tf.linalg.global_norm(value_grads), "non-finite loss or gradient")
+            with tf.control_dependencies([finite]):
                 self.value_optimizer.apply_gradients(
                     zip(value_grads, self._value_variables, strict=True))
+            value_loss = loss_v if epoch == 0 else value_loss
         return UpdateMetrics(loss, entropy, grad_norm, value_loss)

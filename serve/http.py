@@ -1,7 +1,8 @@
 """The HTTP service: FastAPI routes around one OnnxPolicy, served by uvicorn.
 
     POST /v1/act       {"obs": [...] or [[...], ...], "deterministic": true}
-                       -> {"actions": [...], "probs": [[...], ...]}
+                       -> {"actions": [...], "probs": [[...], ...]}  (discrete)
+                       -> {"actions": [[...]], "mean": [[...]], "std": [[...]]}  (continuous)
     GET  /v1/metadata  the policy's ONNX metadata
     GET  /healthz      {"status": "ok"}
     GET  /openapi.json the schema (FastAPI)
@@ -29,8 +30,14 @@ class ActRequest(BaseModel):
 
 
 class ActResponse(BaseModel):
-    actions: list[int] = Field(description="one action per observation")
-    probs: list[list[float]] = Field(description="action probabilities per observation")
+    actions: list[int] | list[list[float]] = Field(
+        description="one action per observation: an integer (discrete) or a vector")
+    probs: list[list[float]] | None = Field(
+        None, description="action probabilities per observation (discrete policies)")
+    mean: list[list[float]] | None = Field(
+        None, description="Gaussian mean per observation (continuous policies)")
+    std: list[list[float]] | None = Field(
+        None, description="Gaussian standard deviation per observation (continuous policies)")
 
 
 class BodyLimit:
@@ -74,15 +81,16 @@ def create_app(policy: OnnxPolicy, max_body_bytes: int = MAX_BODY_BYTES) -> Fast
                   description=f"ONNX policy {policy.path.name} for "
                               f"{policy.metadata.get('env_id', 'an unknown env')}")
 
-    @app.post("/v1/act", response_model=ActResponse,
+    @app.post("/v1/act", response_model=ActResponse, response_model_exclude_none=True,
               responses={400: {"description": "observations of the wrong shape, or NaN"},
                          413: {"description": "body over the size limit"}})
     async def act(request: ActRequest):
         try:
-            actions, probs = policy.decide(request.obs, request.deterministic)
+            actions, distribution = policy.decide(request.obs, request.deterministic)
         except ValueError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=400)
-        return {"actions": actions.tolist(), "probs": probs.tolist()}
+        return {"actions": actions.tolist(),
+                **{name: value.tolist() for name, value in distribution.items()}}
 
     @app.get("/v1/metadata")
     async def metadata() -> dict[str, Any]:

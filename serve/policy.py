@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from serve.sampling import sample_categorical, sample_gaussian, softmax
+
 CONTRACT_VERSION = 1
 
 
@@ -55,11 +57,12 @@ class OnnxPolicy:
         path: the .onnx file.
         seed: seeds the numpy Generator used by `act(..., deterministic=False)`.
         intra_op_threads: onnxruntime threads per call (1: lowest single-observation latency).
-        observation_shape, action_type: required for an ONNX file without keras_pg metadata;
-            `action_type` is "discrete" (the model's first output holds logits or
-            probabilities [batch, n]; softmax is applied unless an output is named `probs`).
+        observation_shape, action_type: required for an ONNX file without keras_pg metadata.
+            "discrete": the model's first output holds logits [batch, n] (softmax applied)
+            unless an output is named `probs`; "continuous": the first output is the action
+            [batch, d] (deterministic only).
 
-    `act`, `probs` and `distribution` are safe to call from several threads.
+    `act`, `probs`, `distribution` and `decide` are safe to call from several threads.
     """
 
     def __init__(self, path: str | Path, *, seed: int | None = None, intra_op_threads: int = 1,
@@ -69,44 +72,49 @@ class OnnxPolicy:
         self._session = _session(self.path, intra_op_threads)
         self.metadata = _read_metadata(self._session)
         self._input = self._session.get_inputs()[0].name
-        outputs = [o.name for o in self._session.get_outputs()]
+        self._outputs = [o.name for o in self._session.get_outputs()]
         if "contract_version" in self.metadata:
-            self._from_contract(outputs)
+            self._from_contract()
         else:
-            self._from_caller(outputs, observation_shape, action_type)
+            self._from_caller(observation_shape, action_type)
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
 
-    def _from_contract(self, outputs: list[str]) -> None:
-        version = self.metadata["contract_version"]
+    def _from_contract(self) -> None:
+        version, kind = self.metadata["contract_version"], self.metadata.get("policy_kind")
         if version != CONTRACT_VERSION:
             raise PolicyLoadError(f"{self.path} uses export contract {version}; this runtime "
                                   f"reads contract {CONTRACT_VERSION}")
-        if self.metadata.get("policy_kind") != "categorical" or not {"probs", "action"} <= set(
-                outputs):
-            raise PolicyLoadError(f"{self.path}: expected a categorical policy with outputs "
-                                  f"probs and action, got {self.metadata.get('policy_kind')!r} "
-                                  f"with {outputs}")
-        self.observation_shape = tuple(self.metadata["observation_space"]["shape"])
+        expected = {"categorical": ["probs"], "gaussian": ["mean", "std"]}.get(kind)
+        if expected is None or not {*expected, "action"} <= set(self._outputs):
+            raise PolicyLoadError(f"{self.path}: expected a categorical (probs, action) or "
+                                  f"gaussian (mean, std, action) policy, got {kind!r} with "
+                                  f"outputs {self._outputs}")
+        self.kind, self._dist_outputs, self._action_output = kind, expected, "action"
+        self._logits = False
+        # A Discrete observation is a scalar: shape ().
+        self.observation_shape = tuple(self.metadata["observation_space"].get("shape", ()))
         self.action_space = self.metadata["action_space"]
-        self._probs_output, self._softmax, self._action_output = "probs", False, "action"
 
-    def _from_caller(self, outputs: list[str], observation_shape: tuple[int, ...] | None,
+    def _from_caller(self, observation_shape: tuple[int, ...] | None,
                      action_type: str | None) -> None:
-        if observation_shape is None or action_type is None:
+        if observation_shape is None or action_type not in ("discrete", "continuous"):
             raise PolicyLoadError(
                 f"{self.path} has no keras_pg metadata; pass observation_shape=... and "
-                f"action_type='discrete' to load it")
-        if action_type != "discrete":
-            raise PolicyLoadError(f"action_type must be 'discrete', got {action_type!r}")
+                f"action_type='discrete' or 'continuous' to load it (got {action_type!r})")
         self.observation_shape = tuple(int(d) for d in observation_shape)
-        probs_named = "probs" in outputs
-        self._probs_output = "probs" if probs_named else outputs[0]
-        self._softmax = not probs_named
-        self._action_output = None
-        n = self._session.get_outputs()[outputs.index(self._probs_output)].shape[-1]
-        self.action_space = {"type": "Discrete", "n": n if isinstance(n, int) else None,
-                             "start": 0}
+        first = self._session.get_outputs()[0]
+        size = first.shape[-1] if isinstance(first.shape[-1], int) else None
+        if action_type == "discrete":
+            named = "probs" in self._outputs
+            self.kind, self._logits = "categorical", not named
+            self._dist_outputs = ["probs" if named else first.name]
+            self._action_output = None
+            self.action_space = {"type": "Discrete", "n": size, "start": 0}
+        else:
+            self.kind, self._logits, self._dist_outputs = "deterministic", False, []
+            self._action_output = first.name
+            self.action_space = {"type": "Box", "shape": [size]}
 
     # -- inputs ------------------------------------------------------------------------------
     def _as_batch(self, obs: Any) -> tuple[np.ndarray, bool]:
@@ -128,55 +136,71 @@ class OnnxPolicy:
         return array, single
 
     # -- outputs -----------------------------------------------------------------------------
-    def probs(self, obs: Any) -> np.ndarray:
-        """Action probabilities: float32 [n_actions] for one observation, [B, n] for a batch."""
-        batch, single = self._as_batch(obs)
-        probs = self._probs(batch)
-        return probs[0] if single else probs
-
-    def distribution(self, obs: Any) -> dict[str, np.ndarray]:
-        """The raw outputs of the model by name (`probs`, `action` for a keras_pg policy)."""
-        batch, single = self._as_batch(obs)
-        names = [o.name for o in self._session.get_outputs()]
-        values = self._session.run(names, {self._input: batch})
-        return {n: (v[0] if single else v) for n, v in zip(names, values, strict=True)}
-
     def act(self, obs: Any, deterministic: bool = True) -> int | np.ndarray:
-        """One observation -> a Python int; a batch [B, *obs_shape] -> int64 [B].
+        """Actions for one observation or a batch [B, *obs_shape].
 
-        deterministic=True takes the in-graph greedy `action`; False samples from `probs`
-        with the Generator seeded at construction.
+        Discrete: a Python int, or int64 [B]. Continuous: float32 [d], or [B, d].
+        deterministic=True takes the in-graph `action` (argmax, or the clipped mean); False
+        samples from `probs` or N(mean, std) (clipped) with the Generator seeded at
+        construction.
         """
         batch, single = self._as_batch(obs)
         if deterministic and self._action_output is not None:
             actions = self._session.run([self._action_output], {self._input: batch})[0]
-        elif deterministic:
-            actions = self._probs(batch).argmax(axis=1)
         else:
-            actions = self._sample(self._probs(batch))
-        return int(actions[0]) if single else actions.astype(np.int64)
+            actions, _ = self._decide(batch, deterministic)
+        if not single:
+            return actions
+        return int(actions[0]) if self.kind == "categorical" else actions[0]
 
-    def decide(self, obs: Any, deterministic: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Actions int64 [B] and probs float32 [B, n] from one model call; always batched."""
+    def decide(self, obs: Any, deterministic: bool = True
+               ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Batched actions [B, ...] and the distribution they came from ({"probs"} or
+        {"mean", "std"}), from one model call. A single observation is a batch of one."""
         batch, _ = self._as_batch(obs)
-        probs = self._probs(batch)
-        actions = probs.argmax(axis=1) if deterministic else self._sample(probs)
-        return actions.astype(np.int64), probs
+        return self._decide(batch, deterministic)
 
-    def _probs(self, batch: np.ndarray) -> np.ndarray:
-        out = self._session.run([self._probs_output], {self._input: batch})[0]
-        if self._softmax:
-            out = np.exp(out - out.max(axis=1, keepdims=True))
-            out /= out.sum(axis=1, keepdims=True)
-        return out
+    def probs(self, obs: Any) -> np.ndarray:
+        """Action probabilities of a discrete policy: float32 [n], or [B, n] for a batch."""
+        if self.kind != "categorical":
+            raise ValueError(f"probs() needs a discrete policy; this one is {self.kind}: "
+                             "use distribution()")
+        batch, single = self._as_batch(obs)
+        probs = self._distribution(batch)["probs"]
+        return probs[0] if single else probs
 
-    def _sample(self, probs: np.ndarray) -> np.ndarray:
-        """Inverse-CDF sampling, one action per row of probs [B, n]."""
+    def distribution(self, obs: Any) -> dict[str, np.ndarray]:
+        """The raw outputs of the model by name (e.g. probs and action, or mean, std, action)."""
+        batch, single = self._as_batch(obs)
+        values = self._session.run(self._outputs, {self._input: batch})
+        return {n: (v[0] if single else v) for n, v in zip(self._outputs, values, strict=True)}
+
+    def _distribution(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        values = self._session.run(self._dist_outputs, {self._input: batch})
+        if self._logits:
+            return {"probs": softmax(values[0])}
+        return dict(zip(self._dist_outputs, values, strict=True))
+
+    def _decide(self, batch: np.ndarray, deterministic: bool
+                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        if self.kind == "deterministic":
+            if not deterministic:
+                raise ValueError("this policy has no distribution to sample from; "
+                                 "use deterministic=True")
+            return self._session.run([self._action_output], {self._input: batch})[0], {}
+        dist = self._distribution(batch)
+        if self.kind == "categorical":
+            if deterministic:
+                return dist["probs"].argmax(axis=1).astype(np.int64), dist
+            with self._rng_lock:
+                uniform = self._rng.random(len(batch))
+            return sample_categorical(dist["probs"], uniform), dist
+        low, high = (np.asarray(self.action_space[k], dtype=np.float32) for k in ("low", "high"))
+        if deterministic:
+            return np.clip(dist["mean"], low, high), dist
         with self._rng_lock:
-            u = self._rng.random((len(probs), 1))
-        cdf = np.cumsum(probs, axis=1, dtype=np.float64)
-        cdf /= cdf[:, -1:]
-        return np.minimum((u > cdf).sum(axis=1), probs.shape[1] - 1).astype(np.int64)
+            normal = self._rng.standard_normal(dist["mean"].shape)
+        return sample_gaussian(dist["mean"], dist["std"], normal, low, high), dist
 
     def __repr__(self) -> str:
         return (f"OnnxPolicy({str(self.path)!r}, env_id={self.metadata.get('env_id')!r}, "

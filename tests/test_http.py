@@ -154,3 +154,36 @@ def test_bounded_concurrent_load_has_no_errors(server):
     for t in threads:
         t.join(timeout=60)
     assert errors == [] and len(done) == 400
+
+
+def test_continuous_policy_over_http(tmp_path):
+    import gymnasium
+
+    import export
+    from keras_pg.policy import build_policy
+
+    env = gymnasium.make("Pendulum-v1")
+    path = tmp_path / "g.onnx"
+    export.to_onnx(build_policy(env.observation_space, env.action_space, (8,)), path,
+                   env_id="Pendulum-v1")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "serve", str(path), "--http", "--port",
+                             str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                request(port, "GET", "/healthz")
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.1)
+        status, body = request(port, "POST", "/v1/act", {"obs": [[1.0, 0.0, 0.5]] * 3,
+                                                         "deterministic": False})
+        assert status == 200 and set(body) == {"actions", "mean", "std"}
+        assert np.array(body["actions"]).shape == (3, 1)
+        assert all(-2.0 <= a[0] <= 2.0 for a in body["actions"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

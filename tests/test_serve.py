@@ -217,3 +217,54 @@ def test_cli_errors_exit_2(untrained, args, message):
                           text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.startswith(message) and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def gaussian(tmp_path_factory):
+    """An untrained Pendulum (Box action) policy with a mean near a bound, and its file."""
+    keras.utils.set_random_seed(0)
+    env = gymnasium.make("Pendulum-v1")
+    model = build_policy(env.observation_space, env.action_space, (16,), initial_log_std=-1.0)
+    model.get_layer("mean").bias.assign([1.8])
+    path = tmp_path_factory.mktemp("gaussian") / "g.onnx"
+    export.to_onnx(model, path, env_id="Pendulum-v1")
+    return model, path
+
+
+def test_gaussian_act_is_the_clipped_mean_and_samples_match_mean_and_std(gaussian):
+    model, path = gaussian
+    policy = serve.OnnxPolicy(path, seed=3)
+    obs = np.random.default_rng(0).uniform(-1, 1, (20, 3)).astype(np.float32)
+    mean = model(obs).numpy()[:, :1]
+    np.testing.assert_allclose(policy.act(obs), np.clip(mean, -2, 2), atol=1e-5)
+    single = policy.act(obs[0])
+    assert single.shape == (1,) and single.dtype == np.float32
+    draws = policy.act(np.repeat(obs[:1], 20_000, axis=0), deterministic=False)
+    assert draws.shape == (20_000, 1) and draws.max() <= 2.0  # clipped to the bound
+    std = np.exp(-1.0)
+    inside = draws[draws < 2.0]  # the unclipped part follows N(mean, std) truncated at 2
+    assert abs(np.median(draws) - mean[0, 0]) < 5 * 1.25 * std / np.sqrt(20_000)
+    assert inside.min() < mean[0, 0] - 2 * std
+    assert set(policy.distribution(obs)) == {"mean", "std", "action"}
+    with pytest.raises(ValueError, match="probs\\(\\) needs a discrete policy"):
+        policy.probs(obs)
+
+
+def test_gaussian_episode_loop_runs_pendulum(gaussian):
+    _, path = gaussian
+    result = serve.run_episodes(serve.OnnxPolicy(path, seed=0), episodes=2,
+                                deterministic=False)
+    assert result["env_id"] == "Pendulum-v1" and result["steps"] == 400
+    assert result["mean_return"] < 0
+
+
+def test_discrete_observation_policy_takes_a_scalar(tmp_path):
+    env = gymnasium.make("FrozenLake-v1")
+    model = build_policy(env.observation_space, env.action_space, (8,))
+    export.to_onnx(model, tmp_path / "fl.onnx", env_id="FrozenLake-v1")
+    policy = serve.OnnxPolicy(tmp_path / "fl.onnx")
+    assert policy.observation_shape == ()
+    states = np.arange(16)
+    expected = model(states.astype(np.float32)).numpy().argmax(axis=1)
+    assert [policy.act(int(s)) for s in states] == expected.tolist()
+    np.testing.assert_array_equal(policy.act(states), expected)

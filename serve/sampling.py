@@ -1,0 +1,24 @@
+"""Drawing actions from a policy's outputs with a numpy Generator (pure functions)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of float [B, n]."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def sample_categorical(probs: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """Inverse-CDF sampling: int64 [B] from probs [B, n] and uniform draws [B] in [0, 1)."""
+    cdf = np.cumsum(probs, axis=1, dtype=np.float64)
+    cdf /= cdf[:, -1:]
+    return np.minimum((uniform[:, None] > cdf).sum(axis=1), probs.shape[1] - 1).astype(np.int64)
+
+
+def sample_gaussian(mean: np.ndarray, std: np.ndarray, normal: np.ndarray,
+                    low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """mean + std * normal, clipped to [low, high]: float32 [B, d]."""
+    return np.clip(mean + std * normal, low, high).astype(np.float32)

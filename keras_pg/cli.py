@@ -44,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a policy")
     train.add_argument("--preset", choices=sorted(PRESETS),
-                       help="start from a named preset (seed: the article's settings); "
-                            "flags given here override it")
+                       help="start from a named preset: seed (the article's settings) or an "
+                            "env id (tuned settings); flags given here override it")
     for f in dataclasses.fields(Config):
         flag = FLAG_NAMES.get(f.name, "--" + f.name.replace("_", "-"))
         default = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default

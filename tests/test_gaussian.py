@@ -45,7 +45,9 @@ def test_clipping_reaches_the_env_but_not_the_loss():
         """A one-env vector env that records what it is sent; episodes last 2 steps."""
 
         num_envs = 1
-        sent: list = []
+
+        def __init__(self):
+            self.sent = []
 
         def reset(self, seed=None):
             self.t = 0

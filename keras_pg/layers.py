@@ -7,7 +7,6 @@ model, so `model.keras` and the exported `policy.onnx` need no side file.
 from __future__ import annotations
 
 import keras
-import numpy as np
 from keras import ops
 
 
@@ -38,22 +37,20 @@ class RunningNormalization(keras.layers.Layer):
         scaled = (x - self.mean) / ops.sqrt(self.variance + self.epsilon)
         return ops.clip(scaled, -self.clip, self.clip)
 
-    def update(self, batch: np.ndarray) -> None:
-        """Merge the statistics of `batch` [N, *obs_shape] into the running ones."""
-        batch = np.asarray(batch, dtype=np.float64)
-        n = float(len(batch))
-        if n == 0:
-            return
-        count = float(ops.convert_to_numpy(self.count))
-        mean = ops.convert_to_numpy(self.mean).astype(np.float64)
-        variance = ops.convert_to_numpy(self.variance).astype(np.float64)
-        batch_mean, batch_var = batch.mean(axis=0), batch.var(axis=0)
+    def update(self, batch) -> None:
+        """Merge the statistics of a non-empty `batch` [N, *obs_shape] (array or tensor) into
+        the running ones; works eagerly and inside compiled functions. Math in float64."""
+        batch = ops.cast(batch, "float64")
+        n = ops.cast(ops.shape(batch)[0], "float64")
+        count = self.count.value
+        mean = ops.cast(self.mean.value, "float64")
+        variance = ops.cast(self.variance.value, "float64")
+        batch_mean, batch_var = ops.mean(batch, axis=0), ops.var(batch, axis=0)
         total = count + n
         delta = batch_mean - mean
-        new_mean = mean + delta * n / total
-        m2 = (variance * count if count else 0.0) + batch_var * n + delta**2 * count * n / total
-        self.mean.assign(new_mean.astype(np.float32))
-        self.variance.assign((m2 / total).astype(np.float32))
+        m2 = variance * count + batch_var * n + ops.square(delta) * count * n / total
+        self.mean.assign(ops.cast(mean + delta * n / total, "float32"))
+        self.variance.assign(ops.cast(m2 / total, "float32"))
         self.count.assign(total)
 
     def get_config(self):

@@ -67,6 +67,10 @@ class CategoricalHead:
         """What the environment receives for sampled actions (the same integers)."""
         return actions
 
+    def env_action(self, actions: tf.Tensor) -> tf.Tensor:
+        """`to_env` in TensorFlow ops."""
+        return actions
+
 
 @dataclass(frozen=True)
 class GaussianHead:
@@ -115,6 +119,10 @@ class GaussianHead:
     def to_env(self, actions: np.ndarray) -> np.ndarray:
         """Actions clipped to the action space's bounds."""
         return np.clip(actions, self.low, self.high).astype(np.float32)
+
+    def env_action(self, actions: tf.Tensor) -> tf.Tensor:
+        """`to_env` in TensorFlow ops."""
+        return tf.clip_by_value(actions, self.low, self.high)
 
 
 Head = CategoricalHead | GaussianHead

@@ -67,7 +67,7 @@ class UpdateStep:
             tf.TensorSpec([None], tf.float32, name="advantages"),
             tf.TensorSpec([None], tf.float32, name="returns"),
         ]
-        self._step = tf.function(self._update, input_signature=signature)
+        self._step = tf.function(self.update_fn, input_signature=signature)
 
     @property
     def _value_variables(self) -> list:
@@ -90,7 +90,8 @@ class UpdateStep:
                 "the policy loss or its gradient is NaN/inf; lower --lr or set --max-grad-norm"
             ) from None
 
-    def _update(self, obs, actions, advantages, returns) -> UpdateMetrics:
+    def update_fn(self, obs, actions, advantages, returns) -> UpdateMetrics:
+        """The update's TensorFlow ops, for use inside another compiled function."""
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             params = self.model(obs, training=True)

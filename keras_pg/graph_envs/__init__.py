@@ -1,0 +1,26 @@
+"""Batched, stateless environments written in TensorFlow ops (the `--backend graph` path).
+
+Each environment mirrors a gymnasium classic-control environment -- the same observation
+and action spaces, dynamics, reward, termination and time limit -- so that rollout, returns
+and the update can run as one compiled function. Policies trained here are evaluated and
+served against the real gymnasium environment.
+
+    env = make_graph_env("CartPole-v1")
+    state, obs = env.reset(seed, batch)                  # seed: int64 [2], stateless
+    state, obs, reward, terminated, truncated = env.step(state, action)
+"""
+
+from __future__ import annotations
+
+from keras_pg.config import ConfigError
+from keras_pg.graph_envs.cartpole import CartPole
+
+GRAPH_ENVS = {"CartPole-v1": CartPole}
+
+
+def make_graph_env(env_id: str):
+    """The TensorFlow implementation of `env_id`, or a ConfigError naming the ones there are."""
+    if env_id not in GRAPH_ENVS:
+        raise ConfigError(f"--backend graph has no implementation of {env_id}; it has "
+                          f"{', '.join(sorted(GRAPH_ENVS))} (use --backend gym)")
+    return GRAPH_ENVS[env_id]()

@@ -93,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, RunDirError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # outside training (which saves and exits on its own)
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -109,6 +112,10 @@ def _train(args: argparse.Namespace) -> int:
     else:
         config = config_from_args(args)
         check_env(config.env_id)
+        if config.backend == "graph":
+            from keras_pg.graph_envs import make_graph_env
+
+            make_graph_env(config.env_id)
         run_dir = rd.prepare(args.run_dir or Path("runs") / (
             f"{config.env_id}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"), resume=False)
     # TensorFlow is imported only once the arguments are known to be good: user errors

@@ -30,6 +30,10 @@ class Config:
     """Everything that determines a training run (saved as `config.json` in the run directory)."""
 
     env_id: str = _doc("gymnasium environment id", default="CartPole-v1")
+    backend: str = _doc(
+        "gym: gymnasium vector envs; graph: the env in TensorFlow ops with rollout, returns and "
+        "update in one compiled function per iteration (CartPole-v1 only; episodes per update = "
+        "num envs)", default="gym")
     seed: int = _doc("seeds the environments, TensorFlow and numpy", default=0)
     num_envs: int = _doc("environments stepped together through gymnasium's vector API", default=64)
     episodes_per_update: int = _doc("complete episodes per policy-gradient update", default=64)
@@ -71,6 +75,12 @@ class Config:
             yield f"env_id must be a gym id such as CartPole-v1, got {self.env_id!r}"
         if self.baseline not in ("none", "value"):
             yield f"baseline must be 'none' or 'value', got {self.baseline!r}"
+        if self.backend not in ("gym", "graph"):
+            yield f"backend must be 'gym' or 'graph', got {self.backend!r}"
+        if self.backend == "graph" and self.episodes_per_update != self.num_envs:
+            yield (f"with backend graph every env plays one episode per update: "
+                   f"episodes_per_update ({self.episodes_per_update}) must equal num_envs "
+                   f"({self.num_envs})")
         for name in ("num_envs", "episodes_per_update", "value_epochs", "max_steps",
                      "solve_window", "eval_episodes"):
             if not _positive_int(getattr(self, name)):

@@ -19,6 +19,8 @@ from keras_pg import run_dir as rd
 from keras_pg.config import Config
 from keras_pg.envs import make_vector_env, reward_threshold
 from keras_pg.evaluate import evaluate_policy
+from keras_pg.graph_envs import make_graph_env
+from keras_pg.graph_rollout import make_graph_iteration
 from keras_pg.plots import plot_learning_curve
 from keras_pg.policy import (
     build_policy,
@@ -83,8 +85,14 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.reporter = reporter
         keras.utils.set_random_seed(config.seed)
-        self.env = make_vector_env(config.env_id, config.num_envs)
-        obs_space, action_space = self.env.single_observation_space, self.env.single_action_space
+        if config.backend == "graph":
+            self.env, self.graph_env = None, make_graph_env(config.env_id)
+            obs_space, action_space = (self.graph_env.observation_space,
+                                       self.graph_env.action_space)
+        else:
+            self.env = make_vector_env(config.env_id, config.num_envs)
+            obs_space = self.env.single_observation_space
+            action_space = self.env.single_action_space
         self.head = make_head(action_space)
         self.model = build_policy(obs_space, action_space, config.hidden, config.normalize_obs,
                                   config.initial_log_std)
@@ -99,7 +107,12 @@ class Trainer:
         self.update = UpdateStep(self.model, self.head, self.optimizers[0], config.max_grad_norm,
                                  config.entropy_coef, self.value, self.optimizers[-1],
                                  config.value_epochs)
-        self.act = make_act_fn(self.model, self.head)
+        if config.backend == "graph":
+            self.iteration = make_graph_iteration(
+                self.graph_env, self.head, self.update, config.num_envs, config.gamma,
+                config.return_eps, self.normalizer)
+        else:
+            self.act = make_act_fn(self.model, self.head)
         self.target = (config.target_return if config.target_return is not None
                        else reward_threshold(config.env_id))
         self.progress = Progress()
@@ -139,26 +152,16 @@ class Trainer:
     def run(self, signals: list[int], checkpoint_every_s: float = 10.0) -> None:
         """Train until solved, out of budget, or a signal; checkpoints on the way out.
 
-        The stopping test runs on each round's episodes before they are used for an update:
-        when they complete the solve, the run ends with the weights that produced them.
+        On the gymnasium backend the stopping test runs on each round's episodes before they
+        are used for an update: when they complete the solve, the run ends with the weights
+        that produced them. The graph backend updates inside the same compiled call.
         """
-        config, p = self.config, self.progress
+        step = self._graph_iteration if self.config.backend == "graph" else self._gym_iteration
         last_save = time.monotonic()
         try:
-            while not p.finished:
-                start = time.perf_counter()
-                batch = collect_episodes(
-                    self.env, self._actor(signals), config.episodes_per_update, config.gamma,
-                    seed=derived_seed(config.seed, TRAIN_STREAM, p.updates),
-                    to_env=self.head.to_env)
-                p.train_wall_s += time.perf_counter() - start
-                self._log_episodes(batch)
-                if not p.finished:
-                    start = time.perf_counter()
-                    self._log_update(*self._learn(batch))
-                    p.train_wall_s += time.perf_counter() - start
-                self.reporter.update(
-                    Status(p.episodes, p.env_steps, self.recent_mean(), self.steps_per_s()))
+            while not self.progress.finished:
+                step(signals)
+                self._report()
                 if time.monotonic() - last_save >= checkpoint_every_s:
                     self.save()
                     last_save = time.monotonic()
@@ -166,6 +169,38 @@ class Trainer:
             pass
         finally:
             self.save()
+
+    def _gym_iteration(self, signals: list[int]) -> None:
+        """Collect a round in the gymnasium vector env, then update unless the run is over."""
+        config, p = self.config, self.progress
+        start = time.perf_counter()
+        batch = collect_episodes(
+            self.env, self._actor(signals), config.episodes_per_update, config.gamma,
+            seed=derived_seed(config.seed, TRAIN_STREAM, p.updates), to_env=self.head.to_env)
+        p.train_wall_s += time.perf_counter() - start
+        self._log_episodes(batch.episode_returns, batch.episode_lengths)
+        if not p.finished:
+            start = time.perf_counter()
+            self._log_update(*self._learn(batch))
+            p.train_wall_s += time.perf_counter() - start
+
+    def _graph_iteration(self, signals: list[int]) -> None:
+        """One compiled iteration of the graph backend (the update is part of it)."""
+        if signals:
+            raise Interrupted
+        p = self.progress
+        start = time.perf_counter()
+        seed = tf.constant([derived_seed(self.config.seed, TRAIN_STREAM, p.updates), 0],
+                           tf.int64)
+        result = self.iteration(seed)
+        p.train_wall_s += time.perf_counter() - start
+        self._log_episodes(result.episode_returns.numpy(), result.episode_lengths.numpy())
+        self._log_update(result.metrics, float(result.explained_variance))
+
+    def _report(self) -> None:
+        p = self.progress
+        self.reporter.update(Status(p.episodes, p.env_steps, self.recent_mean(),
+                                    self.steps_per_s()))
 
     def _learn(self, batch: Batch) -> tuple[UpdateMetrics, float]:
         """One update on `batch`; returns its metrics and the baseline's explained variance.
@@ -200,10 +235,10 @@ class Trainer:
 
         return act
 
-    def _log_episodes(self, batch: Batch) -> None:
+    def _log_episodes(self, returns: np.ndarray, lengths: np.ndarray) -> None:
         """Record a round's episodes and decide whether the run is over."""
         p, window = self.progress, self.config.solve_window
-        for ret, length in zip(batch.episode_returns, batch.episode_lengths, strict=True):
+        for ret, length in zip(returns, lengths, strict=True):
             p.episodes += 1
             p.env_steps += int(length)
             self.episode_rows.append((p.episodes, p.env_steps, float(ret), int(length),
@@ -250,4 +285,5 @@ class Trainer:
         return summary
 
     def close(self) -> None:
-        self.env.close()
+        if self.env is not None:
+            self.env.close()

@@ -84,9 +84,15 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signal_saves_and_resume_continues_exactly(tmp_path, sig):
-    flags = ("--max-steps", "60000", "--eval-episodes", "5", "--seed", "3")
+GYM_FLAGS = ("--max-steps", "60000", "--eval-episodes", "5", "--seed", "3")
+GRAPH_FLAGS = ("--backend", "graph", "--max-steps", "3000000", "--target-return", "1e9",
+               "--eval-episodes", "5", "--seed", "3")
+
+
+@pytest.mark.parametrize("sig,flags", [(signal.SIGINT, GYM_FLAGS), (signal.SIGTERM, GYM_FLAGS),
+                                       (signal.SIGINT, GRAPH_FLAGS)],
+                         ids=["gym-SIGINT", "gym-SIGTERM", "graph-SIGINT"])
+def test_signal_saves_and_resume_continues_exactly(tmp_path, sig, flags):
     reference = tmp_path / "reference"
     assert train(reference, *flags) == 0
 
@@ -97,7 +103,7 @@ def test_signal_saves_and_resume_continues_exactly(tmp_path, sig):
     os.kill(proc.pid, sig)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
-    assert "--resume" in stderr.splitlines()[-1]
+    assert "--resume" in stderr.splitlines()[-1], stderr
     _, state = rd.load_checkpoint(run / rd.CHECKPOINT)
     assert 0 < state["episodes"] == len(rd.read_csv(run / rd.METRICS))
     assert not state["finished"]

@@ -13,9 +13,12 @@ served against the real gymnasium environment.
 from __future__ import annotations
 
 from keras_pg.config import ConfigError
+from keras_pg.graph_envs.acrobot import Acrobot
 from keras_pg.graph_envs.cartpole import CartPole
+from keras_pg.graph_envs.mountain_car import MountainCar
+from keras_pg.graph_envs.pendulum import Pendulum
 
-GRAPH_ENVS = {"CartPole-v1": CartPole}
+GRAPH_ENVS = {env.env_id: env for env in (CartPole, Acrobot, MountainCar, Pendulum)}
 
 
 def make_graph_env(env_id: str):

@@ -7,23 +7,17 @@ same state and action give the same next state; observations are float32 as ther
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-
-class CartPoleState(NamedTuple):
-    physics: tf.Tensor
-    """float64 [B, 4]: x, x_dot, theta, theta_dot."""
-    steps: tf.Tensor
-    """int32 [B], steps since the reset (for the time limit)."""
+from keras_pg.graph_envs.base import GraphEnvState, advance, uniform_reset
 
 
 class CartPole:
     """Batched CartPole-v1: reward 1 per step, terminated when |x| > 2.4 or |theta| > 12
-    degrees, truncated at 500 steps."""
+    degrees, truncated at 500 steps. Physics: x, x_dot, theta, theta_dot."""
 
     env_id = "CartPole-v1"
     max_episode_steps = 500
@@ -38,12 +32,12 @@ class CartPole:
         self.observation_space = gym.spaces.Box(-high, high, dtype=np.float32)
         self.action_space = gym.spaces.Discrete(2)
 
-    def reset(self, seed: tf.Tensor, batch: int) -> tuple[CartPoleState, tf.Tensor]:
+    def reset(self, seed: tf.Tensor, batch: int) -> tuple[GraphEnvState, tf.Tensor]:
         """Every state uniform in [-0.05, 0.05], as gymnasium's reset (other random numbers)."""
-        physics = tf.random.stateless_uniform([batch, 4], seed, -0.05, 0.05, dtype=tf.float64)
-        return CartPoleState(physics, tf.zeros([batch], tf.int32)), tf.cast(physics, tf.float32)
+        state = uniform_reset(seed, [-0.05] * 4, [0.05] * 4, batch)
+        return state, tf.cast(state.physics, tf.float32)
 
-    def step(self, state: CartPoleState, action: tf.Tensor):
+    def step(self, state: GraphEnvState, action: tf.Tensor):
         """(state, obs float32 [B, 4], reward float32 [B], terminated, truncated bool [B])."""
         x, x_dot, theta, theta_dot = tf.unstack(state.physics, axis=1)
         force = tf.where(tf.equal(action, 1), self.force_mag, -self.force_mag)
@@ -60,8 +54,6 @@ class CartPole:
         x, theta = physics[:, 0], physics[:, 2]
         terminated = ((x < -self.x_threshold) | (x > self.x_threshold)
                       | (theta < -self.theta_threshold) | (theta > self.theta_threshold))
-        steps = state.steps + 1
-        truncated = steps >= self.max_episode_steps
+        state, truncated = advance(state, physics, self.max_episode_steps)
         reward = tf.ones_like(x, dtype=tf.float32)
-        return (CartPoleState(physics, steps), tf.cast(physics, tf.float32), reward,
-                terminated, truncated)
+        return state, tf.cast(physics, tf.float32), reward, terminated, truncated

@@ -1,12 +1,16 @@
 """Benchmark: keras_pg's trainer beside the article's loop in Keras, in one run.
 
-    python bench/train_speed.py [--seeds 0,1,2,3,4] [--baseline-s 20]
+    python bench/train_speed.py [--seeds 0,1,2,3,4] [--graph-seeds 0,...,9] [--baseline-s S]
 
-(a) keras_pg with its defaults on CartPole-v1, one subprocess per seed: time to solve
-    (training wall time as the trainer measures it: TensorFlow import excluded, tracing and
-    compilation included), env steps/s, the greedy 100-episode evaluation, peak RSS.
+(a) keras_pg with its defaults on CartPole-v1 (gymnasium backend), one subprocess per seed:
+    time to solve (training wall time as the trainer measures it: TensorFlow import
+    excluded, tracing and compilation included), env steps/s, the greedy 100-episode
+    evaluation, peak RSS.
 (b) the seed-faithful baseline (bench/seed_baseline.py) for the same wall budget: the total
     training time of (a), so both loops get the same seconds.
+(c) `--backend graph` (CartPole in TensorFlow ops, one compiled function per iteration):
+    time to solve with and without the first iteration (tracing and compilation), env
+    steps/s after it; plus Acrobot-v1 with the Acrobot-v1-graph preset.
 Writes bench/results/train_speed.json.
 """
 
@@ -44,6 +48,34 @@ def run_trainer(seed: int, extra: list[str]) -> dict:
     return summary
 
 
+def graph_backend(seeds: list[int]) -> dict:
+    """(c): the graph backend on CartPole-v1 (defaults) and Acrobot-v1 (its preset)."""
+    result = {}
+    for name, flags in (("CartPole-v1", ["--preset", "CartPole-v1-graph"]),
+                        ("Acrobot-v1", ["--preset", "Acrobot-v1-graph"])):
+        runs = [run_trainer(seed, flags) for seed in seeds]
+        total = np.array([r["train_wall_s"] for r in runs])
+        first = np.array([r["first_iteration_s"] for r in runs])
+        after = np.array([r["env_steps"] for r in runs]) / np.maximum(total - first, 1e-9)
+        result[name] = {
+            "seeds": seeds, "flags": flags,
+            "solved": int(sum(r["solved"] and r["eval_solved"] for r in runs)),
+            "eval_mean_return": [r["eval_mean_return"] for r in runs],
+            "time_to_solve_median_s": round(float(np.median(total)), 2),
+            "time_to_solve_max_s": round(float(total.max()), 2),
+            "first_iteration_median_s": round(float(np.median(first)), 2),
+            "time_to_solve_without_first_median_s": round(float(np.median(total - first)), 2),
+            "steps_per_s_after_first_median": round(float(np.median(after)), 1),
+            "env_steps": [r["env_steps"] for r in runs],
+        }
+        r = result[name]
+        print(f"graph {name}: solved {r['solved']}/{len(seeds)}, median "
+              f"{r['time_to_solve_median_s']} s (first iteration {r['first_iteration_median_s']}"
+              f" s, after it {r['time_to_solve_without_first_median_s']} s), "
+              f"{r['steps_per_s_after_first_median']:,.0f} steps/s", flush=True)
+    return result
+
+
 def machine() -> dict:
     return {"cpu_count": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version(), "processor": _cpu_model()}
@@ -65,8 +97,10 @@ def main() -> None:
                              "training time of the keras_pg runs, the same budget)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/train_speed.json")
     parser.add_argument("train_flags", nargs="*", help="extra flags for keras_pg train")
+    parser.add_argument("--graph-seeds", default="0,1,2,3,4,5,6,7,8,9")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
+    graph = graph_backend([int(s) for s in args.graph_seeds.split(",")])
 
     runs = []
     for seed in seeds:
@@ -99,6 +133,7 @@ def main() -> None:
             "runs": runs,
         },
         "seed_baseline": baseline,
+        "graph_backend": graph,
         "throughput_ratio": round(throughput / baseline["steps_per_s"], 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

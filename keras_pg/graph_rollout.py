@@ -43,7 +43,6 @@ def make_graph_iteration(env, head: Head, update: UpdateStep, num_envs: int, gam
 
     horizon = env.max_episode_steps
 
-    @tf.function(jit_compile=True)
     def rollout(seed):
         """[T, N, ...] observations, actions, rewards and alive masks; T is the time limit
         and rows after the last episode's end stay zero (XLA needs the fixed size)."""

@@ -56,6 +56,8 @@ class Progress:
     episodes: int = 0
     env_steps: int = 0
     train_wall_s: float = 0.0
+    first_iteration_s: float = 0.0
+    """Wall time of the first iteration, which includes tracing and XLA compilation."""
     solved: bool = False
     finished: bool = False
 
@@ -161,6 +163,8 @@ class Trainer:
         try:
             while not self.progress.finished:
                 step(signals)
+                if not self.progress.first_iteration_s:
+                    self.progress.first_iteration_s = self.progress.train_wall_s
                 self._report()
                 if time.monotonic() - last_save >= checkpoint_every_s:
                     self.save()
@@ -276,6 +280,7 @@ class Trainer:
             "env_id": c.env_id, "seed": c.seed, "solved": p.solved, "target_return": self.target,
             "episodes": p.episodes, "updates": p.updates, "env_steps": p.env_steps,
             "train_wall_s": round(p.train_wall_s, 3), "steps_per_s": round(self.steps_per_s(), 1),
+            "first_iteration_s": round(p.first_iteration_s, 3), "backend": c.backend,
             "final_mean_return": self.recent_mean(),
             "eval_mean_return": evaluation.mean_return, "eval_std_return": evaluation.std_return,
             "eval_episodes": evaluation.episodes,

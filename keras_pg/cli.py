@@ -121,7 +121,8 @@ def _train(args: argparse.Namespace) -> int:
     # TensorFlow is imported only once the arguments are known to be good: user errors
     # come back in a fraction of a second.
     from keras_pg.progress import Reporter
-    from keras_pg.train import Trainer, stop_on_signals
+    from keras_pg.signals import stop_on_signals
+    from keras_pg.train import Trainer
     from keras_pg.update import NonFiniteLossError
 
     with stop_on_signals() as signals, Reporter(config.max_steps, quiet=args.quiet) as reporter:

@@ -7,6 +7,8 @@ stored at index t.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -65,3 +67,9 @@ def normalize(values: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     """
     values = np.asarray(values, dtype=np.float64)
     return ((values - values.mean()) / (values.std() + eps)).astype(np.float32)
+
+
+def explained_variance(predicted: np.ndarray, target: np.ndarray) -> float:
+    """1 - Var(target - predicted) / Var(target): 1 is perfect, 0 no better than the mean."""
+    variance = float(np.var(target))
+    return math.nan if variance == 0 else 1.0 - float(np.var(target - predicted)) / variance

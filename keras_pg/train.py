@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import math
-import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,22 +27,11 @@ from keras_pg.policy import (
     observation_normalizer,
 )
 from keras_pg.progress import Reporter, Status
-from keras_pg.returns import normalize
+from keras_pg.returns import explained_variance, normalize
 from keras_pg.rollout import Batch, collect_episodes
+from keras_pg.seeding import ACTION_STREAM, EVAL_STREAM, TRAIN_STREAM, derived_seed
+from keras_pg.signals import Interrupted
 from keras_pg.update import UpdateMetrics, UpdateStep
-
-TRAIN_STREAM, EVAL_STREAM, ACTION_STREAM = 0, 1, 2
-
-
-def explained_variance(predicted: np.ndarray, target: np.ndarray) -> float:
-    """1 - Var(target - predicted) / Var(target): 1 is perfect, 0 no better than the mean."""
-    variance = float(np.var(target))
-    return math.nan if variance == 0 else 1.0 - float(np.var(target - predicted)) / variance
-
-
-def derived_seed(seed: int, stream: int, index: int) -> int:
-    """An independent 31-bit seed for round `index` of a random stream (train or eval)."""
-    return int(np.random.SeedSequence([seed, stream, index]).generate_state(1)[0] >> 1)
 
 
 @dataclass
@@ -60,23 +46,6 @@ class Progress:
     """Wall time of the first iteration, which includes tracing and XLA compilation."""
     solved: bool = False
     finished: bool = False
-
-
-class Interrupted(Exception):
-    """SIGINT or SIGTERM arrived; the current round is dropped, the last update is kept."""
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[list[int]]:
-    """Record SIGINT/SIGTERM instead of dying; yields the list the signal numbers go to."""
-    received: list[int] = []
-    previous = {s: signal.signal(s, lambda num, _frame: received.append(num))
-                for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 class Trainer:

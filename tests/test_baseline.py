@@ -6,8 +6,8 @@ import numpy as np
 from keras_pg.envs import make_vector_env
 from keras_pg.layers import RunningNormalization
 from keras_pg.policy import build_policy, build_value, make_act_fn, make_head
+from keras_pg.returns import explained_variance
 from keras_pg.rollout import collect_episodes
-from keras_pg.train import explained_variance
 from keras_pg.update import UpdateStep
 
 

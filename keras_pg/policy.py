@@ -198,7 +198,7 @@ def make_act_fn(model: keras.Model, head: Head, greedy: bool = False):
     signature = [tf.TensorSpec([None, *model.input_shape[1:]], tf.float32),
                  tf.TensorSpec([2], tf.int64)]
 
-    @tf.function(input_signature=signature, jit_compile=True)
+    @tf.function(input_signature=signature, jit_compile=True, autograph=False)
     def act(obs: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         params = model(obs, training=False)
         return head.greedy(params) if greedy else head.sample(params, seed)

@@ -67,7 +67,9 @@ class UpdateStep:
             tf.TensorSpec([None], tf.float32, name="advantages"),
             tf.TensorSpec([None], tf.float32, name="returns"),
         ]
-        self._step = tf.function(self.update_fn, input_signature=signature)
+        # autograph=False: plain TensorFlow ops, nothing for autograph to convert, and
+        # converting costs more than tracing.
+        self._step = tf.function(self.update_fn, input_signature=signature, autograph=False)
 
     @property
     def _value_variables(self) -> list:

@@ -41,14 +41,12 @@ def make_graph_iteration(env, head: Head, update: UpdateStep, num_envs: int, gam
     """A tf.function `iteration(seed int64 [2]) -> GraphIteration` for one update."""
     model, value = update.model, update.value
 
-    horizon = env.max_episode_steps
-
     def rollout(seed):
-        """[T, N, ...] observations, actions, rewards and alive masks; T is the time limit
-        and rows after the last episode's end stay zero (XLA needs the fixed size)."""
+        """[T, N, ...] observations, actions, rewards and alive masks, T the number of steps
+        until every env's episode has ended (at most the time limit)."""
         state, obs = env.reset(seed, num_envs)
         alive = tf.ones([num_envs], tf.bool)
-        arrays = [tf.TensorArray(dtype, size=horizon)
+        arrays = [tf.TensorArray(dtype, size=0, dynamic_size=True)
                   for dtype in (tf.float32, head.action_spec.dtype, tf.float32, tf.bool)]
 
         def body(t, state, obs, alive, arrays):
@@ -64,7 +62,7 @@ def make_graph_iteration(env, head: Head, update: UpdateStep, num_envs: int, gam
         _, _, _, _, arrays = tf.while_loop(
             lambda t, state, obs, alive, arrays: tf.reduce_any(alive), body,
             [tf.constant(0), state, obs, alive, arrays],
-            maximum_iterations=horizon)
+            maximum_iterations=env.max_episode_steps)
         return [a.stack() for a in arrays]
 
     # No autograph: the loop is an explicit tf.while_loop, and converting the Python code

@@ -181,16 +181,12 @@ class Trainer:
         The observation statistics absorb the batch only after the update, so the update
         sees the policy exactly as it acted.
         """
-        returns = batch.returns
-        explained = math.nan
+        values, explained = 0.0, math.nan
         if self.value is not None:
             values = self.predict_value(batch.obs).numpy()
-            explained = explained_variance(values, returns)
-            returns_or_advantages = returns - values
-        else:
-            returns_or_advantages = returns
-        advantages = normalize(returns_or_advantages, self.config.return_eps)
-        metrics = self.update(batch.obs, batch.actions, advantages, returns)
+            explained = explained_variance(values, batch.returns)
+        advantages = normalize(batch.returns - values, self.config.return_eps)
+        metrics = self.update(batch.obs, batch.actions, advantages, batch.returns)
         if self.normalizer is not None:
             self.normalizer.update(batch.obs)
         return metrics, explained

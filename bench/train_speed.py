@@ -48,6 +48,9 @@ def run_trainer(seed: int, extra: list[str]) -> dict:
     return summary
 
 
+THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0}  # the envs' reward_threshold
+
+
 def graph_backend(seeds: list[int]) -> dict:
     """(c): the graph backend on CartPole-v1 (defaults) and Acrobot-v1 (its preset)."""
     result = {}
@@ -60,7 +63,10 @@ def graph_backend(seeds: list[int]) -> dict:
         result[name] = {
             "seeds": seeds, "flags": flags,
             "solved": int(sum(r["solved"] and r["eval_solved"] for r in runs)),
+            "eval_at_env_threshold": int(sum(
+                r["eval_mean_return"] >= THRESHOLDS[name] for r in runs)),
             "eval_mean_return": [r["eval_mean_return"] for r in runs],
+            "train_wall_s": [r["train_wall_s"] for r in runs],
             "time_to_solve_median_s": round(float(np.median(total)), 2),
             "time_to_solve_max_s": round(float(total.max()), 2),
             "first_iteration_median_s": round(float(np.median(first)), 2),

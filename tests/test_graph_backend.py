@@ -26,3 +26,25 @@ def test_graph_backend_is_seeded(tmp_path):
     a, b = (np.array(rd.read_csv(tmp_path / n / rd.METRICS))[:, :4] for n in "ab")
     assert len(a) >= 64
     np.testing.assert_array_equal(a, b)
+
+
+def test_graph_backend_with_gaussian_head_baseline_entropy_and_normalization(tmp_path):
+    """Pendulum in TensorFlow ops: Box actions, value baseline, entropy, normalization."""
+    assert main(["train", "--backend", "graph", "--env", "Pendulum-v1", "--num-envs", "8",
+                 "--episodes-per-update", "8", "--baseline", "value", "--entropy-coef", "0.01",
+                 "--normalize-obs", "--max-steps", "8000", "--eval-episodes", "2",
+                 "--run-dir", str(tmp_path), "--quiet"]) == 0
+    updates = rd.read_csv(tmp_path / rd.UPDATES)
+    assert len(updates) == 5 and all(np.isfinite(row[3]) for row in updates)
+    assert all(row[7] == row[7] for row in updates)  # explained variance is computed (not nan)
+    policy = serve.OnnxPolicy(tmp_path / "policy.onnx")
+    assert policy.metadata["policy_kind"] == "gaussian"
+    normalizer_count = keras_model_normalizer_count(tmp_path)
+    assert normalizer_count == 8000  # 5 iterations x 8 episodes x 200 steps
+
+
+def keras_model_normalizer_count(run_dir):
+    import keras
+
+    model = keras.models.load_model(run_dir / rd.MODEL)
+    return float(model.get_layer("obs_normalization").count.numpy())

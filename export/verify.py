@@ -10,6 +10,7 @@ import onnx
 import onnxruntime as ort
 
 from export import contract
+from serve.sampling import sample_categorical, sample_gaussian
 
 UNBOUNDED_RANGE = 10.0  # sampled range for Box dimensions without finite bounds
 MAX_ABS_DIFF = 1e-5  # the largest accepted |ONNX - Keras| of any float output
@@ -51,15 +52,14 @@ def rollout_observations(policy, env_id: str, count: int, seed: int,
 
 def sample_actions(outputs: dict[str, np.ndarray], action_space: gym.Space,
                    rng: np.random.Generator) -> np.ndarray:
-    """Actions drawn from the policy's distribution (probs, or mean and std then clipped)."""
+    """Actions drawn from the policy's distribution (probs, or mean and std then clipped),
+    with serve's samplers: the same draws an app would make from the exported file."""
     if contract.PROBS in outputs:
-        probs = outputs[contract.PROBS].astype(np.float64)
-        cumulative = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
-        actions = (rng.random((len(probs), 1)) > cumulative).sum(axis=1)
-        return np.minimum(actions, probs.shape[1] - 1)
+        probs = outputs[contract.PROBS]
+        return sample_categorical(probs, rng.random(len(probs)))
     mean, std = outputs[contract.MEAN], outputs[contract.STD]
-    actions = mean + std * rng.standard_normal(mean.shape)
-    return np.clip(actions, action_space.low, action_space.high).astype(np.float32)
+    return sample_gaussian(mean, std, rng.standard_normal(mean.shape), action_space.low,
+                           action_space.high)
 
 
 def verify(model_bytes: bytes, policy, observations: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -60,7 +60,7 @@ class UpdateStep:
         self.value, self.value_optimizer, self.value_epochs = value, value_optimizer, value_epochs
         optimizer.build(model.trainable_variables)
         if value is not None:
-            value_optimizer.build(self._value_variables)
+            value_optimizer.build(value.trainable_variables)
         signature = [
             tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name="obs"),
             head.action_spec,
@@ -70,10 +70,6 @@ class UpdateStep:
         # autograph=False: plain TensorFlow ops, nothing for autograph to convert, and
         # converting costs more than tracing.
         self._step = tf.function(self.update_fn, input_signature=signature, autograph=False)
-
-    @property
-    def _value_variables(self) -> list:
-        return self.value.trainable_variables
 
     @property
     def trace_count(self) -> int:
@@ -102,22 +98,24 @@ class UpdateStep:
             loss -= self.entropy_coef * entropy
         grads = tape.gradient(loss, variables)
         grad_norm = tf.linalg.global_norm(grads)
-        checks = [tf.debugging.check_numerics(loss + grad_norm, "non-finite loss or gradient")]
+        finite = tf.debugging.check_numerics(loss + grad_norm, "non-finite loss or gradient")
         # The policy steps first: the advantages were computed with the value network as it
         # was when the batch was collected.
         if self.max_grad_norm is not None:
             grads, _ = tf.clip_by_global_norm(grads, self.max_grad_norm, use_norm=grad_norm)
-        with tf.control_dependencies(checks):
+        with tf.control_dependencies([finite]):
             self.optimizer.apply_gradients(zip(grads, variables, strict=True))
         value_loss = tf.constant(0.0)
         for epoch in range(self.value_epochs if self.value is not None else 0):
+            value_variables = self.value.trainable_variables
             with tf.GradientTape() as value_tape:
                 loss_v = tf.reduce_mean(tf.square(self.value(obs, training=True) - returns))
-            value_grads = value_tape.gradient(loss_v, self._value_variables)
+            value_grads = value_tape.gradient(loss_v, value_variables)
             finite = tf.debugging.check_numerics(
                 loss_v + tf.linalg.global_norm(value_grads), "non-finite loss or gradient")
             with tf.control_dependencies([finite]):
                 self.value_optimizer.apply_gradients(
-                    zip(value_grads, self._value_variables, strict=True))
-            value_loss = loss_v if epoch == 0 else value_loss
+                    zip(value_grads, value_variables, strict=True))
+            if epoch == 0:
+                value_loss = loss_v
         return UpdateMetrics(loss, entropy, grad_norm, value_loss)

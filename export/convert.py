@@ -1,20 +1,20 @@
-"""Keras policy -> ONNX ModelProto following the contract in export/contract.py."""
+"""Keras policy -> ONNX ModelProto following the contract in serve/contract.py."""
 
 from __future__ import annotations
 
 import datetime
 from typing import Any
 
-import gymnasium as gym
 import keras
 import onnx
 import tensorflow as tf
 import tf2onnx
 
 import keras_pg
-from export import contract
 from export.source import ExportError, PolicySource
-from keras_pg.policy import Head, make_head
+from keras_pg.policy import Head, make_head, observation_spec
+from keras_pg.spaces import describe_space
+from serve import contract
 
 MIN_OPSET = 13
 MAX_OPSET = max(tf2onnx.constants.OPSET_TO_IR_VERSION)  # the newest opset tf2onnx writes
@@ -27,11 +27,11 @@ def check_opset(opset: int) -> None:
 
 
 def policy_function(model: keras.Model, head: Head) -> tf.types.experimental.GenericFunction:
-    """obs float32 [batch, *obs_shape] -> the contract's outputs for the head's kind:
-    {probs [batch, A], action int64 [batch]} or {mean, std, action} float32 [batch, d]."""
-    spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name=contract.INPUT)
+    """obs [batch, *obs_shape] (float32, or uint8 for images) -> the contract's outputs for
+    the head's kind: {probs [batch, A], action int64 [batch]} or {mean, std, action}
+    float32 [batch, d]."""
 
-    @tf.function(input_signature=[spec])
+    @tf.function(input_signature=[observation_spec(model, name=contract.INPUT)])
     def policy(obs: tf.Tensor) -> dict[str, tf.Tensor]:
         params = model(obs, training=False)
         if head.kind == "categorical":
@@ -44,30 +44,32 @@ def policy_function(model: keras.Model, head: Head) -> tf.types.experimental.Gen
     return policy
 
 
-def to_model_proto(source: PolicySource, env: gym.Env, opset: int) -> onnx.ModelProto:
+def to_model_proto(source: PolicySource, opset: int) -> onnx.ModelProto:
     """Convert with tf2onnx, name the batch dimension, attach the contract's metadata."""
     check_opset(opset)
-    policy = policy_function(source.model, make_head(env.action_space))
+    policy = policy_function(source.model, make_head(source.action_space))
     proto, _ = tf2onnx.convert.from_function(
         policy, input_signature=policy.input_signature, opset=opset)
     for value in [*proto.graph.input, *proto.graph.output]:
         value.type.tensor_type.shape.dim[0].dim_param = contract.BATCH_DIM
     proto.doc_string = contract.__doc__
-    for key, value in contract.encode_metadata(metadata(source, env)).items():
+    for key, value in contract.encode_metadata(metadata(source)).items():
         proto.metadata_props.add(key=key, value=value)
     return proto
 
 
-def metadata(source: PolicySource, env: gym.Env) -> dict[str, Any]:
-    summary = source.summary or {}
+def metadata(source: PolicySource) -> dict[str, Any]:
+    summary, config = source.summary or {}, source.config or {}
     return {
         "contract_version": contract.CONTRACT_VERSION,
         "producer": f"keras_pg {keras_pg.__version__}",
-        "policy_kind": make_head(env.action_space).kind,
+        "policy_kind": make_head(source.action_space).kind,
         "env_id": source.env_id,
-        "observation_space": contract.describe_space(env.observation_space),
-        "action_space": contract.describe_space(env.action_space),
-        "training_config": source.config,
+        "env_kwargs": config.get("env_kwargs") or {},
+        "max_episode_steps": config.get("max_episode_steps"),
+        "observation_space": describe_space(source.observation_space),
+        "action_space": describe_space(source.action_space),
+        "training_config": source.config if source.run_dir or source.summary else None,
         "env_steps": summary.get("env_steps"),
         "eval_mean_return": summary.get("eval_mean_return"),
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,

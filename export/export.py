@@ -1,4 +1,4 @@
-"""`to_onnx`: convert, verify, then write the file atomically."""
+"""`to_onnx` and `export_policy`: convert, verify, then write the file atomically."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import keras
 
 from export.convert import DEFAULT_OPSET, check_opset, policy_function, to_model_proto
-from export.source import ExportError, load_source
+from export.source import ExportError, PolicySource, load_source, make_env
 from export.verify import rollout_observations, sample_observations, verify
+from keras_pg.envs import is_factory_name
 from keras_pg.policy import make_head
 from keras_pg.run_dir import atomic_write, write_json
 
@@ -37,23 +37,37 @@ def to_onnx(source: keras.Model | str | Path, path: str | Path | None = None, *,
         The export report (also written as RUN_DIR/export_report.json for a run directory).
         Nothing is written when conversion or verification fails.
     """
+    check_opset(opset)
+    return export_policy(load_source(source, env_id), path, opset=opset, seed=seed)
+
+
+def export_policy(policy: PolicySource, path: str | Path | None = None, *,
+                  opset: int = DEFAULT_OPSET, seed: int = 0) -> dict[str, Any]:
+    """`to_onnx` for a PolicySource (what `keras_pg.REINFORCE.export` hands over).
+
+    Verification runs on VERIFY_OBSERVATIONS observations sampled from the observation
+    space and as many met by the policy: those kept from training when there are some,
+    else from rollouts in the env (skipped for an env only a Python callable can create).
+    """
     start = time.perf_counter()
     check_opset(opset)
-    policy = load_source(source, env_id)
     if path is None:
         if policy.run_dir is None:
             raise ExportError("exporting a keras.Model needs an output path")
         path = policy.run_dir / ONNX_FILE
     path = Path(path)
     check_writable(path)
-    env = make_env(policy.env_id)
-    proto = to_model_proto(policy, env, opset)
+    proto = to_model_proto(policy, opset)
     model_bytes = proto.SerializeToString()
-    function = policy_function(policy.model, make_head(env.action_space))
-    observations = {
-        "sampled": sample_observations(env.observation_space, VERIFY_OBSERVATIONS, seed),
-        "rollout": rollout_observations(function, policy.env_id, VERIFY_OBSERVATIONS, seed),
-    }
+    function = policy_function(policy.model, make_head(policy.action_space))
+    observations = {"sampled": sample_observations(policy.observation_space,
+                                                   VERIFY_OBSERVATIONS, seed)}
+    if policy.observations is not None:
+        observations["rollout"] = policy.observations[:VERIFY_OBSERVATIONS]
+    elif policy.env_id and not is_factory_name(policy.env_id):
+        make_env(policy.config).close()  # a one-line ExportError if it cannot be made
+        observations["rollout"] = rollout_observations(
+            function, lambda: make_env(policy.config), VERIFY_OBSERVATIONS, seed)
     report = verify(model_bytes, function, observations)
     atomic_write(path, lambda tmp: tmp.write_bytes(model_bytes))
     report |= {"path": str(path), "opset": opset, "file_bytes": len(model_bytes),
@@ -71,12 +85,3 @@ def check_writable(path: Path) -> None:
         raise ExportError(f"output {path} is a directory; expected a file path")
     if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
         raise ExportError(f"cannot write {path}: {path.parent} is not a writable directory")
-
-
-def make_env(env_id: str) -> gym.Env:
-    try:
-        env = gym.make(env_id)
-    except gym.error.Error as exc:
-        raise ExportError(f"cannot create env {env_id!r}: {exc}") from None
-    env.close()
-    return env

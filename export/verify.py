@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -9,7 +10,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from export import contract
+from keras_pg.spaces import is_image_space
+from serve import contract
 from serve.sampling import sample_categorical, sample_gaussian
 
 UNBOUNDED_RANGE = 10.0  # sampled range for Box dimensions without finite bounds
@@ -22,27 +24,31 @@ class VerificationError(RuntimeError):
 
 
 def sample_observations(space: gym.Space, count: int, seed: int) -> np.ndarray:
-    """float32 [count, *shape] uniform within a Box's bounds (unbounded or huge bounds are
-    replaced by +-UNBOUNDED_RANGE, a sane range for physical quantities), or uniform over a
-    Discrete space's values ([count])."""
+    """[count, *shape] uniform within a Box's bounds (unbounded or huge bounds are replaced
+    by +-UNBOUNDED_RANGE, a sane range for physical quantities) in the policy's input dtype
+    (uint8 images: every pixel value), or uniform over a Discrete space's values ([count])."""
     rng = np.random.default_rng(seed)
     if isinstance(space, gym.spaces.Discrete):
         return rng.integers(space.start, space.start + space.n, size=count).astype(np.float32)
+    if is_image_space(space):
+        return rng.integers(0, 256, size=(count, *space.shape), dtype=np.uint8)
     low = np.where(np.abs(space.low) < 1e6, space.low, -UNBOUNDED_RANGE).astype(np.float64)
     high = np.where(np.abs(space.high) < 1e6, space.high, UNBOUNDED_RANGE).astype(np.float64)
     return rng.uniform(low, high, size=(count, *space.shape)).astype(np.float32)
 
 
-def rollout_observations(policy, env_id: str, count: int, seed: int,
+def rollout_observations(policy, make_env: Callable[[], gym.Env], count: int, seed: int,
                          num_envs: int = 8) -> np.ndarray:
-    """float32 [count, *shape]: observations met by the policy, sampling its actions."""
-    env = gym.make_vec(env_id, num_envs=num_envs)
+    """[count, *shape] observations met by the policy in `num_envs` envs made by
+    `make_env`, sampling its actions."""
+    env = gym.vector.SyncVectorEnv([make_env] * num_envs)
+    dtype = policy.input_signature[0].dtype.as_numpy_dtype
     rng = np.random.default_rng(seed)
     try:
         obs, _ = env.reset(seed=seed)
         seen = []
         while sum(len(o) for o in seen) < count:
-            seen.append(obs.astype(np.float32))
+            seen.append(obs.astype(dtype))
             outputs = {k: v.numpy() for k, v in policy(seen[-1]).items()}
             obs, *_ = env.step(sample_actions(outputs, env.single_action_space, rng))
     finally:

@@ -1,18 +1,21 @@
 """keras-pg: REINFORCE policy gradients for Keras 3, exported to ONNX.
 
+    import keras_pg
+    agent = keras_pg.REINFORCE("CartPole-v1", seed=0)
+    summary = agent.learn()
+
 Importing keras_pg makes every custom object of its policies known to Keras, so
 `keras.models.load_model("RUN_DIR/model.keras")` works after `import keras_pg`.
 """
 
-import os
+from keras_pg._quiet import quiet_tensorflow_import
 
-# TensorFlow's C++ start-up messages (no CUDA driver, CPU features) are noise for a
-# command-line tool; failures still surface as Python exceptions.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-from keras_pg._quiet import quiet_native_stderr
-
-with quiet_native_stderr():
+with quiet_tensorflow_import():
     import keras_pg.layers  # noqa: F401  (registers the custom layers)
 
+from keras_pg.agent import REINFORCE
+from keras_pg.config import Config, ConfigError, ConfigTypeError
+from keras_pg.presets import PRESETS
+
 __version__ = "0.1.0"
+__all__ = ["PRESETS", "REINFORCE", "Config", "ConfigError", "ConfigTypeError", "__version__"]

@@ -1,4 +1,4 @@
-"""Silencing what TensorFlow's native code prints to stderr while it is imported."""
+"""Importing TensorFlow quietly, and leaving the process as it was found."""
 
 from __future__ import annotations
 
@@ -10,13 +10,21 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Route file descriptor 2 to a temporary file for the duration of the block.
+def quiet_tensorflow_import() -> Iterator[None]:
+    """Silence what TensorFlow's native code prints while it is first imported.
 
-    TensorFlow's C++ runtime logs through absl before TF_CPP_MIN_LOG_LEVEL applies
-    ("All log messages before absl::InitializeLog() ...", CUDA and CPU-feature notices).
-    If the block raises, what was captured is written back so nothing is lost.
+    TensorFlow's C++ runtime logs through absl before any Python setting applies ("All log
+    messages before absl::InitializeLog() ...", CUDA and CPU-feature notices), so file
+    descriptor 2 goes to a temporary file for the block, and TF_CPP_MIN_LOG_LEVEL is 3
+    unless the user set it. Both are restored afterwards; if the block raises, what was
+    captured is written back so nothing is lost. Nothing happens when TensorFlow is
+    already imported: the user's process made its own choices.
     """
+    if "tensorflow" in sys.modules:
+        yield
+        return
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
@@ -28,6 +36,8 @@ def quiet_native_stderr() -> Iterator[None]:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+            if level is None:
+                os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
             if failed:
                 captured.seek(0)
                 os.write(2, captured.read())

@@ -1,4 +1,8 @@
-"""`python -m keras_pg train|evaluate`: the command line, generated from Config."""
+"""`python -m keras_pg train|evaluate`: the command line over `keras_pg.REINFORCE`.
+
+Every flag of `train` is a field of `Config` (generated from it); the command builds a
+REINFORCE agent, learns, and exports, exactly as a Python script would.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,16 @@ import sys
 import time
 import types
 import typing
+import warnings
 from pathlib import Path
 from typing import Any
 
-from keras_pg.config import PRESETS, Config, ConfigError
+from keras_pg.config import NETWORKS, Config, ConfigError, KerasPGWarning, parse_env_kwargs
+from keras_pg.presets import AUTO, NONE, PRESETS
 from keras_pg.run_dir import RunDirError
 
 FLAG_NAMES = {"env_id": "--env"}
+CHOICES = {"network": [n for n in NETWORKS if n != "custom"]}
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
 
@@ -30,6 +37,8 @@ def _parser_for(annotation: Any):
             return None
         if typing.get_origin(base) is tuple:
             return tuple(int(part) for part in text.split(","))
+        if base is dict:
+            return parse_env_kwargs(text)
         return base(text)
 
     parse.__name__ = getattr(base, "__name__", str(base))  # argparse names it in errors
@@ -39,23 +48,24 @@ def _parser_for(annotation: Any):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m keras_pg",
-        description="Train a Keras 3 policy with REINFORCE on a gymnasium environment.",
-    )
+        description="Train a Keras 3 policy with REINFORCE on a gymnasium environment.")
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a policy")
-    train.add_argument("--preset", choices=sorted(PRESETS),
-                       help="start from a named preset: seed (the article's settings) or an "
-                            "env id (tuned settings); flags given here override it")
+    train.add_argument("--preset", default=AUTO, choices=[AUTO, NONE, *sorted(PRESETS)],
+                       help="auto: the env's tuned settings when it has a preset; none: the "
+                            "generic defaults; seed: the article's settings; or a preset "
+                            "name. Flags given here override it (default: auto)")
     for f in dataclasses.fields(Config):
         flag = FLAG_NAMES.get(f.name, "--" + f.name.replace("_", "-"))
-        default = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
-        help_text = f"{f.metadata['help']} (default: {default})"
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        default = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        help_text = f"{f.metadata['help']} (default: {default})".replace("%", "%%")
         if isinstance(f.default, bool):
             train.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
                                default=None, help=help_text)
         else:
             train.add_argument(flag, dest=f.name, type=_parser_for(f.name), default=None,
-                               help=help_text)
+                               choices=CHOICES.get(f.name), help=help_text)
     train.add_argument("--run-dir", type=Path, default=None,
                        help="where to write the run (default: runs/ENV-sSEED-TIME)")
     train.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
@@ -75,21 +85,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> Config:
-    """Defaults, then the preset, then the flags given; validated by Config."""
-    values: dict[str, Any] = dict(PRESETS[args.preset]) if args.preset else {}
-    for f in dataclasses.fields(Config):
-        if getattr(args, f.name) is not None:
-            values[f.name] = getattr(args, f.name)
-    return Config(**values)
+def given_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The Config fields given on the command line."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
+            if getattr(args, f.name) is not None}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "train":
-            return _train(args)
-        return _evaluate(args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", KerasPGWarning)
+            try:
+                return _train(args) if args.command == "train" else _evaluate(args)
+            finally:
+                for warning in caught:
+                    if issubclass(warning.category, KerasPGWarning):
+                        print(f"warning: {warning.message}", file=sys.stderr)
     except (ConfigError, RunDirError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -99,60 +111,51 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from keras_pg import run_dir as rd
-    from keras_pg.envs import check_env
-
-    if args.resume is not None:
-        given = [f.name for f in dataclasses.fields(Config) if getattr(args, f.name) is not None]
-        if given or args.preset or args.run_dir:
-            dropped = given or ["--preset/--run-dir"]
-            raise ConfigError(f"--resume takes the run's own config; drop {dropped}")
-        run_dir = rd.prepare(args.resume, resume=True)
-        config = Config.from_dict(rd.read_json(run_dir / rd.CONFIG))
-    else:
-        config = config_from_args(args)
-        check_env(config.env_id)
-        if config.backend == "graph":
-            from keras_pg.graph_envs import make_graph_env
-
-            make_graph_env(config.env_id)
-        run_dir = rd.prepare(args.run_dir or Path("runs") / (
-            f"{config.env_id}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"), resume=False)
-    # TensorFlow is imported only once the arguments are known to be good: user errors
-    # come back in a fraction of a second.
-    from keras_pg.progress import Reporter
+    # keras_pg (and TensorFlow with it) is imported here, after argparse: a bad flag comes
+    # back at once.
+    from keras_pg import REINFORCE
     from keras_pg.signals import stop_on_signals
-    from keras_pg.train import Trainer
+    from keras_pg.train import INTERRUPTED
     from keras_pg.update import NonFiniteLossError
 
-    with stop_on_signals() as signals, Reporter(config.max_steps, quiet=args.quiet) as reporter:
-        trainer = Trainer(config, run_dir, reporter)
+    verbose = 0 if args.quiet else 1
+    if args.resume is not None:
+        given = [f"--{name.replace('_', '-')}" for name in given_settings(args)]
+        if given or args.preset != AUTO or args.run_dir:
+            raise ConfigError(f"--resume takes the run's own config; drop "
+                              f"{given or ['--preset/--run-dir']}")
+        agent = REINFORCE.load(args.resume, verbose=verbose)
+    else:
+        settings = given_settings(args)
+        env = settings.pop("env_id", None) or PRESETS.get(args.preset, {}).get(
+            "env_id", Config.env_id)
+        run_dir = args.run_dir or Path("runs") / (
+            f"{env.replace(':', '_')}-s{settings.get('seed', 0)}-{time.strftime('%Y%m%d-%H%M%S')}")
+        agent = REINFORCE(env, run_dir=run_dir, preset=args.preset, verbose=verbose, **settings)
+        if agent.preset and not args.quiet:
+            print(f"using the tuned preset {agent.preset} (--preset none for the generic "
+                  f"defaults)", flush=True)
+    with agent, stop_on_signals() as signals:
         try:
-            if args.resume is not None:
-                trainer.restore()
-            else:
-                rd.write_json(run_dir / rd.CONFIG, config.to_dict())
-            trainer.run(signals, checkpoint_every_s=args.checkpoint_every)
+            summary = agent.learn(checkpoint_every_s=args.checkpoint_every,
+                                  should_stop=lambda: bool(signals))
         except NonFiniteLossError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_FAILED
-        finally:
-            trainer.close()
-    if signals:
+    if summary["stop_reason"] == INTERRUPTED:
         print(f"interrupted: checkpoint saved; continue with "
-              f"python -m keras_pg train --resume {run_dir}", file=sys.stderr)
+              f"python -m keras_pg train --resume {agent.run_dir}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    summary = trainer.finish()
-    _print_summary(summary, run_dir)
-    return 0 if args.no_export else _export(run_dir)
+    _print_summary(summary, agent.run_dir)
+    return 0 if args.no_export else _export(agent)
 
 
-def _export(run_dir: Path) -> int:
+def _export(agent) -> int:
     """Write RUN_DIR/policy.onnx (export/ verifies it against the Keras model)."""
-    from export import ExportError, VerificationError, to_onnx
+    from export import ExportError, VerificationError
 
     try:
-        report = to_onnx(run_dir)
+        report = agent.export()
     except (ExportError, VerificationError) as exc:
         print(f"error: training finished but the ONNX export failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -164,27 +167,21 @@ def _export(run_dir: Path) -> int:
 
 def _print_summary(summary: dict[str, Any], run_dir: Path) -> None:
     state = "solved" if summary["solved"] else "not solved"
+    evaluation = (f"greedy eval {summary['eval_mean_return']:.1f} ± "
+                  f"{summary['eval_std_return']:.1f} over {summary['eval_episodes']} episodes"
+                  if summary["eval_episodes"] else "no evaluation")
     print(f"{summary['env_id']}: {state} after {summary['episodes']:,} episodes, "
           f"{summary['env_steps']:,} steps in {summary['train_wall_s']:.1f} s "
-          f"({summary['steps_per_s']:,.0f} steps/s); greedy eval "
-          f"{summary['eval_mean_return']:.1f} ± {summary['eval_std_return']:.1f} over "
-          f"{summary['eval_episodes']} episodes; run dir {run_dir}")
+          f"({summary['steps_per_s']:,.0f} steps/s); {evaluation}; run dir {run_dir}")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import keras
-
-    from keras_pg import run_dir as rd
-    from keras_pg.evaluate import evaluate_policy
+    from keras_pg import REINFORCE
 
     if args.episodes <= 0:
         raise ConfigError(f"--episodes must be a positive integer, got {args.episodes}")
-    config = Config.from_dict(rd.read_json(args.run_dir / rd.CONFIG))
-    model_path = args.run_dir / rd.MODEL
-    if not model_path.exists():
-        raise RunDirError(f"{model_path} not found; train the run first")
-    model = keras.models.load_model(model_path)
-    result = evaluate_policy(model, config.env_id, args.episodes, seed=args.seed)
-    print(f"{config.env_id}: greedy return {result.mean_return:.1f} ± {result.std_return:.1f} "
-          f"over {result.episodes} episodes")
+    with REINFORCE.load(args.run_dir) as agent:
+        result = agent.evaluate(args.episodes, seed=args.seed)
+    print(f"{agent.config.env_id}: greedy return {result['mean_return']:.1f} ± "
+          f"{result['std_return']:.1f} over {result['episodes']} episodes")
     return 0

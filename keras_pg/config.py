@@ -1,16 +1,21 @@
 """The one training configuration: a frozen dataclass, validated once at construction.
 
-The command line is generated from these fields (see `cli.py`), so every flag, its default
-and its help text come from here.
+The command line is generated from these fields (see `cli.py`), and `keras_pg.REINFORCE`
+takes any of them as a keyword, so every setting, its default and its help text come from
+here. Presets (tuned settings per environment) are in `presets.py`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
+
+BACKENDS = ("gym", "graph")
+NETWORKS = ("auto", "mlp", "cnn", "custom")
 
 
 def _positive_int(value: object) -> bool:
@@ -21,6 +26,15 @@ class ConfigError(ValueError):
     """A user's setting is invalid; the message is one line saying what was expected."""
 
 
+class ConfigTypeError(ConfigError, TypeError):
+    """A user passed an object of the wrong kind (an env instance where a factory is
+    needed, ...); a ConfigError for the command line, a TypeError for Python callers."""
+
+
+class KerasPGWarning(UserWarning):
+    """Something the user should know about their setup; training goes on."""
+
+
 def _doc(text: str, **kwargs: Any) -> Any:
     return field(metadata={"help": text}, **kwargs)
 
@@ -29,16 +43,28 @@ def _doc(text: str, **kwargs: Any) -> Any:
 class Config:
     """Everything that determines a training run (saved as `config.json` in the run directory)."""
 
-    env_id: str = _doc("gymnasium environment id", default="CartPole-v1")
+    env_id: str = _doc(
+        "gymnasium env id, or module:EnvId to import the module that registers it "
+        "(from Python, a callable's name <module.function>)", default="CartPole-v1")
+    env_kwargs: dict = field(default_factory=dict, metadata={"help": (
+        "keyword arguments for gymnasium.make, a JSON object such as "
+        "'{\"is_slippery\": false}'")})
+    max_episode_steps: int | None = _doc(
+        "time limit in steps per episode (gymnasium's TimeLimit); none: the env's own, and "
+        "1000 with a warning for an env that has none", default=None)
     backend: str = _doc(
-        "gym: gymnasium vector envs; graph: the env in TensorFlow ops with rollout, returns and "
-        "update in one compiled function per iteration (CartPole-v1 only; episodes per update = "
-        "num envs)", default="gym")
-    seed: int = _doc("seeds the environments, TensorFlow and numpy", default=0)
-    num_envs: int = _doc("environments stepped together through gymnasium's vector API", default=64)
-    episodes_per_update: int = _doc("complete episodes per policy-gradient update", default=64)
+        "gym: gymnasium vector envs; graph: the env in TensorFlow ops (CartPole-v1, "
+        "Acrobot-v1, MountainCar-v0, Pendulum-v1) with rollout, returns and update in one "
+        "compiled function per iteration (episodes per update = num envs)", default="gym")
+    network: str = _doc(
+        "auto: cnn for (H, W, C) uint8 image observations, mlp otherwise; mlp: dense layers "
+        "of --hidden widths; cnn: the Nature-DQN convolutions, then --hidden "
+        "(custom: set by REINFORCE(policy=...))", default="auto")
+    seed: int = _doc("seeds the environments, the weights and the action sampling", default=0)
+    num_envs: int = _doc("environments stepped together through gymnasium's vector API", default=16)
+    episodes_per_update: int = _doc("complete episodes per policy-gradient update", default=16)
     gamma: float = _doc("discount factor in [0, 1]", default=0.99)
-    lr: float = _doc("Adam learning rate", default=0.03)
+    lr: float = _doc("Adam learning rate", default=1e-3)
     hidden: tuple[int, ...] = _doc("hidden layer widths, comma separated", default=(128,))
     baseline: str = _doc(
         "none: plain REINFORCE; value: subtract a learned state value V(s) from the returns",
@@ -47,9 +73,10 @@ class Config:
                            default=1e-3)
     value_epochs: int = _doc("full-batch value-network steps per update (--baseline value)",
                              default=10)
-    entropy_coef: float = _doc("weight of the entropy bonus in the policy loss", default=0.0)
+    entropy_coef: float = _doc("weight of the entropy bonus in the policy loss", default=0.01)
     normalize_obs: bool = _doc(
-        "normalize Box observations by running mean/std, inside the model", default=False)
+        "normalize non-image Box observations by running mean/std, inside the model",
+        default=True)
     initial_log_std: float = _doc("initial log-std of a Gaussian policy (Box actions)",
                                   default=0.0)
     max_grad_norm: float | None = _doc(
@@ -64,7 +91,7 @@ class Config:
         default=None,
     )
     solve_window: int = _doc("episodes in the moving mean that decides solving", default=100)
-    eval_episodes: int = _doc("greedy evaluation episodes after training", default=100)
+    eval_episodes: int = _doc("greedy evaluation episodes after training (0: none)", default=100)
 
     def __post_init__(self) -> None:
         for problem in itertools.chain(self._choice_problems(), self._number_problems()):
@@ -73,18 +100,24 @@ class Config:
     def _choice_problems(self):
         if not isinstance(self.env_id, str) or not self.env_id:
             yield f"env_id must be a gym id such as CartPole-v1, got {self.env_id!r}"
-        if self.baseline not in ("none", "value"):
-            yield f"baseline must be 'none' or 'value', got {self.baseline!r}"
-        if self.backend not in ("gym", "graph"):
-            yield f"backend must be 'gym' or 'graph', got {self.backend!r}"
+        yield from _env_kwargs_problems(self.env_kwargs)
+        for name, choices in (("baseline", ("none", "value")), ("backend", BACKENDS),
+                              ("network", NETWORKS)):
+            if getattr(self, name) not in choices:
+                yield f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}"
         if self.backend == "graph" and self.episodes_per_update != self.num_envs:
             yield (f"with backend graph every env plays one episode per update: "
                    f"episodes_per_update ({self.episodes_per_update}) must equal num_envs "
                    f"({self.num_envs})")
         for name in ("num_envs", "episodes_per_update", "value_epochs", "max_steps",
-                     "solve_window", "eval_episodes"):
+                     "solve_window"):
             if not _positive_int(getattr(self, name)):
                 yield f"{name} must be a positive integer, got {getattr(self, name)!r}"
+        if not (_positive_int(self.eval_episodes) or self.eval_episodes == 0):
+            yield f"eval_episodes must be 0 or a positive integer, got {self.eval_episodes!r}"
+        if self.max_episode_steps is not None and not _positive_int(self.max_episode_steps):
+            yield (f"max_episode_steps must be a positive integer or none, got "
+                   f"{self.max_episode_steps!r}")
         if not self.hidden or not all(_positive_int(w) for w in self.hidden):
             yield f"hidden must be positive layer widths like 128 or 128,128, got {self.hidden!r}"
 
@@ -122,49 +155,24 @@ class Config:
         return cls(**values)
 
 
-# Presets are partial configs; flags given on the command line override them. The
-# per-environment ones are what bench/envs.py measures (results in the README).
-PRESETS: dict[str, dict[str, Any]] = {
-    # The defaults: 64 envs, 64 episodes per update, Adam 0.03, gamma 0.99, hidden 128.
-    "CartPole-v1": {"env_id": "CartPole-v1"},
-    # Episodes of up to 500 steps: fewer, more frequent updates.
-    # Training goes on to a last-100 mean of -85 so that the greedy policy clears -100. While
-    # every episode hits the time limit, normalized returns only encode the time step and
-    # push the policy towards a deterministic one that may never find the goal: an entropy
-    # bonus keeps it exploring (without it seeds 2 of 0-4 stayed at -500).
-    "Acrobot-v1": {"env_id": "Acrobot-v1", "num_envs": 16, "episodes_per_update": 16,
-                   "lr": 0.01, "entropy_coef": 0.02, "max_steps": 300_000,
-                   "target_return": -85.0},
-    # The same environments in TensorFlow ops (--backend graph).
-    # Many envs per iteration: an iteration costs about the same for 64 or 256 envs.
-    "CartPole-v1-graph": {"env_id": "CartPole-v1", "backend": "graph", "num_envs": 256,
-                          "episodes_per_update": 256},
-    "Acrobot-v1-graph": {"env_id": "Acrobot-v1", "backend": "graph", "num_envs": 32,
-                         "episodes_per_update": 32, "lr": 0.01, "entropy_coef": 0.02,
-                         "max_steps": 1_000_000, "target_return": -90.0},
-    # Long, high-variance episodes: a value baseline, normalized observations, two layers.
-    "LunarLander-v3": {"env_id": "LunarLander-v3", "num_envs": 32, "episodes_per_update": 32,
-                       "lr": 0.001, "hidden": (128, 128), "baseline": "value",
-                       "normalize_obs": True, "max_steps": 5_000_000},
-    # Dense rewards, no termination: a shorter horizon (gamma 0.95) and a value baseline.
-    "Pendulum-v1": {"env_id": "Pendulum-v1", "num_envs": 32, "episodes_per_update": 32,
-                    "lr": 0.003, "gamma": 0.95, "baseline": "value", "normalize_obs": True,
-                    "max_steps": 2_000_000},
-    # Slippery 4x4: a sparse 0/1 reward. The value baseline credits the states that lead to
-    # the goal, the entropy bonus avoids an early deterministic policy, and training goes
-    # on to a last-100 success of 0.8 so that the greedy policy is near the optimum; success
-    # is judged on 1,000 greedy episodes.
-    "FrozenLake-v1": {"env_id": "FrozenLake-v1", "lr": 0.01, "baseline": "value",
-                      "entropy_coef": 0.01, "target_return": 0.8, "max_steps": 1_000_000,
-                      "eval_episodes": 1000},
-    # The article's settings (Yoon 2018): one env, one episode per update, gamma 0.9,
-    # Adam 3e-4, one hidden layer of 128, CartPole-v0.
-    "seed": {
-        "env_id": "CartPole-v0",
-        "num_envs": 1,
-        "episodes_per_update": 1,
-        "gamma": 0.9,
-        "lr": 3e-4,
-        "hidden": (128,),
-    },
-}
+def _env_kwargs_problems(kwargs: object):
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        yield f"env_kwargs must be a JSON object (a dict with string keys), got {kwargs!r}"
+        return
+    try:
+        json.dumps(kwargs, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        yield f"env_kwargs must hold JSON values (it is saved in config.json): {exc}"
+
+
+def parse_env_kwargs(text: str) -> dict[str, Any]:
+    """`--env-kwargs` text -> dict, or a one-line ConfigError naming what was expected."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--env-kwargs must be a JSON object such as "
+                          f"'{{\"is_slippery\": false}}'; got {text!r} ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"--env-kwargs must be a JSON object such as "
+                          f"'{{\"is_slippery\": false}}'; got {type(value).__name__} {text!r}")
+    return value

@@ -1,52 +1,165 @@
-"""Creating and checking gymnasium environments."""
+"""The training environment: where it comes from, how to make it, what it offers.
+
+An env is named by a registered gymnasium id ("CartPole-v1"), gymnasium's "module:EnvId"
+form (the module is imported first, so that it can register EnvId), or given as a Python
+callable that returns a `gymnasium.Env` (then its name is "<module.function>"). Keyword
+arguments go to `gymnasium.make` (or to the callable), and a time limit wraps the env in
+gymnasium's TimeLimit. Every failure is a one-line ConfigError (ConfigTypeError for an
+object of the wrong kind), raised before anything is written.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import importlib
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 
-from keras_pg.config import ConfigError
+from keras_pg.config import Config, ConfigError, ConfigTypeError, KerasPGWarning
+
+DEFAULT_TIME_LIMIT = 1000
+"""Episode cap, in steps, for an env that has no time limit of its own."""
+
+
+class TimeLimitWarning(KerasPGWarning):
+    """The env has no time limit; keras_pg capped its episodes."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvSource:
+    """How to make the training env; picklable when `factory` is a module-level function."""
+
+    name: str
+    """The registered id, "module:EnvId", or "<module.function>" for a callable."""
+    kwargs: dict[str, Any]
+    """Keyword arguments for gymnasium.make (or the callable)."""
+    max_episode_steps: int | None
+    """A TimeLimit to apply; None keeps the env's own."""
+    factory: Callable[..., gym.Env] | None = None
+
+    def make(self, render_mode: str | None = None) -> gym.Env:
+        """One env. `render_mode` is passed only when given (many hand-written envs take none)."""
+        with _creating(self):
+            if self.factory is not None:
+                env = _checked_env(self.factory(**self.kwargs), self.name)
+                return env if self.max_episode_steps is None else gym.wrappers.TimeLimit(
+                    env, self.max_episode_steps)
+            extra = {"render_mode": render_mode} if render_mode else {}
+            return gym.make(self.name, **self._limit(), **self.kwargs, **extra)
+
+    def make_vector(self, num_envs: int) -> gym.vector.VectorEnv:
+        """`num_envs` copies behind gymnasium's vector API in NEXT_STEP autoreset mode (the
+        rollout relies on it); a registered env's native vectorized implementation (CartPole)
+        is used where there is one."""
+        with _creating(self):
+            if self.factory is not None:
+                env = gym.vector.SyncVectorEnv([self.make] * num_envs)
+            else:
+                env = gym.make_vec(self.name, num_envs=num_envs, **self._limit(), **self.kwargs)
+        mode = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
+        if mode != gym.vector.AutoresetMode.NEXT_STEP:
+            env.close()
+            raise ConfigError(f"{self.name}: expected NEXT_STEP autoreset, got {mode}")
+        return env
+
+    def _limit(self) -> dict[str, int]:
+        return {} if self.max_episode_steps is None else {
+            "max_episode_steps": self.max_episode_steps}
+
+
+class EnvInfo(NamedTuple):
+    """What one instance of the env reports."""
+
+    observation_space: gym.Space
+    action_space: gym.Space
+    time_limit: int | None
+    """Steps after which an episode is truncated (None: the env has no TimeLimit)."""
+    reward_threshold: float | None
+    """The registered return that counts as solved, if any."""
+
+
+def factory_name(factory: Callable) -> str:
+    """How a callable env is named in config.json and the ONNX metadata: <module.function>."""
+    module = getattr(factory, "__module__", None) or "?"
+    return f"<{module}.{getattr(factory, '__qualname__', type(factory).__name__)}>"
+
+
+def is_factory_name(env_id: str) -> bool:
+    return env_id.startswith("<") and env_id.endswith(">")
+
+
+def env_source(env: str | Callable[..., gym.Env], config: Config) -> EnvSource:
+    """The EnvSource of a user's `env` argument (an id, "module:EnvId" or a callable)."""
+    if isinstance(env, gym.Env | gym.vector.VectorEnv):
+        raise ConfigTypeError(
+            f"env must be a gymnasium id, 'module:EnvId' or a function that returns a "
+            f"gymnasium.Env; got an instance of {type(env).__name__}: pass a function that "
+            f"creates one (keras_pg makes num_envs of them), e.g. the env's class")
+    if isinstance(env, str):
+        check_env_id(env)
+        return EnvSource(env, dict(config.env_kwargs), config.max_episode_steps)
+    if callable(env):
+        return EnvSource(factory_name(env), dict(config.env_kwargs), config.max_episode_steps,
+                         env)
+    raise ConfigTypeError(f"env must be a gymnasium id, 'module:EnvId' or a function that "
+                          f"returns a gymnasium.Env; got {type(env).__name__} {env!r}")
 
 
 def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
-    """The registered spec of `env_id`, or a ConfigError suggesting close ids."""
-    if env_id in gym.registry:
-        return gym.registry[env_id]
-    close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
+    """The registered spec of `env_id` (importing "module:" first), or a ConfigError
+    naming the module that failed to import or suggesting close ids."""
+    if is_factory_name(env_id):
+        raise ConfigError(f"{env_id} names a Python env factory, which only Python can pass: "
+                          f"keras_pg.REINFORCE.load(RUN_DIR, env=the_function)")
+    module, _, name = env_id.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # the user's module: any error while importing it
+            raise ConfigError(f"cannot import module {module!r} for env {env_id!r}: "
+                              f"{type(exc).__name__}: {_first_line(exc)}") from None
+    if name in gym.registry:
+        return gym.registry[name]
+    close = difflib.get_close_matches(name, list(gym.registry), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else "; see gymnasium.pprint_registry()"
-    raise ConfigError(f"unknown gymnasium env id {env_id!r}{hint}")
+    where = f" (module {module!r} was imported but registers no such id)" if module else ""
+    raise ConfigError(f"unknown gymnasium env id {name!r}{where}{hint}")
 
 
-def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
-    """`num_envs` copies of `env_id` behind gymnasium's vector API, checked for support.
-
-    Environments with a native vectorized implementation (CartPole) use it; others run
-    synchronously in this process. Autoreset is gymnasium's default NEXT_STEP mode, which
-    the rollout relies on.
-    """
-    check_env(env_id)
-    env = gym.make_vec(env_id, num_envs=num_envs)
-    mode = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
-    if mode != gym.vector.AutoresetMode.NEXT_STEP:
-        env.close()
-        raise ConfigError(f"{env_id}: expected NEXT_STEP autoreset, got {mode}")
-    return env
-
-
-def check_env(env_id: str) -> None:
-    """Fail fast, before a run directory exists, on an unknown id or unsupported spaces."""
-    check_env_id(env_id)
+def inspect_env(source: EnvSource) -> EnvInfo:
+    """Make one env, check its spaces, and read its time limit and reward threshold."""
+    env = source.make()
     try:
-        env = gym.make(env_id)
-    except gym.error.DependencyNotInstalled as exc:
-        reason = str(exc).splitlines()[0]
-        raise ConfigError(f"{env_id} needs an extra dependency: {reason}") from None
-    try:
-        check_spaces(env_id, env.observation_space, env.action_space)
+        check_spaces(source.name, env.observation_space, env.action_space)
+        spec = env.spec
+        return EnvInfo(env.observation_space, env.action_space, _time_limit(env),
+                       spec.reward_threshold if spec is not None else None)
     finally:
         env.close()
+
+
+def prepare_env(env: str | Callable[..., gym.Env], config: Config
+                ) -> tuple[Config, EnvSource, EnvInfo]:
+    """Resolve and check `env` for `config`. An env without a time limit gets
+    DEFAULT_TIME_LIMIT, recorded in the returned Config, with a TimeLimitWarning: REINFORCE
+    learns from complete episodes, and an episode that never ends would stall training."""
+    source = env_source(env, config)
+    info = inspect_env(source)
+    if info.time_limit is None:
+        warnings.warn(f"{source.name} has no time limit; episodes are capped at "
+                      f"{DEFAULT_TIME_LIMIT:,} steps (set max_episode_steps / "
+                      f"--max-episode-steps to choose another)", TimeLimitWarning, stacklevel=3)
+        config = dataclasses.replace(config, max_episode_steps=DEFAULT_TIME_LIMIT)
+        source = dataclasses.replace(source, max_episode_steps=DEFAULT_TIME_LIMIT)
+        info = info._replace(time_limit=DEFAULT_TIME_LIMIT)
+    return config, source, info
 
 
 def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Space) -> None:
@@ -67,6 +180,48 @@ def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Sp
             "Box and Discrete observations")
 
 
-def reward_threshold(env_id: str) -> float | None:
-    """The env's registered reward_threshold (the return that counts as solved), if any."""
-    return check_env_id(env_id).reward_threshold
+def _time_limit(env: gym.Env) -> int | None:
+    if env.spec is not None and env.spec.max_episode_steps is not None:
+        return env.spec.max_episode_steps
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.wrappers.TimeLimit):
+            return env._max_episode_steps
+        env = env.env
+    return None
+
+
+def _checked_env(env: object, name: str) -> gym.Env:
+    if not isinstance(env, gym.Env):
+        raise ConfigTypeError(f"env factory {name} returned {type(env).__name__}; expected a "
+                              f"gymnasium.Env (a VectorEnv too is not accepted: keras_pg "
+                              f"vectorizes the env itself)")
+    return env
+
+
+_UNEXPECTED_KWARG = re.compile(r"unexpected keyword argument '(\w+)'")
+
+
+@contextmanager
+def _creating(source: EnvSource) -> Iterator[None]:
+    """Turn what creating the env raises into one line naming the env (and the kwarg)."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except gym.error.DependencyNotInstalled as exc:
+        raise ConfigError(f"{source.name} needs an extra dependency: {_first_line(exc)}") from None
+    except TypeError as exc:
+        rejected = _UNEXPECTED_KWARG.search(str(exc))
+        if rejected and rejected.group(1) in source.kwargs:
+            raise ConfigError(f"{source.name} does not accept the env kwarg "
+                              f"{rejected.group(1)!r} (env_kwargs {source.kwargs})") from None
+        raise ConfigError(f"cannot create {source.name}: TypeError: {_first_line(exc)}") from None
+    except Exception as exc:  # the env's own code: whatever it raises is the user's to see
+        raise ConfigError(f"cannot create {source.name}"
+                          f"{f' with env_kwargs {source.kwargs}' if source.kwargs else ''}: "
+                          f"{type(exc).__name__}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

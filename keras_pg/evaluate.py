@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_pg.envs import make_vector_env
+from keras_pg.envs import EnvSource
 from keras_pg.policy import make_act_fn, make_head
 from keras_pg.rollout import collect_episodes
 
@@ -23,21 +23,22 @@ class Evaluation(NamedTuple):
     """float64 [episodes]."""
 
 
-def evaluate_policy(model: keras.Model, env_id: str, episodes: int, seed: int,
+def evaluate_policy(model: keras.Model, source: EnvSource, episodes: int, seed: int,
                     num_envs: int = 32) -> Evaluation:
     """Run `episodes` complete episodes with the greedy action (argmax, or the clipped mean).
 
     The episodes are assigned to `num_envs` parallel envs up front, so short episodes are not
     over-represented; `seed` seeds the first reset (use one the training never saw).
     """
-    env = make_vector_env(env_id, min(num_envs, episodes))
+    env = source.make_vector(min(num_envs, episodes))
     try:
         head = make_head(env.single_action_space)
         act = make_act_fn(model, head, greedy=True)
+        dtype = model.inputs[0].dtype
         no_seed = tf.zeros([2], tf.int64)
         batch = collect_episodes(
-            env, lambda obs: act(tf.constant(obs, dtype=tf.float32), no_seed).numpy(),
-            episodes, gamma=1.0, seed=seed, to_env=head.to_env)
+            env, lambda obs: act(tf.constant(obs, dtype=dtype), no_seed).numpy(),
+            episodes, gamma=1.0, seed=seed, to_env=head.to_env, obs_dtype=dtype)
     finally:
         env.close()
     returns = batch.episode_returns

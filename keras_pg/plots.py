@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never open a window
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from keras_pg.run_dir import atomic_write
 
@@ -24,7 +22,11 @@ def moving_average(values: np.ndarray, window: int) -> np.ndarray:
 def plot_learning_curve(path: Path, episode_returns: np.ndarray, threshold: float | None,
                         title: str) -> None:
     """The article's plot: return per episode, its 10-episode moving average, the threshold."""
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    # A Figure with its own Agg canvas, not pyplot: the user's matplotlib backend and
+    # pyplot's figure list are left alone.
+    fig = Figure(figsize=(8, 4.5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     episodes = np.arange(1, len(episode_returns) + 1)
     ax.plot(episodes, episode_returns, lw=0.8, alpha=0.5, label="episode return")
     ax.plot(episodes, moving_average(episode_returns, 10), lw=1.6, label="10-episode mean")
@@ -35,4 +37,3 @@ def plot_learning_curve(path: Path, episode_returns: np.ndarray, threshold: floa
     ax.grid(alpha=0.3)
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)

@@ -1,4 +1,4 @@
-"""Discounted reward-to-go and its normalization: pure numpy functions.
+"""Discounted reward-to-go: pure numpy functions (normalization is in `advantages.py`).
 
 REINFORCE (Williams 1992) weights log pi(a_t | s_t) by the return that follows the action,
 G_t = sum_k gamma^k r_{t+k+1}; here r_{t+1} is the reward the environment returned for a_t,
@@ -6,8 +6,6 @@ stored at index t.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -52,24 +50,3 @@ def discounted_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> 
         following = rewards[t] + gamma * following * continues[t]
         returns[t] = following
     return returns.astype(np.float32)
-
-
-def normalize(values: np.ndarray, eps: float = 1e-8) -> np.ndarray:
-    """Standardize over the whole update batch: (x - mean) / (std + eps).
-
-    Args:
-        values: float [M].
-        eps: keeps the result finite when the std is 0 (a one-step episode or constant
-            returns give all zeros instead of NaN).
-
-    Returns:
-        float32 [M] with mean 0 and std ~1 (population std, ddof=0).
-    """
-    values = np.asarray(values, dtype=np.float64)
-    return ((values - values.mean()) / (values.std() + eps)).astype(np.float32)
-
-
-def explained_variance(predicted: np.ndarray, target: np.ndarray) -> float:
-    """1 - Var(target - predicted) / Var(target): 1 is perfect, 0 no better than the mean."""
-    variance = float(np.var(target))
-    return math.nan if variance == 0 else 1.0 - float(np.var(target - predicted)) / variance

@@ -26,7 +26,8 @@ class Batch(NamedTuple):
     """The transitions of K complete episodes, flattened, in time order within each env."""
 
     obs: np.ndarray
-    """float32 [M, *obs_shape], the observation each action was taken in."""
+    """[M, *obs_shape] (float32, or the dtype asked for), the observation each action was
+    taken in."""
     actions: np.ndarray
     """int32 [M] (Discrete) or float32 [M, d] (Box, unclipped), the sampled actions."""
     returns: np.ndarray
@@ -43,7 +44,8 @@ ActFn = Callable[[np.ndarray], np.ndarray]
 
 def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, gamma: float,
                      seed: int | None = None,
-                     to_env: Callable[[np.ndarray], np.ndarray] | None = None) -> Batch:
+                     to_env: Callable[[np.ndarray], np.ndarray] | None = None,
+                     obs_dtype: np.dtype | type = np.float32) -> Batch:
     """Run `env` with `act` until `num_episodes` episodes assigned up front have all ended.
 
     Args:
@@ -54,6 +56,7 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
         seed: seeds the reset of this round (None continues the env's RNG).
         to_env: maps the policy's actions to what the env receives (e.g. clipping); the
             batch keeps the policy's own actions.
+        obs_dtype: the dtype the batch's observations are kept in (uint8 for images).
 
     Returns:
         A Batch of the K episodes.
@@ -98,7 +101,7 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
     obs_t, actions_t, rewards_t, done_t, kept_t = (np.stack(x) for x in zip(*steps, strict=True))
     returns = discounted_returns(rewards_t, done_t, gamma)
     return Batch(
-        obs=obs_t[kept_t].astype(np.float32),
+        obs=obs_t[kept_t].astype(obs_dtype, copy=False),
         actions=actions_t[kept_t],
         returns=returns[kept_t],
         episode_returns=episode_returns,

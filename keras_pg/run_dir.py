@@ -2,11 +2,14 @@
 
     RUN_DIR/
       config.json          the Config, as a JSON object
+      spaces.json          the observation and action spaces (keras_pg.spaces), so that export
+                           needs no env
       checkpoint.npz       weights, optimizer state and counters for `train --resume`
       metrics.csv          one row per episode: episode, env_steps, return, length, wall_s
       updates.csv          one row per update: update, episodes, env_steps, loss, entropy,
                            grad_norm, value_loss, explained_variance, wall_s
       model.keras          the policy (keras.models.load_model after `import keras_pg`)
+      observations.npy     up to 1,000 observations of the last round (export verifies on them)
       learning_curve.png   episode return, its 10-episode moving average, the solve threshold
       summary.json         the run's outcome (see train.summarize)
 
@@ -28,6 +31,8 @@ from typing import Any
 import numpy as np
 
 CONFIG = "config.json"
+SPACES = "spaces.json"
+OBSERVATIONS = "observations.npy"
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.csv"
 UPDATES = "updates.csv"
@@ -127,21 +132,33 @@ def load_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     return arrays, state
 
 
-def prepare(run_dir: Path, resume: bool) -> Path:
-    """Create (or, when resuming, check) the run directory and return it as a Path."""
+def check_resumable(run_dir: Path) -> Path:
+    """`run_dir` as a Path, if it holds a checkpoint to resume from."""
     run_dir = Path(run_dir)
-    if resume:
-        if not (run_dir / CHECKPOINT).exists():
-            raise RunDirError(f"cannot resume: {run_dir / CHECKPOINT} not found")
-        return run_dir
+    if not (run_dir / CHECKPOINT).exists():
+        raise RunDirError(f"cannot resume: {run_dir / CHECKPOINT} not found")
+    return run_dir
+
+
+def check_new(run_dir: Path) -> Path:
+    """`run_dir` as a Path, if a new run can be created there (nothing is created yet)."""
+    run_dir = Path(run_dir)
     if (run_dir / CHECKPOINT).exists():
         raise RunDirError(
             f"{run_dir} already holds a run; pass --resume {run_dir} or choose another --run-dir"
         )
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"run directory {run_dir} exists and is not a directory")
+    existing = next(p for p in (run_dir, *run_dir.absolute().parents) if p.exists())
+    if not os.access(existing, os.W_OK):
+        raise RunDirError(f"cannot create run directory {run_dir}: {existing} is not writable")
+    return run_dir
+
+
+def create(run_dir: Path) -> Path:
+    """Create the directory of a new run (checked by `check_new`)."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunDirError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
-    if not os.access(run_dir, os.W_OK):
-        raise RunDirError(f"run directory {run_dir} is not writable")
     return run_dir

@@ -7,10 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
-class Interrupted(Exception):
-    """SIGINT or SIGTERM arrived; the current round is dropped, the last update is kept."""
-
-
 @contextmanager
 def stop_on_signals() -> Iterator[list[int]]:
     """Record SIGINT/SIGTERM instead of dying; yields the list the signal numbers go to."""

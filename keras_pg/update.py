@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import keras
 import tensorflow as tf
 
-from keras_pg.policy import Head
+from keras_pg.policy import Head, observation_spec
 
 
 class UpdateMetrics(NamedTuple):
@@ -25,6 +27,22 @@ class UpdateMetrics(NamedTuple):
 
 class NonFiniteLossError(RuntimeError):
     """The loss or gradient became NaN or inf; the weights were left untouched."""
+
+
+NON_FINITE = "non-finite loss or gradient"
+
+
+@contextmanager
+def refusing_non_finite() -> Iterator[None]:
+    """Turn the update's failed finiteness check into a one-line NonFiniteLossError."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as exc:
+        if NON_FINITE not in str(exc):
+            raise
+        raise NonFiniteLossError(
+            "the policy loss or its gradient is NaN/inf; lower --lr or set --max-grad-norm"
+        ) from None
 
 
 def reinforce_loss(head: Head, params: tf.Tensor, actions: tf.Tensor,
@@ -62,7 +80,7 @@ class UpdateStep:
         if value is not None:
             value_optimizer.build(value.trainable_variables)
         signature = [
-            tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name="obs"),
+            observation_spec(model, name="obs"),
             head.action_spec,
             tf.TensorSpec([None], tf.float32, name="advantages"),
             tf.TensorSpec([None], tf.float32, name="returns"),
@@ -79,14 +97,8 @@ class UpdateStep:
     def __call__(self, obs, actions, advantages, returns=None) -> UpdateMetrics:
         if returns is None:
             returns = advantages
-        try:
+        with refusing_non_finite():
             return self._step(obs, actions, advantages, returns)
-        except tf.errors.InvalidArgumentError as exc:
-            if "non-finite loss or gradient" not in str(exc):
-                raise
-            raise NonFiniteLossError(
-                "the policy loss or its gradient is NaN/inf; lower --lr or set --max-grad-norm"
-            ) from None
 
     def update_fn(self, obs, actions, advantages, returns) -> UpdateMetrics:
         """The update's TensorFlow ops, for use inside another compiled function."""
@@ -98,7 +110,7 @@ class UpdateStep:
             loss -= self.entropy_coef * entropy
         grads = tape.gradient(loss, variables)
         grad_norm = tf.linalg.global_norm(grads)
-        finite = tf.debugging.check_numerics(loss + grad_norm, "non-finite loss or gradient")
+        finite = tf.debugging.check_numerics(loss + grad_norm, NON_FINITE)
         # The policy steps first: the advantages were computed with the value network as it
         # was when the batch was collected.
         if self.max_grad_norm is not None:
@@ -112,7 +124,7 @@ class UpdateStep:
                 loss_v = tf.reduce_mean(tf.square(self.value(obs, training=True) - returns))
             value_grads = value_tape.gradient(loss_v, value_variables)
             finite = tf.debugging.check_numerics(
-                loss_v + tf.linalg.global_norm(value_grads), "non-finite loss or gradient")
+                loss_v + tf.linalg.global_norm(value_grads), NON_FINITE)
             with tf.control_dependencies([finite]):
                 self.value_optimizer.apply_gradients(
                     zip(value_grads, value_variables, strict=True))

@@ -3,8 +3,9 @@
     import serve
     policy = serve.OnnxPolicy("runs/cartpole/policy.onnx")
     action = policy.act(observation)                       # greedy, a Python int
-    result = serve.run_episodes(policy, "CartPole-v1", episodes=100)
+    result = serve.run_episodes(policy, episodes=100)      # in the env it was trained in
 
+serve.contract names the ONNX contract (inputs, outputs, metadata keys), for export/ too.
 Importing serve loads numpy and onnxruntime only; gymnasium is imported by the episode loop
 and FastAPI/uvicorn by the HTTP service, when they are used.
 """

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from serve.policy import OnnxPolicy, PolicyLoadError
+
+TRAINED_ENV = "the metadata's, unless --env names another env"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m serve", description="Run a keras_pg ONNX policy with onnxruntime.")
     parser.add_argument("policy", type=Path, help="the .onnx file")
-    parser.add_argument("--env", default=None, help="gymnasium env id (default: the metadata's)")
+    parser.add_argument("--env", default=None, metavar="ID",
+                        help="a gymnasium env id, or module:EnvId to import the module that "
+                             "registers it (default: the metadata's)")
+    parser.add_argument("--env-kwargs", default=None, metavar="JSON",
+                        help="gymnasium.make keyword arguments as a JSON object, e.g. "
+                             f"'{{\"is_slippery\": false}}' (default: {TRAINED_ENV})")
+    parser.add_argument("--max-episode-steps", type=int, default=None, metavar="N",
+                        help=f"time limit per episode (default: {TRAINED_ENV})")
     parser.add_argument("--episodes", type=int, default=100, help="episodes (default: 100)")
     parser.add_argument("--seed", type=int, default=0,
                         help="episode i resets with seed+i; also seeds sampling (default: 0)")
@@ -33,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.threads <= 0:
             raise ValueError(f"--threads must be a positive integer, got {args.threads}")
+        env_kwargs = _json_object(args.env_kwargs)
         policy = OnnxPolicy(args.policy, seed=args.seed, intra_op_threads=args.threads)
         if args.http:
             from serve.http import serve_http
@@ -41,20 +52,35 @@ def main(argv: list[str] | None = None) -> int:
                   f"(POST /v1/act, GET /v1/metadata, /healthz, /docs)", flush=True)
             serve_http(policy, args.host, args.port)
             return 0
-        return _episodes(policy, args)
+        return _episodes(policy, args, env_kwargs)
     except (PolicyLoadError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
-def _episodes(policy: OnnxPolicy, args: argparse.Namespace) -> int:
+def _json_object(text: str | None) -> dict | None:
+    """--env-kwargs as a dict (None when not given)."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--env-kwargs must be a JSON object, got {text!r}: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"--env-kwargs must be a JSON object such as '{{\"is_slippery\": "
+                         f"false}}', got {text!r}")
+    return value
+
+
+def _episodes(policy: OnnxPolicy, args: argparse.Namespace, env_kwargs: dict | None) -> int:
     import gymnasium as gym
 
     from serve.episodes import run_episodes
 
     try:
         result = run_episodes(policy, args.env, args.episodes, seed=args.seed,
-                              deterministic=not args.stochastic, gif=args.gif)
+                              deterministic=not args.stochastic, gif=args.gif,
+                              env_kwargs=env_kwargs, max_episode_steps=args.max_episode_steps)
     except gym.error.Error as exc:
         raise ValueError(str(exc).splitlines()[0]) from None
     mode = "sampled" if args.stochastic else "greedy"

@@ -8,44 +8,50 @@ import time
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
+from serve.envs import env_recipe, make_env
 from serve.policy import OnnxPolicy
 
 
 def run_episodes(policy: OnnxPolicy, env_id: str | None = None, episodes: int = 100,
-                 seed: int = 0, deterministic: bool = True,
-                 gif: str | Path | None = None) -> dict[str, Any]:
+                 seed: int = 0, deterministic: bool = True, gif: str | Path | None = None,
+                 env_kwargs: dict[str, Any] | None = None,
+                 max_episode_steps: int | None = None) -> dict[str, Any]:
     """Play `episodes` episodes, one action per call to `policy.act`, as an app would.
 
     Args:
         policy: the loaded policy.
-        env_id: gymnasium id (default: the policy metadata's env_id).
+        env_id: a gymnasium id or "module:EnvId" (default: the metadata's env_id, built with
+            the metadata's env_kwargs and max_episode_steps, which an explicit env_id also
+            gets if it is the metadata's).
         episodes: number of episodes; episode i is reset with seed `seed + i`.
         seed: first reset seed.
         deterministic: greedy actions (True) or sampled ones.
         gif: if given, the first episode is also rendered (rgb_array) into this GIF file.
+        env_kwargs: gymnasium.make keyword arguments, instead of the metadata's.
+        max_episode_steps: the time limit, instead of the metadata's (or the registered one).
 
     Returns:
         mean_return, std_return, episodes, returns (list), env_id, steps, and the per-action
         latency of `policy.act` in microseconds: latency_p50_us, latency_p99_us.
+
+    Raises:
+        ValueError: one line, for bad arguments or an env that cannot be built.
     """
-    env_id = env_id or policy.metadata.get("env_id")
-    if not env_id:
-        raise ValueError("the policy has no env_id in its metadata; pass env_id")
+    recipe = env_recipe(policy.metadata, env_id, env_kwargs, max_episode_steps)
     if episodes <= 0:
         raise ValueError(f"episodes must be a positive integer, got {episodes}")
     if gif:
         # Off-screen rendering: pygame needs no display (and warns without one).
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    env = gym.make(env_id, render_mode="rgb_array" if gif else None)
+    env = make_env(recipe, render_mode="rgb_array" if gif else None)
     returns, latencies_ns, frames = [], [], []
     try:
         for i in range(episodes):
             obs, _ = env.reset(seed=seed + i)
             total, done = 0.0, False
-            while not done:
+            while not done:  # observations reach act() as the env made them (uint8 frames too)
                 if gif and i == 0:
                     frames.append(env.render())
                 start = time.perf_counter_ns()
@@ -61,7 +67,7 @@ def run_episodes(policy: OnnxPolicy, env_id: str | None = None, episodes: int = 
         write_gif(Path(gif), frames, fps=env.metadata.get("render_fps", 30))
     latency_us = np.asarray(latencies_ns) / 1000.0
     return {
-        "env_id": env_id, "episodes": episodes, "steps": len(latencies_ns),
+        "env_id": recipe.env_id, "episodes": episodes, "steps": len(latencies_ns),
         "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
         "returns": returns,
         "latency_p50_us": float(np.percentile(latency_us, 50)),

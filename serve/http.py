@@ -3,7 +3,8 @@
     POST /v1/act       {"obs": [...] or [[...], ...], "deterministic": true}
                        -> {"actions": [...], "probs": [[...], ...]}  (discrete)
                        -> {"actions": [[...]], "mean": [[...]], "std": [[...]]}  (continuous)
-    GET  /v1/metadata  the policy's ONNX metadata
+                       (an image policy's obs are nested lists of integers in [0, 255])
+    GET  /v1/metadata  the policy's ONNX metadata, observation shape and dtype, action space
     GET  /healthz      {"status": "ok"}
     GET  /openapi.json the schema (FastAPI)
 
@@ -25,7 +26,8 @@ MAX_BODY_BYTES = 1 << 20
 
 
 class ActRequest(BaseModel):
-    obs: list[Any] = Field(description="one observation, or a batch of them (nested lists)")
+    obs: list[Any] = Field(description="one observation, or a batch of them (nested lists); "
+                                       "integers in [0, 255] for a uint8 (image) input")
     deterministic: bool = Field(True, description="greedy actions; false samples from probs")
 
 
@@ -82,7 +84,8 @@ def create_app(policy: OnnxPolicy, max_body_bytes: int = MAX_BODY_BYTES) -> Fast
                               f"{policy.metadata.get('env_id', 'an unknown env')}")
 
     @app.post("/v1/act", response_model=ActResponse, response_model_exclude_none=True,
-              responses={400: {"description": "observations of the wrong shape, or NaN"},
+              responses={400: {"description": "observations of the wrong shape or range, "
+                                                "or NaN"},
                          413: {"description": "body over the size limit"}})
     async def act(request: ActRequest):
         try:
@@ -95,6 +98,7 @@ def create_app(policy: OnnxPolicy, max_body_bytes: int = MAX_BODY_BYTES) -> Fast
     @app.get("/v1/metadata")
     async def metadata() -> dict[str, Any]:
         return {"metadata": policy.metadata, "observation_shape": list(policy.observation_shape),
+                "observation_dtype": str(policy.observation_dtype),
                 "action_space": policy.action_space}
 
     @app.get("/healthz")

@@ -1,7 +1,8 @@
 """OnnxPolicy: a keras_pg `policy.onnx` (or another tool's ONNX policy) in onnxruntime.
 
-Reads the export contract (see the README): input `obs` float32 [batch, *obs_shape]; outputs
-`probs` float32 [batch, n_actions] and `action` int64 [batch]; JSON metadata_props.
+Reads the contract in serve/contract.py: input `obs` float32 (uint8 for image observations)
+[batch, *obs_shape]; outputs `probs` [batch, n_actions] and `action` [batch] (categorical) or
+`mean`, `std` and `action` [batch, action_dim] (gaussian); JSON metadata_props.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from serve import contract
+from serve.observations import FLOAT32, UINT8, as_batch
 from serve.sampling import sample_categorical, sample_gaussian, softmax
 
-CONTRACT_VERSION = 1
+INPUT_DTYPES = {"tensor(float)": FLOAT32, "tensor(uint8)": UINT8}
 
 
 class PolicyLoadError(ValueError):
@@ -37,6 +40,14 @@ def _session(path: Path, intra_op_threads: int) -> ort.InferenceSession:
     except Exception as exc:  # onnxruntime raises its own types for unreadable models
         reason = str(exc).strip().splitlines()[0][:200]
         raise PolicyLoadError(f"{path} is not a loadable ONNX model: {reason}") from None
+
+
+def _input_dtype(path: Path, session: ort.InferenceSession) -> np.dtype:
+    first = session.get_inputs()[0]
+    if first.type not in INPUT_DTYPES:
+        raise PolicyLoadError(f"{path}: input {first.name!r} has type {first.type}; expected "
+                              f"{' or '.join(INPUT_DTYPES)}")
+    return INPUT_DTYPES[first.type]
 
 
 def _read_metadata(session: ort.InferenceSession) -> dict[str, Any]:
@@ -62,6 +73,8 @@ class OnnxPolicy:
             unless an output is named `probs`; "continuous": the first output is the action
             [batch, d] (deterministic only).
 
+    The input's dtype, `observation_dtype`, is the session's: float32, or uint8 for image
+    policies, which take raw frames (uint8 arrays, or integers in [0, 255]).
     `act`, `probs`, `distribution` and `decide` are safe to call from several threads.
     """
 
@@ -72,8 +85,9 @@ class OnnxPolicy:
         self._session = _session(self.path, intra_op_threads)
         self.metadata = _read_metadata(self._session)
         self._input = self._session.get_inputs()[0].name
+        self.observation_dtype = _input_dtype(self.path, self._session)
         self._outputs = [o.name for o in self._session.get_outputs()]
-        if "contract_version" in self.metadata:
+        if contract.CONTRACT_VERSION_KEY in self.metadata:
             self._from_contract()
         else:
             self._from_caller(observation_shape, action_type)
@@ -81,20 +95,24 @@ class OnnxPolicy:
         self._rng_lock = threading.Lock()
 
     def _from_contract(self) -> None:
-        version, kind = self.metadata["contract_version"], self.metadata.get("policy_kind")
-        if version != CONTRACT_VERSION:
+        version = self.metadata[contract.CONTRACT_VERSION_KEY]
+        kind = self.metadata.get(contract.POLICY_KIND_KEY)
+        if version not in contract.SUPPORTED_CONTRACT_VERSIONS:
+            supported = ", ".join(map(str, contract.SUPPORTED_CONTRACT_VERSIONS))
             raise PolicyLoadError(f"{self.path} uses export contract {version}; this runtime "
-                                  f"reads contract {CONTRACT_VERSION}")
-        expected = {"categorical": ["probs"], "gaussian": ["mean", "std"]}.get(kind)
-        if expected is None or not {*expected, "action"} <= set(self._outputs):
+                                  f"reads contracts {supported} (a newer serve may read it)")
+        expected = {"categorical": [contract.PROBS],
+                    "gaussian": [contract.MEAN, contract.STD]}.get(kind)
+        if expected is None or not {*expected, contract.ACTION} <= set(self._outputs):
             raise PolicyLoadError(f"{self.path}: expected a categorical (probs, action) or "
                                   f"gaussian (mean, std, action) policy, got {kind!r} with "
                                   f"outputs {self._outputs}")
-        self.kind, self._dist_outputs, self._action_output = kind, expected, "action"
+        self.kind, self._dist_outputs, self._action_output = kind, expected, contract.ACTION
         self._logits = False
         # A Discrete observation is a scalar: shape ().
-        self.observation_shape = tuple(self.metadata["observation_space"].get("shape", ()))
-        self.action_space = self.metadata["action_space"]
+        space = self.metadata[contract.OBSERVATION_SPACE_KEY]
+        self.observation_shape = tuple(space.get("shape", ()))
+        self.action_space = self.metadata[contract.ACTION_SPACE_KEY]
 
     def _from_caller(self, observation_shape: tuple[int, ...] | None,
                      action_type: str | None) -> None:
@@ -106,9 +124,9 @@ class OnnxPolicy:
         first = self._session.get_outputs()[0]
         size = first.shape[-1] if isinstance(first.shape[-1], int) else None
         if action_type == "discrete":
-            named = "probs" in self._outputs
+            named = contract.PROBS in self._outputs
             self.kind, self._logits = "categorical", not named
-            self._dist_outputs = ["probs" if named else first.name]
+            self._dist_outputs = [contract.PROBS if named else first.name]
             self._action_output = None
             self.action_space = {"type": "Discrete", "n": size, "start": 0}
         else:
@@ -116,26 +134,6 @@ class OnnxPolicy:
             self._action_output = first.name
             self.action_space = {"type": "Box", "shape": [size]}
 
-    # -- inputs ------------------------------------------------------------------------------
-    def _as_batch(self, obs: Any) -> tuple[np.ndarray, bool]:
-        """float32 [B, *obs_shape] and whether a single observation was given."""
-        try:
-            array = np.asarray(obs, dtype=np.float32)
-        except (ValueError, TypeError):
-            raise ValueError(f"obs must be numeric with shape {self.observation_shape}, got "
-                             f"{type(obs).__name__} {str(obs)[:60]}") from None
-        if array.shape == self.observation_shape:
-            single, array = True, array[None]
-        elif array.shape[1:] == self.observation_shape and array.shape[0] > 0:
-            single = False
-        else:
-            raise ValueError(f"obs has shape {array.shape}; expected {self.observation_shape} "
-                             f"or (batch, {', '.join(map(str, self.observation_shape))})")
-        if not np.isfinite(array).all():
-            raise ValueError("obs contains NaN or inf; expected finite numbers")
-        return array, single
-
-    # -- outputs -----------------------------------------------------------------------------
     def act(self, obs: Any, deterministic: bool = True) -> int | np.ndarray:
         """Actions for one observation or a batch [B, *obs_shape].
 
@@ -144,7 +142,7 @@ class OnnxPolicy:
         samples from `probs` or N(mean, std) (clipped) with the Generator seeded at
         construction.
         """
-        batch, single = self._as_batch(obs)
+        batch, single = as_batch(obs, self.observation_shape, self.observation_dtype)
         if deterministic and self._action_output is not None:
             actions = self._session.run([self._action_output], {self._input: batch})[0]
         else:
@@ -157,7 +155,7 @@ class OnnxPolicy:
                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Batched actions [B, ...] and the distribution they came from ({"probs"} or
         {"mean", "std"}), from one model call. A single observation is a batch of one."""
-        batch, _ = self._as_batch(obs)
+        batch, _ = as_batch(obs, self.observation_shape, self.observation_dtype)
         return self._decide(batch, deterministic)
 
     def probs(self, obs: Any) -> np.ndarray:
@@ -165,20 +163,20 @@ class OnnxPolicy:
         if self.kind != "categorical":
             raise ValueError(f"probs() needs a discrete policy; this one is {self.kind}: "
                              "use distribution()")
-        batch, single = self._as_batch(obs)
-        probs = self._distribution(batch)["probs"]
+        batch, single = as_batch(obs, self.observation_shape, self.observation_dtype)
+        probs = self._distribution(batch)[contract.PROBS]
         return probs[0] if single else probs
 
     def distribution(self, obs: Any) -> dict[str, np.ndarray]:
         """The raw outputs of the model by name (e.g. probs and action, or mean, std, action)."""
-        batch, single = self._as_batch(obs)
+        batch, single = as_batch(obs, self.observation_shape, self.observation_dtype)
         values = self._session.run(self._outputs, {self._input: batch})
         return {n: (v[0] if single else v) for n, v in zip(self._outputs, values, strict=True)}
 
     def _distribution(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         values = self._session.run(self._dist_outputs, {self._input: batch})
         if self._logits:
-            return {"probs": softmax(values[0])}
+            return {contract.PROBS: softmax(values[0])}
         return dict(zip(self._dist_outputs, values, strict=True))
 
     def _decide(self, batch: np.ndarray, deterministic: bool
@@ -191,16 +189,17 @@ class OnnxPolicy:
         dist = self._distribution(batch)
         if self.kind == "categorical":
             if deterministic:
-                return dist["probs"].argmax(axis=1).astype(np.int64), dist
+                return dist[contract.PROBS].argmax(axis=1).astype(np.int64), dist
             with self._rng_lock:
                 uniform = self._rng.random(len(batch))
-            return sample_categorical(dist["probs"], uniform), dist
+            return sample_categorical(dist[contract.PROBS], uniform), dist
         low, high = (np.asarray(self.action_space[k], dtype=np.float32) for k in ("low", "high"))
+        mean, std = dist[contract.MEAN], dist[contract.STD]
         if deterministic:
-            return np.clip(dist["mean"], low, high), dist
+            return np.clip(mean, low, high), dist
         with self._rng_lock:
-            normal = self._rng.standard_normal(dist["mean"].shape)
-        return sample_gaussian(dist["mean"], dist["std"], normal, low, high), dist
+            normal = self._rng.standard_normal(mean.shape)
+        return sample_gaussian(mean, std, normal, low, high), dist
 
     def __repr__(self) -> str:
         return (f"OnnxPolicy({str(self.path)!r}, env_id={self.metadata.get('env_id')!r}, "

@@ -5,9 +5,14 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from keras_pg.cli import build_parser, config_from_args
-from keras_pg.config import PRESETS, Config, ConfigError
-from keras_pg.envs import check_env, check_spaces
+from keras_pg.cli import build_parser, given_settings
+from keras_pg.config import Config, ConfigError
+from keras_pg.envs import EnvSource, check_env_id, check_spaces, inspect_env
+from keras_pg.presets import PRESETS, resolve_config
+
+
+def config_from_args(args):
+    return resolve_config(args.preset, given_settings(args))[0]
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -31,7 +36,7 @@ def test_invalid_settings_are_one_line_errors(kwargs, message):
 
 def test_unknown_env_suggests_close_ids():
     with pytest.raises(ConfigError, match="did you mean CartPole-v1"):
-        check_env("CartPole-v7")
+        check_env_id("CartPole-v7")
 
 
 BOX = spaces.Box(-1.0, 1.0, (3,), np.float32)
@@ -72,7 +77,7 @@ def test_supported_spaces_pass(observation, action):
 
 def test_real_env_with_unsupported_observations_is_named():
     with pytest.raises(ConfigError, match="Blackjack-v1 has observation space Tuple"):
-        check_env("Blackjack-v1")
+        inspect_env(EnvSource("Blackjack-v1", {}, None))
 
 
 def test_config_round_trips_through_json_dict():

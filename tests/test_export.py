@@ -13,10 +13,10 @@ import onnxruntime as ort
 import pytest
 
 import export
-from export import contract
 from export.cli import main as export_main
 from keras_pg.cli import main as train_main
-from keras_pg.policy import build_policy
+from serve import contract
+from tests.policies import mlp_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +37,7 @@ def run_dir(tmp_path_factory):
 ])
 def test_round_trip_matches_keras(tmp_path, env_id, hidden, opset):
     env = __import__("gymnasium").make(env_id)
-    model = build_policy(env.observation_space, env.action_space, hidden)
+    model = mlp_policy(env.observation_space, env.action_space, hidden)
     path = tmp_path / "p.onnx"
     report = export.to_onnx(model, path, env_id=env_id, opset=opset)
     assert report["max_abs_diff"]["probs"] <= 1e-5 and report["action_agreement"] == 1.0
@@ -57,7 +57,7 @@ def test_round_trip_matches_keras(tmp_path, env_id, hidden, opset):
 
 def test_gaussian_policy_exports_mean_std_and_clipped_action(tmp_path):
     env = gymnasium.make("Pendulum-v1")
-    model = build_policy(env.observation_space, env.action_space, (32,), initial_log_std=-0.5)
+    model = mlp_policy(env.observation_space, env.action_space, (32,), initial_log_std=-0.5)
     model.get_layer("mean").bias.assign([3.0])  # a mean beyond the bound: the action clips
     path = tmp_path / "g.onnx"
     report = export.to_onnx(model, path, env_id="Pendulum-v1", opset=17)
@@ -81,7 +81,7 @@ def test_gaussian_policy_exports_mean_std_and_clipped_action(tmp_path):
 
 def test_discrete_observations_are_one_hot_inside_the_graph(tmp_path):
     env = gymnasium.make("FrozenLake-v1")
-    model = build_policy(env.observation_space, env.action_space, (16,))
+    model = mlp_policy(env.observation_space, env.action_space, (16,))
     path = tmp_path / "fl.onnx"
     export.to_onnx(model, path, env_id="FrozenLake-v1")
     session = ort.InferenceSession(str(path))
@@ -96,7 +96,7 @@ def test_discrete_observations_are_one_hot_inside_the_graph(tmp_path):
 
 def test_observation_normalizer_travels_inside_the_onnx_file(tmp_path):
     env = gymnasium.make("CartPole-v1")
-    model = build_policy(env.observation_space, env.action_space, (16,), normalize_obs=True)
+    model = mlp_policy(env.observation_space, env.action_space, (16,), normalize_obs=True)
     normalizer = model.get_layer("obs_normalization")
     normalizer.update(np.random.default_rng(0).normal([1, -2, 0.1, 3], [2, 0.5, 0.1, 4],
                                                       size=(5000, 4)))
@@ -146,7 +146,7 @@ def test_metadata_reads_back_with_onnx_alone(run_dir):
     meta = json.loads(out)
     config = json.loads((run_dir / "config.json").read_text())
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert meta["contract_version"] == contract.CONTRACT_VERSION == 1
+    assert meta["contract_version"] == contract.CONTRACT_VERSION == 2
     assert meta["env_id"] == "CartPole-v1" and meta["policy_kind"] == "categorical"
     assert meta["observation_space"]["shape"] == [4]
     assert meta["observation_space"]["high"][1] == "inf"

@@ -6,9 +6,10 @@ import numpy as np
 import tensorflow as tf
 from gymnasium.spaces import Box
 
-from keras_pg.policy import GaussianHead, build_policy, make_head
+from keras_pg.policy import GaussianHead, make_head
 from keras_pg.rollout import collect_episodes
 from keras_pg.update import reinforce_loss
+from tests.policies import mlp_policy
 
 HEAD = GaussianHead(2, (-1.0, -2.0), (1.0, 2.0))
 
@@ -70,7 +71,7 @@ def test_clipping_reaches_the_env_but_not_the_loss():
 
 
 def test_gaussian_policy_outputs_mean_and_log_std():
-    model = build_policy(Box(-1, 1, (5,)), Box(-2.0, 2.0, (3,), np.float32), (8,),
+    model = mlp_policy(Box(-1, 1, (5,)), Box(-2.0, 2.0, (3,), np.float32), (8,),
                          initial_log_std=-0.7)
     out = model(np.zeros((4, 5), np.float32)).numpy()
     assert out.shape == (4, 6)

@@ -1,5 +1,6 @@
 """The HTTP service against a real uvicorn server on 127.0.0.1, started by the test."""
 
+import contextlib
 import http.client
 import json
 import socket
@@ -13,6 +14,14 @@ import numpy as np
 import pytest
 
 import serve
+from tests.test_serve_envs import (
+    IMAGE_SPACE,
+    discrete,
+    frames,
+    image_answer,
+    image_policy,
+    keras_pg_metadata,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,26 +46,35 @@ def request(port, method, path, body=None, headers=None, timeout=10.0):
         conn.close()
 
 
-@pytest.fixture(scope="module")
-def server(solved_run):
+@contextlib.contextmanager
+def running_server(policy_path: Path):
+    """`python -m serve POLICY --http` on a free loopback port; yields the port."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "serve", str(solved_run / "policy.onnx"), "--http",
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if request(port, "GET", "/healthz")[0] == 200:
-                break
-        except OSError:
-            pass
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.1)
-    yield port, serve.OnnxPolicy(solved_run / "policy.onnx")
-    proc.terminate()
-    proc.wait(timeout=10)
+        [sys.executable, "-m", "serve", str(policy_path), "--http", "--host", "127.0.0.1",
+         "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if request(port, "GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(solved_run):
+    with running_server(solved_run / "policy.onnx") as port:
+        yield port, serve.OnnxPolicy(solved_run / "policy.onnx")
 
 
 def test_health_metadata_and_openapi(server):
@@ -64,7 +82,7 @@ def test_health_metadata_and_openapi(server):
     assert request(port, "GET", "/healthz") == (200, {"status": "ok"})
     status, body = request(port, "GET", "/v1/metadata")
     assert status == 200 and body["metadata"]["env_id"] == "CartPole-v1"
-    assert body["observation_shape"] == [4]
+    assert body["observation_shape"] == [4] and body["observation_dtype"] == "float32"
     status, schema = request(port, "GET", "/openapi.json")
     assert status == 200 and "/v1/act" in schema["paths"]
 
@@ -160,30 +178,40 @@ def test_continuous_policy_over_http(tmp_path):
     import gymnasium
 
     import export
-    from keras_pg.policy import build_policy
+    from tests.policies import mlp_policy
 
     env = gymnasium.make("Pendulum-v1")
     path = tmp_path / "g.onnx"
-    export.to_onnx(build_policy(env.observation_space, env.action_space, (8,)), path,
+    export.to_onnx(mlp_policy(env.observation_space, env.action_space, (8,)), path,
                    env_id="Pendulum-v1")
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "serve", str(path), "--http", "--port",
-                             str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                request(port, "GET", "/healthz")
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None
-                time.sleep(0.1)
+    with running_server(path) as port:
         status, body = request(port, "POST", "/v1/act", {"obs": [[1.0, 0.0, 0.5]] * 3,
                                                          "deterministic": False})
         assert status == 200 and set(body) == {"actions", "mean", "std"}
         assert np.array(body["actions"]).shape == (3, 1)
         assert all(-2.0 <= a[0] <= 2.0 for a in body["actions"])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+
+
+def test_image_policy_over_http_takes_lists_of_integers(tmp_path):
+    path = image_policy(tmp_path / "image.onnx", keras_pg_metadata(
+        "ServeTestChannels-v0", IMAGE_SPACE, discrete(3)))
+    batch = frames(4)
+    actions, probs = image_answer(batch)
+    with running_server(path) as port:
+        status, body = request(port, "GET", "/v1/metadata")
+        assert status == 200 and body["observation_dtype"] == "uint8"
+        assert body["observation_shape"] == [8, 8, 3]
+        status, body = request(port, "POST", "/v1/act", {"obs": batch.tolist()})
+        assert status == 200 and body["actions"] == actions.tolist()
+        np.testing.assert_allclose(body["probs"], probs, atol=1e-5)
+        status, body = request(port, "POST", "/v1/act", {"obs": batch[0].tolist()})
+        assert status == 200 and body["actions"] == actions[:1].tolist()
+        for value in (256, -1, 1.5):
+            bad = batch[0].tolist()
+            bad[0][0][0] = value
+            status, body = request(port, "POST", "/v1/act", {"obs": bad})
+            assert status == 400 and body["detail"] == (
+                "obs must be integers in [0, 255] for this policy's uint8 input, "
+                f"got {float(value)}")
+        status, body = request(port, "POST", "/v1/act", {"obs": batch[1].tolist()})
+        assert status == 200 and body["actions"] == actions[1:2].tolist()

@@ -67,9 +67,9 @@ def test_every_round_starts_from_a_reset():
 
 @pytest.mark.parametrize("num_envs,num_episodes", [(1, 1), (3, 7), (8, 2)])
 def test_cartpole_lengths_add_up(num_envs, num_episodes):
-    from keras_pg.envs import make_vector_env
+    from keras_pg.envs import EnvSource
 
-    env = make_vector_env("CartPole-v1", num_envs)
+    env = EnvSource("CartPole-v1", {}, None).make_vector(num_envs)
     rng = np.random.default_rng(0)
     batch = collect_episodes(env, lambda o: rng.integers(0, 2, len(o)), num_episodes, 0.99, 0)
     assert len(batch.episode_lengths) == num_episodes

@@ -14,7 +14,7 @@ from onnx import TensorProto, helper
 
 import export
 import serve
-from keras_pg.policy import build_policy
+from tests.policies import mlp_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ def untrained(tmp_path_factory):
     """An untrained CartPole policy (probabilities far from 0 and 1) and its ONNX file."""
     keras.utils.set_random_seed(0)
     env = gymnasium.make("CartPole-v1")
-    model = build_policy(env.observation_space, env.action_space, (16,))
+    model = mlp_policy(env.observation_space, env.action_space, (16,))
     path = tmp_path_factory.mktemp("untrained") / "p.onnx"
     export.to_onnx(model, path, env_id="CartPole-v1")
     return model, path
@@ -124,7 +124,7 @@ def test_bad_observations_are_one_line_value_errors(solved_run, bad, message):
 def test_metadata_and_spaces(solved_run):
     policy = serve.OnnxPolicy(solved_run / "policy.onnx")
     assert policy.metadata["env_id"] == "CartPole-v1"
-    assert policy.observation_shape == (4,)
+    assert policy.observation_shape == (4,) and policy.observation_dtype == np.float32
     assert policy.action_space == {"type": "Discrete", "n": 2, "start": 0}
     assert "CartPole-v1" in repr(policy)
 
@@ -207,7 +207,8 @@ def test_cli_runs_episodes_and_writes_a_gif(untrained, tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["missing.onnx"], "error: missing.onnx not found"),
     (["README.md"], "error: README.md is not a loadable ONNX model"),
-    (["{policy}", "--env", "CartPole-v9"], "error: "),
+    (["{policy}", "--env", "CartPole-v9"], "error: cannot create env 'CartPole-v9': "),
+    (["{policy}", "--env-kwargs", "[1]"], "error: --env-kwargs must be a JSON object"),
     (["{policy}", "--episodes", "0"], "error: episodes must be a positive integer"),
 ])
 def test_cli_errors_exit_2(untrained, args, message):
@@ -224,7 +225,7 @@ def gaussian(tmp_path_factory):
     """An untrained Pendulum (Box action) policy with a mean near a bound, and its file."""
     keras.utils.set_random_seed(0)
     env = gymnasium.make("Pendulum-v1")
-    model = build_policy(env.observation_space, env.action_space, (16,), initial_log_std=-1.0)
+    model = mlp_policy(env.observation_space, env.action_space, (16,), initial_log_std=-1.0)
     model.get_layer("mean").bias.assign([1.8])
     path = tmp_path_factory.mktemp("gaussian") / "g.onnx"
     export.to_onnx(model, path, env_id="Pendulum-v1")
@@ -260,7 +261,7 @@ def test_gaussian_episode_loop_runs_pendulum(gaussian):
 
 def test_discrete_observation_policy_takes_a_scalar(tmp_path):
     env = gymnasium.make("FrozenLake-v1")
-    model = build_policy(env.observation_space, env.action_space, (8,))
+    model = mlp_policy(env.observation_space, env.action_space, (8,))
     export.to_onnx(model, tmp_path / "fl.onnx", env_id="FrozenLake-v1")
     policy = serve.OnnxPolicy(tmp_path / "fl.onnx")
     assert policy.observation_shape == ()

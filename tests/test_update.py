@@ -12,14 +12,15 @@ import pytest
 import tensorflow as tf
 from gymnasium.spaces import Box, Discrete
 
-from keras_pg.policy import CategoricalHead, build_policy
+from keras_pg.policy import CategoricalHead
 from keras_pg.update import NonFiniteLossError, UpdateStep, reinforce_loss
+from tests.policies import mlp_policy
 
 BIAS = np.array([0.3, -0.2], dtype=np.float32)
 
 
 def bandit_policy():
-    model = build_policy(Box(-np.inf, np.inf, (1,)), Discrete(2), (4,))
+    model = mlp_policy(Box(-np.inf, np.inf, (1,)), Discrete(2), (4,))
     model.get_layer("logits").bias.assign(BIAS)
     return model
 

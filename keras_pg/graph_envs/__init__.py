@@ -21,9 +21,17 @@ from keras_pg.graph_envs.pendulum import Pendulum
 GRAPH_ENVS = {env.env_id: env for env in (CartPole, Acrobot, MountainCar, Pendulum)}
 
 
-def make_graph_env(env_id: str):
-    """The TensorFlow implementation of `env_id`, or a ConfigError naming the ones there are."""
+def make_graph_env(env_id: str, env_kwargs: dict | None = None,
+                   max_episode_steps: int | None = None):
+    """The TensorFlow implementation of `env_id` (truncating at `max_episode_steps`, by
+    default gymnasium's limit), or a ConfigError naming the ones there are."""
     if env_id not in GRAPH_ENVS:
         raise ConfigError(f"--backend graph has no implementation of {env_id}; it has "
                           f"{', '.join(sorted(GRAPH_ENVS))} (use --backend gym)")
-    return GRAPH_ENVS[env_id]()
+    if env_kwargs:
+        raise ConfigError(f"--backend graph implements {env_id} with its default settings "
+                          f"only; drop --env-kwargs {env_kwargs} or use --backend gym")
+    env = GRAPH_ENVS[env_id]()
+    if max_episode_steps is not None:
+        env.max_episode_steps = max_episode_steps
+    return env

@@ -1,20 +1,26 @@
-"""The `--backend graph` iteration: rollout, returns, normalization and the update in one
-compiled function, with an environment written in TensorFlow ops (keras_pg/graph_envs).
+"""The graph backend (`--backend graph`): rollout, returns, advantages, the update and the
+observation statistics in one compiled function per round, with an environment written in
+TensorFlow ops (keras_pg/graph_envs).
 
-Each iteration resets `num_envs` environments and runs each for exactly one episode (so
+Each round resets `num_envs` environments and runs each for exactly one episode (so
 `episodes_per_update` equals `num_envs`); an environment whose episode has ended idles,
 masked, until the longest one ends. Nothing crosses into Python until the update is done.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import tensorflow as tf
 
-from keras_pg.layers import RunningNormalization
-from keras_pg.policy import Head
-from keras_pg.update import UpdateMetrics, UpdateStep
+from keras_pg.backends import Round, RoundInterrupted
+from keras_pg.config import Config
+from keras_pg.envs import EnvSource
+from keras_pg.graph_envs import make_graph_env
+from keras_pg.learner import Learner, UpdateResult
+from keras_pg.seeding import TRAIN_STREAM, derived_seed
+from keras_pg.update import UpdateMetrics, refusing_non_finite
 
 
 class GraphIteration(NamedTuple):
@@ -36,10 +42,32 @@ def discounted_returns_tf(rewards: tf.Tensor, gamma: float) -> tf.Tensor:
                    initializer=tf.zeros_like(rewards[0]), reverse=True)
 
 
-def make_graph_iteration(env, head: Head, update: UpdateStep, num_envs: int, gamma: float,
-                         return_eps: float, normalizer: RunningNormalization | None):
+class GraphBackend:
+    """Rounds from a TensorFlow env; each round's update happens inside the same call."""
+
+    def __init__(self, config: Config, source: EnvSource, learner: Learner):
+        self.config = config
+        self.env = make_graph_env(source.name, source.kwargs, source.max_episode_steps)
+        self.iteration = make_graph_iteration(self.env, learner, config.num_envs, config.gamma)
+
+    def collect(self, round_index: int, should_stop: Callable[[], bool]) -> Round:
+        if should_stop():
+            raise RoundInterrupted
+        seed = tf.constant([derived_seed(self.config.seed, TRAIN_STREAM, round_index), 0],
+                           tf.int64)
+        with refusing_non_finite():
+            result = self.iteration(seed)
+        return Round(result.episode_returns.numpy().astype("float64"),
+                     result.episode_lengths.numpy().astype("int64"), None,
+                     UpdateResult(result.metrics, float(result.explained_variance)))
+
+    def close(self) -> None:
+        """Nothing to release: the env is a set of TensorFlow ops."""
+
+
+def make_graph_iteration(env, learner: Learner, num_envs: int, gamma: float):
     """A tf.function `iteration(seed int64 [2]) -> GraphIteration` for one update."""
-    model, value = update.model, update.value
+    model, head = learner.model, learner.head
 
     def rollout(seed):
         """[T, N, ...] observations, actions, rewards and alive masks, T the number of steps
@@ -72,18 +100,10 @@ def make_graph_iteration(env, head: Head, update: UpdateStep, num_envs: int, gam
         obs, actions, rewards, alive = rollout(seed)
         returns = discounted_returns_tf(rewards, gamma)
         obs, actions, returns = (tf.boolean_mask(x, alive) for x in (obs, actions, returns))
-        explained = tf.constant(float("nan"))
-        advantages = returns
-        if value is not None:
-            values = value(obs, training=False)
-            advantages = returns - values
-            explained = 1.0 - tf.math.reduce_variance(advantages) / tf.math.reduce_variance(
-                returns)
-        mean, variance = tf.nn.moments(advantages, axes=[0])
-        advantages = (advantages - mean) / (tf.sqrt(variance) + return_eps)
-        metrics = update.update_fn(obs, actions, advantages, returns)
-        if normalizer is not None:
-            normalizer.update(obs)
+        weights, explained = learner.advantages_fn(obs, returns)
+        metrics = learner.update.update_fn(obs, actions, weights, returns)
+        if learner.normalizer is not None:
+            learner.normalizer.update(obs)
         return GraphIteration(metrics, tf.reduce_sum(rewards, axis=0),
                               tf.reduce_sum(tf.cast(alive, tf.int32), axis=0), explained)
 

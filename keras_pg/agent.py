@@ -1,0 +1,335 @@
+"""`keras_pg.REINFORCE`: train, predict, evaluate, save, load and export from Python.
+
+    agent = keras_pg.REINFORCE("CartPole-v1", seed=0)
+    summary = agent.learn(max_steps=200_000)
+    action = agent.predict(obs)
+    agent.save("runs/cartpole")
+    report = agent.export("runs/cartpole/policy.onnx")
+
+The command line (`python -m keras_pg train`) is this class with flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_pg import run_dir as rd
+from keras_pg.backends import make_backend
+from keras_pg.callbacks import CallbackDriver
+from keras_pg.config import Config, ConfigError, ConfigTypeError
+from keras_pg.envs import factory_name, is_factory_name, prepare_env
+from keras_pg.evaluate import evaluate_policy
+from keras_pg.learner import Learner
+from keras_pg.networks import build_features, user_features
+from keras_pg.plots import plot_learning_curve
+from keras_pg.policy import build_policy, make_act_fn
+from keras_pg.presets import resolve_config
+from keras_pg.progress import ProgressBar
+from keras_pg.seeding import EVAL_STREAM, PREDICT_STREAM, derived_seed, initialization
+from keras_pg.spaces import describe_space
+from keras_pg.train import INTERRUPTED, Trainer
+from serve.observations import FLOAT32, UINT8, as_batch
+
+EnvArg = str | Callable[..., gym.Env]
+
+
+class REINFORCE:
+    """REINFORCE (Williams 1992) with a Keras policy on a gymnasium environment.
+
+    Args:
+        env: a registered gymnasium id ("CartPole-v1"), "module:EnvId" (the module is
+            imported so it can register EnvId), or a function returning a `gymnasium.Env`
+            (called with `env_kwargs`; keras_pg makes `num_envs` of them).
+        policy: None for the built-in network (`network`: an MLP, or a CNN for uint8
+            images); a `keras.Model`, or a function `(observation_space) -> keras.Model`,
+            mapping the preprocessed observation [batch, *shape] (see keras_pg.networks) to
+            a feature vector [batch, features]. keras_pg adds the preprocessing in front and
+            the distribution head behind.
+        run_dir: where checkpoints, metrics and the model are written while training (None:
+            nothing is written until `save`).
+        preset: "auto" (the env's tuned preset, if there is one), "none", or a preset name.
+        verbose: 0 prints nothing; 1 a progress bar or lines while learning, and notices.
+        **settings: any `keras_pg.Config` field (lr=..., num_envs=..., seed=...).
+
+    Raises:
+        ValueError (ConfigError) or TypeError (ConfigTypeError) with a one-line message, before
+        anything is written.
+    """
+
+    def __init__(self, env: EnvArg = "CartPole-v1", *, policy: keras.Model | Callable | None = None,
+                 run_dir: str | Path | None = None, preset: str = "auto", verbose: int = 0,
+                 **settings: Any):
+        _check_settings(settings)
+        settings = dict(settings)
+        if callable(env) and not isinstance(env, gym.Env | str):
+            settings["env_id"] = factory_name(env)
+        elif isinstance(env, str):
+            settings["env_id"] = env
+        if policy is not None:
+            if settings.get("network", "custom") != "custom":
+                raise ConfigError(f"network={settings['network']!r} conflicts with policy=...; "
+                                  f"drop one of them")
+            settings["network"] = "custom"
+        config, self.preset = resolve_config(preset, settings)
+        if config.network == "custom" and policy is None:
+            raise ConfigError("network 'custom' needs REINFORCE(policy=...), a keras.Model")
+        if run_dir is not None:
+            rd.check_new(run_dir)
+        self._setup(config, env, policy, Path(run_dir) if run_dir else None, verbose, None)
+
+    @classmethod
+    def load(cls, path: str | Path, env: EnvArg | None = None, *, verbose: int = 0) -> REINFORCE:
+        """The agent saved in run directory `path`, ready to continue training (into `path`),
+        predict, evaluate or export. `env` is needed when the run was trained on a Python
+        callable; an id or "module:EnvId" run rebuilds its env from config.json."""
+        path = rd.check_resumable(path)
+        config = Config.from_dict(rd.read_json(path / rd.CONFIG))
+        if env is None:
+            if is_factory_name(config.env_id):
+                raise ConfigError(f"{path} was trained on the Python env factory "
+                                  f"{config.env_id}; pass it: REINFORCE.load({str(path)!r}, "
+                                  f"env=...)")
+            env = config.env_id
+        elif callable(env) and not isinstance(env, str):
+            config = dataclasses.replace(config, env_id=factory_name(env))
+        agent = cls.__new__(cls)
+        agent.preset = None
+        agent._setup(config, env, None, path, verbose, path)
+        return agent
+
+    def _setup(self, config: Config, env: EnvArg, policy, run_dir: Path | None, verbose: int,
+               restore_from: Path | None) -> None:
+        """Check everything, build the networks and backend, then (only then) write."""
+        config, self.env_source, info = prepare_env(env, config)
+        self.config, self.run_dir, self.verbose = config, run_dir, verbose
+        self.observation_space, self.action_space = info.observation_space, info.action_space
+        if restore_from is not None:
+            _check_spaces_match(restore_from, info)
+        with initialization(config.seed):
+            model = self._policy_model(policy, restore_from)
+            learner = Learner(config, info.observation_space, info.action_space, model)
+        target = config.target_return if config.target_return is not None \
+            else info.reward_threshold
+        self._trainer = Trainer(config, learner, make_backend(config, self.env_source, learner),
+                                target, run_dir)
+        self.summary: dict[str, Any] | None = None
+        self._predict_calls = 0
+        self._act = {}
+        if restore_from is not None:
+            self._trainer.restore(restore_from)
+        elif run_dir is not None:
+            rd.create(run_dir)
+            self._write_config(run_dir)
+
+    def _policy_model(self, policy, restore_from: Path | None) -> keras.Model:
+        c = self.config
+        if c.network == "custom" and restore_from is not None:
+            return _load_model(restore_from / rd.MODEL)
+        features = (user_features(policy, self.observation_space) if policy is not None
+                    else build_features(c.network, self.observation_space, c.hidden))
+        model = build_policy(self.observation_space, self.action_space, features,
+                             c.normalize_obs, c.initial_log_std)
+        if policy is not None:
+            _check_serializable(model)
+        return model
+
+    # -- training ----------------------------------------------------------------------------
+    def learn(self, max_steps: int | None = None, callbacks: list | None = None, *,
+              checkpoint_every_s: float = 10.0,
+              should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """Train; a second call continues where the first stopped.
+
+        Args:
+            max_steps: env steps to train in this call (None: up to `config.max_steps` in
+                all). Rounds are whole, so the last one may overshoot; two calls train
+                exactly as one call with their sum.
+            callbacks: `keras.callbacks.Callback` objects, driven as `model.fit` drives them
+                with one epoch per update (see keras_pg.callbacks).
+            checkpoint_every_s: seconds between checkpoints into the run directory.
+            should_stop: polled during rounds; when it returns True the round in flight is
+                dropped and training stops (the command line's Ctrl-C).
+
+        Returns:
+            The summary (summary.json of the run directory), with `stop_reason`: "solved",
+            "max_steps", "callback" or "interrupted" (no evaluation then).
+        """
+        if max_steps is not None and not (isinstance(max_steps, int) and max_steps > 0):
+            raise ConfigError(f"max_steps must be a positive integer or None, got {max_steps!r}")
+        budget = self._trainer.budget_for(max_steps)
+        extra = [ProgressBar()] if self.verbose else []
+        driver = CallbackDriver([*(callbacks or []), *extra], self.model,
+                                {"max_steps": budget, "verbose": self.verbose})
+        reason = self._trainer.train(budget, driver, should_stop or (lambda: False),
+                                     checkpoint_every_s)
+        if reason == INTERRUPTED:
+            return self._trainer.summary(None) | {"stop_reason": reason}
+        evaluation = None
+        if self.config.eval_episodes:
+            evaluation = evaluate_policy(self.model, self.env_source, self.config.eval_episodes,
+                                         seed=derived_seed(self.config.seed, EVAL_STREAM, 0))
+        self.summary = self._trainer.summary(evaluation) | {"stop_reason": reason}
+        if self.run_dir is not None:
+            self._write_results(self.run_dir)
+        return self.summary
+
+    # -- using the policy --------------------------------------------------------------------
+    def predict(self, obs: Any, deterministic: bool = True) -> int | np.ndarray:
+        """Actions for one observation or a batch [B, *obs_shape], as `serve.OnnxPolicy.act`.
+
+        Discrete actions: a Python int, or int64 [B]. Box actions: float32 [d] or [B, d],
+        clipped to the bounds. deterministic=True takes the greedy action (argmax, or the
+        mean); False samples from the policy (seeded by `seed` and the call count).
+        """
+        dtype = UINT8 if self.model.inputs[0].dtype == "uint8" else FLOAT32
+        batch, single = as_batch(obs, tuple(self.model.input_shape[1:]), dtype)
+        if deterministic not in self._act:
+            self._act[deterministic] = make_act_fn(self.model, self._trainer.learner.head,
+                                                   greedy=deterministic)
+        self._predict_calls += 1
+        seed = tf.constant([derived_seed(self.config.seed, PREDICT_STREAM, 0),
+                            self._predict_calls], tf.int64)
+        actions = self._trainer.learner.head.to_env(self._act[deterministic](batch, seed).numpy())
+        if isinstance(self.action_space, gym.spaces.Discrete):
+            actions = actions.astype(np.int64)
+            return int(actions[0]) if single else actions
+        return actions[0] if single else actions
+
+    def evaluate(self, episodes: int = 100, seed: int | None = None) -> dict[str, Any]:
+        """Greedy episodes in the agent's env: mean_return, std_return, episodes, returns.
+        `seed` seeds the resets (default: derived from the run's seed, never used in
+        training)."""
+        if not (isinstance(episodes, int) and episodes > 0):
+            raise ConfigError(f"episodes must be a positive integer, got {episodes!r}")
+        if seed is None:
+            seed = derived_seed(self.config.seed, EVAL_STREAM, 0)
+        result = evaluate_policy(self.model, self.env_source, episodes, seed=seed)
+        return {"mean_return": result.mean_return, "std_return": result.std_return,
+                "episodes": result.episodes, "returns": result.returns.tolist()}
+
+    # -- files -------------------------------------------------------------------------------
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write the run directory (config.json, spaces.json, checkpoint.npz, metrics.csv,
+        updates.csv, model.keras, and after `learn` summary.json and learning_curve.png)
+        into `path` (default: the agent's run_dir); `REINFORCE.load(path)` reads it back.
+        `export` adds policy.onnx."""
+        if path is None and self.run_dir is None:
+            raise ConfigError("save() needs a path: this agent has no run_dir")
+        path = Path(path) if path is not None else self.run_dir
+        rd.create(path)
+        self._write_config(path)
+        self._trainer.save(path)
+        if self.summary is not None:
+            self._write_results(path)
+        return path
+
+    def export(self, path: str | Path | None = None, *, opset: int | None = None,
+               seed: int = 0) -> dict[str, Any]:
+        """Write this policy as a verified `policy.onnx` (see export.to_onnx), by default
+        into the run directory; returns the export report."""
+        from export import PolicySource, export_policy
+
+        if path is None:
+            if self.run_dir is None:
+                raise ConfigError("export() needs a path: this agent has no run_dir")
+            path = self.run_dir / "policy.onnx"
+        source = PolicySource(
+            model=self.model, config=self.config.to_dict(), summary=self.summary,
+            run_dir=self.run_dir, observation_space=self.observation_space,
+            action_space=self.action_space, observations=self._trainer.observation_sample)
+        return export_policy(source, path, **({"opset": opset} if opset else {}), seed=seed)
+
+    def close(self) -> None:
+        """Release the envs."""
+        self._trainer.backend.close()
+
+    def __enter__(self) -> REINFORCE:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def model(self) -> keras.Model:
+        """The Keras policy: obs [B, *obs_shape] -> logits [B, n] or [mean, log_std] [B, 2d]."""
+        return self._trainer.learner.model
+
+    @property
+    def progress(self):
+        """The run's counters (updates, episodes, env_steps, train_wall_s, solved, ...)."""
+        return self._trainer.progress
+
+    @property
+    def history(self) -> list[tuple]:
+        """One row per training episode: episode, env_steps, return, length, wall_s."""
+        return list(self._trainer.episode_rows)
+
+    def _write_config(self, path: Path) -> None:
+        rd.write_json(path / rd.CONFIG, self.config.to_dict())
+        rd.write_json(path / rd.SPACES, {"observation_space": describe_space(
+            self.observation_space), "action_space": describe_space(self.action_space)})
+
+    def _write_results(self, path: Path) -> None:
+        c = self.config
+        returns = np.array([row[2] for row in self._trainer.episode_rows])
+        plot_learning_curve(path / rd.CURVE, returns, self._trainer.target,
+                            f"REINFORCE on {c.env_id} (seed {c.seed})")
+        rd.write_json(path / rd.SUMMARY, self.summary)
+
+    def __repr__(self) -> str:
+        return (f"REINFORCE({self.config.env_id!r}, steps={self.progress.env_steps:,}, "
+                f"run_dir={str(self.run_dir) if self.run_dir else None!r})")
+
+
+def _check_settings(settings: dict[str, Any]) -> None:
+    names = [f.name for f in dataclasses.fields(Config)]
+    for key in settings:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigTypeError(f"unknown setting {key!r}{hint} (settings are the fields of "
+                                  f"keras_pg.Config)")
+    if "env_id" in settings:
+        raise ConfigTypeError("pass the env as the first argument, not env_id=")
+
+
+def _check_spaces_match(run_dir: Path, info) -> None:
+    """The env given to `load` must have the spaces the run was trained on."""
+    if not (run_dir / rd.SPACES).exists():
+        return
+    saved = rd.read_json(run_dir / rd.SPACES)
+    now = {"observation_space": describe_space(info.observation_space),
+           "action_space": describe_space(info.action_space)}
+    for key, value in now.items():
+        if saved[key] != value:
+            raise ConfigError(f"the env's {key.replace('_', ' ')} {value} differs from the "
+                              f"run's {saved[key]} ({run_dir / rd.SPACES})")
+
+
+def _check_serializable(model: keras.Model) -> None:
+    """A custom network must survive model.keras: every layer registered with Keras."""
+    try:
+        keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    except Exception as exc:  # Keras raises TypeError/ValueError, depending on what fails
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"the policy network cannot be saved and loaded as model.keras ({reason[:160]}); "
+            f"decorate custom layers and models with "
+            f"@keras.saving.register_keras_serializable() and give them get_config") from None
+
+
+def _load_model(path: Path) -> keras.Model:
+    try:
+        return keras.models.load_model(path)
+    except Exception as exc:  # Keras raises many types for a file it cannot read
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise rd.RunDirError(f"cannot load {path}: {reason[:200]}") from None

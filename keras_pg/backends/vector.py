@@ -1,0 +1,51 @@
+"""The gymnasium backend: `num_envs` envs behind gymnasium's vector API, stepped in this
+process, with actions sampled by a compiled function (see `rollout.collect_episodes`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from keras_pg.backends import Round, RoundInterrupted
+from keras_pg.config import Config
+from keras_pg.envs import EnvSource
+from keras_pg.learner import Learner
+from keras_pg.policy import make_act_fn
+from keras_pg.rollout import collect_episodes
+from keras_pg.seeding import ACTION_STREAM, TRAIN_STREAM, derived_seed
+
+
+class VectorBackend:
+    """Rounds of complete episodes from a gymnasium vector env; the learner updates."""
+
+    def __init__(self, config: Config, source: EnvSource, learner: Learner):
+        self.config = config
+        self.env = source.make_vector(config.num_envs)
+        self.head = learner.head
+        self.act = make_act_fn(learner.model, learner.head)
+        self.obs_dtype = learner.model.inputs[0].dtype
+
+    def collect(self, round_index: int, should_stop: Callable[[], bool]) -> Round:
+        batch = collect_episodes(
+            self.env, self._actor(round_index, should_stop), self.config.episodes_per_update,
+            self.config.gamma, seed=derived_seed(self.config.seed, TRAIN_STREAM, round_index),
+            to_env=self.head.to_env, obs_dtype=self.obs_dtype)
+        return Round(batch.episode_returns, batch.episode_lengths, batch, None)
+
+    def _actor(self, round_index: int, should_stop: Callable[[], bool]):
+        """The sampling policy for one round: fresh stateless seeds per step."""
+        round_seed = derived_seed(self.config.seed, ACTION_STREAM, round_index)
+        step = iter(range(1 << 62))
+
+        def act(obs: np.ndarray) -> np.ndarray:
+            if should_stop():
+                raise RoundInterrupted
+            seed = tf.constant([round_seed, next(step)], dtype=tf.int64)
+            return self.act(tf.constant(obs, dtype=self.obs_dtype), seed).numpy()
+
+        return act
+
+    def close(self) -> None:
+        self.env.close()

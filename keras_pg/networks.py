@@ -1,0 +1,126 @@
+"""Feature networks: the preprocessed observation -> a feature vector [batch, features].
+
+keras_pg puts the preprocessing (one-hot, normalization, image scaling) in front of the
+feature network and the distribution head behind it (see `policy.py`), so a network --
+built in or the user's own -- sees float32 [batch, *preprocessed_shape] and returns
+[batch, features]:
+
+    Discrete(n) observations        -> (n,)        one-hot
+    Box observations of any shape   -> obs_shape   normalized (optional) but not flattened
+    (H, W, C) uint8 image Box       -> (H, W, C)   scaled to [0, 1]
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import keras
+
+from keras_pg.config import ConfigError, ConfigTypeError
+from keras_pg.spaces import is_image_space
+
+FEATURES_NAME = "features"
+NATURE_MIN_SIDE = 36  # the smallest side the Nature CNN's 8/4, 4/2, 3/1 convolutions fit
+
+
+def preprocessed_shape(observation_space) -> tuple[int, ...]:
+    """The shape (without batch) that a feature network receives."""
+    if isinstance(observation_space, gym.spaces.Discrete):
+        return (int(observation_space.n),)
+    return tuple(int(d) for d in observation_space.shape)
+
+
+def mlp(input_shape: tuple[int, ...], hidden: tuple[int, ...]) -> keras.Model:
+    """Flatten (rank > 1), then Dense(width, relu) per entry of `hidden`."""
+    inputs = keras.Input(input_shape, name="preprocessed_obs")
+    x = keras.layers.Flatten(name="flatten")(inputs) if len(input_shape) > 1 else inputs
+    for i, width in enumerate(hidden):
+        x = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}")(x)
+    return keras.Model(inputs, x, name=FEATURES_NAME)
+
+
+def cnn(input_shape: tuple[int, ...], hidden: tuple[int, ...]) -> keras.Model:
+    """Convolutions over [H, W, C] in [0, 1], then Dense layers of `hidden` widths.
+
+    Images of at least 36 pixels a side get the Nature-DQN stack (Mnih et al. 2015; the
+    CNN of Stable-Baselines3 and CleanRL for Atari): 32 8x8/4, 64 4x4/2, 64 3x3/1, ReLU.
+    Smaller ones (grid worlds such as 7x7x3), where those strides do not fit, get
+    32 3x3/1, 64 3x3/2, 64 3x3/2 with "same" padding.
+    """
+    if len(input_shape) != 3:
+        raise ConfigError(f"network cnn needs (H, W, C) observations; got shape {input_shape}")
+    if min(input_shape[:2]) >= NATURE_MIN_SIDE:
+        convolutions = [(32, 8, 4, "valid"), (64, 4, 2, "valid"), (64, 3, 1, "valid")]
+    else:
+        convolutions = [(32, 3, 1, "same"), (64, 3, 2, "same"), (64, 3, 2, "same")]
+    inputs = keras.Input(input_shape, name="preprocessed_obs")
+    x = inputs
+    for i, (filters, size, stride, padding) in enumerate(convolutions):
+        x = keras.layers.Conv2D(filters, size, stride, padding, activation="relu",
+                                name=f"conv_{i}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    for i, width in enumerate(hidden):
+        x = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}")(x)
+    return keras.Model(inputs, x, name=FEATURES_NAME)
+
+
+def network_kind(network: str, observation_space) -> str:
+    """"mlp" or "cnn": `auto` picks the CNN for (H, W, C) uint8 images."""
+    if network == "auto":
+        return "cnn" if is_image_space(observation_space) else "mlp"
+    return network
+
+
+def build_features(network: str, observation_space, hidden: tuple[int, ...]) -> keras.Model:
+    """The built-in feature network named by `network` (auto, mlp or cnn)."""
+    shape = preprocessed_shape(observation_space)
+    return (cnn if network_kind(network, observation_space) == "cnn" else mlp)(shape, hidden)
+
+
+def user_features(policy, observation_space) -> keras.Model:
+    """The user's `policy=` argument (a keras.Model, or a function of the observation space
+    that returns one) as a feature network, checked against the observation space."""
+    if not isinstance(policy, keras.Model) and callable(policy):
+        policy = policy(observation_space)
+    if not isinstance(policy, keras.Model):
+        raise ConfigTypeError(f"policy must be a keras.Model or a function (observation_space) "
+                              f"-> keras.Model; got {type(policy).__name__}")
+    expected = preprocessed_shape(observation_space)
+    declared = _declared_input_shape(policy)
+    if declared is not None and not _compatible(declared, expected):
+        raise ConfigError(f"the policy network takes inputs of shape {declared}; observations "
+                          f"from {observation_space} are {expected} after preprocessing")
+    probe = keras.Input(expected)
+    try:
+        features = policy(probe)
+    except Exception as exc:  # the user's network: whatever its call raises
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"the policy network cannot take inputs of shape {expected} "
+                          f"(observations from {observation_space}): {reason}") from None
+    if not isinstance(features, keras.KerasTensor) or len(features.shape) != 2:
+        got = getattr(features, "shape", type(features).__name__)
+        raise ConfigError(f"the policy network must return a feature vector [batch, "
+                          f"features]; it returns {got} for inputs {(None, *expected)}")
+    return policy
+
+
+def fresh_copy(features: keras.Model) -> keras.Model:
+    """The same architecture with new weights (for the value network)."""
+    return keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(features))
+
+
+def _declared_input_shape(model: keras.Model) -> tuple | None:
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):  # a subclassed model declares no input
+        return None
+    if not inputs:
+        return None
+    if len(inputs) != 1:
+        raise ConfigError(f"the policy network takes {len(inputs)} inputs; expected one (the "
+                          f"preprocessed observation)")
+    return tuple(inputs[0].shape[1:])
+
+
+def _compatible(declared: tuple, expected: tuple[int, ...]) -> bool:
+    return len(declared) == len(expected) and all(
+        d is None or d == e for d, e in zip(declared, expected, strict=True))

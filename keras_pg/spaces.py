@@ -1,0 +1,55 @@
+"""Observation and action spaces as JSON, and back.
+
+The run directory records the spaces (`spaces.json`) and the ONNX metadata carries them, so
+that export and serve know a policy's inputs and outputs without creating its env.
+
+    {"type": "Box", "shape": [4], "dtype": "float32", "low": [...], "high": [...]}
+    {"type": "Discrete", "n": 16, "start": 0}
+
+Unbounded Box entries are the strings "inf" and "-inf" (JSON has no infinity).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+
+def _bounds(values: np.ndarray) -> list[float | str]:
+    return [float(v) if np.isfinite(v) else ("inf" if v > 0 else "-inf")
+            for v in np.asarray(values, dtype=np.float64).ravel()]
+
+
+def describe_space(space: gym.Space) -> dict[str, Any]:
+    """A JSON description of a Box or Discrete space (the only ones keras_pg trains on)."""
+    if isinstance(space, gym.spaces.Box):
+        return {"type": "Box", "shape": list(space.shape), "dtype": str(space.dtype),
+                "low": _bounds(space.low), "high": _bounds(space.high)}
+    if isinstance(space, gym.spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
+    raise ValueError(f"cannot describe space {space}; expected Box or Discrete")
+
+
+def space_from_description(description: dict[str, Any]) -> gym.Space:
+    """Inverse of `describe_space`; a malformed description is a ValueError naming it."""
+    try:
+        if description["type"] == "Discrete":
+            return gym.spaces.Discrete(int(description["n"]), start=int(description["start"]))
+        if description["type"] == "Box":
+            shape, dtype = tuple(int(d) for d in description["shape"]), np.dtype(
+                description["dtype"])
+            low, high = (np.array([float(v) for v in description[k]]).reshape(shape).astype(
+                dtype) for k in ("low", "high"))
+            return gym.spaces.Box(low, high, shape, dtype)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"malformed space description {description!r}: {exc}") from None
+    raise ValueError(f"unknown space type in {description!r}; expected Box or Discrete")
+
+
+def is_image_space(space: gym.Space) -> bool:
+    """A Box of shape (H, W, C) and dtype uint8: frames, which get a CNN and are scaled to
+    [0, 1] inside the model (so the policy takes raw uint8 frames)."""
+    return (isinstance(space, gym.spaces.Box) and len(space.shape) == 3
+            and space.dtype == np.uint8)

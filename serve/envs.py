@@ -1,0 +1,91 @@
+"""The environment a policy acts in: the one it was trained in, rebuilt from its metadata.
+
+The metadata names it (see serve/contract.py): env_id (a gymnasium id, "module:EnvId", or
+"<module.function>" for a Python factory, which cannot be rebuilt), env_kwargs and
+max_episode_steps. A caller may name another env, or other arguments, instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+
+from serve import contract
+
+ENV_HINT = "pass --env ID (a gymnasium id or module:EnvId)"
+
+
+class EnvRecipe(NamedTuple):
+    """What gymnasium.make needs to build the env."""
+
+    env_id: str
+    """A gymnasium id or "module:EnvId" (or the metadata's "<module.function>")."""
+    kwargs: dict[str, Any]
+    """Keyword arguments of gymnasium.make, besides the two below."""
+    max_episode_steps: int | None
+    """The TimeLimit; None keeps the registered one."""
+    from_metadata: bool
+    """Whether env_id is the one in the policy's metadata (for error messages)."""
+
+
+def env_recipe(metadata: dict[str, Any], env_id: str | None = None,
+               env_kwargs: dict[str, Any] | None = None,
+               max_episode_steps: int | None = None) -> EnvRecipe:
+    """The env to build: the explicit arguments, completed from the policy's metadata.
+
+    With env_id None: the metadata's env_id, env_kwargs and max_episode_steps. An explicit
+    env_id takes the metadata's kwargs and time limit only if it is the metadata's env_id;
+    explicit env_kwargs and max_episode_steps always win.
+    """
+    trained_id = metadata.get(contract.ENV_ID_KEY)
+    env_id = env_id or trained_id
+    if not env_id:
+        raise ValueError(f"the policy has no env_id in its metadata; {ENV_HINT}")
+    same = env_id == trained_id
+    if env_kwargs is None:
+        env_kwargs = (metadata.get(contract.ENV_KWARGS_KEY) or {}) if same else {}
+    if max_episode_steps is None and same:
+        max_episode_steps = metadata.get(contract.MAX_EPISODE_STEPS_KEY)
+    if not isinstance(env_kwargs, dict):
+        raise ValueError("env_kwargs must be a dict of gymnasium.make keyword arguments, got "
+                         f"{type(env_kwargs).__name__}")
+    steps = max_episode_steps
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"max_episode_steps must be a positive integer, got {steps!r}")
+    return EnvRecipe(env_id, dict(env_kwargs), max_episode_steps, from_metadata=same)
+
+
+def make_env(recipe: EnvRecipe, render_mode: str | None = None) -> gym.Env:
+    """gymnasium.make(recipe), or a one-line ValueError saying what failed and what to pass.
+
+    render_mode is passed only when given: hand-written envs often take no render_mode
+    argument, and gymnasium hands on render_mode=None as it is.
+    """
+    if recipe.from_metadata and recipe.env_id.startswith("<") and recipe.env_id.endswith(">"):
+        raise ValueError(f"the policy was trained on a Python env factory {recipe.env_id}, "
+                         f"which serve cannot rebuild; {ENV_HINT}")
+    options = dict(recipe.kwargs)
+    if recipe.max_episode_steps is not None:
+        options["max_episode_steps"] = recipe.max_episode_steps
+    if render_mode is not None:
+        options["render_mode"] = render_mode
+    module, colon, _ = recipe.env_id.rpartition(":")
+    try:
+        if colon:  # gymnasium imports it too, but buries the reason in two more sentences
+            importlib.import_module(module)
+        return gym.make(recipe.env_id, **options)
+    except Exception as exc:  # an env's constructor may raise anything for kwargs it rejects
+        where = " from the policy's metadata" if recipe.from_metadata else ""
+        raise ValueError(f"cannot create env {recipe.env_id!r}{where}: {_reason(exc)}; "
+                         f"{ENV_HINT} and --env-kwargs JSON") from None
+
+
+def _reason(exc: Exception) -> str:
+    """The first line of the message, after the type unless gymnasium or an import wrote it."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    if text and isinstance(exc, gym.error.Error | ImportError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,64 @@
+"""What a caller passes as observations, checked and shaped into the policy's ONNX input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+FLOAT32, UINT8 = np.dtype(np.float32), np.dtype(np.uint8)  # the input dtypes of the contract
+NOT_FINITE = "obs contains NaN or inf; expected finite numbers"
+
+
+def as_batch(obs: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, bool]:
+    """`obs` as a `dtype` array [B, *shape], and whether a single observation was given.
+
+    Args:
+        obs: one observation of `shape`, or a batch [B, *shape] with B > 0 (arrays, lists).
+        shape: the observation shape (() for a Discrete observation).
+        dtype: FLOAT32 (anything numeric is cast; NaN and inf are refused) or UINT8 (raw
+            image frames: uint8 arrays pass as they are, other numbers must be integers in
+            [0, 255]).
+
+    Raises:
+        ValueError: one line saying what was received and what was expected.
+    """
+    # Identity, not ==: dtype is one of the two objects above, and this is act()'s hot path.
+    if dtype is UINT8:
+        obs = _as_uint8(obs, shape)
+    try:
+        array = np.asarray(obs, dtype=dtype)
+    except (ValueError, TypeError):
+        raise _not_numeric(obs, shape) from None
+    if array.shape == shape:
+        single, array = True, array[None]
+    elif array.shape[1:] == shape and array.shape[0] > 0:
+        single = False
+    else:
+        raise ValueError(f"obs has shape {array.shape}; expected {shape} "
+                         f"or (batch, {', '.join(map(str, shape))})")
+    if dtype is FLOAT32 and not np.isfinite(array).all():
+        raise ValueError(NOT_FINITE)
+    return array, single
+
+
+def _as_uint8(obs: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A uint8 array as it is; other numbers as uint8 if each is an integer in [0, 255]."""
+    if isinstance(obs, np.ndarray) and obs.dtype == UINT8:
+        return obs
+    try:
+        values = np.asarray(obs, dtype=np.float64)  # exact for every integer a uint8 can hold
+    except (ValueError, TypeError):
+        raise _not_numeric(obs, shape) from None
+    if not np.isfinite(values).all():
+        raise ValueError(NOT_FINITE)
+    outside = (values < 0) | (values > 255) | (values != np.round(values))
+    if outside.any():
+        raise ValueError("obs must be integers in [0, 255] for this policy's uint8 input, "
+                         f"got {values[outside][0]}")
+    return values.astype(np.uint8)
+
+
+def _not_numeric(obs: Any, shape: tuple[int, ...]) -> ValueError:
+    text = " ".join(str(obs).split())[:60]  # an array prints on several lines
+    return ValueError(f"obs must be numeric with shape {shape}, got {type(obs).__name__} {text}")

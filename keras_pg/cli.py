@@ -37,8 +37,8 @@ def _parser_for(annotation: Any):
             return None
         if typing.get_origin(base) is tuple:
             return tuple(int(part) for part in text.split(","))
-        if base is dict:
-            return parse_env_kwargs(text)
+        if base is dict:  # parsed in given_settings, so a bad value is one line, not usage
+            return text
         return base(text)
 
     parse.__name__ = getattr(base, "__name__", str(base))  # argparse names it in errors
@@ -86,9 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def given_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The Config fields given on the command line."""
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
-            if getattr(args, f.name) is not None}
+    """The Config fields given on the command line (--env-kwargs parsed from JSON)."""
+    settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
+                if getattr(args, f.name) is not None}
+    if "env_kwargs" in settings:
+        settings["env_kwargs"] = parse_env_kwargs(settings["env_kwargs"])
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -158,11 +158,15 @@ class Trainer:
                                  result.explained_variance, round(p.train_wall_s, 4)))
 
     def _keep_observations(self, obs: np.ndarray) -> None:
-        """A random sample of the latest round's observations, for export's verification."""
-        count = min(len(obs), OBSERVATION_SAMPLE_COUNT,
+        """Keep up to OBSERVATION_SAMPLE_COUNT of the latest rounds' observations (a random
+        sample of each round, newest first), for export's verification."""
+        count = min(OBSERVATION_SAMPLE_COUNT,
                     max(1, OBSERVATION_SAMPLE_BYTES // max(obs[0].nbytes, 1)))
         rng = np.random.default_rng(self.progress.updates)
-        self.observation_sample = obs[np.sort(rng.choice(len(obs), count, replace=False))]
+        latest = obs[np.sort(rng.choice(len(obs), min(count, len(obs)), replace=False))]
+        if self.observation_sample is not None and len(latest) < count:
+            latest = np.concatenate([latest, self.observation_sample])[:count]
+        self.observation_sample = latest
 
     def logs(self, result: UpdateResult | None) -> dict[str, float]:
         """The callbacks' logs after an update (see callbacks.LOG_KEYS); NaN metrics when

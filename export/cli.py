@@ -4,7 +4,16 @@ import argparse
 import sys
 from pathlib import Path
 
-import keras_pg  # noqa: F401  (quiets TensorFlow's start-up logging before it is imported)
+from export.checks import (
+    DEFAULT_OPSET,
+    MAX_OPSET,
+    MIN_OPSET,
+    check_opset,
+    check_source,
+    check_writable,
+    default_output,
+)
+from export.errors import ExportError, VerificationError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,18 +23,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("source", type=Path, help="a run directory or a model.keras file")
     parser.add_argument("-o", "--output", type=Path, default=None,
                         help="output .onnx path (default: RUN_DIR/policy.onnx)")
-    parser.add_argument("--opset", type=int, default=17, help="ONNX opset, 13-18 (default: 17)")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET,
+                        help=f"ONNX opset, {MIN_OPSET}-{MAX_OPSET} (default: {DEFAULT_OPSET})")
     parser.add_argument("--env", default=None,
                         help="gymnasium env id, if the model has no config.json beside it")
     args = parser.parse_args(argv)
-    if not args.source.exists():  # before importing TensorFlow: errors come back at once
-        print(f"error: {args.source} not found; expected a run directory or a .keras file",
-              file=sys.stderr)
-        return 2
-
-    from export import ExportError, VerificationError, to_onnx
-
     try:
+        # Before importing TensorFlow (seconds): a mistake in the arguments comes back at once.
+        check_source(args.source)
+        check_opset(args.opset)
+        check_writable(args.output or default_output(args.source))
+        import keras_pg  # noqa: F401  (quiets TensorFlow's start-up logging before it loads)
+        from export.export import to_onnx
+
         report = to_onnx(args.source, args.output, opset=args.opset, env_id=args.env)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -38,4 +48,3 @@ def main(argv: list[str] | None = None) -> int:
           f"on {sum(report['observations'].values()):,} observations, greedy agreement "
           f"{report['action_agreement']:.0%}")
     return 0
-

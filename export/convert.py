@@ -11,19 +11,11 @@ import tensorflow as tf
 import tf2onnx
 
 import keras_pg
-from export.source import ExportError, PolicySource
+from export.checks import check_opset
+from export.source import PolicySource
 from keras_pg.policy import Head, make_head, observation_spec
 from keras_pg.spaces import describe_space
 from serve import contract
-
-MIN_OPSET = 13
-MAX_OPSET = max(tf2onnx.constants.OPSET_TO_IR_VERSION)  # the newest opset tf2onnx writes
-DEFAULT_OPSET = 17
-
-
-def check_opset(opset: int) -> None:
-    if not MIN_OPSET <= opset <= MAX_OPSET:
-        raise ExportError(f"unsupported opset {opset}; expected {MIN_OPSET} to {MAX_OPSET}")
 
 
 def policy_function(model: keras.Model, head: Head) -> tf.types.experimental.GenericFunction:

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import keras
 
-from export.convert import DEFAULT_OPSET, check_opset, policy_function, to_model_proto
-from export.source import ExportError, PolicySource, load_source, make_env
+from export.checks import (
+    DEFAULT_OPSET,
+    ONNX_FILE,
+    check_opset,
+    check_writable,
+    check_writable_directory,
+)
+from export.convert import policy_function, to_model_proto
+from export.errors import ExportError
+from export.source import PolicySource, load_source, make_env
 from export.verify import rollout_observations, sample_observations, verify
 from keras_pg.envs import is_factory_name
 from keras_pg.policy import make_head
-from keras_pg.run_dir import atomic_write, write_json
+from keras_pg.run_dir import CONFIG, RunDirError, atomic_write, write_json
+from keras_pg.run_lock import RunDirLock
 
-ONNX_FILE = "policy.onnx"
 REPORT = "export_report.json"
 VERIFY_OBSERVATIONS = 1000  # per set: sampled from the space, and met in rollouts
 
@@ -35,10 +44,32 @@ def to_onnx(source: keras.Model | str | Path, path: str | Path | None = None, *,
 
     Returns:
         The export report (also written as RUN_DIR/export_report.json for a run directory).
-        Nothing is written when conversion or verification fails.
+        Nothing is written when conversion or verification fails. A run directory is locked
+        meanwhile (see keras_pg.run_lock): exporting one that a trainer is writing is a
+        RunDirError naming the trainer's process.
     """
     check_opset(opset)
-    return export_policy(load_source(source, env_id), path, opset=opset, seed=seed)
+    with _run_dir_lock(source):
+        return export_policy(load_source(source, env_id), path, opset=opset, seed=seed)
+
+
+@contextlib.contextmanager
+def _run_dir_lock(source: keras.Model | str | Path) -> Iterator[None]:
+    """Hold the lock of the run directory `source` is (or holds the .keras file of), if any."""
+    path = None if isinstance(source, keras.Model) else Path(source)
+    run_dir = path if path is None or path.is_dir() else path.parent
+    if run_dir is None or not (run_dir / CONFIG).exists():
+        yield
+        return
+    lock = RunDirLock(run_dir)
+    try:
+        lock.acquire()
+    except RunDirError as exc:
+        raise ExportError(str(exc)) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def export_policy(policy: PolicySource, path: str | Path | None = None, *,
@@ -57,6 +88,8 @@ def export_policy(policy: PolicySource, path: str | Path | None = None, *,
         path = policy.run_dir / ONNX_FILE
     path = Path(path)
     check_writable(path)
+    if policy.run_dir is not None:
+        check_writable_directory(policy.run_dir / REPORT, policy.run_dir)
     proto = to_model_proto(policy, opset)
     model_bytes = proto.SerializeToString()
     function = policy_function(policy.model, make_head(policy.action_space))
@@ -76,12 +109,3 @@ def export_policy(policy: PolicySource, path: str | Path | None = None, *,
         write_json(policy.run_dir / REPORT, report)
     return report
 
-
-def check_writable(path: Path) -> None:
-    """Fail before any work if `path` cannot be written."""
-    if path.suffix != ".onnx":
-        raise ExportError(f"output {path} should end in .onnx")
-    if path.is_dir():
-        raise ExportError(f"output {path} is a directory; expected a file path")
-    if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
-        raise ExportError(f"cannot write {path}: {path.parent} is not a writable directory")

@@ -17,15 +17,16 @@ import keras
 import numpy as np
 
 import keras_pg  # noqa: F401  (registers keras_pg's custom objects before loading)
+from export.checks import check_keras_file, check_source
+from export.errors import ExportError
 from keras_pg import run_dir as rd
 from keras_pg.config import ConfigError
-from keras_pg.envs import EnvSource, check_env_id
+from keras_pg.envs import EnvSource, check_env_id, check_spaces
+from keras_pg.errors import first_line
 from keras_pg.policy import POLICY_NAME
-from keras_pg.spaces import space_from_description
+from keras_pg.spaces import is_image_space, space_from_description
 
-
-class ExportError(ValueError):
-    """A user's export request cannot be carried out; the message is one line."""
+ENV_HINT = "pass the env it was trained on (--env, or env_id=)"
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,14 @@ class PolicySource:
 
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_text())
     except FileNotFoundError:
         return None
-    except json.JSONDecodeError as exc:
-        raise ExportError(f"{path} is not valid JSON ({exc.msg})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ExportError(f"{path} is not valid JSON ({getattr(exc, 'msg', exc)})") from None
+    if not isinstance(value, dict):
+        raise ExportError(f"{path} holds a JSON {type(value).__name__}; expected an object")
+    return value
 
 
 def load_source(source: keras.Model | str | Path, env_id: str | None = None) -> PolicySource:
@@ -66,35 +70,67 @@ def load_source(source: keras.Model | str | Path, env_id: str | None = None) -> 
         check_policy(source, "the given model")
         if env_id is None:
             raise ExportError("exporting a keras.Model needs env_id (the gymnasium id)")
-        return _from_env(source, {"env_id": env_id}, None, None)
+        return _from_env(source, {"env_id": env_id}, None, None, "the given model")
     path = Path(source)
-    if not path.exists():
-        raise ExportError(f"{path} not found; expected a run directory or a .keras file")
+    check_source(path)  # a file source is a readable .keras file from here on
     run_dir, model_path = (path, path / rd.MODEL) if path.is_dir() else (path.parent, path)
-    if not model_path.exists():
-        raise ExportError(f"{model_path} not found; expected a keras_pg run directory")
+    if path.is_dir():
+        if not model_path.exists():
+            raise ExportError(f"{model_path} not found; expected a keras_pg run directory")
+        check_keras_file(model_path)
     config = _read_json(run_dir / rd.CONFIG)
     if env_id is not None:
         config = {**(config or {}), "env_id": env_id}
     if config is None:
         raise ExportError(f"no config.json beside {model_path}; pass --env with the env id")
+    if not config.get("env_id"):
+        raise ExportError(f"no env_id in {run_dir / rd.CONFIG}; pass --env with the env id")
     model = _load_model(model_path)
     summary = _read_json(run_dir / rd.SUMMARY)
     spaces = _read_json(run_dir / rd.SPACES)
     if spaces is None or env_id is not None:
-        return _from_env(model, config, summary, run_dir)
-    observations = (np.load(run_dir / rd.OBSERVATIONS) if (run_dir / rd.OBSERVATIONS).exists()
-                    else None)
-    return PolicySource(model, config, summary, run_dir,
-                        space_from_description(spaces["observation_space"]),
-                        space_from_description(spaces["action_space"]), observations)
+        return _from_env(model, config, summary, run_dir, str(model_path))
+    observation_space, action_space = _saved_spaces(run_dir / rd.SPACES, spaces)
+    check_fits(model, str(model_path), observation_space, action_space,
+               f"{run_dir / rd.SPACES}", "were model.keras and spaces.json copied from "
+               "different runs?")
+    return PolicySource(model, config, summary, run_dir, observation_space, action_space,
+                        _observations(run_dir / rd.OBSERVATIONS, observation_space))
+
+
+def _saved_spaces(path: Path, spaces: dict[str, Any]) -> tuple[gym.Space, gym.Space]:
+    try:
+        return (space_from_description(spaces["observation_space"]),
+                space_from_description(spaces["action_space"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ExportError(f"{path} is malformed: {first_line(exc)}") from None
+
+
+def _observations(path: Path, space: gym.Space) -> np.ndarray | None:
+    """observations.npy, if there is one with the observation space's shape."""
+    if not path.exists():
+        return None
+    try:
+        observations = np.load(path)
+    except Exception as exc:  # numpy raises many types for a file it cannot read
+        raise ExportError(f"{path} is not a readable .npy file: {first_line(exc)}") from None
+    if observations.ndim < 1 or observations.shape[1:] != space.shape:
+        raise ExportError(f"{path} holds observations of shape {observations.shape[1:]}; "
+                          f"expected {space.shape} (the observation space's)")
+    return observations
 
 
 def _from_env(model: keras.Model, config: dict[str, Any], summary: dict | None,
-              run_dir: Path | None) -> PolicySource:
+              run_dir: Path | None, where: str) -> PolicySource:
     """A PolicySource whose spaces come from creating the env (no spaces.json)."""
     env = make_env(config)
     env.close()
+    try:
+        check_spaces(config["env_id"], env.observation_space, env.action_space)
+    except ConfigError as exc:
+        raise ExportError(str(exc)) from None
+    check_fits(model, where, env.observation_space, env.action_space, config["env_id"],
+               ENV_HINT)
     return PolicySource(model, config, summary, run_dir, env.observation_space,
                         env.action_space)
 
@@ -113,8 +149,8 @@ def _load_model(model_path: Path) -> keras.Model:
     try:
         model = keras.models.load_model(model_path)
     except Exception as exc:  # Keras raises many types for a file it cannot read
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ExportError(f"cannot load {model_path} as a Keras model: {reason}") from None
+        raise ExportError(f"cannot load {model_path} as a Keras model: {first_line(exc)}"
+                          ) from None
     check_policy(model, str(model_path))
     return model
 
@@ -126,3 +162,34 @@ def check_policy(model: keras.Model, where: str) -> None:
             f"{where} is not a keras_pg policy: expected a functional model named "
             f"{POLICY_NAME!r} with one input and one output, got {model.name!r} with "
             f"{len(model.inputs)} input(s) and {len(model.outputs)} output(s)")
+
+
+def check_fits(model: keras.Model, where: str, observation_space: gym.Space,
+               action_space: gym.Space, spaces_from: str, hint: str) -> None:
+    """Raise ExportError unless the policy's input takes the observation space's observations
+    and its output has the size the action space's head needs (logits [B, n], or a mean and
+    a log-std [B, 2d]); the message names both."""
+    discrete = isinstance(observation_space, gym.spaces.Discrete)
+    shape = () if discrete else tuple(observation_space.shape)
+    dtype = "uint8" if is_image_space(observation_space) else "float32"
+    got_shape, got_dtype = tuple(model.input_shape[1:]), str(model.inputs[0].dtype)
+    if (got_shape, got_dtype) != (shape, dtype):
+        raise ExportError(
+            f"{where} takes observations of shape {got_shape} {got_dtype}, but {spaces_from} "
+            f"has observation space {_describe(observation_space)} (observations of shape "
+            f"{shape} {dtype}); {hint}")
+    if isinstance(action_space, gym.spaces.Discrete):
+        size, what = int(action_space.n), "one logit per action"
+    else:
+        size, what = 2 * int(action_space.shape[0]), "a mean and a log-std per dimension"
+    got = model.output_shape
+    if len(got) != 2 or got[-1] != size:
+        raise ExportError(
+            f"{where} outputs shape {tuple(got[1:])} per observation, but {spaces_from} has "
+            f"action space {_describe(action_space)}, which needs ({size},) ({what}); {hint}")
+
+
+def _describe(space: gym.Space) -> str:
+    if isinstance(space, gym.spaces.Discrete):
+        return f"Discrete({int(space.n)})"
+    return f"Box(shape={tuple(space.shape)}, {space.dtype})"

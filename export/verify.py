@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from export.errors import VerificationError
 from keras_pg.spaces import is_image_space
 from serve import contract
 from serve.sampling import sample_categorical, sample_gaussian
@@ -17,10 +18,6 @@ from serve.sampling import sample_categorical, sample_gaussian
 UNBOUNDED_RANGE = 10.0  # sampled range for Box dimensions without finite bounds
 MAX_ABS_DIFF = 1e-5  # the largest accepted |ONNX - Keras| of any float output
 BATCH_SIZES = (1, 1024)
-
-
-class VerificationError(RuntimeError):
-    """The exported model does not compute what the Keras model computes."""
 
 
 def sample_observations(space: gym.Space, count: int, seed: int) -> np.ndarray:

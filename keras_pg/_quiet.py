@@ -18,9 +18,9 @@ def quiet_tensorflow_import() -> Iterator[None]:
     messages before absl::InitializeLog() ...", CUDA and CPU-feature notices), so file
     descriptor 2 goes to a temporary file for the block, and TF_CPP_MIN_LOG_LEVEL is 3
     unless the user set it. Both are restored afterwards, and so is Python's global random
-    state, which importing TensorFlow advances; if the block raises, what was captured is
-    written back so nothing is lost. Nothing happens when TensorFlow is already imported:
-    the user's process made its own choices.
+    state, which importing TensorFlow advances; if the block raises (other than by Ctrl-C),
+    what was captured is written back so nothing is lost. Nothing happens when TensorFlow is
+    already imported: the user's process made its own choices.
     """
     if "tensorflow" in sys.modules:
         yield
@@ -31,16 +31,19 @@ def quiet_tensorflow_import() -> Iterator[None]:
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
-        failed = True
+        replay = True  # what was captured, if the import fails (not if it was interrupted)
         try:
             yield
-            failed = False
+            replay = False
+        except KeyboardInterrupt:
+            replay = False
+            raise
         finally:
             os.dup2(saved, 2)
             os.close(saved)
             random.setstate(random_state)
             if level is None:
                 os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
-            if failed:
+            if replay:
                 captured.seek(0)
                 os.write(2, captured.read())

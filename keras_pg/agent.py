@@ -11,8 +11,7 @@ The command line (`python -m keras_pg train`) is this class with flags.
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,12 @@ from keras_pg.config import Config, ConfigError, ConfigTypeError
 from keras_pg.envs import factory_name, is_factory_name, prepare_env
 from keras_pg.evaluate import evaluate_policy
 from keras_pg.learner import Learner
-from keras_pg.networks import build_features, user_features
+from keras_pg.networks import build_features, check_serializable, user_features
 from keras_pg.plots import plot_learning_curve
-from keras_pg.policy import build_policy, make_act_fn
+from keras_pg.policy import build_policy, load_policy, make_act_fn
 from keras_pg.presets import resolve_config
 from keras_pg.progress import ProgressBar
+from keras_pg.run_lock import RunDirLock
 from keras_pg.seeding import EVAL_STREAM, PREDICT_STREAM, derived_seed, initialization
 from keras_pg.spaces import describe_space
 from keras_pg.train import INTERRUPTED, Trainer
@@ -68,7 +68,8 @@ class REINFORCE:
     def __init__(self, env: EnvArg = "CartPole-v1", *, policy: keras.Model | Callable | None = None,
                  run_dir: str | Path | None = None, preset: str = "auto", verbose: int = 0,
                  **settings: Any):
-        _check_settings(settings)
+        if "env_id" in settings:
+            raise ConfigTypeError("pass the env as the first argument, not env_id=")
         settings = dict(settings)
         if callable(env) and not isinstance(env, gym.Env | str):
             settings["env_id"] = factory_name(env)
@@ -83,8 +84,12 @@ class REINFORCE:
         if config.network == "custom" and policy is None:
             raise ConfigError("network 'custom' needs REINFORCE(policy=...), a keras.Model")
         if run_dir is not None:
+            if (Path(run_dir) / rd.LOCK).exists():  # a run in progress: name its process
+                RunDirLock(run_dir).acquire().release()
             rd.check_new(run_dir)
-        self._setup(config, env, policy, Path(run_dir) if run_dir else None, verbose, None)
+        self._lock = None
+        self._setup(config, env, policy, Path(run_dir) if run_dir else None, verbose,
+                    restore=False)
 
     @classmethod
     def load(cls, path: str | Path, env: EnvArg | None = None, *, verbose: int = 0) -> REINFORCE:
@@ -92,54 +97,57 @@ class REINFORCE:
         predict, evaluate or export. `env` is needed when the run was trained on a Python
         callable; an id or "module:EnvId" run rebuilds its env from config.json."""
         path = rd.check_resumable(path)
-        config = Config.from_dict(rd.read_json(path / rd.CONFIG))
-        if env is None:
-            if is_factory_name(config.env_id):
+        agent = cls.__new__(cls)
+        agent.preset, agent._lock = None, RunDirLock(path)
+        with agent._lock:  # nobody writes while the run is read and checked
+            config = _read_config(path)
+            if env is None and is_factory_name(config.env_id):
                 raise ConfigError(f"{path} was trained on the Python env factory "
                                   f"{config.env_id}; pass it: REINFORCE.load({str(path)!r}, "
                                   f"env=...)")
-            env = config.env_id
-        elif callable(env) and not isinstance(env, str):
-            config = dataclasses.replace(config, env_id=factory_name(env))
-        agent = cls.__new__(cls)
-        agent.preset = None
-        agent._setup(config, env, None, path, verbose, path)
+            agent._setup(config, env if env is not None else config.env_id, None, path,
+                         verbose, restore=True)
         return agent
 
     def _setup(self, config: Config, env: EnvArg, policy, run_dir: Path | None, verbose: int,
-               restore_from: Path | None) -> None:
+               restore: bool) -> None:
         """Check everything, build the networks and backend, then (only then) write."""
         config, self.env_source, info = prepare_env(env, config)
         self.config, self.run_dir, self.verbose = config, run_dir, verbose
         self.observation_space, self.action_space = info.observation_space, info.action_space
-        if restore_from is not None:
-            _check_spaces_match(restore_from, info)
+        self.spaces = {"observation_space": describe_space(info.observation_space),
+                       "action_space": describe_space(info.action_space)}
+        if restore:
+            rd.check_spaces(run_dir, self.spaces)
         with initialization(config.seed):
-            model = self._policy_model(policy, restore_from)
+            model = self._policy_model(policy, run_dir if restore else None)
             learner = Learner(config, info.observation_space, info.action_space, model)
         target = config.target_return if config.target_return is not None \
             else info.reward_threshold
         self._trainer = Trainer(config, learner, make_backend(config, self.env_source, learner),
-                                target, run_dir)
+                                target, run_dir, self.spaces)
         self.summary: dict[str, Any] | None = None
         self._predict_calls = 0
         self._act = {}
-        if restore_from is not None:
-            self._trainer.restore(restore_from)
+        if restore:
+            self._trainer.restore(run_dir)
         elif run_dir is not None:
             rd.create(run_dir)
-            self._write_config(run_dir)
+            self._lock = RunDirLock(run_dir)
+            with self._lock:
+                self._write_config(run_dir)
+                self._trainer.save()  # a first checkpoint: a run killed at once resumes
 
     def _policy_model(self, policy, restore_from: Path | None) -> keras.Model:
         c = self.config
         if c.network == "custom" and restore_from is not None:
-            return _load_model(restore_from / rd.MODEL)
+            return load_policy(restore_from / rd.MODEL)
         features = (user_features(policy, self.observation_space) if policy is not None
                     else build_features(c.network, self.observation_space, c.hidden))
         model = build_policy(self.observation_space, self.action_space, features,
                              c.normalize_obs, c.initial_log_std)
         if policy is not None:
-            _check_serializable(model)
+            check_serializable(model)
         return model
 
     # -- training ----------------------------------------------------------------------------
@@ -168,17 +176,19 @@ class REINFORCE:
         extra = [ProgressBar()] if self.verbose else []
         driver = CallbackDriver([*(callbacks or []), *extra], self.model,
                                 {"max_steps": budget, "verbose": self.verbose})
-        reason = self._trainer.train(budget, driver, should_stop or (lambda: False),
-                                     checkpoint_every_s)
-        if reason == INTERRUPTED:
-            return self._trainer.summary(None) | {"stop_reason": reason}
-        evaluation = None
-        if self.config.eval_episodes:
-            evaluation = evaluate_policy(self.model, self.env_source, self.config.eval_episodes,
-                                         seed=derived_seed(self.config.seed, EVAL_STREAM, 0))
-        self.summary = self._trainer.summary(evaluation) | {"stop_reason": reason}
-        if self.run_dir is not None:
-            self._write_results(self.run_dir)
+        with self._lock or contextlib.nullcontext():  # the run directory is ours meanwhile
+            reason = self._trainer.train(budget, driver, should_stop or (lambda: False),
+                                         checkpoint_every_s)
+            if reason == INTERRUPTED:
+                return self._trainer.summary(None) | {"stop_reason": reason}
+            evaluation = None
+            if self.config.eval_episodes:
+                evaluation = evaluate_policy(
+                    self.model, self.env_source, self.config.eval_episodes,
+                    seed=derived_seed(self.config.seed, EVAL_STREAM, 0))
+            self.summary = self._trainer.summary(evaluation) | {"stop_reason": reason}
+            if self.run_dir is not None:
+                self._write_results(self.run_dir)
         return self.summary
 
     # -- using the policy --------------------------------------------------------------------
@@ -225,11 +235,17 @@ class REINFORCE:
             raise ConfigError("save() needs a path: this agent has no run_dir")
         path = Path(path) if path is not None else self.run_dir
         rd.create(path)
-        self._write_config(path)
-        self._trainer.save(path)
-        if self.summary is not None:
-            self._write_results(path)
+        with self._run_dir_lock(path):
+            self._write_config(path)
+            self._trainer.save(path)
+            if self.summary is not None:
+                self._write_results(path)
         return path
+
+    def _run_dir_lock(self, path: Path) -> RunDirLock:
+        """The lock to hold while writing into `path` (the agent's own for its run_dir)."""
+        return self._lock if self._lock is not None and path == self.run_dir else RunDirLock(
+            path)
 
     def export(self, path: str | Path | None = None, *, opset: int | None = None,
                seed: int = 0) -> dict[str, Any]:
@@ -245,7 +261,9 @@ class REINFORCE:
             model=self.model, config=self.config.to_dict(), summary=self.summary,
             run_dir=self.run_dir, observation_space=self.observation_space,
             action_space=self.action_space, observations=self._trainer.observation_sample)
-        return export_policy(source, path, **({"opset": opset} if opset else {}), seed=seed)
+        with self._lock or contextlib.nullcontext():  # export_report.json goes to run_dir
+            return export_policy(source, path, **({"opset": opset} if opset else {}),
+                                 seed=seed)
 
     def close(self) -> None:
         """Release the envs."""
@@ -275,8 +293,7 @@ class REINFORCE:
 
     def _write_config(self, path: Path) -> None:
         rd.write_json(path / rd.CONFIG, self.config.to_dict())
-        rd.write_json(path / rd.SPACES, {"observation_space": describe_space(
-            self.observation_space), "action_space": describe_space(self.action_space)})
+        rd.write_json(path / rd.SPACES, self.spaces)
 
     def _write_results(self, path: Path) -> None:
         c = self.config
@@ -290,46 +307,10 @@ class REINFORCE:
                 f"run_dir={str(self.run_dir) if self.run_dir else None!r})")
 
 
-def _check_settings(settings: dict[str, Any]) -> None:
-    names = [f.name for f in dataclasses.fields(Config)]
-    for key in settings:
-        if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            raise ConfigTypeError(f"unknown setting {key!r}{hint} (settings are the fields of "
-                                  f"keras_pg.Config)")
-    if "env_id" in settings:
-        raise ConfigTypeError("pass the env as the first argument, not env_id=")
 
-
-def _check_spaces_match(run_dir: Path, info) -> None:
-    """The env given to `load` must have the spaces the run was trained on."""
-    if not (run_dir / rd.SPACES).exists():
-        return
-    saved = rd.read_json(run_dir / rd.SPACES)
-    now = {"observation_space": describe_space(info.observation_space),
-           "action_space": describe_space(info.action_space)}
-    for key, value in now.items():
-        if saved[key] != value:
-            raise ConfigError(f"the env's {key.replace('_', ' ')} {value} differs from the "
-                              f"run's {saved[key]} ({run_dir / rd.SPACES})")
-
-
-def _check_serializable(model: keras.Model) -> None:
-    """A custom network must survive model.keras: every layer registered with Keras."""
+def _read_config(run_dir: Path) -> Config:
+    """config.json of a run directory, or a RunDirError naming the file and the problem."""
     try:
-        keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
-    except Exception as exc:  # Keras raises TypeError/ValueError, depending on what fails
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(
-            f"the policy network cannot be saved and loaded as model.keras ({reason[:160]}); "
-            f"decorate custom layers and models with "
-            f"@keras.saving.register_keras_serializable() and give them get_config") from None
-
-
-def _load_model(path: Path) -> keras.Model:
-    try:
-        return keras.models.load_model(path)
-    except Exception as exc:  # Keras raises many types for a file it cannot read
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise rd.RunDirError(f"cannot load {path}: {reason[:200]}") from None
+        return Config.from_dict(rd.read_json(run_dir / rd.CONFIG))
+    except ConfigError as exc:
+        raise rd.RunDirError(f"{run_dir / rd.CONFIG}: {exc}") from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 import time
 import types
@@ -22,7 +23,7 @@ from keras_pg.run_dir import RunDirError
 
 FLAG_NAMES = {"env_id": "--env"}
 CHOICES = {"network": [n for n in NETWORKS if n != "custom"]}
-EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
+EXIT_FAILED, EXIT_USAGE, EXIT_IO, EXIT_INTERRUPTED = 1, 2, 74, 130  # 74: sysexits EX_IOERR
 
 
 def _parser_for(annotation: Any):
@@ -108,15 +109,21 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, RunDirError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # disk full, permission denied, ...: every file is written atomically
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: cannot write the run: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_IO
     except KeyboardInterrupt:  # outside training (which saves and exits on its own)
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
 def _train(args: argparse.Namespace) -> int:
-    # keras_pg (and TensorFlow with it) is imported here, after argparse: a bad flag comes
-    # back at once.
+    if not (args.checkpoint_every > 0 and math.isfinite(args.checkpoint_every)):
+        raise ConfigError(f"--checkpoint-every must be a positive number of seconds, got "
+                          f"{args.checkpoint_every}")
     from keras_pg import REINFORCE
+    from keras_pg.rollout import EnvOutputError
     from keras_pg.signals import stop_on_signals
     from keras_pg.train import INTERRUPTED
     from keras_pg.update import NonFiniteLossError
@@ -142,7 +149,7 @@ def _train(args: argparse.Namespace) -> int:
         try:
             summary = agent.learn(checkpoint_every_s=args.checkpoint_every,
                                   should_stop=lambda: bool(signals))
-        except NonFiniteLossError as exc:
+        except (NonFiniteLossError, EnvOutputError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_FAILED
     if summary["stop_reason"] == INTERRUPTED:
@@ -174,7 +181,8 @@ def _print_summary(summary: dict[str, Any], run_dir: Path) -> None:
                   f"{summary['eval_std_return']:.1f} over {summary['eval_episodes']} episodes"
                   if summary["eval_episodes"] else "no evaluation")
     print(f"{summary['env_id']}: {state} after {summary['episodes']:,} episodes, "
-          f"{summary['env_steps']:,} steps in {summary['train_wall_s']:.1f} s "
+          f"{summary['env_steps']:,} steps (budget {summary['step_budget']:,}) in "
+          f"{summary['train_wall_s']:.1f} s "
           f"({summary['steps_per_s']:,.0f} steps/s); {evaluation}; run dir {run_dir}")
 
 

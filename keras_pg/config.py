@@ -11,10 +11,12 @@ import dataclasses
 import itertools
 import json
 import math
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 BACKENDS = ("gym", "graph")
+MAX_SEED = 2**32 - 1  # numpy's and gymnasium's seeds are 32-bit
 NETWORKS = ("auto", "mlp", "cnn", "custom")
 
 
@@ -94,7 +96,10 @@ class Config:
     eval_episodes: int = _doc("greedy evaluation episodes after training (0: none)", default=100)
 
     def __post_init__(self) -> None:
-        for problem in itertools.chain(self._choice_problems(), self._number_problems()):
+        for problem in _type_problems(self):  # types first: the value checks rely on them
+            raise ConfigError(problem)
+        for problem in itertools.chain(self._choice_problems(), self._count_problems(),
+                                       self._number_problems()):
             raise ConfigError(problem)  # the first one, in one line
 
     def _choice_problems(self):
@@ -109,12 +114,16 @@ class Config:
             yield (f"with backend graph every env plays one episode per update: "
                    f"episodes_per_update ({self.episodes_per_update}) must equal num_envs "
                    f"({self.num_envs})")
+
+    def _count_problems(self):
         for name in ("num_envs", "episodes_per_update", "value_epochs", "max_steps",
                      "solve_window"):
             if not _positive_int(getattr(self, name)):
                 yield f"{name} must be a positive integer, got {getattr(self, name)!r}"
         if not (_positive_int(self.eval_episodes) or self.eval_episodes == 0):
             yield f"eval_episodes must be 0 or a positive integer, got {self.eval_episodes!r}"
+        if not 0 <= self.seed <= MAX_SEED:
+            yield f"seed must be an integer in [0, {MAX_SEED}], got {self.seed}"
         if self.max_episode_steps is not None and not _positive_int(self.max_episode_steps):
             yield (f"max_episode_steps must be a positive integer or none, got "
                    f"{self.max_episode_steps!r}")
@@ -145,14 +154,43 @@ class Config:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
         """Inverse of `to_dict`; unknown keys are an error naming them."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a config must be a JSON object, got {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"unknown config keys {unknown}; expected some of {sorted(names)}")
         values = dict(data)
-        if "hidden" in values:
+        if isinstance(values.get("hidden"), list):
             values["hidden"] = tuple(values["hidden"])
         return cls(**values)
+
+
+_KINDS = {str: ("a string", str), int: ("an integer", int), float: ("a number", (int, float)),
+          bool: ("true or false", bool), dict: ("a JSON object", dict)}
+
+
+def _type_problems(config: Config):
+    """A field whose value has the wrong type (config.json is edited by hand: "0.99" is a
+    string, not a number), named with what was expected."""
+    hints = typing.get_type_hints(Config)
+    for f in dataclasses.fields(Config):
+        value, hint = getattr(config, f.name), hints[f.name]
+        args = typing.get_args(hint)
+        if type(None) in args:
+            if value is None:
+                continue
+            hint = next(a for a in args if a is not type(None))
+        if typing.get_origin(hint) is tuple:
+            if not (isinstance(value, tuple) and all(_is(v, int) for v in value)):
+                yield f"{f.name} must be a list of integers, got {value!r}"
+        elif not _is(value, hint):
+            yield f"{f.name} must be {_KINDS[hint][0]}, got {value!r}"
+
+
+def _is(value: object, kind: type) -> bool:
+    """isinstance, except that a bool is not a number (JSON true is not 1)."""
+    return isinstance(value, _KINDS[kind][1]) and (kind is bool or not isinstance(value, bool))
 
 
 def _env_kwargs_problems(kwargs: object):

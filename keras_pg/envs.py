@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from keras_pg.config import Config, ConfigError, ConfigTypeError, KerasPGWarning
+from keras_pg.errors import first_line
 
 DEFAULT_TIME_LIMIT = 1000
 """Episode cap, in steps, for an env that has no time limit of its own."""
@@ -124,7 +125,7 @@ def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
             importlib.import_module(module)
         except Exception as exc:  # the user's module: any error while importing it
             raise ConfigError(f"cannot import module {module!r} for env {env_id!r}: "
-                              f"{type(exc).__name__}: {_first_line(exc)}") from None
+                              f"{type(exc).__name__}: {first_line(exc)}") from None
     if name in gym.registry:
         return gym.registry[name]
     close = difflib.get_close_matches(name, list(gym.registry), n=3, cutoff=0.6)
@@ -209,19 +210,14 @@ def _creating(source: EnvSource) -> Iterator[None]:
     except ConfigError:
         raise
     except gym.error.DependencyNotInstalled as exc:
-        raise ConfigError(f"{source.name} needs an extra dependency: {_first_line(exc)}") from None
+        raise ConfigError(f"{source.name} needs an extra dependency: {first_line(exc)}") from None
     except TypeError as exc:
         rejected = _UNEXPECTED_KWARG.search(str(exc))
         if rejected and rejected.group(1) in source.kwargs:
             raise ConfigError(f"{source.name} does not accept the env kwarg "
                               f"{rejected.group(1)!r} (env_kwargs {source.kwargs})") from None
-        raise ConfigError(f"cannot create {source.name}: TypeError: {_first_line(exc)}") from None
+        raise ConfigError(f"cannot create {source.name}: TypeError: {first_line(exc)}") from None
     except Exception as exc:  # the env's own code: whatever it raises is the user's to see
         raise ConfigError(f"cannot create {source.name}"
                           f"{f' with env_kwargs {source.kwargs}' if source.kwargs else ''}: "
-                          f"{type(exc).__name__}: {_first_line(exc)}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+                          f"{type(exc).__name__}: {first_line(exc)}") from None

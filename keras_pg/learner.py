@@ -13,6 +13,7 @@ from keras_pg import advantages
 from keras_pg.config import Config
 from keras_pg.policy import build_value, make_head, observation_normalizer, observation_spec
 from keras_pg.rollout import Batch
+from keras_pg.run_dir import RunDirError
 from keras_pg.update import UpdateMetrics, UpdateStep
 
 
@@ -80,8 +81,17 @@ class Learner:
                 for i, v in enumerate(variables)}
 
     def assign_state(self, arrays: dict[str, np.ndarray]) -> None:
-        """Inverse of `state_arrays`."""
-        for name, variables in self.state_variables():
-            for i, v in enumerate(variables):
-                v.assign(arrays[f"{name}_{i}"])
+        """Inverse of `state_arrays`; a RunDirError, before anything is assigned, when the
+        arrays belong to another network."""
+        pairs = [(f"{name}_{i}", v) for name, variables in self.state_variables()
+                 for i, v in enumerate(variables)]
+        if set(arrays) != {key for key, _ in pairs}:
+            raise RunDirError(f"the checkpoint holds {len(arrays)} arrays; this config's "
+                              f"networks and optimizers have {len(pairs)}")
+        for key, v in pairs:
+            if tuple(arrays[key].shape) != tuple(v.shape):
+                raise RunDirError(f"the checkpoint's {key} has shape {arrays[key].shape}; this "
+                                  f"config's network needs {tuple(v.shape)}")
+        for key, v in pairs:
+            v.assign(arrays[key])
 

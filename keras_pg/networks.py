@@ -16,6 +16,7 @@ import gymnasium as gym
 import keras
 
 from keras_pg.config import ConfigError, ConfigTypeError
+from keras_pg.errors import first_line
 from keras_pg.spaces import is_image_space
 
 FEATURES_NAME = "features"
@@ -93,14 +94,26 @@ def user_features(policy, observation_space) -> keras.Model:
     try:
         features = policy(probe)
     except Exception as exc:  # the user's network: whatever its call raises
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"the policy network cannot take inputs of shape {expected} "
-                          f"(observations from {observation_space}): {reason}") from None
+                          f"(observations from {observation_space}): {first_line(exc)}"
+                          ) from None
     if not isinstance(features, keras.KerasTensor) or len(features.shape) != 2:
         got = getattr(features, "shape", type(features).__name__)
         raise ConfigError(f"the policy network must return a feature vector [batch, "
                           f"features]; it returns {got} for inputs {(None, *expected)}")
     return policy
+
+
+def check_serializable(model: keras.Model) -> None:
+    """A user's network must survive model.keras: every custom layer registered with Keras.
+    Checked at construction, so the failure comes before training, not at the first save."""
+    try:
+        keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    except Exception as exc:  # Keras raises TypeError/ValueError, depending on what fails
+        raise ConfigError(
+            f"the policy network cannot be saved and loaded as model.keras "
+            f"({first_line(exc, 160)}); decorate custom layers and models with "
+            f"@keras.saving.register_keras_serializable() and give them get_config") from None
 
 
 def fresh_copy(features: keras.Model) -> keras.Model:

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import gymnasium as gym
 import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_pg.errors import first_line
 from keras_pg.layers import OneHot, RunningNormalization, StateIndependentLogStd
 from keras_pg.networks import fresh_copy
+from keras_pg.run_dir import RunDirError
 from keras_pg.spaces import is_image_space
 
 POLICY_NAME = "keras_pg_policy"
@@ -230,6 +233,14 @@ def make_act_fn(model: keras.Model, head: Head, greedy: bool = False):
     # Calling the concrete function skips tf.function's argument dispatch, about a third
     # of the per-step cost on CartPole-sized models.
     return act.get_concrete_function()
+
+
+def load_policy(path: Path) -> keras.Model:
+    """A policy saved as model.keras, or a RunDirError naming the file and the reason."""
+    try:
+        return keras.models.load_model(path)
+    except Exception as exc:  # Keras raises many types for a file it cannot read
+        raise RunDirError(f"cannot load {path}: {first_line(exc)}") from None
 
 
 def observation_spec(model: keras.Model, name: str | None = None) -> tf.TensorSpec:

@@ -9,9 +9,11 @@ opts out. The per-environment figures are what bench/envs.py measures (README, R
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from typing import Any
 
-from keras_pg.config import Config, ConfigError
+from keras_pg.config import Config, ConfigError, ConfigTypeError
 
 AUTO, NONE = "auto", "none"
 
@@ -84,6 +86,7 @@ def resolve_config(preset: str | None, settings: dict[str, Any]) -> tuple[Config
     Returns:
         The validated Config and the name of the preset applied (None if none was).
     """
+    check_setting_names(settings)
     if preset in (None, NONE):
         return Config(**settings), None
     if preset == AUTO:
@@ -96,3 +99,14 @@ def resolve_config(preset: str | None, settings: dict[str, Any]) -> tuple[Config
     if name is None:
         return Config(**settings), None
     return Config(**{**PRESETS[name], **settings}), name
+
+
+def check_setting_names(settings: dict[str, Any]) -> None:
+    """A ConfigTypeError, suggesting the closest field, for a key that is not a Config field."""
+    names = [f.name for f in dataclasses.fields(Config)]
+    for key in settings:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigTypeError(f"unknown setting {key!r}{hint} (settings are the fields of "
+                                  f"keras_pg.Config)")

@@ -45,8 +45,9 @@ ActFn = Callable[[np.ndarray], np.ndarray]
 def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, gamma: float,
                      seed: int | None = None,
                      to_env: Callable[[np.ndarray], np.ndarray] | None = None,
-                     obs_dtype: np.dtype | type = np.float32) -> Batch:
-    """Run `env` with `act` until `num_episodes` episodes assigned up front have all ended.
+                     obs_dtype: np.dtype | type = np.float32,
+                     max_steps: int | None = None) -> Batch:
+    """Run `env` with `act` until the episodes assigned up front have all ended.
 
     Args:
         env: a vector env in NEXT_STEP autoreset mode with N sub-environments.
@@ -57,9 +58,14 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
         to_env: maps the policy's actions to what the env receives (e.g. clipping); the
             batch keeps the policy's own actions.
         obs_dtype: the dtype the batch's observations are kept in (uint8 for images).
+        max_steps: once the round's episodes have taken this many steps, no further episode
+            is started (those in flight finish): a step budget overshoots by them, no more.
 
     Returns:
-        A Batch of the K episodes.
+        A Batch of the K episodes (fewer if `max_steps` stopped the round early).
+
+    Raises:
+        EnvOutputError: the env returned a NaN or infinite reward or observation.
     """
     obs, _ = env.reset(seed=seed)
     num_envs = env.num_envs
@@ -71,10 +77,10 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
     running_length = np.zeros(num_envs, dtype=np.int64)
     episode_returns = np.zeros(num_episodes)
     episode_lengths = np.zeros(num_episodes, dtype=np.int64)
-    completed = 0
+    completed, taken = 0, 0
     steps: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
-    while completed < num_episodes:
+    while completed < (num_episodes if max_steps is None or taken < max_steps else started):
         actions = np.asarray(act(obs))
         next_obs, rewards, terminated, truncated, _ = env.step(
             actions if to_env is None else to_env(actions))
@@ -82,6 +88,7 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
         steps.append((obs, actions, rewards, done, active))
         running_return += np.where(active, rewards, 0.0)
         running_length += active
+        taken += int(active.sum())
         finished = np.flatnonzero(done & active)
         episode_returns[slot[finished]] = running_return[finished]
         episode_lengths[slot[finished]] = running_length[finished]
@@ -89,8 +96,9 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
         running_return[finished] = 0.0
         running_length[finished] = 0
         # An env whose step was an autoreset now holds a fresh first observation: give it
-        # the next unstarted episode, if any.
-        restart = np.flatnonzero(resetting)[: num_episodes - started]
+        # the next unstarted episode, if any (and if the budget allows).
+        allowed = num_episodes - started if max_steps is None or taken < max_steps else 0
+        restart = np.flatnonzero(resetting)[:allowed]
         slot[restart] = started + np.arange(len(restart))
         started += len(restart)
         active = active & ~done
@@ -99,11 +107,31 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
         obs = next_obs
 
     obs_t, actions_t, rewards_t, done_t, kept_t = (np.stack(x) for x in zip(*steps, strict=True))
+    check_env_output(obs_t, rewards_t, kept_t)
     returns = discounted_returns(rewards_t, done_t, gamma)
     return Batch(
         obs=obs_t[kept_t].astype(obs_dtype, copy=False),
         actions=actions_t[kept_t],
         returns=returns[kept_t],
-        episode_returns=episode_returns,
-        episode_lengths=episode_lengths,
+        episode_returns=episode_returns[:started],
+        episode_lengths=episode_lengths[:started],
     )
+
+
+class EnvOutputError(RuntimeError):
+    """The env returned something REINFORCE cannot learn from (NaN or inf)."""
+
+
+def check_env_output(obs: np.ndarray, rewards: np.ndarray, kept: np.ndarray) -> None:
+    """Blame the env, before any update, for a non-finite reward or observation of a kept
+    transition: [T, N, ...] arrays and the [T, N] mask of transitions in episodes."""
+    for name, values in (("reward", rewards), ("observation", obs)):
+        if not np.issubdtype(values.dtype, np.floating):
+            continue
+        bad = ~np.isfinite(values).reshape(*kept.shape, -1).all(axis=-1) & kept
+        if bad.any():
+            step, env = np.argwhere(bad)[0]
+            raise EnvOutputError(
+                f"the env returned a non-finite {name} ({values[step, env].ravel()[:4]} at "
+                f"step {step} of env {env} in this round); REINFORCE cannot learn from it: "
+                f"fix the env's step() (this is not a learning-rate problem)")

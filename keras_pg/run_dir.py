@@ -4,17 +4,20 @@
       config.json          the Config, as a JSON object
       spaces.json          the observation and action spaces (keras_pg.spaces), so that export
                            needs no env
-      checkpoint.npz       weights, optimizer state and counters for `train --resume`
+      checkpoint.npz       weights, optimizer state, counters, and what they belong to
+                           (config, spaces, checksums) for `train --resume` (checkpoint.py)
+      checkpoint.prev.npz  the checkpoint before it, kept in case the latest is damaged
       metrics.csv          one row per episode: episode, env_steps, return, length, wall_s
       updates.csv          one row per update: update, episodes, env_steps, loss, entropy,
                            grad_norm, value_loss, explained_variance, wall_s
       model.keras          the policy (keras.models.load_model after `import keras_pg`)
       observations.npy     up to 1,000 observations of the last round (export verifies on them)
       learning_curve.png   episode return, its 10-episode moving average, the solve threshold
-      summary.json         the run's outcome (see train.summarize)
+      summary.json         the run's outcome (see Trainer.summary)
 
 Every file is written to a temporary name in the same directory and renamed into place, so
-a crash or Ctrl-C never leaves a half-written file.
+a crash or Ctrl-C never leaves a half-written file. `.lock` holds the PID of the one process
+that may write here (run_lock.py).
 """
 
 from __future__ import annotations
@@ -28,12 +31,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 CONFIG = "config.json"
 SPACES = "spaces.json"
 OBSERVATIONS = "observations.npy"
 CHECKPOINT = "checkpoint.npz"
+PREVIOUS_CHECKPOINT = "checkpoint.prev.npz"
+LOCK = ".lock"
 METRICS = "metrics.csv"
 UPDATES = "updates.csv"
 MODEL = "model.keras"
@@ -91,22 +94,37 @@ def read_json(path: Path) -> dict[str, Any]:
         raise RunDirError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
 
-def write_csv(path: Path, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Atomically write a CSV with a header row; floats keep full repr precision."""
+def csv_text(columns: tuple[str, ...], rows: list[tuple]) -> str:
+    """A header row and `rows` as CSV text; floats keep full repr precision."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     writer.writerows(rows)
-    write_text(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
-def read_csv(path: Path) -> list[tuple]:
-    """The rows of a CSV written by `write_csv`, numbers parsed (ints stay ints)."""
+def write_csv(path: Path, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Atomically write `csv_text(columns, rows)`."""
+    write_text(path, csv_text(columns, rows))
+
+
+def read_csv(path: Path, limit: int | None = None) -> list[tuple]:
+    """The first `limit` rows (default: all) of a CSV written by `write_csv`, numbers parsed
+    (ints stay ints); a row that is incomplete or not numeric is a RunDirError naming it."""
     if not Path(path).exists():
         return []
     with open(path, newline="") as f:
-        rows = list(csv.reader(f))[1:]
-    return [tuple(_number(v) for v in row) for row in rows]
+        header, *rows = list(csv.reader(f))
+    rows = rows if limit is None else rows[:limit]
+    try:
+        parsed = [tuple(_number(v) for v in row) for row in rows]
+    except ValueError as exc:
+        raise RunDirError(f"{path} holds a value that is not a number ({exc})") from None
+    for number, row in enumerate(parsed, start=2):
+        if len(row) != len(header):
+            raise RunDirError(f"{path} line {number} has {len(row)} of {len(header)} columns "
+                              f"(an incomplete row)")
+    return parsed
 
 
 def _number(text: str) -> int | float:
@@ -116,28 +134,21 @@ def _number(text: str) -> int | float:
         return float(text)
 
 
-def save_checkpoint(path: Path, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
-    """Atomically write named arrays plus a JSON `state` dict into one .npz file."""
-    payload = dict(arrays, state_json=np.array(json.dumps(state)))
-    atomic_write(path, lambda tmp: np.savez(tmp, **payload))
-
-
-def load_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Inverse of `save_checkpoint`."""
-    if not Path(path).exists():
-        raise RunDirError(f"{path} not found; nothing to resume (was the run started?)")
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files if k != "state_json"}
-        state = json.loads(str(data["state_json"]))
-    return arrays, state
-
-
 def check_resumable(run_dir: Path) -> Path:
     """`run_dir` as a Path, if it holds a checkpoint to resume from."""
     run_dir = Path(run_dir)
     if not (run_dir / CHECKPOINT).exists():
         raise RunDirError(f"cannot resume: {run_dir / CHECKPOINT} not found")
     return run_dir
+
+
+def check_spaces(run_dir: Path, spaces: dict[str, Any]) -> None:
+    """An env handed to a saved run must have the spaces (as JSON) it was trained on."""
+    saved = read_json(run_dir / SPACES)
+    for key, value in spaces.items():
+        if saved.get(key) != value:
+            raise RunDirError(f"the env's {key.replace('_', ' ')} {value} differs from the "
+                              f"run's {saved.get(key)} ({run_dir / SPACES})")
 
 
 def check_new(run_dir: Path) -> Path:

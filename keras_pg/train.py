@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_pg import checkpoint
 from keras_pg import run_dir as rd
 from keras_pg.backends import Backend, Round, RoundInterrupted
 from keras_pg.callbacks import CallbackDriver
@@ -53,12 +54,13 @@ class Trainer:
         target: the solve threshold on the mean return of the last `solve_window` training
             episodes (None: never solved, train to the budget).
         run_dir: where checkpoints and metrics go (None: nowhere).
+        spaces: the env's spaces as JSON (spaces.json), recorded in checkpoints.
     """
 
     def __init__(self, config: Config, learner: Learner, backend: Backend,
-                 target: float | None, run_dir: Path | None):
+                 target: float | None, run_dir: Path | None, spaces: dict):
         self.config, self.learner, self.backend = config, learner, backend
-        self.target = target
+        self.target, self.spaces = target, spaces
         self.run_dir = run_dir
         self.progress = Progress()
         self.episode_rows: list[tuple] = []
@@ -117,7 +119,8 @@ class Trainer:
     def _round(self, should_stop: Callable[[], bool]) -> UpdateResult | None:
         """Collect a round, log its episodes and update on it (None: the round solved the
         run and is not used). The backend may have made the update itself."""
-        round_ = self.backend.collect(self.progress.updates, should_stop)
+        p = self.progress
+        round_ = self.backend.collect(p.updates, should_stop, p.step_budget - p.env_steps)
         self._log_episodes(round_)
         if round_.update is not None:
             return round_.update
@@ -199,27 +202,27 @@ class Trainer:
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, run_dir: Path | None = None) -> None:
-        """Write metrics, then the checkpoint and model into `run_dir` (default: the run's;
-        nothing without one). A resume truncates metrics to what the checkpoint covers."""
+        """Write metrics, then the checkpoint, model and observations into `run_dir` (default:
+        the run's; nothing without one). A resume drops metrics rows the checkpoint does not
+        cover: they belong to rounds it will collect again, identically."""
         run_dir = run_dir or self.run_dir
         if run_dir is None:
             return
         rd.write_csv(run_dir / rd.METRICS, rd.EPISODE_COLUMNS, self.episode_rows)
         rd.write_csv(run_dir / rd.UPDATES, rd.UPDATE_COLUMNS, self.update_rows)
-        rd.save_checkpoint(run_dir / rd.CHECKPOINT, self.learner.state_arrays(),
-                           asdict(self.progress))
+        checkpoint.save(run_dir, self.learner.state_arrays(), asdict(self.progress),
+                        self.config.to_dict(), self.spaces, self.episode_rows, self.update_rows)
         rd.atomic_write(run_dir / rd.MODEL, lambda tmp: self.learner.model.save(tmp))
         if self.observation_sample is not None:
             rd.atomic_write(run_dir / rd.OBSERVATIONS,
                             lambda tmp: np.save(tmp, self.observation_sample))
 
     def restore(self, run_dir: Path) -> None:
-        """Load the checkpoint of `run_dir` and the metrics rows it covers."""
-        arrays, state = rd.load_checkpoint(run_dir / rd.CHECKPOINT)
-        self.learner.assign_state(arrays)
-        self.progress = Progress(**state)
-        self.episode_rows = rd.read_csv(run_dir / rd.METRICS)[: self.progress.episodes]
-        self.update_rows = rd.read_csv(run_dir / rd.UPDATES)[: self.progress.updates]
+        """Continue from the checkpoint of `run_dir`, verified before anything is changed."""
+        saved = checkpoint.load(run_dir, self.config.to_dict(), self.spaces)
+        self.learner.assign_state(saved.arrays)
+        self.progress = Progress(**saved.progress)
+        self.episode_rows, self.update_rows = saved.episode_rows, saved.update_rows
         if (run_dir / rd.OBSERVATIONS).exists():
             self.observation_sample = np.load(run_dir / rd.OBSERVATIONS)
 
@@ -229,6 +232,7 @@ class Trainer:
         return {
             "env_id": c.env_id, "seed": c.seed, "solved": p.solved, "target_return": self.target,
             "episodes": p.episodes, "updates": p.updates, "env_steps": p.env_steps,
+            "step_budget": p.step_budget,
             "train_wall_s": round(p.train_wall_s, 3), "steps_per_s": round(self.steps_per_s(), 1),
             "first_iteration_s": round(p.first_iteration_s, 3), "backend": c.backend,
             "final_mean_return": self.recent_mean(),

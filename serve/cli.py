@@ -35,19 +35,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--http", action="store_true", help="serve over HTTP instead")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default: loopback)")
     parser.add_argument("--port", type=int, default=8000, help="HTTP port (default: 8000)")
+    parser.add_argument("--observation-shape", default=None, metavar="DIMS",
+                        help="for an .onnx without keras_pg metadata: the observation shape, "
+                             "comma-separated, e.g. 4 or 84,84,3 (the episodes need --env)")
+    parser.add_argument("--action-type", choices=("discrete", "continuous"), default=None,
+                        help="for an .onnx without keras_pg metadata: discrete (the first "
+                             "output holds logits, or an output named probs) or continuous "
+                             "(the first output is the action)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.threads <= 0:
-            raise ValueError(f"--threads must be a positive integer, got {args.threads}")
+        _check_numbers(args)
         env_kwargs = _json_object(args.env_kwargs)
-        policy = OnnxPolicy(args.policy, seed=args.seed, intra_op_threads=args.threads)
+        policy = OnnxPolicy(args.policy, seed=args.seed, intra_op_threads=args.threads,
+                            observation_shape=_dims(args.observation_shape),
+                            action_type=args.action_type)
         if args.http:
-            from serve.http import serve_http
+            from serve.http import check_port, serve_http
 
+            check_port(args.port, "--port")
             print(f"serving {args.policy} on http://{args.host}:{args.port} "
                   f"(POST /v1/act, GET /v1/metadata, /healthz, /docs)", flush=True)
             serve_http(policy, args.host, args.port)
@@ -56,6 +65,27 @@ def main(argv: list[str] | None = None) -> int:
     except (PolicyLoadError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    if args.threads <= 0:
+        raise ValueError(f"--threads must be a positive integer, got {args.threads}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
+
+
+def _dims(text: str | None) -> tuple[int, ...] | None:
+    """--observation-shape "84,84,3" as (84, 84, 3) (None when not given)."""
+    if text is None:
+        return None
+    try:
+        dims = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        dims = ()
+    if not dims or min(dims) < 1:
+        raise ValueError(f"--observation-shape must be comma-separated positive integers such "
+                         f"as 4 or 84,84,3, got {text!r}")
+    return dims
 
 
 def _json_object(text: str | None) -> dict | None:

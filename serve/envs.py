@@ -82,6 +82,32 @@ def make_env(recipe: EnvRecipe, render_mode: str | None = None) -> gym.Env:
                          f"{ENV_HINT} and --env-kwargs JSON") from None
 
 
+def check_fits(env: gym.Env, recipe: EnvRecipe, observation_shape: tuple[int, ...],
+               action_space: dict[str, Any]) -> None:
+    """A one-line ValueError unless the env's observations have the policy's shape and its
+    action space is the one the policy acts in (Discrete n, or a Box of shape [d])."""
+    hint = "pass the env the policy was trained on with --env ID"
+    shape = tuple(env.observation_space.shape or ())
+    if shape != tuple(observation_shape):
+        raise ValueError(f"env {recipe.env_id!r} gives observations of shape {shape}, but the "
+                         f"policy takes {tuple(observation_shape)}; {hint}")
+    space = env.action_space
+    if action_space["type"] == "Discrete":
+        size = action_space["n"]
+        fits = isinstance(space, gym.spaces.Discrete) and size in (None, int(space.n))
+        wanted = f"Discrete({size})"
+    else:
+        size = action_space["shape"][0]
+        fits = isinstance(space, gym.spaces.Box) and len(space.shape) == 1 and size in (
+            None, space.shape[0])
+        wanted = f"a Box of shape ({size},)"
+    if not fits:
+        given = (f"Discrete({space.n})" if isinstance(space, gym.spaces.Discrete)
+                 else f"{type(space).__name__} of shape {space.shape}")
+        raise ValueError(f"env {recipe.env_id!r} has action space {given}, but the policy "
+                         f"acts in {wanted}; {hint}")
+
+
 def _reason(exc: Exception) -> str:
     """The first line of the message, after the type unless gymnasium or an import wrote it."""
     lines = str(exc).strip().splitlines()

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from serve.envs import env_recipe, make_env
+from serve.envs import check_fits, env_recipe, make_env
 from serve.policy import OnnxPolicy
 
 
@@ -37,17 +37,22 @@ def run_episodes(policy: OnnxPolicy, env_id: str | None = None, episodes: int = 
         latency of `policy.act` in microseconds: latency_p50_us, latency_p99_us.
 
     Raises:
-        ValueError: one line, for bad arguments or an env that cannot be built.
+        ValueError: one line, for bad arguments (a GIF path that cannot be written among
+            them, before any episode) or an env that cannot be built.
     """
     recipe = env_recipe(policy.metadata, env_id, env_kwargs, max_episode_steps)
     if episodes <= 0:
         raise ValueError(f"episodes must be a positive integer, got {episodes}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
     if gif:
+        check_gif_path(Path(gif))  # now, not after the episodes
         # Off-screen rendering: pygame needs no display (and warns without one).
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     env = make_env(recipe, render_mode="rgb_array" if gif else None)
     returns, latencies_ns, frames = [], [], []
     try:
+        check_fits(env, recipe, policy.observation_shape, policy.action_space)
         for i in range(episodes):
             obs, _ = env.reset(seed=seed + i)
             total, done = 0.0, False
@@ -73,6 +78,16 @@ def run_episodes(policy: OnnxPolicy, env_id: str | None = None, episodes: int = 
         "latency_p50_us": float(np.percentile(latency_us, 50)),
         "latency_p99_us": float(np.percentile(latency_us, 99)),
     }
+
+
+def check_gif_path(path: Path) -> None:
+    """A .gif file name in a writable directory, or a one-line ValueError."""
+    if path.suffix.lower() != ".gif":
+        raise ValueError(f"gif {path} should end in .gif")
+    if path.is_dir():
+        raise ValueError(f"gif {path} is a directory; expected a file path")
+    if not path.parent.is_dir() or not os.access(path.parent, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write gif {path}: {path.parent} is not a writable directory")
 
 
 def write_gif(path: Path, frames: list[np.ndarray], fps: int) -> None:

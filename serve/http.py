@@ -109,9 +109,17 @@ def create_app(policy: OnnxPolicy, max_body_bytes: int = MAX_BODY_BYTES) -> Fast
     return app
 
 
+def check_port(port: int, name: str = "port") -> None:
+    """A TCP port, 1 to 65535 (uvicorn would take 70000 modulo 65536 without a word)."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"{name} must be an integer in 1-65535, got {port!r}")
+
+
 def serve_http(policy: OnnxPolicy, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the service in this process (one worker) until interrupted."""
     import uvicorn
+
+    check_port(port)
 
     uvicorn.run(create_app(policy), host=host, port=port, log_level="warning",
                 access_log=False)

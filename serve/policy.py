@@ -7,58 +7,28 @@ Reads the contract in serve/contract.py: input `obs` float32 (uint8 for image ob
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from serve import contract
-from serve.observations import FLOAT32, UINT8, as_batch
+from serve.loading import (
+    INPUT_DTYPES,
+    PolicyLoadError,
+    check_contract,
+    check_input_shape,
+    open_session,
+    read_metadata,
+    the_input,
+)
+from serve.observations import as_batch
 from serve.sampling import sample_categorical, sample_gaussian, softmax
 
-INPUT_DTYPES = {"tensor(float)": FLOAT32, "tensor(uint8)": UINT8}
-
-
-class PolicyLoadError(ValueError):
-    """The file is not an ONNX policy this runtime can use; the message says why."""
-
-
-def _session(path: Path, intra_op_threads: int) -> ort.InferenceSession:
-    if not path.is_file():
-        raise PolicyLoadError(f"{path} not found; expected a .onnx policy file")
-    options = ort.SessionOptions()
-    # One thread answers a single observation fastest: no hand-off between threads.
-    options.intra_op_num_threads = intra_op_threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own types for unreadable models
-        reason = str(exc).strip().splitlines()[0][:200]
-        raise PolicyLoadError(f"{path} is not a loadable ONNX model: {reason}") from None
-
-
-def _input_dtype(path: Path, session: ort.InferenceSession) -> np.dtype:
-    first = session.get_inputs()[0]
-    if first.type not in INPUT_DTYPES:
-        raise PolicyLoadError(f"{path}: input {first.name!r} has type {first.type}; expected "
-                              f"{' or '.join(INPUT_DTYPES)}")
-    return INPUT_DTYPES[first.type]
-
-
-def _read_metadata(session: ort.InferenceSession) -> dict[str, Any]:
-    props = session.get_modelmeta().custom_metadata_map
-    metadata = {}
-    for key, value in props.items():
-        try:
-            metadata[key] = json.loads(value)
-        except json.JSONDecodeError:
-            metadata[key] = value
-    return metadata
+ACTION_TYPES = {"discrete": "categorical", "continuous": "gaussian"}  # -> the contract's kinds
+CALLER_HINT = ("pass observation_shape=... and action_type='discrete' or 'continuous' "
+               "(command line: --observation-shape 4 --action-type discrete)")
 
 
 class OnnxPolicy:
@@ -71,7 +41,14 @@ class OnnxPolicy:
         observation_shape, action_type: required for an ONNX file without keras_pg metadata.
             "discrete": the model's first output holds logits [batch, n] (softmax applied)
             unless an output is named `probs`; "continuous": the first output is the action
-            [batch, d] (deterministic only).
+            [batch, d] (deterministic only). The graph's one input must take
+            [batch, *observation_shape]. For a keras_pg file they are optional, and must
+            agree with its metadata when given.
+
+    Raises:
+        PolicyLoadError: one line, when the file is missing or not loadable, or declares
+            `contract_version` while a metadata key the runtime reads is missing or
+            malformed, or its graph disagrees with the metadata (serve/loading.py).
 
     The input's dtype, `observation_dtype`, is the session's: float32, or uint8 for image
     policies, which take raw frames (uint8 arrays, or integers in [0, 255]).
@@ -82,46 +59,47 @@ class OnnxPolicy:
                  observation_shape: tuple[int, ...] | None = None,
                  action_type: str | None = None):
         self.path = Path(path)
-        self._session = _session(self.path, intra_op_threads)
-        self.metadata = _read_metadata(self._session)
-        self._input = self._session.get_inputs()[0].name
-        self.observation_dtype = _input_dtype(self.path, self._session)
+        self._session = open_session(self.path, intra_op_threads)
+        self.metadata = read_metadata(self._session)
+        node = the_input(self.path, self._session)
+        self._input, self.observation_dtype = node.name, INPUT_DTYPES[node.type]
         self._outputs = [o.name for o in self._session.get_outputs()]
         if contract.CONTRACT_VERSION_KEY in self.metadata:
-            self._from_contract()
+            self._from_contract(observation_shape, action_type)
         else:
             self._from_caller(observation_shape, action_type)
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
 
-    def _from_contract(self) -> None:
-        version = self.metadata[contract.CONTRACT_VERSION_KEY]
-        kind = self.metadata.get(contract.POLICY_KIND_KEY)
-        if version not in contract.SUPPORTED_CONTRACT_VERSIONS:
-            supported = ", ".join(map(str, contract.SUPPORTED_CONTRACT_VERSIONS))
-            raise PolicyLoadError(f"{self.path} uses export contract {version}; this runtime "
-                                  f"reads contracts {supported} (a newer serve may read it)")
-        expected = {"categorical": [contract.PROBS],
-                    "gaussian": [contract.MEAN, contract.STD]}.get(kind)
-        if expected is None or not {*expected, contract.ACTION} <= set(self._outputs):
-            raise PolicyLoadError(f"{self.path}: expected a categorical (probs, action) or "
-                                  f"gaussian (mean, std, action) policy, got {kind!r} with "
-                                  f"outputs {self._outputs}")
-        self.kind, self._dist_outputs, self._action_output = kind, expected, contract.ACTION
-        self._logits = False
-        # A Discrete observation is a scalar: shape ().
-        space = self.metadata[contract.OBSERVATION_SPACE_KEY]
-        self.observation_shape = tuple(space.get("shape", ()))
-        self.action_space = self.metadata[contract.ACTION_SPACE_KEY]
+    def _from_contract(self, observation_shape: tuple[int, ...] | None,
+                       action_type: str | None) -> None:
+        """Everything from the metadata, checked against the graph (serve/loading.py)."""
+        kind, shape, self.action_space = check_contract(self.path, self.metadata,
+                                                        self._session)
+        if observation_shape is not None and _shape(self.path, observation_shape) != shape:
+            raise PolicyLoadError(f"{self.path}: observation_shape={tuple(observation_shape)} "
+                                  f"disagrees with the metadata's {shape}; leave it out")
+        if action_type is not None and ACTION_TYPES.get(action_type) != kind:
+            raise PolicyLoadError(f"{self.path}: action_type={action_type!r} disagrees with "
+                                  f"the metadata's policy_kind {kind!r}; leave it out")
+        self.kind, self.observation_shape, self._logits = kind, shape, False
+        self._dist_outputs = ([contract.PROBS] if kind == "categorical"
+                              else [contract.MEAN, contract.STD])
+        self._action_output = contract.ACTION
 
     def _from_caller(self, observation_shape: tuple[int, ...] | None,
                      action_type: str | None) -> None:
-        if observation_shape is None or action_type not in ("discrete", "continuous"):
-            raise PolicyLoadError(
-                f"{self.path} has no keras_pg metadata; pass observation_shape=... and "
-                f"action_type='discrete' or 'continuous' to load it (got {action_type!r})")
-        self.observation_shape = tuple(int(d) for d in observation_shape)
+        if observation_shape is None or action_type not in ACTION_TYPES:
+            raise PolicyLoadError(f"{self.path} has no keras_pg metadata; {CALLER_HINT} to "
+                                  f"load it (got action_type={action_type!r})")
+        self.observation_shape = _shape(self.path, observation_shape)
+        node = self._session.get_inputs()[0]
+        check_input_shape(self.path, node, self.observation_shape,
+                          f"observation_shape {self.observation_shape}", any_batch=True)
         first = self._session.get_outputs()[0]
+        if first.shape is None or len(first.shape) != 2:
+            raise PolicyLoadError(f"{self.path}: output {first.name!r} has shape {first.shape}; "
+                                  f"a {action_type} policy's first output is [batch, size]")
         size = first.shape[-1] if isinstance(first.shape[-1], int) else None
         if action_type == "discrete":
             named = contract.PROBS in self._outputs
@@ -204,3 +182,15 @@ class OnnxPolicy:
     def __repr__(self) -> str:
         return (f"OnnxPolicy({str(self.path)!r}, env_id={self.metadata.get('env_id')!r}, "
                 f"observation_shape={self.observation_shape}, action_space={self.action_space})")
+
+
+def _shape(path: Path, shape: Any) -> tuple[int, ...]:
+    """A caller's observation_shape as a tuple of positive ints, or a PolicyLoadError."""
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        dims = None
+    if dims is None or not all(isinstance(d, int | np.integer) and d >= 1 for d in dims):
+        raise PolicyLoadError(f"{path}: observation_shape must be a tuple of positive integers "
+                              f"such as (4,) or (84, 84, 3), got {shape!r}")
+    return tuple(int(d) for d in dims)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import keras_pg
+from keras_pg import checkpoint
 from keras_pg import run_dir as rd
 from keras_pg.cli import main
 
@@ -57,7 +58,8 @@ def test_default_run_solves_cartpole_v1_and_fills_the_run_dir(solved_run):
     rows = rd.read_csv(tmp_path / rd.METRICS)
     assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
     assert rows[-1][1] == summary["env_steps"] == sum(r[3] for r in rows)
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert leftovers == [rd.LOCK]  # no temp files left; the lock file stays, unlocked
     assert keras_pg.__version__
     model = keras.models.load_model(tmp_path / rd.MODEL)
     assert model.output_shape == (None, 2)
@@ -76,11 +78,20 @@ def start_training(run_dir: Path, *flags: str) -> subprocess.Popen:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+def checkpointed_episodes(run_dir: Path) -> int:
+    """Episodes in the run's checkpoint (0 before there is one)."""
+    try:
+        return checkpoint.read(run_dir / rd.CHECKPOINT)[1]["progress"]["episodes"]
+    except rd.RunDirError:
+        return 0
+
+
+def wait_for_checkpoint(run_dir: Path, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Until a checkpoint with some episodes exists (the first one, at creation, has none)."""
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    while not checkpointed_episodes(run_dir):
         assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, f"{path} did not appear"
+        assert time.monotonic() < deadline, f"no checkpoint with episodes in {run_dir}"
         time.sleep(0.05)
 
 
@@ -98,15 +109,16 @@ def test_signal_saves_and_resume_continues_exactly(tmp_path, sig, flags):
 
     run = tmp_path / "run"
     proc = start_training(run, "--run-dir", str(run), "--checkpoint-every", "0.3", *flags)
-    wait_for(run / rd.CHECKPOINT, proc)
+    wait_for_checkpoint(run, proc)
     time.sleep(0.1)
     os.kill(proc.pid, sig)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "--resume" in stderr.splitlines()[-1], stderr
-    _, state = rd.load_checkpoint(run / rd.CHECKPOINT)
-    assert 0 < state["episodes"] == len(rd.read_csv(run / rd.METRICS))
-    assert state["env_steps"] < state["step_budget"]
+    _, state = checkpoint.read(run / rd.CHECKPOINT)
+    progress = state["progress"]
+    assert 0 < progress["episodes"] == len(rd.read_csv(run / rd.METRICS))
+    assert progress["env_steps"] < progress["step_budget"]
 
     assert main(["train", "--resume", str(run), "--quiet"]) == 0
     assert episode_rows(run) == episode_rows(reference)

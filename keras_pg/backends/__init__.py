@@ -3,7 +3,7 @@
 The trainer depends on this seam only:
 
     backend = make_backend(config, env_source, learner)
-    round = backend.collect(round_index, should_stop)      # a Round
+    round = backend.collect(round_index, should_stop, max_steps)      # a Round
     backend.close()
 
 A round is `episodes_per_update` complete, on-policy episodes; its randomness (resets and
@@ -50,8 +50,11 @@ class Round(NamedTuple):
 
 
 class Backend(Protocol):
-    def collect(self, round_index: int, should_stop: Callable[[], bool]) -> Round:
-        """Collect round `round_index`; raise RoundInterrupted when `should_stop()`."""
+    def collect(self, round_index: int, should_stop: Callable[[], bool],
+                max_steps: int | None = None) -> Round:
+        """Collect round `round_index`; raise RoundInterrupted when `should_stop()`. Once the
+        round's episodes have taken `max_steps` steps, start no further episode (those in
+        flight finish), so a step budget overshoots by the episodes in flight only."""
 
     def close(self) -> None:
         """Release the envs (and whatever else the backend holds)."""

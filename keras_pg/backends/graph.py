@@ -50,7 +50,10 @@ class GraphBackend:
         self.env = make_graph_env(source.name, source.kwargs, source.max_episode_steps)
         self.iteration = make_graph_iteration(self.env, learner, config.num_envs, config.gamma)
 
-    def collect(self, round_index: int, should_stop: Callable[[], bool]) -> Round:
+    def collect(self, round_index: int, should_stop: Callable[[], bool],
+                max_steps: int | None = None) -> Round:
+        """Every env plays its one episode from the start: all are in flight at once, so
+        `max_steps` cannot stop any of them."""
         if should_stop():
             raise RoundInterrupted
         seed = tf.constant([derived_seed(self.config.seed, TRAIN_STREAM, round_index), 0],

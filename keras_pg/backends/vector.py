@@ -3,13 +3,14 @@ process, with actions sampled by a compiled function (see `rollout.collect_episo
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from keras_pg.backends import Round, RoundInterrupted
-from keras_pg.config import Config
+from keras_pg.config import Config, KerasPGWarning
 from keras_pg.envs import EnvSource
 from keras_pg.learner import Learner
 from keras_pg.policy import make_act_fn
@@ -17,21 +18,32 @@ from keras_pg.rollout import collect_episodes
 from keras_pg.seeding import ACTION_STREAM, TRAIN_STREAM, derived_seed
 
 
+class NumEnvsWarning(KerasPGWarning):
+    """More envs than a round can use; the extra ones are stepped for nothing."""
+
+
 class VectorBackend:
     """Rounds of complete episodes from a gymnasium vector env; the learner updates."""
 
     def __init__(self, config: Config, source: EnvSource, learner: Learner):
         self.config = config
+        if config.num_envs > config.episodes_per_update:
+            warnings.warn(
+                f"num_envs {config.num_envs:,} is more than a round needs: a round plays "
+                f"episodes_per_update {config.episodes_per_update:,} episodes, so "
+                f"{config.num_envs - config.episodes_per_update:,} envs would idle (use "
+                f"{config.episodes_per_update:,} or fewer)", NumEnvsWarning, stacklevel=2)
         self.env = source.make_vector(config.num_envs)
         self.head = learner.head
         self.act = make_act_fn(learner.model, learner.head)
         self.obs_dtype = learner.model.inputs[0].dtype
 
-    def collect(self, round_index: int, should_stop: Callable[[], bool]) -> Round:
+    def collect(self, round_index: int, should_stop: Callable[[], bool],
+                max_steps: int | None = None) -> Round:
         batch = collect_episodes(
             self.env, self._actor(round_index, should_stop), self.config.episodes_per_update,
             self.config.gamma, seed=derived_seed(self.config.seed, TRAIN_STREAM, round_index),
-            to_env=self.head.to_env, obs_dtype=self.obs_dtype)
+            to_env=self.head.to_env, obs_dtype=self.obs_dtype, max_steps=max_steps)
         return Round(batch.episode_returns, batch.episode_lengths, batch, None)
 
     def _actor(self, round_index: int, should_stop: Callable[[], bool]):

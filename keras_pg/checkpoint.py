@@ -1,0 +1,162 @@
+"""The checkpoint: everything a resume needs, and proof of what it belongs to.
+
+checkpoint.npz holds the learner's arrays and a JSON state: the run's counters; the config,
+env id and spaces it was written with; and SHA-256 checksums of its arrays and of the
+metrics rows it covers. A resume checks all of it against config.json, spaces.json,
+metrics.csv and updates.csv before anything is touched, and any damage or disagreement is a
+one-line RunDirError naming the file, what is wrong and how to recover. Writing a checkpoint
+keeps the one before as checkpoint.prev.npz, so a damaged latest checkpoint never loses the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from keras_pg import run_dir as rd
+from keras_pg.errors import first_line
+
+STATE = "state_json"
+
+
+class Checkpoint(NamedTuple):
+    arrays: dict[str, np.ndarray]
+    """The learner's state by name (see Learner.state_arrays)."""
+    progress: dict[str, Any]
+    """The Trainer's Progress as a dict."""
+    episode_rows: list[tuple]
+    """The metrics.csv rows it covers (verified)."""
+    update_rows: list[tuple]
+    """The updates.csv rows it covers (verified)."""
+
+
+def digest(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def arrays_digest(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 over every array's name, dtype, shape and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        h.update(array.tobytes())
+    return h.hexdigest()
+
+
+def config_digest(config: dict[str, Any]) -> str:
+    return digest(json.dumps(config, sort_keys=True))
+
+
+def save(run_dir: Path, arrays: dict[str, np.ndarray], progress: dict[str, Any],
+         config: dict[str, Any], spaces: dict[str, Any], episode_rows: list[tuple],
+         update_rows: list[tuple]) -> None:
+    """Write checkpoint.npz atomically, keeping the previous one as checkpoint.prev.npz.
+
+    Call it after metrics.csv and updates.csv hold `episode_rows` and `update_rows`: a crash
+    between the two leaves metrics ahead of the checkpoint, which a resume recomputes.
+    """
+    state = {
+        "progress": progress, "config": config, "config_sha256": config_digest(config),
+        "env_id": config["env_id"], "spaces": spaces, "arrays_sha256": arrays_digest(arrays),
+        "metrics_sha256": digest(rd.csv_text(rd.EPISODE_COLUMNS, episode_rows)),
+        "updates_sha256": digest(rd.csv_text(rd.UPDATE_COLUMNS, update_rows)),
+    }
+    payload = dict(arrays, **{STATE: np.array(json.dumps(state))})
+    path, previous = run_dir / rd.CHECKPOINT, run_dir / rd.PREVIOUS_CHECKPOINT
+
+    def write(tmp: Path) -> None:
+        np.savez(tmp, **payload)
+        if path.exists():  # the current checkpoint becomes the previous one, atomically
+            link = tmp.with_name(tmp.name + ".prev")
+            os.link(path, link)
+            os.replace(link, previous)
+
+    rd.atomic_write(path, write)
+
+
+def load(run_dir: Path, config: dict[str, Any], spaces: dict[str, Any]) -> Checkpoint:
+    """The checkpoint of `run_dir`, verified against `config` (config.json's), `spaces` (the
+    env's) and the metrics files; a RunDirError for the first thing that does not agree."""
+    path = run_dir / rd.CHECKPOINT
+    try:
+        arrays, state = read(path)
+    except rd.RunDirError as exc:
+        raise rd.RunDirError(f"{exc}{_previous_hint(run_dir)}") from None
+    saved_config = state["config"]
+    if config_digest(config) != state["config_sha256"]:
+        changed = sorted(k for k in {*config, *saved_config}
+                         if config.get(k) != saved_config.get(k))
+        raise rd.RunDirError(
+            f"{run_dir / rd.CONFIG} differs from the config {path.name} was written with "
+            f"(changed: {', '.join(changed) or 'formatting only'}); restore it, or start a new "
+            f"run directory")
+    if state["spaces"] != spaces:
+        raise rd.RunDirError(
+            f"{path} was written for the spaces {state['spaces']} of {state['env_id']}, not "
+            f"this env's {spaces}; resume with the run's own env")
+    progress = state["progress"]
+    episode_rows = _verified_rows(run_dir / rd.METRICS, rd.EPISODE_COLUMNS,
+                                  progress["episodes"], state["metrics_sha256"], "episode")
+    update_rows = _verified_rows(run_dir / rd.UPDATES, rd.UPDATE_COLUMNS, progress["updates"],
+                                 state["updates_sha256"], "update")
+    return Checkpoint(arrays, progress, episode_rows, update_rows)
+
+
+def read(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays and state of a checkpoint file, checksum verified (RunDirError if not)."""
+    if not path.exists():
+        raise rd.RunDirError(f"{path} not found; nothing to resume (was the run started?)")
+    if not zipfile.is_zipfile(path):
+        raise rd.RunDirError(f"{path} is damaged (not a .npz archive: truncated or overwritten)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files if k != STATE}
+            state = json.loads(str(data[STATE]))
+        complete = {"progress", "config", "config_sha256", "env_id", "spaces",
+                    "arrays_sha256", "metrics_sha256", "updates_sha256"} <= set(state)
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise rd.RunDirError(f"{path} is damaged ({type(exc).__name__}: {first_line(exc, 80)})"
+                             ) from None
+    if not complete:
+        raise rd.RunDirError(f"{path} is not a keras_pg checkpoint of this version (its state "
+                             f"lacks keys); start a new run directory")
+    if arrays_digest(arrays) != state["arrays_sha256"]:
+        raise rd.RunDirError(f"{path} is damaged (its arrays do not match their checksum)")
+    return arrays, state
+
+
+def _previous_hint(run_dir: Path) -> str:
+    """How to recover from a damaged latest checkpoint, if the previous one is intact."""
+    previous = run_dir / rd.PREVIOUS_CHECKPOINT
+    try:
+        _, state = read(previous)
+    except rd.RunDirError:
+        return "; no intact previous checkpoint: start a new run directory"
+    return (f"; {previous.name} is intact ({state['progress']['episodes']:,} episodes): "
+            f"mv {previous} {run_dir / rd.CHECKPOINT} and resume again")
+
+
+def _verified_rows(path: Path, columns: tuple[str, ...], count: int, expected: str,
+                   what: str) -> list[tuple]:
+    """The first `count` rows of a metrics file, if they are what the checkpoint recorded."""
+    if not path.exists():
+        raise rd.RunDirError(f"{path} is missing; the checkpoint covers {count:,} {what}s: "
+                             f"restore it, or start a new run directory")
+    lines = path.read_text().splitlines(keepends=True)
+    covered = lines[: count + 1]
+    if len(lines) - 1 < count or not (covered[-1].endswith("\n")):
+        raise rd.RunDirError(f"{path} has {max(len(lines) - 1, 0):,} complete {what} rows; the "
+                             f"checkpoint covers {count:,}: it was truncated; restore it, or "
+                             f"start a new run directory")
+    if digest("".join(covered)) != expected:
+        raise rd.RunDirError(f"{path} differs from what the checkpoint recorded for its first "
+                             f"{count:,} {what}s: it was edited; restore it, or start a new run "
+                             f"directory")
+    return rd.read_csv(path, limit=count)

@@ -1,0 +1,221 @@
+"""Loading a `.onnx` file into onnxruntime, and checking a file that declares the contract.
+
+A file with `contract_version` in its metadata claims to follow serve/contract.py: every
+metadata key the runtime reads must be there and well formed, and the graph must agree with
+it (input `obs` of the contract's dtype and the observation shape; outputs `probs`/`action` or
+`mean`/`std`/`action` of the action space's size). A forged or damaged file is refused in
+one line naming the key, input or output at fault. All of it runs once, at load time: `act`
+pays nothing for it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+
+from serve import contract
+from serve.observations import FLOAT32, UINT8
+
+INPUT_DTYPES = {"tensor(float)": FLOAT32, "tensor(uint8)": UINT8}
+TENSOR_TYPES = {"float32": "tensor(float)", "uint8": "tensor(uint8)", "int64": "tensor(int64)"}
+KINDS = {"categorical": "Discrete", "gaussian": "Box"}  # policy_kind -> its action space type
+FIX = "re-export it with python -m export"
+
+
+class PolicyLoadError(ValueError):
+    """The file is not an ONNX policy this runtime can use; the message says why."""
+
+
+def open_session(path: Path, intra_op_threads: int) -> ort.InferenceSession:
+    if not path.is_file():
+        raise PolicyLoadError(f"{path} not found; expected a .onnx policy file")
+    options = ort.SessionOptions()
+    # One thread answers a single observation fastest: no hand-off between threads.
+    options.intra_op_num_threads = intra_op_threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types for unreadable models
+        reason = str(exc).strip().splitlines()[0][:200]
+        raise PolicyLoadError(f"{path} is not a loadable ONNX model: {reason}") from None
+
+
+def read_metadata(session: ort.InferenceSession) -> dict[str, Any]:
+    """metadata_props, each value JSON-decoded (kept as the string when it is not JSON)."""
+    metadata = {}
+    for key, value in session.get_modelmeta().custom_metadata_map.items():
+        try:
+            metadata[key] = json.loads(value)
+        except json.JSONDecodeError:
+            metadata[key] = value
+    return metadata
+
+
+def the_input(path: Path, session: ort.InferenceSession) -> ort.NodeArg:
+    """The graph's one input, of a dtype the runtime feeds (float32 or uint8)."""
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        raise PolicyLoadError(f"{path}: the graph has inputs {[i.name for i in inputs]}; "
+                              "expected one, the observation")
+    if inputs[0].type not in INPUT_DTYPES:
+        raise PolicyLoadError(f"{path}: input {inputs[0].name!r} has type {inputs[0].type}; "
+                              f"expected {' or '.join(INPUT_DTYPES)}")
+    return inputs[0]
+
+
+def check_input_shape(path: Path, node: ort.NodeArg, shape: tuple[int, ...], given: str,
+                      any_batch: bool = False) -> None:
+    """The input must be [batch, *shape]: a dynamic batch dimension (any, with `any_batch`),
+    then `shape`'s sizes (a symbolic size takes any)."""
+    if not _fits(node.shape, shape, dynamic_batch=not any_batch):
+        raise PolicyLoadError(f"{path}: input {node.name!r} has shape {_text(node.shape)}; "
+                              f"{given} needs {_text([contract.BATCH_DIM, *shape])}")
+
+
+def check_contract(path: Path, metadata: dict[str, Any], session: ort.InferenceSession
+                   ) -> tuple[str, tuple[int, ...], dict[str, Any]]:
+    """(policy_kind, observation_shape, action_space) of a file declaring contract_version,
+    once its metadata and graph are checked; PolicyLoadError otherwise."""
+    version = metadata[contract.CONTRACT_VERSION_KEY]
+    if version not in contract.SUPPORTED_CONTRACT_VERSIONS:
+        supported = ", ".join(map(str, contract.SUPPORTED_CONTRACT_VERSIONS))
+        raise PolicyLoadError(f"{path} uses export contract {_short(version)}; this runtime reads "
+                              f"contracts {supported} (a newer serve may read it)")
+    required = [contract.POLICY_KIND_KEY, contract.ENV_ID_KEY, contract.OBSERVATION_SPACE_KEY,
+                contract.ACTION_SPACE_KEY]
+    if version >= 2:
+        required += [contract.ENV_KWARGS_KEY, contract.MAX_EPISODE_STEPS_KEY]
+    for key in required:
+        if key not in metadata:
+            raise PolicyLoadError(f"{path}: metadata key {key!r} is missing; contract "
+                                  f"{version} files have {', '.join(required)} ({FIX})")
+    kind, observation, action = (metadata[contract.POLICY_KIND_KEY],
+                                 metadata[contract.OBSERVATION_SPACE_KEY],
+                                 metadata[contract.ACTION_SPACE_KEY])
+    problem = (_env_problem(metadata) or _kind_problem(kind)
+               or _space_problem(contract.OBSERVATION_SPACE_KEY, observation, ("Box", "Discrete"))
+               or _space_problem(contract.ACTION_SPACE_KEY, action, (KINDS[kind],),
+                                 f" for policy_kind {_short(kind)}"))
+    if problem:
+        raise PolicyLoadError(f"{path}: metadata {problem} ({FIX})")
+    shape = () if observation["type"] == "Discrete" else tuple(observation["shape"])
+    dtype = "float32" if version == 1 else contract.input_dtype(observation)
+    node = the_input(path, session)
+    given = f"the metadata's observation space {_space_text(observation)}"
+    if node.name != contract.INPUT or node.type != TENSOR_TYPES[dtype]:
+        raise PolicyLoadError(f"{path}: input {node.name!r} is {node.type}; {given} needs "
+                              f"input {contract.INPUT!r} of {TENSOR_TYPES[dtype]}")
+    check_input_shape(path, node, shape, given)
+    _check_outputs(path, session, kind, action)
+    return kind, shape, action
+
+
+def _check_outputs(path: Path, session: ort.InferenceSession, kind: str,
+                   action: dict[str, Any]) -> None:
+    """The outputs of `kind` with the types and shapes the action space gives them."""
+    if kind == "categorical":
+        size = action["n"]
+        expected = {contract.PROBS: ("float32", [size]), contract.ACTION: ("int64", [])}
+    else:
+        size = action["shape"][0]
+        expected = {name: ("float32", [size])
+                    for name in (contract.MEAN, contract.STD, contract.ACTION)}
+    outputs = {o.name: o for o in session.get_outputs()}
+    if not expected.keys() <= outputs.keys():
+        raise PolicyLoadError(f"{path}: the graph has outputs {list(outputs)}; a {kind} policy "
+                              f"needs {', '.join(expected)}")
+    given = f"the metadata's action space {_space_text(action)}"
+    for name, (dtype, shape) in expected.items():
+        node = outputs[name]
+        if node.type != TENSOR_TYPES[dtype] or not _fits(node.shape, tuple(shape)):
+            raise PolicyLoadError(
+                f"{path}: output {name!r} is {node.type} {_text(node.shape)}; {given} needs "
+                f"{TENSOR_TYPES[dtype]} {_text([contract.BATCH_DIM, *shape])}")
+
+
+def _fits(dims: list | None, shape: tuple[int, ...], dynamic_batch: bool = True) -> bool:
+    """Whether ONNX dims [batch, *shape] fit: sizes match unless symbolic (str or None)."""
+    if dims is None or len(dims) != 1 + len(shape):
+        return False
+    if dynamic_batch and isinstance(dims[0], int):
+        return False
+    return all(not isinstance(d, int) or d == s for d, s in zip(dims[1:], shape, strict=True))
+
+
+def _env_problem(metadata: dict[str, Any]) -> str | None:
+    env_id = metadata[contract.ENV_ID_KEY]
+    kwargs = metadata.get(contract.ENV_KWARGS_KEY, {})
+    steps = metadata.get(contract.MAX_EPISODE_STEPS_KEY)
+    if not isinstance(env_id, str) or not env_id:
+        return f"env_id is {_short(env_id)}; expected a gymnasium id"
+    if not isinstance(kwargs, dict):
+        return f"env_kwargs is {_short(kwargs)}; expected a JSON object"
+    if steps is not None and (not _is_int(steps) or steps < 1):
+        return f"max_episode_steps is {_short(steps)}; expected a positive integer or null"
+    return None
+
+
+def _kind_problem(kind: Any) -> str | None:
+    if kind in KINDS:
+        return None
+    return f"policy_kind is {_short(kind)}; expected {' or '.join(map(_short, KINDS))}"
+
+
+def _space_problem(name: str, space: Any, types: tuple[str, ...], why: str = "") -> str | None:
+    """What is wrong with the space description `name`, whose type should be in `types`."""
+    if not isinstance(space, dict) or space.get("type") not in types:
+        return (f"{name} is {_short(space)}; expected a JSON object with type "
+                f"{' or '.join(types)}{why}")
+    if space["type"] == "Discrete":
+        n = space.get("n")
+        return None if _is_int(n) and n >= 1 else f"{name} has n {_short(n)}; expected an " \
+                                                  "integer >= 1"
+    shape = space.get("shape")
+    if not isinstance(shape, list) or not all(_is_int(d) and d >= 1 for d in shape):
+        return f"{name} has shape {_short(shape)}; expected a list of positive integers"
+    if name == contract.ACTION_SPACE_KEY:
+        if len(shape) != 1:
+            return f"action_space has shape {shape}; expected one dimension"
+        for bound in ("low", "high"):
+            if not _bounds_ok(space.get(bound), shape[0]):
+                return (f"action_space has {bound} {_short(space.get(bound))}; expected a "
+                        f"list of {shape[0]} finite numbers")
+    return None
+
+
+def _bounds_ok(values: Any, size: int) -> bool:
+    """A list of `size` finite numbers (the action bounds serve clips to)."""
+    return (isinstance(values, list) and len(values) == size
+            and all(_is_number(v) and math.isfinite(v) for v in values))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _short(value: Any) -> str:
+    """A metadata value as JSON, shortened to fit in a one-line message."""
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _space_text(space: dict[str, Any]) -> str:
+    if space["type"] == "Discrete":
+        return f"Discrete({space['n']})"
+    return f"Box(shape={tuple(space['shape'])}, {space.get('dtype', 'float32')})"
+
+
+def _text(dims: list | None) -> str:
+    if dims is None:
+        return "of unknown shape"
+    return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"

@@ -36,6 +36,7 @@ from keras_pg.progress import ProgressBar
 from keras_pg.run_lock import RunDirLock
 from keras_pg.seeding import EVAL_STREAM, PREDICT_STREAM, derived_seed, initialization
 from keras_pg.spaces import describe_space
+from keras_pg.tensorboard_log import TB_DIR, TensorBoardLog, drop_events_after, hparams
 from keras_pg.train import INTERRUPTED, Trainer
 from serve.observations import FLOAT32, UINT8, as_batch
 
@@ -131,6 +132,8 @@ class REINFORCE:
         self._act = {}
         if restore:
             self._trainer.restore(run_dir)
+            if (run_dir / TB_DIR).is_dir():
+                drop_events_after(run_dir / TB_DIR, self._trainer.progress.env_steps)
         elif run_dir is not None:
             rd.create(run_dir)
             self._lock = RunDirLock(run_dir)
@@ -173,7 +176,8 @@ class REINFORCE:
         if max_steps is not None and not (isinstance(max_steps, int) and max_steps > 0):
             raise ConfigError(f"max_steps must be a positive integer or None, got {max_steps!r}")
         budget = self._trainer.budget_for(max_steps)
-        extra = [ProgressBar()] if self.verbose else []
+        board = self._tensorboard_log()
+        extra = [*([ProgressBar()] if self.verbose else []), *([board] if board else [])]
         driver = CallbackDriver([*(callbacks or []), *extra], self.model,
                                 {"max_steps": budget, "verbose": self.verbose})
         with self._lock or contextlib.nullcontext():  # the run directory is ours meanwhile
@@ -189,7 +193,17 @@ class REINFORCE:
             self.summary = self._trainer.summary(evaluation) | {"stop_reason": reason}
             if self.run_dir is not None:
                 self._write_results(self.run_dir)
+            if board is not None:
+                board.write_results(self.summary["env_steps"], self.summary)
         return self.summary
+
+    def _tensorboard_log(self) -> TensorBoardLog | None:
+        """The TensorBoard callback of a run with a run directory (unless turned off)."""
+        if not (self.config.tensorboard and self.run_dir is not None):
+            return None
+        return TensorBoardLog(self.run_dir / TB_DIR, hparams(self.config.to_dict()),
+                              lambda: self._trainer.observation_sample,
+                              self.config.histogram_every)
 
     # -- using the policy --------------------------------------------------------------------
     def predict(self, obs: Any, deterministic: bool = True) -> int | np.ndarray:

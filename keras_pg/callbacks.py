@@ -17,10 +17,12 @@ import keras
 from keras_pg.config import ConfigTypeError
 
 LOG_KEYS = ("mean_return", "episode_length", "loss", "entropy", "grad_norm", "value_loss",
-            "explained_variance", "env_steps", "episodes", "steps_per_s")
+            "explained_variance", "env_steps", "episodes", "steps_per_s", "round_return_mean",
+            "round_return_min", "round_return_max", "round_episode_length")
 """mean_return and episode_length: means over the last `solve_window` training episodes;
 loss, entropy, grad_norm, value_loss, explained_variance: the update's (see UpdateMetrics);
-env_steps, episodes: totals so far; steps_per_s: env steps per second of training."""
+env_steps, episodes: totals so far; steps_per_s: env steps per second of training;
+round_*: the return (mean, min, max) and length (mean) of the update's own episodes."""
 
 
 class CallbackDriver:

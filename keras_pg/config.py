@@ -94,6 +94,9 @@ class Config:
     )
     solve_window: int = _doc("episodes in the moving mean that decides solving", default=100)
     eval_episodes: int = _doc("greedy evaluation episodes after training (0: none)", default=100)
+    tensorboard: bool = _doc("write TensorBoard event files into RUN_DIR/tb", default=True)
+    histogram_every: int = _doc(
+        "updates between TensorBoard histograms of actions and weights (0: none)", default=10)
 
     def __post_init__(self) -> None:
         for problem in _type_problems(self):  # types first: the value checks rely on them
@@ -120,8 +123,9 @@ class Config:
                      "solve_window"):
             if not _positive_int(getattr(self, name)):
                 yield f"{name} must be a positive integer, got {getattr(self, name)!r}"
-        if not (_positive_int(self.eval_episodes) or self.eval_episodes == 0):
-            yield f"eval_episodes must be 0 or a positive integer, got {self.eval_episodes!r}"
+        for name in ("eval_episodes", "histogram_every"):
+            if getattr(self, name) < 0:
+                yield f"{name} must be 0 or a positive integer, got {getattr(self, name)!r}"
         if not 0 <= self.seed <= MAX_SEED:
             yield f"seed must be an integer in [0, {MAX_SEED}], got {self.seed}"
         if self.max_episode_steps is not None and not _positive_int(self.max_episode_steps):

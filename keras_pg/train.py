@@ -66,6 +66,7 @@ class Trainer:
         self.episode_rows: list[tuple] = []
         self.update_rows: list[tuple] = []
         self.observation_sample: np.ndarray | None = None
+        self.last_round: Round | None = None
 
     # -- the loop ----------------------------------------------------------------------------
     def train(self, step_budget: int, callbacks: CallbackDriver,
@@ -122,12 +123,10 @@ class Trainer:
         p = self.progress
         round_ = self.backend.collect(p.updates, should_stop, p.step_budget - p.env_steps)
         self._log_episodes(round_)
-        if round_.update is not None:
-            return round_.update
-        if self.progress.solved:
+        if round_.update is None and p.solved:
             return None
-        result = self.learner.learn(round_.batch)
-        self._keep_observations(round_.batch.obs)
+        result = round_.update or self.learner.learn(round_.batch)
+        self._keep_observations(round_.observations)
         return result
 
     def budget_for(self, max_steps: int | None) -> int:
@@ -150,6 +149,7 @@ class Trainer:
                                       round(p.train_wall_s, 4)))
         p.solved = (self.target is not None and p.episodes >= window
                     and self.recent_mean() >= self.target)
+        self.last_round = round_
 
     def _log_update(self, result: UpdateResult) -> None:
         p, m = self.progress, result.metrics
@@ -186,7 +186,19 @@ class Trainer:
             "value_loss": float(m.value_loss) if m is not None else nan,
             "explained_variance": result.explained_variance if result is not None else nan,
             "env_steps": p.env_steps, "episodes": p.episodes, "steps_per_s": self.steps_per_s(),
+            **self._round_logs(),
         }
+
+    def _round_logs(self) -> dict[str, float]:
+        """Statistics of the last round's episodes (round_return_mean, _min, _max,
+        round_episode_length)."""
+        if self.last_round is None:
+            return {}
+        returns, lengths = self.last_round.episode_returns, self.last_round.episode_lengths
+        return {"round_return_mean": float(returns.mean()),
+                "round_return_min": float(returns.min()),
+                "round_return_max": float(returns.max()),
+                "round_episode_length": float(lengths.mean())}
 
     def recent_mean(self) -> float:
         """Mean return of the last `solve_window` training episodes (nan before any)."""

@@ -47,6 +47,9 @@ class Round(NamedTuple):
     """The transitions, for the learner; None when the backend has updated already."""
     update: UpdateResult | None
     """The update a backend that fuses rollout and update made (else None)."""
+    observations: np.ndarray
+    """[n, *obs_shape], the round's observations (all, or a sample of at least 1,000): what
+    export verifies on and TensorBoard's action histograms are drawn from."""
 
 
 class Backend(Protocol):

@@ -22,6 +22,8 @@ from keras_pg.learner import Learner, UpdateResult
 from keras_pg.seeding import TRAIN_STREAM, derived_seed
 from keras_pg.update import UpdateMetrics, refusing_non_finite
 
+OBSERVATION_SAMPLE = 1000  # observations an iteration hands back to Python
+
 
 class GraphIteration(NamedTuple):
     """What one compiled iteration returns."""
@@ -33,6 +35,8 @@ class GraphIteration(NamedTuple):
     """int32 [N]."""
     explained_variance: tf.Tensor
     """Of the value baseline on this batch (nan without one)."""
+    observations: tf.Tensor
+    """[n, *obs_shape], the first OBSERVATION_SAMPLE observations of the batch."""
 
 
 def discounted_returns_tf(rewards: tf.Tensor, gamma: float) -> tf.Tensor:
@@ -62,7 +66,8 @@ class GraphBackend:
             result = self.iteration(seed)
         return Round(result.episode_returns.numpy().astype("float64"),
                      result.episode_lengths.numpy().astype("int64"), None,
-                     UpdateResult(result.metrics, float(result.explained_variance)))
+                     UpdateResult(result.metrics, float(result.explained_variance)),
+                     result.observations.numpy())
 
     def close(self) -> None:
         """Nothing to release: the env is a set of TensorFlow ops."""
@@ -108,6 +113,7 @@ def make_graph_iteration(env, learner: Learner, num_envs: int, gamma: float):
         if learner.normalizer is not None:
             learner.normalizer.update(obs)
         return GraphIteration(metrics, tf.reduce_sum(rewards, axis=0),
-                              tf.reduce_sum(tf.cast(alive, tf.int32), axis=0), explained)
+                              tf.reduce_sum(tf.cast(alive, tf.int32), axis=0), explained,
+                              obs[:OBSERVATION_SAMPLE])
 
     return iteration

@@ -44,7 +44,7 @@ class VectorBackend:
             self.env, self._actor(round_index, should_stop), self.config.episodes_per_update,
             self.config.gamma, seed=derived_seed(self.config.seed, TRAIN_STREAM, round_index),
             to_env=self.head.to_env, obs_dtype=self.obs_dtype, max_steps=max_steps)
-        return Round(batch.episode_returns, batch.episode_lengths, batch, None)
+        return Round(batch.episode_returns, batch.episode_lengths, batch, None, batch.obs)
 
     def _actor(self, round_index: int, should_stop: Callable[[], bool]):
         """The sampling policy for one round: fresh stateless seeds per step."""

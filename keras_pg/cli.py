@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from keras_pg import run_dir as rd
 from keras_pg.config import NETWORKS, Config, ConfigError, KerasPGWarning, parse_env_kwargs
 from keras_pg.presets import AUTO, NONE, PRESETS
 from keras_pg.run_dir import RunDirError
@@ -53,20 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a policy")
     train.add_argument("--preset", default=AUTO, choices=[AUTO, NONE, *sorted(PRESETS)],
-                       help="auto: the env's tuned settings when it has a preset; none: the "
-                            "generic defaults; seed: the article's settings; or a preset "
-                            "name. Flags given here override it (default: auto)")
-    for f in dataclasses.fields(Config):
-        flag = FLAG_NAMES.get(f.name, "--" + f.name.replace("_", "-"))
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        default = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        help_text = f"{f.metadata['help']} (default: {default})".replace("%", "%%")
-        if isinstance(f.default, bool):
-            train.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
-                               default=None, help=help_text)
-        else:
-            train.add_argument(flag, dest=f.name, type=_parser_for(f.name), default=None,
-                               choices=CHOICES.get(f.name), help=help_text)
+                       help="auto: the env's tuned settings when it has a preset (none with "
+                            "--config); none: the generic defaults; seed: the article's "
+                            "settings; or a preset name. Flags given here override it "
+                            "(default: auto)")
+    train.add_argument("--config", type=Path, default=None, metavar="FILE",
+                       help="start from a config.json (of a run) or best_config.json (of a "
+                            "tune); flags given here override it")
+    add_config_flags(train)
     train.add_argument("--run-dir", type=Path, default=None,
                        help="where to write the run (default: runs/ENV-sSEED-TIME)")
     train.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
@@ -83,7 +78,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", type=Path, help="a run directory written by train")
     evaluate.add_argument("--episodes", type=int, default=100, help="episodes to run")
     evaluate.add_argument("--seed", type=int, default=12345, help="seeds the episodes")
+    from keras_pg.cli_tune import add_tune_parser
+
+    add_tune_parser(commands)
     return parser
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """A flag per Config field, with its help text and default (None: not given)."""
+    for f in dataclasses.fields(Config):
+        flag = FLAG_NAMES.get(f.name, "--" + f.name.replace("_", "-"))
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        default = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        help_text = f"{f.metadata['help']} (default: {default})".replace("%", "%%")
+        if isinstance(f.default, bool):
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                                default=None, help=help_text)
+        else:
+            parser.add_argument(flag, dest=f.name, type=_parser_for(f.name), default=None,
+                                choices=CHOICES.get(f.name), help=help_text)
 
 
 def given_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -101,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", KerasPGWarning)
             try:
-                return _train(args) if args.command == "train" else _evaluate(args)
+                return COMMANDS[args.command](args)
             finally:
                 for warning in caught:
                     if issubclass(warning.category, KerasPGWarning):
@@ -131,17 +144,18 @@ def _train(args: argparse.Namespace) -> int:
     verbose = 0 if args.quiet else 1
     if args.resume is not None:
         given = [f"--{name.replace('_', '-')}" for name in given_settings(args)]
-        if given or args.preset != AUTO or args.run_dir:
+        if given or args.preset != AUTO or args.run_dir or args.config:
             raise ConfigError(f"--resume takes the run's own config; drop "
-                              f"{given or ['--preset/--run-dir']}")
+                              f"{given or ['--preset/--run-dir/--config']}")
         agent = REINFORCE.load(args.resume, verbose=verbose)
     else:
-        settings = given_settings(args)
-        env = settings.pop("env_id", None) or PRESETS.get(args.preset, {}).get(
+        settings = {**config_file(args.config), **given_settings(args)}
+        preset = NONE if args.config and args.preset == AUTO else args.preset
+        env = settings.pop("env_id", None) or PRESETS.get(preset, {}).get(
             "env_id", Config.env_id)
         run_dir = args.run_dir or Path("runs") / (
             f"{env.replace(':', '_')}-s{settings.get('seed', 0)}-{time.strftime('%Y%m%d-%H%M%S')}")
-        agent = REINFORCE(env, run_dir=run_dir, preset=args.preset, verbose=verbose, **settings)
+        agent = REINFORCE(env, run_dir=run_dir, preset=preset, verbose=verbose, **settings)
         if agent.preset and not args.quiet:
             print(f"using the tuned preset {agent.preset} (--preset none for the generic "
                   f"defaults)", flush=True)
@@ -158,6 +172,18 @@ def _train(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     _print_summary(summary, agent.run_dir)
     return 0 if args.no_export else _export(agent)
+
+
+def config_file(path: Path | None) -> dict[str, Any]:
+    """The settings of a config.json or best_config.json (none without a path); a one-line
+    error naming the file for anything that is not a keras_pg config."""
+    if path is None:
+        return {}
+    try:
+        config = Config.from_dict(rd.read_json(path))
+    except ConfigError as exc:
+        raise ConfigError(f"{path} is not a keras_pg config: {exc}") from None
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(Config)}
 
 
 def _export(agent) -> int:
@@ -196,3 +222,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"{agent.config.env_id}: greedy return {result['mean_return']:.1f} ± "
           f"{result['std_return']:.1f} over {result['episodes']} episodes")
     return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from keras_pg.cli_tune import run_tune
+
+    return run_tune(args, given_settings(args))
+
+
+COMMANDS = {"train": _train, "evaluate": _evaluate, "tune": _tune}

@@ -1,0 +1,59 @@
+"""`python -m keras_pg tune`: the command line of keras_pg.tune."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from keras_pg.config import ConfigError
+from keras_pg.tune import OBJECTIVES
+
+
+def add_tune_parser(commands) -> None:
+    from keras_pg.cli import add_config_flags
+
+    tune = commands.add_parser(
+        "tune", help="search hyperparameters with Optuna",
+        description="Search hyperparameters with Optuna (TPE, median pruning). The study "
+                    "lives in --storage: run the same command again to continue it. Config "
+                    "flags fix a setting for every trial.")
+    tune.add_argument("--trials", type=int, default=20,
+                      help="trials the study should have, completed or pruned (default: 20)")
+    tune.add_argument("--storage", default="sqlite:///runs/tune.db",
+                      help="an Optuna database URL (default: sqlite:///runs/tune.db)")
+    tune.add_argument("--study", default="keras_pg", help="the study's name (default: keras_pg)")
+    tune.add_argument("--out", type=Path, default=None,
+                      help="trials, best_config.json and plots (default: runs/tune/STUDY)")
+    tune.add_argument("--space", type=Path, default=None, metavar="FILE",
+                      help="a JSON search space replacing the default one (see "
+                           "keras_pg/search_space.py)")
+    tune.add_argument("--objective", choices=OBJECTIVES, default="auc",
+                      help="auc: area under the learning curve; eval: greedy evaluation "
+                           "(default: auc)")
+    tune.add_argument("--tune-preset", default="none", dest="preset",
+                      help="the preset under the sampled values (default: none)")
+    tune.add_argument("--quiet", action="store_true", help="print only the result")
+    add_config_flags(tune)
+
+
+def run_tune(args: argparse.Namespace, settings: dict[str, Any]) -> int:
+    from keras_pg.tune import tune
+
+    env = settings.pop("env_id", "CartPole-v1")
+    seed = settings.pop("seed", 0)
+    max_steps = settings.pop("max_steps", 100_000)
+    if args.space is not None and not args.space.is_file():
+        raise ConfigError(f"--space {args.space} not found; expected a JSON search space")
+    result = tune(env, trials=args.trials, storage=args.storage, study=args.study,
+                  max_steps=max_steps, out=args.out, space=args.space,
+                  objective=args.objective, seed=seed, preset=args.preset,
+                  verbose=0 if args.quiet else 1, **settings)
+    counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(result["trials"].items()))
+    if "best_trial" not in result:
+        print(f"study {result['study']}: {counts}; no completed trial yet")
+        return 0
+    print(f"study {result['study']}: {counts}; best trial {result['best_trial']} "
+          f"({result['objective']} {result['best_value']:.2f}): {result['best_params']}; "
+          f"wrote {Path(result['out']) / 'best_config.json'}")
+    return 0

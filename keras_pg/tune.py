@@ -1,0 +1,178 @@
+"""Hyperparameter search with Optuna: `keras_pg.tune(...)` and `python -m keras_pg tune`.
+
+A study lives in a database (`storage`, e.g. sqlite:///runs/tune.db): killed and started
+again with the same command, the tuner continues it with every finished trial kept (a trial
+that was running when the process died is marked failed by Optuna's heartbeat and tried
+again once), and several tuner processes on one storage share the study. `trials` is the
+size of the study to reach: completed and pruned trials count.
+
+Each trial trains a REINFORCE agent with the base settings plus one draw from the search
+space (keras_pg/search_space.py; TPE sampler, seeded) for `max_steps` env steps, in its own
+run directory OUT/trials/NNNN (TensorBoard events included, to compare them).
+
+Objective ("auc", the default): the area under the learning curve -- the mean of the
+training mean return (last `solve_window` episodes) at CHECKPOINTS evenly spaced points of
+the step budget, a run that solves early counting its final level for the points it skips.
+It rewards what a preset is for: learning fast and reliably within a budget; a final greedy
+evaluation alone is noisy and blind to speed. "eval" maximizes the greedy evaluation instead.
+The same checkpoint values feed Optuna's MedianPruner, which stops trials clearly worse than
+the median of earlier ones at the same point of the budget.
+
+Writes OUT/best_config.json (loadable with `train --config`), OUT/optimization_history.png and
+OUT/param_importances.png.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from keras_pg.config import ConfigError
+from keras_pg.search_space import read_space, suggest
+
+CHECKPOINTS = 20
+OBJECTIVES = ("auc", "eval")
+STORAGE_URL = re.compile(r"^(sqlite|postgresql|mysql)(\+\w+)?://")
+BEST_CONFIG = "best_config.json"
+
+
+class TrialReport(keras.callbacks.Callback):
+    """Reports the training mean return at CHECKPOINTS points of the step budget to an
+    Optuna trial, stops training when the pruner says so, and keeps the curve for the AUC."""
+
+    def __init__(self, trial, max_steps: int):
+        super().__init__()
+        self.trial, self.max_steps = trial, max_steps
+        self.curve: list[float] = []
+        self.pruned = False
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        while (len(self.curve) < CHECKPOINTS
+               and logs["env_steps"] >= (len(self.curve) + 1) * self.max_steps / CHECKPOINTS):
+            self.curve.append(float(logs["mean_return"]))
+            self.trial.report(self.curve[-1], len(self.curve))
+            if self.trial.should_prune():
+                self.pruned = True
+                self.model.stop_training = True
+                return
+
+    def auc(self, final_mean_return: float) -> float:
+        """The mean of the checkpoint values; points after an early stop take the final."""
+        points = self.curve + [final_mean_return] * (CHECKPOINTS - len(self.curve))
+        return float(sum(points) / len(points))
+
+
+def tune(env: str | Callable = "CartPole-v1", *, trials: int = 20,
+         storage: str = "sqlite:///runs/tune.db", study: str = "keras_pg",
+         max_steps: int = 100_000, out: str | Path | None = None,
+         space: str | Path | None = None, objective: str = "auc", seed: int = 0,
+         preset: str = "none", verbose: int = 0, **settings: Any) -> dict[str, Any]:
+    """Run (or continue) a study; returns its summary (best config, value, trial counts).
+
+    Args:
+        env: as for REINFORCE.
+        trials: the study's size to reach (completed + pruned trials).
+        storage: an Optuna database URL (sqlite:///PATH, postgresql://..., mysql://...).
+        study: the study's name in the storage.
+        max_steps: env steps per trial.
+        out: where trials, best_config.json and the plots go (default runs/tune/STUDY).
+        space: a JSON file replacing the default search space (search_space.DEFAULT_SPACE).
+        objective: "auc" (area under the learning curve) or "eval" (greedy evaluation).
+        seed: the seed of every trial's training and of the sampler.
+        preset: the preset under the sampled values ("none": the generic defaults).
+        verbose: 1 prints a line per trial and the table of the best trials.
+        **settings: Config fields fixed for every trial.
+    """
+    import optuna
+
+    out = Path(out) if out is not None else Path("runs") / "tune" / study
+    search = _check_arguments(trials, storage, study, max_steps, objective, space)
+    settings.setdefault("eval_episodes", 100 if objective == "eval" else 10)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
+    try:
+        the_study = _open_study(optuna, storage, study, seed)
+        run = _objective(env, the_study, search, out, max_steps, objective, seed, preset,
+                         verbose, settings)
+        done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        if len(the_study.get_trials(deepcopy=False, states=done)) < trials:
+            the_study.optimize(run, callbacks=[optuna.study.MaxTrialsCallback(trials, done)],
+                               catch=(ConfigError,))
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    from keras_pg.tune_report import write_report
+
+    return write_report(the_study, out, verbose)
+
+
+def _check_arguments(trials, storage, study, max_steps, objective, space) -> dict:
+    if not (isinstance(trials, int) and trials > 0):
+        raise ConfigError(f"trials must be a positive integer, got {trials!r}")
+    if not (isinstance(max_steps, int) and max_steps > 0):
+        raise ConfigError(f"max_steps must be a positive integer, got {max_steps!r}")
+    if not STORAGE_URL.match(storage):
+        raise ConfigError(f"storage must be a database URL such as sqlite:///runs/tune.db, "
+                          f"got {storage!r}")
+    if not study or not isinstance(study, str):
+        raise ConfigError(f"study must be a name, got {study!r}")
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got "
+                          f"{objective!r}")
+    return read_space(Path(space) if space is not None else None)
+
+
+def _open_study(optuna, storage: str, name: str, seed: int):
+    if storage.startswith("sqlite:///"):
+        Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with warnings.catch_warnings():  # the heartbeat is "experimental" since Optuna 2.8
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            backend = optuna.storages.RDBStorage(
+                storage, heartbeat_interval=5, grace_period=15,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                    max_retry=1))
+    except Exception as exc:  # SQLAlchemy and the drivers raise many types
+        raise ConfigError(f"cannot open the storage {storage}: {type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:160]}") from None
+    return optuna.create_study(
+        study_name=name, storage=backend, direction="maximize", load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=CHECKPOINTS // 4))
+
+
+def _objective(env, study, search: dict, out: Path, max_steps: int, objective: str, seed: int,
+               preset: str, verbose: int, settings: dict):
+    """The function Optuna calls per trial: train, report, and return the objective."""
+    import optuna
+
+    from keras_pg.agent import REINFORCE
+
+    def run(trial) -> float:
+        values = {**settings, **suggest(trial, search), "seed": seed, "max_steps": max_steps}
+        if values.get("backend") == "graph":
+            values["num_envs"] = values.get("episodes_per_update", values.get("num_envs", 16))
+        agent = REINFORCE(env, run_dir=out / "trials" / f"{trial.number:04d}", preset=preset,
+                          **values)
+        report = TrialReport(trial, max_steps)
+        with agent:
+            summary = agent.learn(callbacks=[report])
+        trial.set_user_attr("config", agent.config.to_dict())
+        trial.set_user_attr("summary", {k: summary[k] for k in (
+            "env_steps", "train_wall_s", "final_mean_return", "eval_mean_return", "solved")})
+        if report.pruned:
+            raise optuna.TrialPruned
+        value = (report.auc(summary["final_mean_return"]) if objective == "auc"
+                 else summary["eval_mean_return"])
+        if value is None or not math.isfinite(value):
+            raise ConfigError(f"trial {trial.number} gave no {objective} value")
+        return value
+
+    study.set_user_attr("objective", objective)
+    return run
+

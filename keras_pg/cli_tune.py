@@ -31,6 +31,8 @@ def add_tune_parser(commands) -> None:
     tune.add_argument("--objective", choices=OBJECTIVES, default="auc",
                       help="auc: area under the learning curve; eval: greedy evaluation "
                            "(default: auc)")
+    tune.add_argument("--seeds", type=int, default=1,
+                      help="seeds each trial trains on; it scores their mean (default: 1)")
     tune.add_argument("--tune-preset", default="none", dest="preset",
                       help="the preset under the sampled values (default: none)")
     tune.add_argument("--quiet", action="store_true", help="print only the result")
@@ -47,7 +49,7 @@ def run_tune(args: argparse.Namespace, settings: dict[str, Any]) -> int:
         raise ConfigError(f"--space {args.space} not found; expected a JSON search space")
     result = tune(env, trials=args.trials, storage=args.storage, study=args.study,
                   max_steps=max_steps, out=args.out, space=args.space,
-                  objective=args.objective, seed=seed, preset=args.preset,
+                  objective=args.objective, seed=seed, seeds=args.seeds, preset=args.preset,
                   verbose=0 if args.quiet else 1, **settings)
     counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(result["trials"].items()))
     if "best_trial" not in result:

@@ -46,9 +46,9 @@ class TrialReport(keras.callbacks.Callback):
     """Reports the training mean return at CHECKPOINTS points of the step budget to an
     Optuna trial, stops training when the pruner says so, and keeps the curve for the AUC."""
 
-    def __init__(self, trial, max_steps: int):
+    def __init__(self, trial, max_steps: int, first_step: int = 0):
         super().__init__()
-        self.trial, self.max_steps = trial, max_steps
+        self.trial, self.max_steps, self.first_step = trial, max_steps, first_step
         self.curve: list[float] = []
         self.pruned = False
 
@@ -56,7 +56,7 @@ class TrialReport(keras.callbacks.Callback):
         while (len(self.curve) < CHECKPOINTS
                and logs["env_steps"] >= (len(self.curve) + 1) * self.max_steps / CHECKPOINTS):
             self.curve.append(float(logs["mean_return"]))
-            self.trial.report(self.curve[-1], len(self.curve))
+            self.trial.report(self.curve[-1], self.first_step + len(self.curve))
             if self.trial.should_prune():
                 self.pruned = True
                 self.model.stop_training = True
@@ -72,7 +72,8 @@ def tune(env: str | Callable = "CartPole-v1", *, trials: int = 20,
          storage: str = "sqlite:///runs/tune.db", study: str = "keras_pg",
          max_steps: int = 100_000, out: str | Path | None = None,
          space: str | Path | None = None, objective: str = "auc", seed: int = 0,
-         preset: str = "none", verbose: int = 0, **settings: Any) -> dict[str, Any]:
+         seeds: int = 1, preset: str = "none", verbose: int = 0,
+         **settings: Any) -> dict[str, Any]:
     """Run (or continue) a study; returns its summary (best config, value, trial counts).
 
     Args:
@@ -85,6 +86,8 @@ def tune(env: str | Callable = "CartPole-v1", *, trials: int = 20,
         space: a JSON file replacing the default search space (search_space.DEFAULT_SPACE).
         objective: "auc" (area under the learning curve) or "eval" (greedy evaluation).
         seed: the seed of every trial's training and of the sampler.
+        seeds: trials train on seeds seed..seed+seeds-1, one after the other, and score the
+            mean of their objectives (more robust settings, at that many times the cost).
         preset: the preset under the sampled values ("none": the generic defaults).
         verbose: 1 prints a line per trial and the table of the best trials.
         **settings: Config fields fixed for every trial.
@@ -93,13 +96,15 @@ def tune(env: str | Callable = "CartPole-v1", *, trials: int = 20,
 
     out = Path(out) if out is not None else Path("runs") / "tune" / study
     search = _check_arguments(trials, storage, study, max_steps, objective, space)
+    if not (isinstance(seeds, int) and seeds > 0):
+        raise ConfigError(f"seeds must be a positive integer, got {seeds!r}")
     settings.setdefault("eval_episodes", 100 if objective == "eval" else 10)
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
     try:
         the_study = _open_study(optuna, storage, study, seed)
-        run = _objective(env, the_study, search, out, max_steps, objective, seed, preset,
-                         verbose, settings)
+        run = _objective(env, the_study, search, out, max_steps, objective, seed, seeds,
+                         preset, settings)
         done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
         if len(the_study.get_trials(deepcopy=False, states=done)) < trials:
             the_study.optimize(run, callbacks=[optuna.study.MaxTrialsCallback(trials, done)],
@@ -147,30 +152,35 @@ def _open_study(optuna, storage: str, name: str, seed: int):
 
 
 def _objective(env, study, search: dict, out: Path, max_steps: int, objective: str, seed: int,
-               preset: str, verbose: int, settings: dict):
+               seeds: int, preset: str, settings: dict):
     """The function Optuna calls per trial: train, report, and return the objective."""
     import optuna
 
     from keras_pg.agent import REINFORCE
 
     def run(trial) -> float:
-        values = {**settings, **suggest(trial, search), "seed": seed, "max_steps": max_steps}
+        values = {**settings, **suggest(trial, search), "max_steps": max_steps}
         if values.get("backend") == "graph":
             values["num_envs"] = values.get("episodes_per_update", values.get("num_envs", 16))
-        agent = REINFORCE(env, run_dir=out / "trials" / f"{trial.number:04d}", preset=preset,
-                          **values)
-        report = TrialReport(trial, max_steps)
-        with agent:
-            summary = agent.learn(callbacks=[report])
-        trial.set_user_attr("config", agent.config.to_dict())
-        trial.set_user_attr("summary", {k: summary[k] for k in (
-            "env_steps", "train_wall_s", "final_mean_return", "eval_mean_return", "solved")})
-        if report.pruned:
-            raise optuna.TrialPruned
-        value = (report.auc(summary["final_mean_return"]) if objective == "auc"
-                 else summary["eval_mean_return"])
+        scores = []
+        for k in range(seeds):  # one after the other; the pruner sees them as one curve
+            agent = REINFORCE(env, run_dir=out / "trials" / f"{trial.number:04d}-s{seed + k}",
+                              preset=preset, seed=seed + k, **values)
+            report = TrialReport(trial, max_steps, first_step=k * CHECKPOINTS)
+            with agent:
+                summary = agent.learn(callbacks=[report])
+            trial.set_user_attr("config", {**agent.config.to_dict(), "seed": seed})
+            trial.set_user_attr(f"summary_seed{seed + k}", {key: summary[key] for key in (
+                "env_steps", "train_wall_s", "final_mean_return", "eval_mean_return",
+                "solved")})
+            if report.pruned:
+                raise optuna.TrialPruned
+            scores.append(report.auc(summary["final_mean_return"]) if objective == "auc"
+                          else summary["eval_mean_return"])
+        value = sum(scores) / len(scores) if None not in scores else None
         if value is None or not math.isfinite(value):
             raise ConfigError(f"trial {trial.number} gave no {objective} value")
+        trial.set_user_attr("summary", trial.user_attrs[f"summary_seed{seed}"])
         return value
 
     study.set_user_attr("objective", objective)

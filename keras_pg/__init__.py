@@ -3,6 +3,7 @@
     import keras_pg
     agent = keras_pg.REINFORCE("CartPole-v1", seed=0)
     summary = agent.learn()
+    result = keras_pg.tune("CartPole-v1", trials=20)   # Optuna
 
 Importing keras_pg makes every custom object of its policies known to Keras, so
 `keras.models.load_model("RUN_DIR/model.keras")` works after `import keras_pg`.
@@ -19,6 +20,7 @@ try:
     from keras_pg.agent import REINFORCE
     from keras_pg.config import Config, ConfigError, ConfigTypeError
     from keras_pg.presets import PRESETS
+    from keras_pg.tune import tune
 except KeyboardInterrupt:
     # Ctrl-C while `python -m keras_pg` (or the keras-pg command) is still starting: the
     # command's own handler is not running yet, so answer here as it would.
@@ -28,4 +30,5 @@ except KeyboardInterrupt:
     raise
 
 __version__ = "0.1.0"
-__all__ = ["PRESETS", "REINFORCE", "Config", "ConfigError", "ConfigTypeError", "__version__"]
+__all__ = ["PRESETS", "REINFORCE", "Config", "ConfigError", "ConfigTypeError", "__version__",
+           "tune"]

@@ -136,7 +136,7 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--checkpoint-every must be a positive number of seconds, got "
                           f"{args.checkpoint_every}")
     from keras_pg import REINFORCE
-    from keras_pg.rollout import EnvOutputError
+    from keras_pg.rollout import EnvFailure, EnvOutputError
     from keras_pg.signals import stop_on_signals
     from keras_pg.train import INTERRUPTED
     from keras_pg.update import NonFiniteLossError
@@ -163,7 +163,7 @@ def _train(args: argparse.Namespace) -> int:
         try:
             summary = agent.learn(checkpoint_every_s=args.checkpoint_every,
                                   should_stop=lambda: bool(signals))
-        except (NonFiniteLossError, EnvOutputError) as exc:
+        except (NonFiniteLossError, EnvOutputError, EnvFailure) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_FAILED
     if summary["stop_reason"] == INTERRUPTED:

@@ -15,7 +15,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-BACKENDS = ("gym", "graph")
+BACKENDS = ("gym", "graph", "ray")
+VECTOR_MODES = ("sync", "async")
 MAX_SEED = 2**32 - 1  # numpy's and gymnasium's seeds are 32-bit
 NETWORKS = ("auto", "mlp", "cnn", "custom")
 
@@ -57,7 +58,17 @@ class Config:
     backend: str = _doc(
         "gym: gymnasium vector envs; graph: the env in TensorFlow ops (CartPole-v1, "
         "Acrobot-v1, MountainCar-v0, Pendulum-v1) with rollout, returns and update in one "
-        "compiled function per iteration (episodes per update = num envs)", default="gym")
+        "compiled function per iteration (episodes per update = num envs); ray: Ray actors "
+        "collect the episodes (--num-workers)", default="gym")
+    vector_mode: str = _doc(
+        "sync: the gymnasium backend steps its envs in this process; async: one subprocess per "
+        "env (gymnasium's AsyncVectorEnv), for envs whose steps are slow", default="sync")
+    num_workers: int = _doc("Ray actors that collect episodes (--backend ray)", default=2)
+    envs_per_worker: int | None = _doc(
+        "envs per Ray actor (none: num_envs / num_workers, rounded up)", default=None)
+    ray_address: str | None = _doc(
+        "join a running Ray cluster: auto or HOST:PORT (none: start a local Ray, stopped at the "
+        "end)", default=None)
     network: str = _doc(
         "auto: cnn for (H, W, C) uint8 image observations, mlp otherwise; mlp: dense layers "
         "of --hidden widths; cnn: the Nature-DQN convolutions, then --hidden "
@@ -65,7 +76,9 @@ class Config:
     seed: int = _doc("seeds the environments, the weights and the action sampling", default=0)
     num_envs: int = _doc("environments stepped together through gymnasium's vector API", default=16)
     episodes_per_update: int = _doc("complete episodes per policy-gradient update", default=16)
-    gamma: float = _doc("discount factor in [0, 1]", default=0.99)
+    gamma: float = _doc(
+        "discount factor in [0, 1] (0.95: a horizon of about 20 steps; raise it for envs "
+        "whose rewards come later)", default=0.95)
     lr: float = _doc("Adam learning rate", default=1e-3)
     hidden: tuple[int, ...] = _doc("hidden layer widths, comma separated", default=(128,))
     baseline: str = _doc(
@@ -110,7 +123,7 @@ class Config:
             yield f"env_id must be a gym id such as CartPole-v1, got {self.env_id!r}"
         yield from _env_kwargs_problems(self.env_kwargs)
         for name, choices in (("baseline", ("none", "value")), ("backend", BACKENDS),
-                              ("network", NETWORKS)):
+                              ("network", NETWORKS), ("vector_mode", VECTOR_MODES)):
             if getattr(self, name) not in choices:
                 yield f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}"
         if self.backend == "graph" and self.episodes_per_update != self.num_envs:
@@ -120,7 +133,7 @@ class Config:
 
     def _count_problems(self):
         for name in ("num_envs", "episodes_per_update", "value_epochs", "max_steps",
-                     "solve_window"):
+                     "solve_window", "num_workers"):
             if not _positive_int(getattr(self, name)):
                 yield f"{name} must be a positive integer, got {getattr(self, name)!r}"
         for name in ("eval_episodes", "histogram_every"):
@@ -128,9 +141,9 @@ class Config:
                 yield f"{name} must be 0 or a positive integer, got {getattr(self, name)!r}"
         if not 0 <= self.seed <= MAX_SEED:
             yield f"seed must be an integer in [0, {MAX_SEED}], got {self.seed}"
-        if self.max_episode_steps is not None and not _positive_int(self.max_episode_steps):
-            yield (f"max_episode_steps must be a positive integer or none, got "
-                   f"{self.max_episode_steps!r}")
+        for name in ("max_episode_steps", "envs_per_worker"):
+            if getattr(self, name) is not None and not _positive_int(getattr(self, name)):
+                yield f"{name} must be a positive integer or none, got {getattr(self, name)!r}"
         if not self.hidden or not all(_positive_int(w) for w in self.hidden):
             yield f"hidden must be positive layer widths like 128 or 128,128, got {self.hidden!r}"
 

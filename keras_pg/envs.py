@@ -55,12 +55,15 @@ class EnvSource:
             extra = {"render_mode": render_mode} if render_mode else {}
             return gym.make(self.name, **self._limit(), **self.kwargs, **extra)
 
-    def make_vector(self, num_envs: int) -> gym.vector.VectorEnv:
+    def make_vector(self, num_envs: int, mode: str = "sync") -> gym.vector.VectorEnv:
         """`num_envs` copies behind gymnasium's vector API in NEXT_STEP autoreset mode (the
-        rollout relies on it); a registered env's native vectorized implementation (CartPole)
-        is used where there is one."""
+        rollout relies on it). `sync`: stepped in this process, with a registered env's
+        native vectorized implementation (CartPole) where there is one; `async`: one
+        subprocess per env (gymnasium's AsyncVectorEnv), for envs whose steps are slow."""
         with _creating(self):
-            if self.factory is not None:
+            if mode == "async":
+                env = gym.vector.AsyncVectorEnv([self.make] * num_envs)
+            elif self.factory is not None:
                 env = gym.vector.SyncVectorEnv([self.make] * num_envs)
             else:
                 env = gym.make_vec(self.name, num_envs=num_envs, **self._limit(), **self.kwargs)

@@ -122,6 +122,11 @@ class EnvOutputError(RuntimeError):
     """The env returned something REINFORCE cannot learn from (NaN or inf)."""
 
 
+class EnvFailure(RuntimeError):
+    """The env raised where its traceback is not the user's to read (in a Ray actor); the
+    message is one line naming where and the env's error."""
+
+
 def check_env_output(obs: np.ndarray, rewards: np.ndarray, kept: np.ndarray) -> None:
     """Blame the env, before any update, for a non-finite reward or observation of a kept
     transition: [T, N, ...] arrays and the [T, N] mask of transitions in episodes."""

@@ -16,9 +16,10 @@ import numpy as np
 TRAIN_STREAM, EVAL_STREAM, ACTION_STREAM, PREDICT_STREAM = 0, 1, 2, 3
 
 
-def derived_seed(seed: int, stream: int, index: int) -> int:
-    """An independent 31-bit seed for round `index` of a random stream (train or eval)."""
-    return int(np.random.SeedSequence([seed, stream, index]).generate_state(1)[0] >> 1)
+def derived_seed(seed: int, stream: int, index: int, *more: int) -> int:
+    """An independent 31-bit seed for round `index` of a random stream (train or eval), and
+    for a part of it (`more`: a Ray worker's index)."""
+    return int(np.random.SeedSequence([seed, stream, index, *more]).generate_state(1)[0] >> 1)
 
 
 @contextmanager

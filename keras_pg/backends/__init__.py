@@ -29,6 +29,7 @@ from keras_pg.rollout import Batch
 BACKENDS = {
     "gym": "keras_pg.backends.vector:VectorBackend",
     "graph": "keras_pg.backends.graph:GraphBackend",
+    "ray": "keras_pg.backends.ray_actors:RayBackend",
 }
 
 

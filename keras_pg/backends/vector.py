@@ -14,7 +14,7 @@ from keras_pg.config import Config, KerasPGWarning
 from keras_pg.envs import EnvSource
 from keras_pg.learner import Learner
 from keras_pg.policy import make_act_fn
-from keras_pg.rollout import collect_episodes
+from keras_pg.rollout import Batch, collect_episodes
 from keras_pg.seeding import ACTION_STREAM, TRAIN_STREAM, derived_seed
 
 
@@ -22,33 +22,26 @@ class NumEnvsWarning(KerasPGWarning):
     """More envs than a round can use; the extra ones are stepped for nothing."""
 
 
-class VectorBackend:
-    """Rounds of complete episodes from a gymnasium vector env; the learner updates."""
+class EpisodeCollector:
+    """Rounds of complete episodes (or one worker's share of a round) from a vector env,
+    actions sampled by a compiled function with stateless seeds derived from (seed, round,
+    `part`): the same round gives the same episodes wherever and whenever it is collected."""
 
-    def __init__(self, config: Config, source: EnvSource, learner: Learner):
-        self.config = config
-        if config.num_envs > config.episodes_per_update:
-            warnings.warn(
-                f"num_envs {config.num_envs:,} is more than a round needs: a round plays "
-                f"episodes_per_update {config.episodes_per_update:,} episodes, so "
-                f"{config.num_envs - config.episodes_per_update:,} envs would idle (use "
-                f"{config.episodes_per_update:,} or fewer)", NumEnvsWarning, stacklevel=2)
-        self.env = source.make_vector(config.num_envs)
-        self.head = learner.head
-        self.act = make_act_fn(learner.model, learner.head)
-        self.obs_dtype = learner.model.inputs[0].dtype
+    def __init__(self, env, model, head, config: Config, part: tuple[int, ...] = ()):
+        self.env, self.head, self.config, self.part = env, head, config, part
+        self.act = make_act_fn(model, head)
+        self.obs_dtype = model.inputs[0].dtype
 
-    def collect(self, round_index: int, should_stop: Callable[[], bool],
-                max_steps: int | None = None) -> Round:
-        batch = collect_episodes(
-            self.env, self._actor(round_index, should_stop), self.config.episodes_per_update,
-            self.config.gamma, seed=derived_seed(self.config.seed, TRAIN_STREAM, round_index),
-            to_env=self.head.to_env, obs_dtype=self.obs_dtype, max_steps=max_steps)
-        return Round(batch.episode_returns, batch.episode_lengths, batch, None, batch.obs)
+    def collect(self, round_index: int, episodes: int, should_stop: Callable[[], bool],
+                max_steps: int | None = None) -> Batch:
+        seed = derived_seed(self.config.seed, TRAIN_STREAM, round_index, *self.part)
+        return collect_episodes(
+            self.env, self._actor(round_index, should_stop), episodes, self.config.gamma,
+            seed=seed, to_env=self.head.to_env, obs_dtype=self.obs_dtype, max_steps=max_steps)
 
     def _actor(self, round_index: int, should_stop: Callable[[], bool]):
         """The sampling policy for one round: fresh stateless seeds per step."""
-        round_seed = derived_seed(self.config.seed, ACTION_STREAM, round_index)
+        round_seed = derived_seed(self.config.seed, ACTION_STREAM, round_index, *self.part)
         step = iter(range(1 << 62))
 
         def act(obs: np.ndarray) -> np.ndarray:
@@ -58,6 +51,28 @@ class VectorBackend:
             return self.act(tf.constant(obs, dtype=self.obs_dtype), seed).numpy()
 
         return act
+
+
+class VectorBackend:
+    """Rounds of complete episodes from a gymnasium vector env in this process (`sync`), or
+    one subprocess per env (`async`); the learner updates."""
+
+    def __init__(self, config: Config, source: EnvSource, learner: Learner):
+        self.config = config
+        if config.num_envs > config.episodes_per_update:
+            warnings.warn(
+                f"num_envs {config.num_envs:,} is more than a round needs: a round plays "
+                f"episodes_per_update {config.episodes_per_update:,} episodes, so "
+                f"{config.num_envs - config.episodes_per_update:,} envs would idle (use "
+                f"{config.episodes_per_update:,} or fewer)", NumEnvsWarning, stacklevel=2)
+        self.env = source.make_vector(config.num_envs, config.vector_mode)
+        self.collector = EpisodeCollector(self.env, learner.model, learner.head, config)
+
+    def collect(self, round_index: int, should_stop: Callable[[], bool],
+                max_steps: int | None = None) -> Round:
+        batch = self.collector.collect(round_index, self.config.episodes_per_update,
+                                       should_stop, max_steps)
+        return Round(batch.episode_returns, batch.episode_lengths, batch, None, batch.obs)
 
     def close(self) -> None:
         self.env.close()

@@ -1,0 +1,273 @@
+"""Fixtures for the JavaScript package's tests (serve/js/test/): keras-pg policies, and what
+Python's `serve.OnnxPolicy` answers for them, which the JavaScript policy must answer too.
+
+    python -m tests.js_fixtures           # rewrites the JSON files from the committed policies
+    python -m tests.js_fixtures --train   # first retrains and re-exports the trained policies
+
+serve/js/test/fixtures/ holds
+    *.onnx             policies trained and exported by keras_pg (cartpole: solved; acrobot,
+                       pendulum, image: a few updates), and small ones written with onnx.helper
+                       (no metadata, forged metadata) whose bytes this module reproduces
+    parity.json        per policy: observations, Python's outputs, greedy actions, and sampled
+                       actions' statistics for one observation
+    messages.json      inputs that Python refuses (files, load options, observations) and its
+                       message, "{path}" standing for the file's path
+    transitions.json   gymnasium's transitions for the env ports (tests/js_transitions.py)
+
+tests/test_js.py checks that the committed files are what this module builds now.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+import serve
+from serve import contract
+from tests.js_transitions import build_transitions
+from tests.test_serve_envs import box, discrete, keras_pg_metadata, write_policy
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "serve" / "js" / "test" / "fixtures"
+SAMPLES = 20_000  # sampled actions per policy, for their frequencies (images: a tenth)
+IMAGE_SIDE = 36  # the smallest image for the Nature CNN: a small file
+NO_METADATA = {"observation_shape": [4], "action_type": "discrete"}
+
+
+# -- policies --------------------------------------------------------------------------------
+def train_policies() -> None:
+    """Retrain and export the keras_pg policies (TensorFlow; about a minute on 2 cores)."""
+    import keras_pg
+    from tests.image_envs import SquareSideEnv
+
+    runs = {
+        "cartpole": (keras_pg.REINFORCE("CartPole-v1", seed=0), None),  # to the solve criterion
+        "acrobot": (keras_pg.REINFORCE("Acrobot-v1", seed=0), 16_000),
+        "pendulum": (keras_pg.REINFORCE("Pendulum-v1", seed=0), 12_800),
+        "image": (keras_pg.REINFORCE(SquareSideEnv, env_kwargs={"side": IMAGE_SIDE}, seed=0,
+                                     max_episode_steps=10, hidden=(16,)), 5_000),
+    }
+    for name, (agent, steps) in runs.items():
+        agent.learn(max_steps=steps)
+        agent.export(FIXTURES / f"{name}.onnx")
+
+
+def write_hand_policies() -> None:
+    """The policies written with onnx.helper: no metadata, or metadata the contract refuses."""
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    logits_graph(FIXTURES / "nometa.onnx", 4, 2)
+    logits_graph(FIXTURES / "nometa_continuous.onnx", 3, 1)
+    left = [helper.make_node("MatMul", [contract.INPUT, "w"], ["logits"])]
+    forged = {
+        "contract3": keras_pg_metadata("CartPole-v1", box(4), discrete(2), version=3),
+        "bad_kind": keras_pg_metadata("CartPole-v1", box(4), discrete(2), policy_kind="beta"),
+        "wrong_outputs": keras_pg_metadata("CartPole-v1", box(4), discrete(3)),
+        "wrong_dtype": keras_pg_metadata("X-v0", {"type": "Box", "shape": [2, 2, 1],
+                                                  "dtype": "uint8", "low": [0] * 4,
+                                                  "high": [255] * 4}, discrete(2)),
+    }
+    missing = keras_pg_metadata("CartPole-v1", box(4), discrete(2))
+    del missing[contract.ENV_KWARGS_KEY]
+    forged["missing_key"] = missing
+    for name, metadata in forged.items():
+        shape = (2, 2, 1) if name == "wrong_dtype" else (4,)
+        nodes = left if name != "wrong_dtype" else [
+            helper.make_node("Reshape", [contract.INPUT, "flat"], ["x"]),
+            helper.make_node("MatMul", ["x", "w"], ["logits"])]
+        weights = {"w": np.eye(4, 2, dtype=np.float32), "flat": np.array([-1, 4], np.int64)}
+        if name != "wrong_dtype":
+            del weights["flat"]
+        write_policy(FIXTURES / f"{name}.onnx", TensorProto.FLOAT, shape, nodes, weights, 2,
+                     metadata)
+    (FIXTURES / "not_onnx.onnx").write_bytes(b"this is not an ONNX file\n")
+
+
+def logits_graph(path: Path, obs_dim: int, out_dim: int) -> None:
+    """Another tool's policy: input `x` [N, obs_dim] -> `y` = x W + b [N, out_dim]; no
+    metadata (serve takes `y` as logits, or as the action of a continuous policy)."""
+    w = np.linspace(-1, 1, obs_dim * out_dim, dtype=np.float32).reshape(obs_dim, out_dim)
+    b = np.linspace(0.5, -0.5, out_dim, dtype=np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Add", ["h", "b"], ["y"])],
+        "other_tool", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", obs_dim])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", out_dim])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, path)
+
+
+# -- what Python answers ---------------------------------------------------------------------
+PARITY = {  # name -> (load options, observations)
+    "cartpole": ({}, "CartPole-v1"),
+    "acrobot": ({}, "Acrobot-v1"),
+    "pendulum": ({}, "Pendulum-v1"),
+    "image": ({}, "image"),
+    "nometa": (NO_METADATA, "CartPole-v1"),
+    "nometa_continuous": ({"observation_shape": [3], "action_type": "continuous"},
+                          "Pendulum-v1"),
+}
+
+
+def observations(source: str, n: int = 16) -> np.ndarray:
+    """n observations met in the env (by a random policy), seeded: float32 or uint8 frames."""
+    if source == "image":
+        from tests.image_envs import SquareSideEnv
+
+        env = SquareSideEnv(side=IMAGE_SIDE)
+    else:
+        env = gym.make(source)
+    env.action_space.seed(0)
+    obs, _ = env.reset(seed=0)
+    found = []
+    while len(found) < n:
+        found.append(obs)
+        for _ in range(3):
+            obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                obs, _ = env.reset()
+    return np.stack(found)
+
+
+def build_parity() -> dict[str, Any]:
+    """Per policy: observations, Python's outputs for the batch, and sampled statistics."""
+    result = {}
+    for name, (options, source) in PARITY.items():
+        policy = serve.OnnxPolicy(FIXTURES / f"{name}.onnx", seed=0, **options)
+        batch = observations(source)
+        entry = {"file": f"{name}.onnx", "options": options, "observations": batch.tolist(),
+                 "outputs": {k: v.tolist() for k, v in policy.distribution(batch).items()},
+                 "greedy": policy.act(batch).tolist()}
+        if policy.kind != "deterministic":
+            entry["sampled"] = sampled(policy, batch)
+        result[name] = entry
+    return result
+
+
+def sampled(policy: serve.OnnxPolicy, batch: np.ndarray) -> dict[str, Any]:
+    """Statistics of SAMPLES sampled actions for the observation with the widest distribution:
+    action frequencies, or the mean, std and share at either bound of each dimension."""
+    _, dist = policy.decide(batch)
+    if policy.kind == "categorical":
+        probs = dist[contract.PROBS]
+        index = int(np.argmax(-(probs * np.log(np.maximum(probs, 1e-12))).sum(axis=1)))
+    else:
+        index = int(np.argmax(dist[contract.STD].sum(axis=1)))
+    samples = SAMPLES // 10 if policy.observation_dtype == np.uint8 else SAMPLES
+    actions = policy.act(np.repeat(batch[index:index + 1], samples, axis=0), deterministic=False)
+    if policy.kind == "categorical":
+        counts = np.bincount(actions, minlength=len(probs[0]))
+        return {"index": index, "samples": samples, "probs": probs[index].tolist(),
+                "frequencies": (counts / samples).tolist()}
+    low, high = (np.asarray(policy.action_space[k], np.float32) for k in ("low", "high"))
+    return {"index": index, "samples": samples, "mean": actions.mean(axis=0).tolist(),
+            "std": actions.std(axis=0).tolist(),
+            "at_low": (actions == low).mean(axis=0).tolist(),
+            "at_high": (actions == high).mean(axis=0).tolist()}
+
+
+def build_messages() -> list[dict[str, Any]]:
+    """Python's one-line message for each refused input; `match` "prefix" where the rest is
+    onnxruntime's own wording, which differs between its Python and JavaScript builds."""
+    cases = []
+    for file, options in [
+        ("missing.onnx", {}), ("not_onnx.onnx", {}), ("nometa.onnx", {}),
+        ("nometa.onnx", {"action_type": "discrete"}),
+        ("nometa.onnx", {"observation_shape": [0], "action_type": "discrete"}),
+        ("nometa.onnx", {"observation_shape": [3], "action_type": "discrete"}),
+        ("cartpole.onnx", {"observation_shape": [3]}),
+        ("cartpole.onnx", {"action_type": "continuous"}),
+        ("contract3.onnx", {}), ("missing_key.onnx", {}), ("bad_kind.onnx", {}),
+        ("wrong_outputs.onnx", {}), ("wrong_dtype.onnx", {}),
+    ]:
+        cases.append({"file": file, "options": options, "call": "load"})
+    cartpole = [[0.1, 0.2, 0.3], [[0.1, 0.2, 0.3]], [nan(), 0, 0, 0], [0, inf(), 0, 0],
+                [1e39, 0, 0, 0], "abc", ["a", 1, 2, 3], [[1, 2, 3, 4], [1, 2]], [], [[]], None,
+                True]
+    cases += [{"file": "cartpole.onnx", "call": "act", "obs": obs} for obs in cartpole]
+    image = [IMAGE_SIDE, IMAGE_SIDE, 1]
+    for value in [300, -1, 1.5, nan(), inf()]:
+        cases.append({"file": "image.onnx", "call": "act",
+                      "obs": {"full": image, "value": 0, "set": [[100, value]]}})
+    cases.append({"file": "image.onnx", "call": "act",
+                  "obs": {"full": [IMAGE_SIDE, IMAGE_SIDE - 1, 1], "value": 0}})
+    cases.append({"file": "pendulum.onnx", "call": "probs", "obs": [1, 0, 0]})
+    cases.append({"file": "nometa_continuous.onnx", "call": "sample", "obs": [1, 0, 0],
+                  "options": {"observation_shape": [3], "action_type": "continuous"}})
+    for case in cases:
+        case.setdefault("options", {})
+        case["message"], case["match"] = python_message(case)
+    return cases
+
+
+def python_message(case: dict[str, Any]) -> tuple[str, str]:
+    path = FIXTURES / case["file"]
+    try:  # observation_shape as a list, as JavaScript passes it: its repr is the same
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy: 1e39 overflows float32
+        policy = serve.OnnxPolicy(path, **case["options"])
+        if case["call"] != "load":
+            obs = decode_obs(case["obs"])
+            {"act": policy.act, "probs": policy.probs,
+             "sample": lambda o: policy.act(o, deterministic=False)}[case["call"]](obs)
+    except ValueError as exc:
+        message = str(exc).replace(str(path), "{path}")
+    else:
+        raise AssertionError(f"Python accepted {case}")
+    prefix = "{path} is not a loadable ONNX model: "
+    return (prefix, "prefix") if message.startswith(prefix) else (message, "exact")
+
+
+def nan() -> dict:
+    return {"float": "nan"}
+
+
+def inf() -> dict:
+    return {"float": "inf"}
+
+
+def decode_obs(obs: Any) -> Any:
+    """The JSON form of an observation as Python values: {"float": "nan"} is a float, and
+    {"full": shape, "value": v, "set": [[flat index, value], ...]} nested lists."""
+    if isinstance(obs, list):
+        return [decode_obs(v) for v in obs]
+    if isinstance(obs, dict) and "float" in obs:
+        return float(obs["float"])
+    if isinstance(obs, dict) and "full" in obs:
+        flat = [obs["value"]] * math.prod(obs["full"])
+        for index, value in obs.get("set", []):
+            flat[index] = decode_obs(value)
+        return np.array(flat, dtype=object).reshape(obs["full"]).tolist()
+    return obs
+
+
+# -- files -----------------------------------------------------------------------------------
+def documents() -> dict[str, Any]:
+    """The JSON fixtures as this module builds them now, by file name."""
+    return {"parity.json": build_parity(), "messages.json": build_messages(),
+            "transitions.json": build_transitions()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.js_fixtures", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", action="store_true", help="retrain the keras_pg policies")
+    args = parser.parse_args(argv)
+    write_hand_policies()
+    if args.train:
+        train_policies()
+    for name, document in documents().items():
+        (FIXTURES / name).write_text(json.dumps(document, separators=(",", ":")) + "\n")
+        print(f"wrote {FIXTURES / name}")
+
+
+if __name__ == "__main__":
+    main()

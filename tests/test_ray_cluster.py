@@ -1,0 +1,40 @@
+"""The Ray backend on a real two-node cluster on loopback, started and stopped by the test
+(a module of its own: `ray stop` ends every Ray process of the machine)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from keras_pg import run_dir as rd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_two_node_cluster_on_loopback_trains_cartpole(tmp_path):
+    # A loopback cluster inside the test: no token authentication between its nodes.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0",
+           "RAY_AUTH_MODE": "disabled"}
+    port = "6391"
+    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
+    subprocess.run([*ray_cli, "start", "--head", f"--port={port}", "--num-cpus=1",
+                    "--include-dashboard=false", "--node-ip-address=127.0.0.1"],
+                   env=env, check=True, capture_output=True, timeout=120)
+    try:
+        subprocess.run([*ray_cli, "start", f"--address=127.0.0.1:{port}", "--num-cpus=1",
+                        "--node-ip-address=127.0.0.1"], env=env, check=True,
+                       capture_output=True, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "keras_pg", "train", "--backend", "ray", "--num-workers",
+             "2", "--ray-address", f"127.0.0.1:{port}", "--max-steps", "3000",
+             "--eval-episodes", "2", "--no-export", "--quiet", "--run-dir",
+             str(tmp_path / "run")], cwd=ROOT, env=env, capture_output=True, text=True,
+            timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        nodes = subprocess.run([*ray_cli, "status", f"--address=127.0.0.1:{port}"], env=env,
+                               capture_output=True, text=True, timeout=60).stdout
+        assert nodes.count("node_") >= 2, nodes  # two nodes were in the cluster
+        assert rd.read_json(tmp_path / "run" / rd.SUMMARY)["env_steps"] >= 3000
+    finally:
+        subprocess.run([*ray_cli, "stop", "--force"], env=env, capture_output=True,
+                       timeout=120)

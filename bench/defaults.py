@@ -12,7 +12,8 @@ seed, env steps and training seconds to the solve target (or the budget), whethe
 reached the target, and the generic settings the run resolved to; per env, the return of a
 uniformly random policy, for comparison. Writes bench/results/defaults.json (an env and
 setting run again replaces its entry; the others are kept) and
-bench/results/defaults.png, and prints a table.
+bench/results/defaults.png, and prints a table. All of it (4 settings x 7 envs x 3 seeds)
+takes about 35 minutes on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -51,36 +52,36 @@ gym.register("SquareSide-v0", entry_point="tests.image_envs:SquareSideEnv",
              max_episode_steps=10, reward_threshold=9.5)
 
 # name -> (env id, extra flags, training target (None: the env's reward_threshold), greedy
-# evaluation that counts as good, step budget)
+# evaluation that counts as good, step budget). Good: MiniGrid's optimum is about 0.96
+# (1 - 0.9 steps / 100); CliffWalking's -13, its safe path -17 (-1000: the greedy policy never
+# reaches the goal within keras_pg's 1,000-step cap); FrozenLake, reaching the goal; Taxi,
+# delivering in about 20 steps or fewer (its optimum is about 8; -200 never delivers).
 ENVS = {
     "MiniGrid-Empty-Random-5x5": ("bench.defaults:MiniGridImg-Empty-Random-5x5-v0", [],
                                   0.9, 0.9, 200_000),
-    "CliffWalking-v1": ("CliffWalking-v1", [], -20.0, -17.0, 300_000),
+    "CliffWalking-v1": ("CliffWalking-v1", [], -20.0, -17.0, 1_500_000),
     "FrozenLake8x8-v1 (not slippery)": ("FrozenLake8x8-v1",
                                         ["--env-kwargs", '{"is_slippery": false}'],
                                         None, 1.0, 200_000),
-    "Taxi-v4": ("Taxi-v4", [], 0.0, 0.0, 400_000),
-    "CartPole-v1": ("CartPole-v1", [], None, 475.0, 300_000),
+    "Taxi-v4": ("Taxi-v4", [], 0.0, 0.0, 300_000),
+    "CartPole-v1": ("CartPole-v1", [], None, 475.0, 1_000_000),
     "Acrobot-v1": ("Acrobot-v1", [], None, -100.0, 300_000),
     "SquareSide 84x84x1": ("bench.defaults:SquareSide-v0", [], None, 9.5, 30_000),
 }
 
 OLD = {"lr": 0.03, "num_envs": 64, "episodes_per_update": 64, "entropy_coef": 0.0,
-       "normalize_obs": False}
-# name -> Config values passed as flags ("new": none, the shipped defaults)
+       "normalize_obs": False, "gamma": 0.99}
+GUESS = {"lr": 1e-3, "num_envs": 16, "episodes_per_update": 16, "entropy_coef": 0.01,
+         "normalize_obs": True, "gamma": 0.99}
+# name -> Config values passed as flags. "new" passes none: the shipped defaults (GUESS with
+# gamma 0.95). Tried on seed 0 only and dropped: GUESS with a value baseline, entropy 1e-3
+# or 0.05, gamma 0.98, gamma 0.95 with lr 3e-3; OLD with lr 1e-3, entropy 0.01 and
+# normalization (the issue's fix) -- none beat "new" where it was tried.
 SETTINGS = {
     "old": OLD,
     "new": {},
-    "old-fix": OLD | {"lr": 1e-3, "entropy_coef": 0.01, "normalize_obs": True},
-    "guess": {"lr": 1e-3, "num_envs": 16, "episodes_per_update": 16, "entropy_coef": 0.01,
-              "normalize_obs": True},
-}
-GUESS = SETTINGS["guess"]
-SETTINGS |= {
-    "value": GUESS | {"baseline": "value"},
+    "guess": GUESS,
     "lr3e-3": GUESS | {"lr": 3e-3},
-    "ent1e-3": GUESS | {"entropy_coef": 1e-3},
-    "gamma.95": GUESS | {"gamma": 0.95},
 }
 
 

@@ -38,3 +38,42 @@ def test_a_two_node_cluster_on_loopback_trains_cartpole(tmp_path):
     finally:
         subprocess.run([*ray_cli, "stop", "--force"], env=env, capture_output=True,
                        timeout=120)
+
+
+def test_the_learner_killed_with_sigkill_resumes_exactly(tmp_path):
+    import signal
+    import time
+
+    from keras_pg import checkpoint
+
+    flags = ["--backend", "ray", "--num-workers", "2", "--num-envs", "8",
+             "--episodes-per-update", "8", "--lr", "0.01", "--max-steps", "6000",
+             "--eval-episodes", "2", "--no-export", "--quiet", "--target-return", "1e9"]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+
+    def train(*args):
+        return subprocess.Popen([sys.executable, "-m", "keras_pg", "train", *args], cwd=ROOT,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+
+    reference = train("--run-dir", str(tmp_path / "reference"), *flags)
+    killed = train("--run-dir", str(tmp_path / "run"), "--checkpoint-every", "0.1", *flags)
+    assert reference.wait(timeout=300) == 0, reference.communicate()
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            if checkpoint.read(tmp_path / "run" / rd.CHECKPOINT)[1]["progress"]["updates"] >= 3:
+                break
+        except rd.RunDirError:
+            pass
+        assert killed.poll() is None and time.monotonic() < deadline, killed.communicate()
+        time.sleep(0.1)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    resumed = subprocess.run([sys.executable, "-m", "keras_pg", "train", "--quiet", "--resume",
+                              str(tmp_path / "run")], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    rows = [[row[:4] for row in rd.read_csv(tmp_path / name / rd.METRICS)]
+            for name in ("reference", "run")]
+    assert len(rows[0]) > 24 and rows[0] == rows[1]

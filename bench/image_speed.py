@@ -1,0 +1,109 @@
+"""Benchmark: training throughput on image observations, the CNN path beside the MLP path.
+
+    python bench/image_speed.py [--steps 40000] [--carracing-steps 8000]
+
+(a) tests/image_envs.py SquareSideEnv, 84x84x1 uint8 frames whose answer is where a square
+    is: keras_pg with its default network for images (the Nature-DQN CNN) and with
+    `network="mlp"` (the frame flattened into Dense(128)), 64 envs, a fixed step budget.
+(b) CarRacing-v3, 96x96x3 uint8 frames: the CNN and the MLP, 8 envs, episodes capped at 250
+    steps, beside the env alone (the same vector env stepped with random actions: the
+    ceiling that the env's own rendering sets).
+Env steps per second are reported over the whole run and after the first round (which
+includes tracing), each configuration in its own process. Target: >= 5,000 steps/s on (a)
+with the CNN. Writes bench/results/image_speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TRAIN = """
+import json, sys
+import keras_pg
+from keras_pg import run_dir as rd
+from tests.image_envs import SquareSideEnv
+env, settings = sys.argv[1], json.loads(sys.argv[2])
+agent = keras_pg.REINFORCE(SquareSideEnv if env == "SquareSide" else env, preset="none",
+                           eval_episodes=0, target_return=1e9, **settings)
+summary = agent.learn()
+rows = agent._trainer.update_rows
+first_steps, first_wall = rows[0][2], rows[0][-1]
+summary["steps_per_s_after_first"] = round(
+    (rows[-1][2] - first_steps) / (rows[-1][-1] - first_wall), 1)
+summary["parameters"] = agent.model.count_params()
+print(json.dumps(summary))
+"""
+
+ENV_ONLY = """
+import json, sys, time
+import numpy as np
+from keras_pg.config import Config
+from keras_pg.envs import EnvSource
+env_id, num_envs, steps, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+env = EnvSource(env_id, {}, limit).make_vector(num_envs)
+env.reset(seed=0)
+start, done = time.perf_counter(), 0
+while done < steps:
+    env.step(env.action_space.sample())
+    done += num_envs
+print(json.dumps({"steps_per_s": round(done / (time.perf_counter() - start), 1)}))
+"""
+
+
+def subprocess_json(code: str, *args: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def train(env: str, **settings) -> dict:
+    result = subprocess_json(TRAIN, env, json.dumps(settings))
+    keep = ("env_steps", "train_wall_s", "steps_per_s", "steps_per_s_after_first",
+            "first_iteration_s", "final_mean_return", "parameters")
+    return {"settings": settings, **{k: result[k] for k in keep}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=40_000)
+    parser.add_argument("--carracing-steps", type=int, default=8_000)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/image_speed.json")
+    args = parser.parse_args()
+    from bench.train_speed import machine
+
+    results = {"benchmark": "image_speed", "machine": machine(),
+               "date": time.strftime("%Y-%m-%d"), "square_side_84x84x1": {},
+               "carracing_96x96x3": {}}
+    square = {"seed": 0, "num_envs": 64, "episodes_per_update": 64, "max_episode_steps": 10,
+              "max_steps": args.steps}
+    for network in ("cnn", "mlp"):
+        r = results["square_side_84x84x1"][network] = train("SquareSide", network=network,
+                                                            **square)
+        print(f"SquareSide 84x84x1 {network}: {r['steps_per_s']:,.0f} steps/s "
+              f"({r['steps_per_s_after_first']:,.0f} after the first round), mean return "
+              f"{r['final_mean_return']:.2f}", flush=True)
+    racing = {"seed": 0, "num_envs": 8, "episodes_per_update": 8, "max_episode_steps": 250,
+              "max_steps": args.carracing_steps}
+    env_only = subprocess_json(ENV_ONLY, "CarRacing-v3", "8", str(args.carracing_steps), "250")
+    results["carracing_96x96x3"]["env_only"] = env_only
+    print(f"CarRacing-v3 env alone: {env_only['steps_per_s']:,.0f} steps/s", flush=True)
+    for network in ("cnn", "mlp"):
+        r = results["carracing_96x96x3"][network] = train("CarRacing-v3", network=network,
+                                                          **racing)
+        print(f"CarRacing-v3 {network}: {r['steps_per_s']:,.0f} steps/s "
+              f"({r['steps_per_s_after_first']:,.0f} after the first round)", flush=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from keras_pg.config import ConfigError
+from keras_pg.flags import add_config_flags
 from keras_pg.tune import OBJECTIVES
 
 
 def add_tune_parser(commands) -> None:
-    from keras_pg.cli import add_config_flags
-
     tune = commands.add_parser(
         "tune", help="search hyperparameters with Optuna",
         description="Search hyperparameters with Optuna (TPE, median pruning). The study "

@@ -53,10 +53,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     "Acrobot-v1-graph": _tuned(env_id="Acrobot-v1", backend="graph", num_envs=32,
                                episodes_per_update=32, lr=0.01, entropy_coef=0.02,
                                max_steps=1_000_000, target_return=-90.0),
-    # Long, high-variance episodes: a value baseline, normalized observations, two layers.
-    "LunarLander-v3": _tuned(env_id="LunarLander-v3", num_envs=32, episodes_per_update=32,
-                             lr=0.001, hidden=(128, 128), baseline="value",
-                             normalize_obs=True, max_steps=5_000_000),
+    # Provenance: `keras_pg tune` study "lunar" (2026-11-25; 14 trials x 1 seed x 1M steps,
+    # AUC objective; a space narrowed to value-baseline settings: lr, gamma, envs, episodes,
+    # hidden, entropy, clipping, value lr); its best trial (10) reached a training mean of
+    # 200 at 181k steps but then evaluated greedily at -8: training goes on to a mean of 250
+    # so that the greedy policy lands too.
+    "LunarLander-v3": _tuned(env_id="LunarLander-v3", num_envs=16, episodes_per_update=16,
+                             lr=0.00413, gamma=0.995, hidden=(128, 128), entropy_coef=0.001,
+                             baseline="value", value_lr=0.000975, normalize_obs=True,
+                             target_return=250.0, max_steps=2_000_000),
     # Dense rewards, no termination: a shorter horizon (gamma 0.95) and a value baseline.
     "Pendulum-v1": _tuned(env_id="Pendulum-v1", num_envs=32, episodes_per_update=32,
                           lr=0.003, gamma=0.95, baseline="value", normalize_obs=True,

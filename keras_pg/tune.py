@@ -39,7 +39,6 @@ from keras_pg.search_space import read_space, suggest
 CHECKPOINTS = 20
 OBJECTIVES = ("auc", "eval")
 STORAGE_URL = re.compile(r"^(sqlite|postgresql|mysql)(\+\w+)?://")
-BEST_CONFIG = "best_config.json"
 
 
 class TrialReport(keras.callbacks.Callback):

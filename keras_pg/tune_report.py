@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from keras_pg import run_dir as rd
-from keras_pg.tune import BEST_CONFIG
 
+BEST_CONFIG = "best_config.json"
 PLOTS = ("optimization_history", "param_importances")
 TABLE_ROWS = 5
 

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from keras_pg.cli import build_parser, given_settings
+from keras_pg.cli import build_parser
 from keras_pg.config import Config, ConfigError
 from keras_pg.envs import EnvSource, check_env_id, check_spaces, inspect_env
+from keras_pg.flags import given_settings
 from keras_pg.presets import PRESETS, resolve_config
 
 

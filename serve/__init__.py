@@ -7,10 +7,10 @@
 
 serve.contract names the ONNX contract (inputs, outputs, metadata keys), for export/ too.
 Importing serve loads numpy and onnxruntime only; gymnasium is imported by the episode loop
-and FastAPI/uvicorn by the HTTP service, when they are used.
+and FastAPI/uvicorn by the HTTP service (serve.http), when they are used.
 """
 
-from serve.policy import OnnxPolicy, PolicyLoadError
+from serve.policy import NonFiniteOutputError, OnnxPolicy, PolicyLoadError
 
 
 def run_episodes(*args, **kwargs):
@@ -20,4 +20,4 @@ def run_episodes(*args, **kwargs):
     return run(*args, **kwargs)
 
 
-__all__ = ["OnnxPolicy", "PolicyLoadError", "run_episodes"]
+__all__ = ["NonFiniteOutputError", "OnnxPolicy", "PolicyLoadError", "run_episodes"]

@@ -1,4 +1,5 @@
-"""`python -m serve POLICY.onnx`: run episodes, or serve the policy over HTTP."""
+"""`python -m serve POLICY.onnx`: run episodes, or serve the policy over HTTP;
+`python -m serve --model-repository DIR`: serve a Triton model repository over HTTP."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from serve.config import ServiceConfig
 from serve.policy import OnnxPolicy, PolicyLoadError
 
 TRAINED_ENV = "the metadata's, unless --env names another env"
@@ -15,7 +17,8 @@ TRAINED_ENV = "the metadata's, unless --env names another env"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m serve", description="Run a keras_pg ONNX policy with onnxruntime.")
-    parser.add_argument("policy", type=Path, help="the .onnx file")
+    parser.add_argument("policy", type=Path, nargs="?", default=None,
+                        help="the .onnx file (or give --model-repository)")
     parser.add_argument("--env", default=None, metavar="ID",
                         help="a gymnasium env id, or module:EnvId to import the module that "
                              "registers it (default: the metadata's)")
@@ -32,9 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gif", type=Path, default=None, help="write the first episode as a GIF")
     parser.add_argument("--threads", type=int, default=1,
                         help="onnxruntime intra-op threads (default: 1)")
-    parser.add_argument("--http", action="store_true", help="serve over HTTP instead")
-    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default: loopback)")
-    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default: 8000)")
+    _http_arguments(parser.add_argument_group(
+        "HTTP service", "/v1 routes, the Open Inference Protocol (v2), hot reload of the file"))
     parser.add_argument("--observation-shape", default=None, metavar="DIMS",
                         help="for an .onnx without keras_pg metadata: the observation shape, "
                              "comma-separated, e.g. 4 or 84,84,3 (the episodes need --env)")
@@ -45,26 +47,85 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _http_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--http", action="store_true", help="serve over HTTP instead")
+    group.add_argument("--host", default="127.0.0.1",
+                       help="bind address (default: loopback; any other warns without a key)")
+    group.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    group.add_argument("--model-repository", default=None, metavar="DIR",
+                       help="serve every model of a Triton model repository "
+                            "(DIR/NAME/<version>/model.onnx) under its name; implies --http")
+    group.add_argument("--model-name", default=None, metavar="NAME",
+                       help="the policy's name in the v2 routes (default: the file's stem)")
+    group.add_argument("--workers", type=int, default=1,
+                       help="uvicorn worker processes (default: 1)")
+    group.add_argument("--api-key-file", default=None, metavar="FILE",
+                       help="API keys, one per line: every route but health then needs "
+                            "'Authorization: Bearer KEY' (default: $KERAS_PG_API_KEY, if set)")
+    group.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="let browser pages of ORIGIN call the service (repeatable; "
+                            "default: none)")
+    group.add_argument("--max-body-bytes", type=int, default=ServiceConfig.max_body_bytes,
+                       metavar="N", help="larger request bodies get 413 (default: 1 MiB)")
+    group.add_argument("--max-batch", type=int, default=ServiceConfig.max_batch, metavar="N",
+                       help="requests of more observations get 413 (default: "
+                            f"{ServiceConfig.max_batch})")
+    group.add_argument("--reload-interval", type=float, default=ServiceConfig.reload_interval,
+                       metavar="S", help="seconds between checks of the file for a "
+                                         "replacement; 0 turns hot reload off (default: 0.5)")
+    group.add_argument("--inference-threads", type=int,
+                       default=ServiceConfig.inference_threads, metavar="N",
+                       help="requests worked on at once in threads beside the event loop "
+                            "(default: 2)")
+    group.add_argument("--decode-processes", type=int, default=ServiceConfig.decode_processes,
+                       metavar="N", help="worker processes decoding and encoding bodies over "
+                                         "64 KiB (default: 1; 0: in the threads)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _check_numbers(args)
+        if args.http or args.model_repository is not None:
+            return _http(args)
+        if args.policy is None:
+            raise ValueError("give a policy .onnx file (or --model-repository DIR)")
         env_kwargs = _json_object(args.env_kwargs)
         policy = OnnxPolicy(args.policy, seed=args.seed, intra_op_threads=args.threads,
                             observation_shape=_dims(args.observation_shape),
                             action_type=args.action_type)
-        if args.http:
-            from serve.http import check_port, serve_http
-
-            check_port(args.port, "--port")
-            print(f"serving {args.policy} on http://{args.host}:{args.port} "
-                  f"(POST /v1/act, GET /v1/metadata, /healthz, /docs)", flush=True)
-            serve_http(policy, args.host, args.port)
-            return 0
         return _episodes(policy, args, env_kwargs)
     except (PolicyLoadError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _http(args: argparse.Namespace) -> int:
+    """Serve over HTTP: every option checked and every model loaded before binding."""
+    from serve.auth import load_keys
+    from serve.http import check_port, serve_http
+    from serve.repository import load_models
+
+    check_port(args.port, "--port")
+    config = ServiceConfig(
+        policy=None if args.policy is None else str(args.policy), model_name=args.model_name,
+        repository=args.model_repository, host=args.host, port=args.port,
+        workers=args.workers, api_key_file=args.api_key_file,
+        cors_origins=tuple(args.cors_origin), max_body_bytes=args.max_body_bytes,
+        max_batch=args.max_batch, reload_interval=args.reload_interval,
+        inference_threads=args.inference_threads, decode_processes=args.decode_processes,
+        intra_op_threads=args.threads,
+        seed=args.seed, observation_shape=_dims(args.observation_shape),
+        action_type=args.action_type)
+    load_keys(config.api_key_file)
+    models = load_models(config)
+    names = ", ".join(models)
+    print(f"serving {names} on http://{args.host}:{args.port} with {config.workers} "
+          f"worker(s) (POST /v1/act, /v2/models/NAME/infer; GET /v1/metadata, /v2/models/"
+          f"NAME, /healthz, /docs)", flush=True)
+    policy = next(iter(models.values())).current.policy if config.policy else None
+    serve_http(config, policy)
+    return 0
 
 
 def _check_numbers(args: argparse.Namespace) -> None:

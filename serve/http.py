@@ -1,112 +1,101 @@
-"""The HTTP service: FastAPI routes around one OnnxPolicy, served by uvicorn.
+"""The HTTP service: FastAPI routes around the served policies, run by uvicorn.
 
-    POST /v1/act       {"obs": [...] or [[...], ...], "deterministic": true}
-                       -> {"actions": [...], "probs": [[...], ...]}  (discrete)
-                       -> {"actions": [[...]], "mean": [[...]], "std": [[...]]}  (continuous)
-                       (an image policy's obs are nested lists of integers in [0, 255])
-    GET  /v1/metadata  the policy's ONNX metadata, observation shape and dtype, action space
-    GET  /healthz      {"status": "ok"}
-    GET  /openapi.json the schema (FastAPI)
+    /v1/act, /v1/metadata        keras-pg's own routes (serve/v1.py), for the default model
+    /v2/...                      the Open Inference Protocol (serve/v2.py), every model
+    GET /healthz                 {"status": "ok"}
+    GET /openapi.json, /docs     the schema
 
-Bad requests get a 4xx with a message (malformed JSON 422, bad observations 400, bodies
-over the limit 413); the server keeps answering.
+Around the routes, outermost first: CORS (only with --cors-origin), API keys (serve/auth.py),
+the body bound (serve/limits.py). Request work runs in threads, large bodies' decoding in
+worker processes (serve/offload.py); a thread watches the files for replacements
+(serve/reload.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import copy
+import os
+import sys
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from starlette.middleware.cors import CORSMiddleware
 
+from serve.auth import ApiKeyAuth, load_keys
+from serve.config import ServiceConfig
+from serve.limits import BodyLimit
+from serve.offload import Offload
+from serve.openapi import document
 from serve.policy import OnnxPolicy
+from serve.reload import Watcher
+from serve.repository import load_models
+from serve.schemas import ActRequest, InferRequest
+from serve.v1 import v1_router
+from serve.v2 import v2_router
+from serve.web import add_web_routes
 
-MAX_BODY_BYTES = 1 << 20
-
-
-class ActRequest(BaseModel):
-    obs: list[Any] = Field(description="one observation, or a batch of them (nested lists); "
-                                       "integers in [0, 255] for a uint8 (image) input")
-    deterministic: bool = Field(True, description="greedy actions; false samples from probs")
-
-
-class ActResponse(BaseModel):
-    actions: list[int] | list[list[float]] = Field(
-        description="one action per observation: an integer (discrete) or a vector")
-    probs: list[list[float]] | None = Field(
-        None, description="action probabilities per observation (discrete policies)")
-    mean: list[list[float]] | None = Field(
-        None, description="Gaussian mean per observation (continuous policies)")
-    std: list[list[float]] | None = Field(
-        None, description="Gaussian standard deviation per observation (continuous policies)")
+MAX_BODY_BYTES = ServiceConfig.max_body_bytes
+CONFIG_ENV = "KERAS_PG_SERVE_CONFIG"  # the ServiceConfig of uvicorn's worker processes
+BEARER = {"bearer": {"type": "http", "scheme": "bearer"}}
 
 
-class BodyLimit:
-    """ASGI middleware: a request body over `max_bytes` gets 413 before the app sees it."""
+def create_app(policy: OnnxPolicy | None = None, config: ServiceConfig | None = None
+               ) -> FastAPI:
+    """The FastAPI application serving `policy`, or the models `config` names.
 
-    def __init__(self, app, max_bytes: int):
-        self.app = app
-        self.max_bytes = max_bytes
+    `create_app(policy)` serves one loaded policy under its file's stem with the default
+    bounds (and reloads the file when it is replaced, once served by uvicorn);
+    `create_app(config=...)` loads what the config names (PolicyLoadError if it cannot).
+    """
+    if config is None:
+        config = ServiceConfig(policy=str(policy.path))
+    models = load_models(config, policy)
+    watcher = Watcher(models, config.reload_interval)
+    offload = Offload(config.inference_threads, config.decode_processes)
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            return await self._reject(scope, receive, send)
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return None
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            more = message.get("more_body", False)
-            if size > self.max_bytes:
-                return await self._reject(scope, receive, send)
-        body = b"".join(chunks)
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        offload.start()
+        if config.reload_interval > 0:
+            watcher.start()
+        yield
+        watcher.stop()
+        offload.stop()
 
-        async def replay():
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        return await self.app(scope, replay, send)
-
-    async def _reject(self, scope, receive, send) -> None:
-        response = JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, 413)
-        await response(scope, receive, send)
-
-
-def create_app(policy: OnnxPolicy, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
-    """The FastAPI application serving `policy`."""
-    app = FastAPI(title="keras-pg policy", version="1",
-                  description=f"ONNX policy {policy.path.name} for "
-                              f"{policy.metadata.get('env_id', 'an unknown env')}")
-
-    @app.post("/v1/act", response_model=ActResponse, response_model_exclude_none=True,
-              responses={400: {"description": "observations of the wrong shape or range, "
-                                                "or NaN"},
-                         413: {"description": "body over the size limit"}})
-    async def act(request: ActRequest):
-        try:
-            actions, distribution = policy.decide(request.obs, request.deterministic)
-        except ValueError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=400)
-        return {"actions": actions.tolist(),
-                **{name: value.tolist() for name, value in distribution.items()}}
-
-    @app.get("/v1/metadata")
-    async def metadata() -> dict[str, Any]:
-        return {"metadata": policy.metadata, "observation_shape": list(policy.observation_shape),
-                "observation_dtype": str(policy.observation_dtype),
-                "action_space": policy.action_space}
+    first = next(iter(models.values()))
+    policy = first.current.policy
+    app = FastAPI(title="keras-pg policy", version="1", lifespan=lifespan,
+                  description=f"ONNX policies {', '.join(models)} (first for "
+                              f"{policy.metadata.get('env_id', 'an unknown env')}): /v1 "
+                              "routes for the default model, the Open Inference Protocol "
+                              "(v2) for every model")
+    if len(models) == 1:  # /v1 has no model name: it serves the only one
+        app.include_router(v1_router(first, offload, config.max_batch))
+    app.include_router(v2_router(models, offload, config.max_batch))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    add_web_routes(app, lambda: first.current.policy)  # GET /: the policy in the browser
+
+    keys = load_keys(config.api_key_file)
+    document(app, [ActRequest, InferRequest], BEARER if keys else None)
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    if keys:
+        app.add_middleware(ApiKeyAuth, keys=keys)
+    if config.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type",
+                                          "Inference-Header-Content-Length"],
+                           expose_headers=["Inference-Header-Content-Length"])
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of a uvicorn worker process (`--workers N`), from $KERAS_PG_SERVE_CONFIG."""
+    return create_app(config=ServiceConfig.from_json(os.environ[CONFIG_ENV]))
 
 
 def check_port(port: int, name: str = "port") -> None:
@@ -115,11 +104,39 @@ def check_port(port: int, name: str = "port") -> None:
         raise ValueError(f"{name} must be an integer in 1-65535, got {port!r}")
 
 
-def serve_http(policy: OnnxPolicy, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the service in this process (one worker) until interrupted."""
+def exposure_warning(config: ServiceConfig, keys: list[bytes]) -> str | None:
+    """The warning for a service reachable beyond this machine without an API key."""
+    if config.loopback or keys:
+        return None
+    return (f"warning: serving on {config.host} without an API key: anyone who can reach "
+            f"this address can call the policy; pass --api-key-file FILE (or set "
+            f"KERAS_PG_API_KEY)")
+
+
+def log_config() -> dict:
+    """uvicorn's logging configuration plus the logger `serve` at INFO (hot reload's swaps
+    and refusals), applied in every worker process."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["serve"] = {"handlers": ["default"], "level": "INFO",
+                                  "propagate": False}
+    return config
+
+
+def serve_http(config: ServiceConfig, policy: OnnxPolicy | None = None) -> None:
+    """Run the service until interrupted: in this process, or in `config.workers` worker
+    processes that each build the app from the config."""
     import uvicorn
 
-    check_port(port)
-
-    uvicorn.run(create_app(policy), host=host, port=port, log_level="warning",
-                access_log=False)
+    warning = exposure_warning(config, load_keys(config.api_key_file))
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    options = {"host": config.host, "port": config.port, "log_level": "warning",
+               "access_log": False, "log_config": log_config()}
+    if config.workers == 1:
+        uvicorn.run(create_app(policy, config), **options)
+        return
+    os.environ[CONFIG_ENV] = config.to_json()
+    uvicorn.run("serve.http:app_from_environment", factory=True, workers=config.workers,
+                **options)

@@ -7,11 +7,13 @@ Reads the contract in serve/contract.py: input `obs` float32 (uint8 for image ob
 
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime as ort
 
 from serve import contract
 from serve.loading import (
@@ -26,9 +28,15 @@ from serve.loading import (
 from serve.observations import as_batch
 from serve.sampling import sample_categorical, sample_gaussian, softmax
 
+SMALL_OUTPUT = 32  # values; up to here all_finite loops in Python
 ACTION_TYPES = {"discrete": "categorical", "continuous": "gaussian"}  # -> the contract's kinds
 CALLER_HINT = ("pass observation_shape=... and action_type='discrete' or 'continuous' "
                "(command line: --observation-shape 4 --action-type discrete)")
+
+
+class NonFiniteOutputError(ValueError):
+    """The policy computed NaN or inf for finite observations (they overflow its network):
+    a result no caller should act on, so it is an error rather than action 0."""
 
 
 class OnnxPolicy:
@@ -49,6 +57,10 @@ class OnnxPolicy:
         PolicyLoadError: one line, when the file is missing or not loadable, or declares
             `contract_version` while a metadata key the runtime reads is missing or
             malformed, or its graph disagrees with the metadata (serve/loading.py).
+
+    Every method raises `NonFiniteOutputError` (a ValueError) when a float output is NaN or
+    inf -- finite but huge observations such as 3.4e38 overflow the network -- instead of
+    returning the argmax of NaNs.
 
     The input's dtype, `observation_dtype`, is the session's: float32, or uint8 for image
     policies, which take raw frames (uint8 arrays, or integers in [0, 255]).
@@ -86,6 +98,11 @@ class OnnxPolicy:
         self._dist_outputs = ([contract.PROBS] if kind == "categorical"
                               else [contract.MEAN, contract.STD])
         self._action_output = contract.ACTION
+        # Greedy act fetches the action and the distribution it comes from, checked for NaN
+        # and inf: `action` is the argmax of `probs` (or the clipped mean), so a NaN there
+        # would pass unseen. Fetching them costs ~0.1 µs, np.isfinite ~1 µs per output.
+        self._act_fetch = [self._action_output, *self._dist_outputs]
+        self._act_checked = range(1, len(self._act_fetch))
 
     def _from_caller(self, observation_shape: tuple[int, ...] | None,
                      action_type: str | None) -> None:
@@ -111,6 +128,13 @@ class OnnxPolicy:
             self.kind, self._logits, self._dist_outputs = "deterministic", False, []
             self._action_output = first.name
             self.action_space = {"type": "Box", "shape": [size]}
+            self._act_fetch, self._act_checked = [first.name], range(1)
+
+    @property
+    def session(self) -> ort.InferenceSession:
+        """The onnxruntime session: its inputs and outputs describe the graph (the v2 HTTP
+        routes and export's Triton config read them)."""
+        return self._session
 
     def act(self, obs: Any, deterministic: bool = True) -> int | np.ndarray:
         """Actions for one observation or a batch [B, *obs_shape].
@@ -122,7 +146,11 @@ class OnnxPolicy:
         """
         batch, single = as_batch(obs, self.observation_shape, self.observation_dtype)
         if deterministic and self._action_output is not None:
-            actions = self._session.run([self._action_output], {self._input: batch})[0]
+            values = self._session.run(self._act_fetch, {self._input: batch})
+            for i in self._act_checked:
+                if not all_finite(values[i]):
+                    raise not_finite(self._act_fetch[i], values[i], batch)
+            actions = values[0]
         else:
             actions, _ = self._decide(batch, deterministic)
         if not single:
@@ -149,12 +177,16 @@ class OnnxPolicy:
         """The raw outputs of the model by name (e.g. probs and action, or mean, std, action)."""
         batch, single = as_batch(obs, self.observation_shape, self.observation_dtype)
         values = self._session.run(self._outputs, {self._input: batch})
+        _check_finite(self._outputs, values, batch)
         return {n: (v[0] if single else v) for n, v in zip(self._outputs, values, strict=True)}
 
     def _distribution(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         values = self._session.run(self._dist_outputs, {self._input: batch})
         if self._logits:
-            return {contract.PROBS: softmax(values[0])}
+            values = [softmax(values[0])]
+        _check_finite(self._dist_outputs, values, batch)
+        if self._logits:
+            return {contract.PROBS: values[0]}
         return dict(zip(self._dist_outputs, values, strict=True))
 
     def _decide(self, batch: np.ndarray, deterministic: bool
@@ -163,7 +195,9 @@ class OnnxPolicy:
             if not deterministic:
                 raise ValueError("this policy has no distribution to sample from; "
                                  "use deterministic=True")
-            return self._session.run([self._action_output], {self._input: batch})[0], {}
+            actions = self._session.run([self._action_output], {self._input: batch})[0]
+            _check_finite([self._action_output], [actions], batch)
+            return actions, {}
         dist = self._distribution(batch)
         if self.kind == "categorical":
             if deterministic:
@@ -182,6 +216,32 @@ class OnnxPolicy:
     def __repr__(self) -> str:
         return (f"OnnxPolicy({str(self.path)!r}, env_id={self.metadata.get('env_id')!r}, "
                 f"observation_shape={self.observation_shape}, action_space={self.action_space})")
+
+
+def _check_finite(names: list[str], values: list[np.ndarray], batch: np.ndarray) -> None:
+    for name, value in zip(names, values, strict=True):
+        if value.dtype.kind == "f" and not all_finite(value):
+            raise not_finite(name, value, batch)
+
+
+def all_finite(value: np.ndarray) -> bool:
+    """No NaN or inf in `value`. For the few values of one observation's output, Python's
+    math.isfinite over them (~0.3 µs) beats a numpy ufunc and reduction (~1.5 µs)."""
+    if value.size <= SMALL_OUTPUT:
+        return all(map(math.isfinite, value.flat))
+    return bool(np.isfinite(value).all())
+
+
+def not_finite(name: str, value: np.ndarray, batch: np.ndarray) -> NonFiniteOutputError:
+    """The error for output `name` holding NaN or inf: which observation, and the likely
+    cause (observations far outside the range the policy was trained on)."""
+    rows = ~np.isfinite(value.reshape(len(value), -1)).all(axis=1)
+    first = int(np.argmax(rows))
+    largest = float(np.abs(batch[first].astype(np.float64)).max(initial=0.0))
+    return NonFiniteOutputError(
+        f"policy output {name!r} is NaN or inf for observation {first} (of {len(value)}), "
+        f"whose largest |value| is {largest:.3g}: the observations overflow the network; "
+        "expected observations in the range the policy was trained on")
 
 
 def _shape(path: Path, shape: Any) -> tuple[int, ...]:

@@ -61,11 +61,16 @@ def train_policies() -> None:
         agent.export(FIXTURES / f"{name}.onnx")
 
 
-def write_hand_policies() -> None:
-    """The policies written with onnx.helper: no metadata, or metadata the contract refuses."""
-    FIXTURES.mkdir(parents=True, exist_ok=True)
-    logits_graph(FIXTURES / "nometa.onnx", 4, 2)
-    logits_graph(FIXTURES / "nometa_continuous.onnx", 3, 1)
+HAND_WRITTEN = ("nometa", "nometa_continuous", "contract3", "bad_kind", "wrong_outputs",
+                "wrong_dtype", "missing_key", "not_onnx")
+
+
+def write_hand_policies(directory: Path = FIXTURES) -> None:
+    """The policies written with onnx.helper (HAND_WRITTEN): no metadata, or metadata the
+    contract refuses; and a file that is not ONNX."""
+    directory.mkdir(parents=True, exist_ok=True)
+    logits_graph(directory / "nometa.onnx", 4, 2)
+    logits_graph(directory / "nometa_continuous.onnx", 3, 1)
     left = [helper.make_node("MatMul", [contract.INPUT, "w"], ["logits"])]
     forged = {
         "contract3": keras_pg_metadata("CartPole-v1", box(4), discrete(2), version=3),
@@ -86,9 +91,9 @@ def write_hand_policies() -> None:
         weights = {"w": np.eye(4, 2, dtype=np.float32), "flat": np.array([-1, 4], np.int64)}
         if name != "wrong_dtype":
             del weights["flat"]
-        write_policy(FIXTURES / f"{name}.onnx", TensorProto.FLOAT, shape, nodes, weights, 2,
+        write_policy(directory / f"{name}.onnx", TensorProto.FLOAT, shape, nodes, weights, 2,
                      metadata)
-    (FIXTURES / "not_onnx.onnx").write_bytes(b"this is not an ONNX file\n")
+    (directory / "not_onnx.onnx").write_bytes(b"this is not an ONNX file\n")
 
 
 def logits_graph(path: Path, obs_dim: int, out_dim: int) -> None:

@@ -156,6 +156,12 @@ DAMAGE = {
 }
 
 
+def files(run: Path) -> dict[str, bytes]:
+    """Every file of a run directory (TensorBoard's events included) but the lock."""
+    return {str(p.relative_to(run)): p.read_bytes() for p in run.rglob("*")
+            if p.is_file() and p.name != rd.LOCK}
+
+
 def flip_byte(path: Path) -> None:
     """One byte of the weights changed: the zip's CRC (or the checksum) must notice."""
     data = bytearray(path.read_bytes())
@@ -178,12 +184,12 @@ def edit_metrics(run: Path) -> None:
 def test_a_damaged_run_dir_is_one_line_and_nothing_is_touched(stopped_run, damage):
     do_damage, message = DAMAGE[damage]
     do_damage(stopped_run)
-    before = {p.name: p.read_bytes() for p in stopped_run.iterdir() if p.name != rd.LOCK}
+    before = files(stopped_run)
     proc = resume(stopped_run)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert proc.stderr.startswith("error: ") and message in proc.stderr, proc.stderr
-    assert {p.name: p.read_bytes() for p in stopped_run.iterdir() if p.name != rd.LOCK} == before
+    assert files(stopped_run) == before
 
 
 def test_a_damaged_latest_checkpoint_names_the_intact_previous_one(stopped_run, reference):

@@ -1,0 +1,131 @@
+"""Request bodies to arrays, and outputs to response bodies: pure functions of bytes and
+arrays, so that they can run in another process (serve/offload.py sends large bodies there:
+parsing 1 MiB of JSON holds the GIL for ~60 ms in one C call, which would stall the event
+loop even from a thread).
+
+A refused request comes back as a Failure (status, message), which pickles as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from serve.errors import RequestError
+from serve.limits import check_batch
+from serve.observations import as_batch
+from serve.schemas import ActRequest, InferRequest, parse
+from serve.tensors import (
+    BINARY_DATA_SIZE,
+    TensorSpec,
+    check_shape,
+    input_array,
+    output_tensor,
+    split_body,
+)
+
+
+class Failure(NamedTuple):
+    status: int
+    message: str
+
+
+class Inference(NamedTuple):
+    """A decoded v2 request: the input batch and how to answer."""
+
+    batch: np.ndarray
+    outputs: list[tuple[str, bool]] | None
+    """(name, as binary data) of each output asked for; None: every output."""
+    binary: bool
+    """Every output as binary data (the request's binary_data_output)."""
+    id: str | None
+
+
+def decode_act(body: bytes, shape: tuple[int, ...], dtype: np.dtype, max_batch: int
+               ) -> tuple[np.ndarray, bool] | Failure:
+    """(the observations [B, *shape], deterministic) of a /v1/act body."""
+    try:
+        request = parse(ActRequest, body)
+    except RequestError as exc:
+        return Failure(422, exc.message)
+    try:
+        batch, _ = as_batch(request.obs, shape, dtype)
+        check_batch(len(batch), max_batch)
+    except RequestError as exc:
+        return Failure(exc.status, exc.message)
+    except ValueError as exc:
+        return Failure(400, str(exc))
+    return batch, request.deterministic
+
+
+def encode_act(result: tuple[np.ndarray, dict[str, np.ndarray]]) -> bytes:
+    """The /v1/act response body for (actions, distribution)."""
+    actions, distribution = result
+    answer = {"actions": actions.tolist(),
+              **{name: value.tolist() for name, value in distribution.items()}}
+    return json.dumps(answer).encode()
+
+
+def decode_infer(body: bytes, header_length: str | None, spec: TensorSpec,
+                 outputs: list[str], max_batch: int) -> Inference | Failure:
+    """The input batch of a v2 infer body (JSON, or the binary tensor data extension),
+    checked against the model's input `spec` (name, datatype, shape, size) and `outputs`."""
+    try:
+        return _decode_infer(body, header_length, spec, outputs, max_batch)
+    except RequestError as exc:
+        return Failure(exc.status, exc.message)
+    except ValueError as exc:
+        return Failure(400, str(exc))
+
+
+def _decode_infer(body: bytes, header_length: str | None, spec: TensorSpec,
+                  outputs: list[str], max_batch: int) -> Inference:
+    header, binary = split_body(body, header_length)
+    request = parse(InferRequest, header)
+    names = [i.name for i in request.inputs]
+    if names != [spec.name]:
+        raise ValueError(f"the request has inputs {names}; the model takes one, {spec.name!r}")
+    tensor = request.inputs[0]
+    if tensor.datatype != spec.datatype:
+        raise ValueError(f"input {spec.name!r} has datatype {tensor.datatype}; the model "
+                         f"takes {spec.datatype}")
+    check_shape(spec.name, tensor.shape, spec)
+    check_batch(tensor.shape[0], max_batch)
+    size = (tensor.parameters or {}).get(BINARY_DATA_SIZE)
+    array, used = input_array(spec.name, spec.datatype, tensor.shape, tensor.data, size,
+                              binary, 0)
+    if used != len(binary):
+        raise ValueError(f"{len(binary) - used} bytes of binary data follow the inputs' "
+                         f"{BINARY_DATA_SIZE}; expected none")
+    unknown = [o.name for o in request.outputs or [] if o.name not in outputs]
+    if unknown:
+        raise ValueError(f"unknown output(s) {unknown}; the model has {outputs}")
+    every = (request.parameters or {}).get("binary_data_output") is True
+    wanted = None if request.outputs is None else [
+        (o.name, (o.parameters or {}).get("binary_data", every) is True)
+        for o in request.outputs]
+    return Inference(array, wanted, every, request.id)
+
+
+def encode_infer(name: str, version: int, result: tuple[Inference, dict[str, np.ndarray]]
+                 ) -> tuple[bytes, int | None]:
+    """(the response body, the JSON header's length when binary data follows it) for the
+    outputs `values` of `request` (whose batch is no longer needed)."""
+    request, values = result
+    wanted = request.outputs or [(output, request.binary) for output in values]
+    tensors, chunks = [], []
+    for output, binary in wanted:
+        tensor, raw = output_tensor(output, values[output], binary)
+        tensors.append(tensor)
+        if raw is not None:
+            chunks.append(raw)
+    answer: dict[str, Any] = {"model_name": name, "model_version": str(version),
+                              "outputs": tensors}
+    if request.id is not None:
+        answer["id"] = request.id
+    header = json.dumps(answer).encode()
+    if not chunks:
+        return header, None
+    return b"".join([header, *chunks]), len(header)

@@ -1,0 +1,173 @@
+/**
+ * The checks of a file that declares contract_version: every metadata key the runtime reads
+ * is there and well formed, and the graph agrees with it -- serve/loading.py's
+ * `check_contract`, with the same one-line messages naming the key, input or output at fault.
+ * @module
+ */
+
+import * as contract from "./contract.js";
+import {
+  PolicyLoadError, TENSOR_TYPES, checkInputShape, dimsText, fits, theInput,
+} from "./loading.js";
+import { pyJson, pyRepr } from "./python.js";
+
+/** @typedef {import("./loading.js").NodeArg} NodeArg */
+
+const FIX = "re-export it with python -m export";
+/** policy_kind -> the type of its action space. */
+const KINDS = { categorical: "Discrete", gaussian: "Box" };
+
+/**
+ * (policy_kind, observation shape, action space) of a file declaring contract_version, once
+ * its metadata and graph are checked; a PolicyLoadError otherwise.
+ * @param {string} name
+ * @param {Record<string, any>} metadata
+ * @param {import("./loading.js").Graph} graph
+ * @returns {{kind: string, shape: number[], actionSpace: contract.Space}}
+ */
+export function checkContract(name, metadata, graph) {
+  const version = metadata[contract.CONTRACT_VERSION_KEY];
+  if (!contract.SUPPORTED_CONTRACT_VERSIONS.includes(version)) {
+    throw new PolicyLoadError(`${name} uses export contract ${short(version)}; this runtime `
+      + `reads contracts ${contract.SUPPORTED_CONTRACT_VERSIONS.join(", ")} (a newer serve `
+      + "may read it)");
+  }
+  const required = [contract.POLICY_KIND_KEY, contract.ENV_ID_KEY,
+    contract.OBSERVATION_SPACE_KEY, contract.ACTION_SPACE_KEY];
+  if (version >= 2) required.push(contract.ENV_KWARGS_KEY, contract.MAX_EPISODE_STEPS_KEY);
+  for (const key of required) {
+    if (!Object.hasOwn(metadata, key)) {
+      throw new PolicyLoadError(`${name}: metadata key ${pyRepr(key)} is missing; contract `
+        + `${version} files have ${required.join(", ")} (${FIX})`);
+    }
+  }
+  const kind = metadata[contract.POLICY_KIND_KEY];
+  const observation = metadata[contract.OBSERVATION_SPACE_KEY];
+  const action = metadata[contract.ACTION_SPACE_KEY];
+  const problem = envProblem(metadata) ?? kindProblem(kind)
+    ?? spaceProblem(contract.OBSERVATION_SPACE_KEY, observation, ["Box", "Discrete"])
+    ?? spaceProblem(contract.ACTION_SPACE_KEY, action, [KINDS[/** @type {keyof KINDS} */ (kind)]],
+      ` for policy_kind ${short(kind)}`);
+  if (problem) throw new PolicyLoadError(`${name}: metadata ${problem} (${FIX})`);
+  const shape = observation.type === "Discrete" ? [] : [...observation.shape];
+  const dtype = version === 1 ? "float32" : contract.inputDtype(observation);
+  const node = theInput(name, graph.inputs);
+  const given = `the metadata's observation space ${spaceText(observation)}`;
+  if (node.name !== contract.INPUT || node.type !== TENSOR_TYPES[dtype]) {
+    throw new PolicyLoadError(`${name}: input ${pyRepr(node.name)} is ${node.type}; ${given} `
+      + `needs input ${pyRepr(contract.INPUT)} of ${TENSOR_TYPES[dtype]}`);
+  }
+  checkInputShape(name, node, shape, given);
+  checkOutputs(name, graph.outputs, kind, action);
+  return { kind, shape, actionSpace: action };
+}
+
+/**
+ * The outputs of `kind` with the types and shapes the action space gives them.
+ * @param {string} name
+ * @param {NodeArg[]} outputs
+ * @param {string} kind
+ * @param {contract.Space} action
+ */
+function checkOutputs(name, outputs, kind, action) {
+  /** @type {Record<string, [keyof TENSOR_TYPES, number[]]>} */
+  const expected = kind === "categorical"
+    ? { [contract.PROBS]: ["float32", [Number(action.n)]], [contract.ACTION]: ["int64", []] }
+    : Object.fromEntries([contract.MEAN, contract.STD, contract.ACTION]
+      .map((output) => [output, ["float32", [Number(action.shape?.[0])]]]));
+  const byName = new Map(outputs.map((o) => [o.name, o]));
+  if (!Object.keys(expected).every((output) => byName.has(output))) {
+    throw new PolicyLoadError(`${name}: the graph has outputs ${pyRepr([...byName.keys()])}; `
+      + `a ${kind} policy needs ${Object.keys(expected).join(", ")}`);
+  }
+  const given = `the metadata's action space ${spaceText(action)}`;
+  for (const [output, [dtype, shape]] of Object.entries(expected)) {
+    const node = /** @type {NodeArg} */ (byName.get(output));
+    if (node.type !== TENSOR_TYPES[dtype] || !fits(node.shape, shape)) {
+      throw new PolicyLoadError(`${name}: output ${pyRepr(output)} is ${node.type} `
+        + `${dimsText(node.shape)}; ${given} needs ${TENSOR_TYPES[dtype]} `
+        + dimsText([contract.BATCH_DIM, ...shape]));
+    }
+  }
+}
+
+/** @param {Record<string, any>} metadata */
+function envProblem(metadata) {
+  const envId = metadata[contract.ENV_ID_KEY];
+  const kwargs = Object.hasOwn(metadata, contract.ENV_KWARGS_KEY)
+    ? metadata[contract.ENV_KWARGS_KEY] : {};
+  const steps = metadata[contract.MAX_EPISODE_STEPS_KEY] ?? null;
+  if (typeof envId !== "string" || !envId) {
+    return `env_id is ${short(envId)}; expected a gymnasium id`;
+  }
+  if (!isObject(kwargs)) return `env_kwargs is ${short(kwargs)}; expected a JSON object`;
+  if (steps !== null && (!Number.isInteger(steps) || steps < 1)) {
+    return `max_episode_steps is ${short(steps)}; expected a positive integer or null`;
+  }
+  return null;
+}
+
+/** @param {unknown} kind */
+function kindProblem(kind) {
+  if (typeof kind === "string" && Object.hasOwn(KINDS, kind)) return null;
+  return `policy_kind is ${short(kind)}; expected ${Object.keys(KINDS).map(short).join(" or ")}`;
+}
+
+/**
+ * What is wrong with the space description `name`, whose type should be in `types`.
+ * @param {string} name
+ * @param {any} space
+ * @param {string[]} types
+ * @param {string} [why]
+ */
+function spaceProblem(name, space, types, why = "") {
+  if (!isObject(space) || !types.includes(space.type)) {
+    return `${name} is ${short(space)}; expected a JSON object with type `
+      + `${types.join(" or ")}${why}`;
+  }
+  if (space.type === "Discrete") {
+    return Number.isInteger(space.n) && space.n >= 1 ? null
+      : `${name} has n ${short(space.n)}; expected an integer >= 1`;
+  }
+  const shape = space.shape;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
+    return `${name} has shape ${short(shape)}; expected a list of positive integers`;
+  }
+  if (name === contract.ACTION_SPACE_KEY) {
+    if (shape.length !== 1) {
+      return `action_space has shape ${pyRepr(shape)}; expected one dimension`;
+    }
+    for (const bound of ["low", "high"]) {
+      const values = space[bound];
+      const ok = Array.isArray(values) && values.length === shape[0]
+        && values.every((v) => typeof v === "number" && Number.isFinite(v));
+      if (!ok) {
+        return `action_space has ${bound} ${short(values)}; expected a list of ${shape[0]} `
+          + "finite numbers";
+      }
+    }
+  }
+  return null;
+}
+
+/** @param {unknown} value @returns {value is Record<string, any>} */
+function isObject(value) {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A metadata value as JSON, shortened to fit in a one-line message.
+ * @param {unknown} value
+ */
+function short(value) {
+  const text = pyJson(value);
+  return text.length <= 60 ? text : `${text.slice(0, 57)}...`;
+}
+
+/** @param {contract.Space} space */
+function spaceText(space) {
+  if (space.type === "Discrete") return `Discrete(${space.n})`;
+  const shape = /** @type {number[]} */ (space.shape);
+  const dims = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
+  return `Box(shape=${dims}, ${space.dtype ?? "float32"})`;
+}

@@ -1,0 +1,249 @@
+/**
+ * Policy: a keras-pg `policy.onnx` (or another tool's ONNX policy) in onnxruntime, with the
+ * semantics and messages of Python's `serve.OnnxPolicy` (serve/policy.py).
+ * @module
+ */
+
+import * as contract from "./contract.js";
+import { INPUT_DTYPES, nodeArgs, readMetadata, theInput } from "./loading.js";
+import { asBatch } from "./observations.js";
+import { pyRepr, pyTuple } from "./python.js";
+import { Random } from "./random.js";
+import { clip, sampleCategorical, sampleGaussian, softmax } from "./sampling.js";
+import { callerSpec, contractSpec } from "./spec.js";
+
+/**
+ * @typedef {number | Float32Array} Action an action index (discrete) or a vector (continuous)
+ * @typedef {Record<string, (number | Float32Array)[]>} Outputs outputs by name, one entry per
+ *   observation: a number for a [batch] output, a row for a [batch, n] one
+ */
+
+/** A policy answering observations with actions, backed by one onnxruntime session. */
+export class Policy {
+  /**
+   * Use `loadPolicy`, which reads the file and opens the session.
+   * @param {import("./loading.js").Session} session
+   * @param {{Tensor: new (type: string, data: any, dims: number[]) => any}} ort
+   * @param {Uint8Array} bytes the model, for its metadata
+   * @param {string} name
+   * @param {import("./spec.js").LoadOptions} [options]
+   */
+  constructor(session, ort, bytes, name, options = {}) {
+    this.session = session;
+    this.ort = ort;
+    /** The file's name in messages. */
+    this.name = name;
+    /** keras-pg's metadata (metadata_props, JSON-decoded). @type {Record<string, any>} */
+    this.metadata = readMetadata(bytes);
+    const graph = nodeArgs(session);
+    const input = theInput(name, graph.inputs);
+    this.input = input.name;
+    /** The input's dtype: "float32", or "uint8" for image policies (raw frames). */
+    this.observationDtype = /** @type {"float32" | "uint8"} */ (INPUT_DTYPES[
+      /** @type {keyof INPUT_DTYPES} */ (input.type)]);
+    /** The model's outputs, by name. */
+    this.outputs = graph.outputs.map((o) => o.name);
+    const spec = Object.hasOwn(this.metadata, contract.CONTRACT_VERSION_KEY)
+      ? contractSpec(name, this.metadata, graph, options) : callerSpec(name, graph, options);
+    /** "categorical", "gaussian", or "deterministic" (a continuous file without metadata). */
+    this.kind = spec.kind;
+    /** The shape of one observation ([] for a Discrete observation). */
+    this.observationShape = spec.observationShape;
+    /** The action space: {type: "Discrete", n, start} or {type: "Box", shape, low, high}. */
+    this.actionSpace = spec.actionSpace;
+    this.spec = spec;
+    /** The action bounds of a Gaussian policy (sampled actions are clipped to them). */
+    this.low = Float32Array.from(/** @type {number[]} */ (spec.actionSpace.low ?? []));
+    this.high = Float32Array.from(/** @type {number[]} */ (spec.actionSpace.high ?? []));
+    /** The random source of sampled actions, seeded by `options.seed`. */
+    this.random = new Random(options.seed);
+    const size = this.observationShape.reduce((a, b) => a * b, 1);
+    const data = this.observationDtype === "uint8" ? new Uint8Array(size)
+      : new Float32Array(size);
+    const tensor = new ort.Tensor(this.observationDtype, data, [1, ...this.observationShape]);
+    /** The input tensor of single observations (see `run`). */
+    this.one = { data, feeds: { [this.input]: tensor }, busy: false };
+    this.actionFetch = spec.actionOutput === null ? [] : [spec.actionOutput];
+  }
+
+  /**
+   * Actions for one observation or a batch [B, ...obs_shape].
+   *
+   * Discrete: a number, or number[] for a batch. Continuous: a Float32Array [d], or one per
+   * observation. `deterministic` (default true) takes the in-graph `action` (argmax, or the
+   * clipped mean); false samples from `probs`, or N(mean, std) clipped to the bounds, with
+   * this policy's random source.
+   * @param {import("./observations.js").Observation} obs
+   * @param {{deterministic?: boolean}} [options]
+   * @returns {Promise<Action | Action[]>}
+   */
+  async act(obs, { deterministic = true } = {}) {
+    const batch = this.#batch(obs);
+    let actions;
+    if (deterministic && this.spec.actionOutput !== null) {
+      const output = (await this.#run(batch, this.actionFetch))[this.spec.actionOutput];
+      if (batch.single && output.dims.length === 1) return Number(output.data[0]);
+      actions = rows(output);
+    } else {
+      actions = (await this.#decideBatch(batch, deterministic)).actions;
+    }
+    return batch.single ? actions[0] : actions;
+  }
+
+  /**
+   * Batched actions and the distribution they came from ({probs} or {mean, std}), from one
+   * model call; a single observation is a batch of one.
+   * @param {import("./observations.js").Observation} obs
+   * @param {{deterministic?: boolean}} [options]
+   * @returns {Promise<{actions: Action[], distribution: Outputs}>}
+   */
+  async decide(obs, { deterministic = true } = {}) {
+    return this.#decideBatch(this.#batch(obs), deterministic);
+  }
+
+  /**
+   * Action probabilities of a discrete policy: a Float32Array [n], or one per observation.
+   * @param {import("./observations.js").Observation} obs
+   * @returns {Promise<Float32Array | Float32Array[]>}
+   */
+  async probs(obs) {
+    if (this.kind !== "categorical") {
+      throw new Error(`probs() needs a discrete policy; this one is ${this.kind}: `
+        + "use distribution()");
+    }
+    const batch = this.#batch(obs);
+    const { probs } = await this.#distributionOf(batch);
+    const size = batch.dims[0];
+    const result = /** @type {Float32Array[]} */ (
+      rows({ data: probs, dims: [size, probs.length / size] }));
+    return batch.single ? result[0] : result;
+  }
+
+  /**
+   * The raw outputs of the model by name (e.g. probs and action, or mean, std and action),
+   * for one observation, or one entry per observation of a batch.
+   * @param {import("./observations.js").Observation} obs
+   * @returns {Promise<Record<string, Action | Action[]>>}
+   */
+  async distribution(obs) {
+    const batch = this.#batch(obs);
+    const values = await this.#run(batch, this.outputs);
+    return Object.fromEntries(this.outputs.map((name) => {
+      const value = rows(values[name]);
+      return [name, batch.single ? value[0] : value];
+    }));
+  }
+
+  /** @param {import("./observations.js").Observation} obs */
+  #batch(obs) {
+    return asBatch(obs, this.observationShape, this.observationDtype);
+  }
+
+  /**
+   * @param {import("./observations.js").Batch} batch
+   * @param {string[]} names
+   * @returns {Promise<Record<string, {data: ArrayLike<any>, dims: readonly number[]}>>}
+   */
+  async #run(batch, names) {
+    const one = this.one;
+    if (batch.dims[0] !== 1 || one.busy) {
+      const tensor = new this.ort.Tensor(this.observationDtype, batch.data, batch.dims);
+      return /** @type {any} */ (this.session.run({ [this.input]: tensor }, names));
+    }
+    // One observation goes through a tensor kept for it: fewer allocations per call, so the
+    // garbage collector interrupts fewer calls (act's p99 latency). `busy` keeps a second
+    // call from writing it while onnxruntime has yet to read it.
+    one.busy = true;
+    try {
+      one.data.set(batch.data);
+      return /** @type {any} */ (await this.session.run(one.feeds, names));
+    } finally {
+      one.busy = false;
+    }
+  }
+
+  /**
+   * The distribution outputs as flat arrays ({probs} or {mean, std}), softmax applied to a
+   * caller's logits.
+   * @param {import("./observations.js").Batch} batch
+   * @returns {Promise<Record<string, Float32Array>>}
+   */
+  async #distributionOf(batch) {
+    const values = await this.#run(batch, this.spec.distOutputs);
+    if (this.spec.logits) {
+      const logits = values[this.spec.distOutputs[0]];
+      return { [contract.PROBS]: softmax(/** @type {Float32Array} */ (logits.data),
+        logits.dims[1]) };
+    }
+    return Object.fromEntries(this.spec.distOutputs.map(
+      (name) => [name, /** @type {Float32Array} */ (values[name].data)]));
+  }
+
+  /**
+   * @param {import("./observations.js").Batch} batch
+   * @param {boolean} deterministic
+   * @returns {Promise<{actions: Action[], distribution: Outputs}>}
+   */
+  async #decideBatch(batch, deterministic) {
+    const size = batch.dims[0];
+    if (this.kind === "deterministic") {
+      if (!deterministic) {
+        throw new Error("this policy has no distribution to sample from; "
+          + "use deterministic=True");
+      }
+      const name = /** @type {string} */ (this.spec.actionOutput);
+      return { actions: rows((await this.#run(batch, [name]))[name]), distribution: {} };
+    }
+    const dist = await this.#distributionOf(batch);
+    const distribution = Object.fromEntries(Object.entries(dist).map(
+      ([name, value]) => [name, rows({ data: value, dims: [size, value.length / size] })]));
+    if (this.kind === "categorical") {
+      const probs = dist[contract.PROBS];
+      const n = probs.length / size;
+      const actions = deterministic ? argmax(probs, n)
+        : sampleCategorical(probs, n, () => this.random.uniform());
+      return { actions, distribution };
+    }
+    const { low, high } = this;
+    const mean = dist[contract.MEAN];
+    const actions = deterministic ? clip(mean, low, high)
+      : sampleGaussian(mean, dist[contract.STD], () => this.random.normal(), low, high);
+    return { actions: rows({ data: actions, dims: [size, low.length] }), distribution };
+  }
+
+  toString() {
+    return `Policy(${pyRepr(this.name)}, env_id=${pyRepr(this.metadata.env_id)}, `
+      + `observation_shape=${pyTuple(this.observationShape)}, `
+      + `action_space=${pyRepr(this.actionSpace)})`;
+  }
+}
+
+/**
+ * A [batch] output as numbers (int64 too), a [batch, n] one as rows.
+ * @param {{data: ArrayLike<any>, dims: readonly number[]}} tensor
+ * @returns {(number | Float32Array)[]}
+ */
+function rows({ data, dims }) {
+  if (dims.length === 1) return Array.from(data, Number);
+  const width = dims.slice(1).reduce((a, b) => a * b, 1);
+  const result = [];
+  for (let i = 0; i < dims[0]; i++) {
+    result.push(/** @type {Float32Array} */ (data).slice(i * width, (i + 1) * width));
+  }
+  return result;
+}
+
+/**
+ * The index of each row's largest entry (the first of ties, as numpy's argmax).
+ * @param {Float32Array} values [B, n]
+ * @param {number} n
+ */
+function argmax(values, n) {
+  const result = [];
+  for (let row = 0; row < values.length; row += n) {
+    let best = 0;
+    for (let j = 1; j < n; j++) if (values[row + j] > values[row + best]) best = j;
+    result.push(best);
+  }
+  return result;
+}

@@ -1,0 +1,120 @@
+/**
+ * What a policy file is to the runtime -- its kind, observation shape, action space and the
+ * outputs to read -- from the contract's metadata, checked against the graph, or, for a file
+ * without keras-pg metadata, from the caller's observation_shape and action_type:
+ * serve/policy.py's `_from_contract` and `_from_caller`, with the same messages.
+ * @module
+ */
+
+import * as contract from "./contract.js";
+import { checkContract } from "./checks.js";
+import { PolicyLoadError, checkInputShape } from "./loading.js";
+import { pyRepr, pyTuple } from "./python.js";
+
+/** action_type -> the contract's policy kind. */
+const ACTION_TYPES = { discrete: "categorical", continuous: "gaussian" };
+const CALLER_HINT = "pass observation_shape=... and action_type='discrete' or 'continuous' "
+  + "(command line: --observation-shape 4 --action-type discrete)";
+
+/**
+ * @typedef {object} LoadOptions
+ * @property {number} [seed] seeds the random source of `act(obs, {deterministic: false})`
+ * @property {string} [name] the file's name in error messages (default: the path or URL)
+ * @property {number[]} [observation_shape] for an ONNX file without keras-pg metadata: the
+ *   observation shape (the graph's input is [batch, ...observation_shape]). Python's keyword
+ *   names, so that Python's messages name them.
+ * @property {"discrete" | "continuous"} [action_type] for a file without metadata: "discrete"
+ *   (the first output holds logits, softmax applied, unless an output is named `probs`) or
+ *   "continuous" (the first output is the action; deterministic only)
+ */
+
+/**
+ * @typedef {object} PolicySpec
+ * @property {"categorical" | "gaussian" | "deterministic"} kind "deterministic": a continuous
+ *   policy without metadata, whose one output is the action
+ * @property {number[]} observationShape one observation's shape ([] for a Discrete one)
+ * @property {contract.Space} actionSpace {type: "Discrete", n} or {type: "Box", shape, ...}
+ * @property {string[]} distOutputs the outputs holding the distribution (probs or logits;
+ *   mean and std)
+ * @property {boolean} logits whether distOutputs[0] holds logits (softmax to be applied)
+ * @property {string | null} actionOutput the output holding the greedy action, if any
+ */
+
+/**
+ * The spec of a file that declares contract_version: its metadata, checked against the
+ * graph; options given must agree with it.
+ * @param {string} name
+ * @param {Record<string, any>} metadata
+ * @param {import("./loading.js").Graph} graph
+ * @param {LoadOptions} options
+ * @returns {PolicySpec}
+ */
+export function contractSpec(name, metadata, graph,
+  { observation_shape: shape, action_type: actionType }) {
+  const checked = checkContract(name, metadata, graph);
+  if (shape != null && !sameDims(validShape(name, shape), checked.shape)) {
+    throw new PolicyLoadError(`${name}: observation_shape=${pyTuple(shape)} disagrees with `
+      + `the metadata's ${pyTuple(checked.shape)}; leave it out`);
+  }
+  if (actionType != null
+      && ACTION_TYPES[/** @type {keyof ACTION_TYPES} */ (actionType)] !== checked.kind) {
+    throw new PolicyLoadError(`${name}: action_type=${pyRepr(actionType)} disagrees with the `
+      + `metadata's policy_kind ${pyRepr(checked.kind)}; leave it out`);
+  }
+  const kind = /** @type {"categorical" | "gaussian"} */ (checked.kind);
+  return { kind, observationShape: checked.shape, actionSpace: checked.actionSpace,
+           distOutputs: kind === "categorical" ? [contract.PROBS] : [contract.MEAN, contract.STD],
+           logits: false, actionOutput: contract.ACTION };
+}
+
+/**
+ * The spec of a file without metadata, from the caller's options.
+ * @param {string} name
+ * @param {import("./loading.js").Graph} graph
+ * @param {LoadOptions} options
+ * @returns {PolicySpec}
+ */
+export function callerSpec(name, graph, { observation_shape: shape, action_type: actionType }) {
+  const known = typeof actionType === "string" && Object.hasOwn(ACTION_TYPES, actionType);
+  if (shape == null || !known) {
+    throw new PolicyLoadError(`${name} has no keras_pg metadata; ${CALLER_HINT} to load it `
+      + `(got action_type=${pyRepr(actionType)})`);
+  }
+  const observationShape = validShape(name, shape);
+  checkInputShape(name, graph.inputs[0], observationShape,
+    `observation_shape ${pyTuple(observationShape)}`, true);
+  const first = graph.outputs[0];
+  if (first.shape === null || first.shape.length !== 2) {
+    throw new PolicyLoadError(`${name}: output ${pyRepr(first.name)} has shape `
+      + `${pyRepr(first.shape)}; a ${actionType} policy's first output is [batch, size]`);
+  }
+  const size = typeof first.shape[1] === "number" ? first.shape[1] : null;
+  if (actionType === "discrete") {
+    const named = graph.outputs.some((o) => o.name === contract.PROBS);
+    return { kind: "categorical", observationShape,
+             actionSpace: { type: "Discrete", n: size, start: 0 },
+             distOutputs: [named ? contract.PROBS : first.name], logits: !named,
+             actionOutput: null };
+  }
+  return { kind: "deterministic", observationShape, actionSpace: { type: "Box", shape: [size] },
+           distOutputs: [], logits: false, actionOutput: first.name };
+}
+
+/**
+ * A caller's observation_shape as positive integers, or a PolicyLoadError.
+ * @param {string} name
+ * @param {unknown} shape
+ * @returns {number[]}
+ */
+function validShape(name, shape) {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
+    throw new PolicyLoadError(`${name}: observation_shape must be a tuple of positive `
+      + `integers such as (4,) or (84, 84, 3), got ${pyRepr(shape)}`);
+  }
+  return shape;
+}
+
+/** @param {readonly number[]} a @param {readonly number[]} b */
+export function sameDims(a, b) {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}

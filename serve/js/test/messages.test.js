@@ -1,0 +1,46 @@
+// Bad input gets the text of Python's message (test/fixtures/messages.json): files that are
+// missing, not ONNX, without keras-pg metadata or with forged metadata, load options, and
+// observations of the wrong shape, NaN, or out of a uint8's range.
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import { PolicyLoadError } from "../src/node.js";
+import { RUNTIMES, decodeObs, fixturePath, readFixture } from "./fixtures.js";
+
+const CASES = readFixture("messages.json");
+
+/**
+ * @param {(file: string, options?: object) => Promise<any>} load
+ * @param {any} testCase
+ */
+async function attempt(load, testCase) {
+  const policy = await load(testCase.file, testCase.options);
+  const obs = decodeObs(testCase.obs);
+  if (testCase.call === "act") await policy.act(obs);
+  if (testCase.call === "probs") await policy.probs(obs);
+  if (testCase.call === "sample") await policy.act(obs, { deterministic: false });
+}
+
+for (const [runtime, load] of Object.entries(RUNTIMES)) {
+  describe(runtime, () => {
+    for (const testCase of CASES) {
+      if (runtime === "onnxruntime-web" && testCase.file === "missing.onnx") continue;  // bytes
+      const what = `${testCase.call} ${testCase.file} ${JSON.stringify(testCase.options)} `
+        + `${JSON.stringify(testCase.obs ?? "").slice(0, 40)}`;
+      test(what, async () => {
+        const expected = testCase.message.replaceAll("{path}", fixturePath(testCase.file));
+        await assert.rejects(attempt(load, testCase), (/** @type {Error} */ error) => {
+          if (testCase.match === "prefix") {
+            assert.ok(error.message.startsWith(expected), error.message);
+          } else {
+            assert.equal(error.message, expected);
+          }
+          assert.equal(error instanceof PolicyLoadError || error.name === "PolicyLoadError",
+            testCase.call === "load");
+          return true;
+        });
+      });
+    }
+  });
+}

@@ -1,0 +1,95 @@
+// The JavaScript API beyond Python's answers: return types, observations as typed arrays
+// and tensors, seeds, options, and loading from bytes and file URLs.
+
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { pathToFileURL } from "node:url";
+import { test } from "node:test";
+
+import { Policy, loadPolicy } from "../src/node.js";
+import { fixturePath, readFixture } from "./fixtures.js";
+
+const PARITY = readFixture("parity.json");
+const CARTPOLE = fixturePath("cartpole.onnx");
+
+test("one observation gives one action; a batch an array of them", async () => {
+  const policy = await loadPolicy(CARTPOLE);
+  assert.ok(policy instanceof Policy);
+  const [obs, other] = PARITY.cartpole.observations;
+  assert.equal(typeof await policy.act(obs), "number");
+  assert.deepEqual(await policy.act([obs, other]), PARITY.cartpole.greedy.slice(0, 2));
+  assert.ok((await policy.probs(obs)) instanceof Float32Array);
+  const probs = /** @type {Float32Array[]} */ (await policy.probs([obs, other]));
+  assert.equal(probs.length, 2);
+  const { actions, distribution } = await policy.decide(obs, { deterministic: false });
+  assert.equal(actions.length, 1);
+  assert.equal(distribution.probs.length, 1);
+  assert.deepEqual(policy.observationShape, [4]);
+  assert.equal(policy.observationDtype, "float32");
+  assert.deepEqual(policy.actionSpace, { type: "Discrete", n: 2, start: 0 });
+  assert.equal(policy.metadata.env_id, "CartPole-v1");
+  assert.equal(policy.metadata.contract_version, 2);
+  assert.equal(String(policy), `Policy('${CARTPOLE}', env_id='CartPole-v1', `
+    + "observation_shape=(4,), action_space={'n': 2, 'start': 0, 'type': 'Discrete'})");
+});
+
+test("calls in flight at once each get their own observation's answer", async () => {
+  const policy = await loadPolicy(CARTPOLE);
+  const { observations, outputs } = PARITY.cartpole;
+  const probs = await Promise.all(observations.map((obs) => policy.probs(obs)));
+  const acts = await Promise.all(observations.map((obs) => policy.act(obs)));
+  assert.deepEqual(acts, PARITY.cartpole.greedy);
+  probs.forEach((p, i) => assert.ok(Math.abs(p[0] - outputs.probs[i][0]) <= 1e-6));
+});
+
+test("continuous actions are Float32Arrays within the bounds", async () => {
+  const policy = await loadPolicy(fixturePath("pendulum.onnx"), { seed: 1 });
+  const obs = PARITY.pendulum.observations[0];
+  const action = /** @type {Float32Array} */ (await policy.act(obs, { deterministic: false }));
+  assert.ok(action instanceof Float32Array && action.length === 1);
+  assert.ok(Math.abs(action[0]) <= 2);
+  assert.deepEqual(Object.keys(await policy.distribution(obs)).sort(), ["action", "mean", "std"]);
+});
+
+test("typed arrays and {data, dims} tensors are observations too", async () => {
+  const policy = await loadPolicy(CARTPOLE);
+  const batch = PARITY.cartpole.observations.slice(0, 3);
+  const expected = PARITY.cartpole.greedy.slice(0, 3);
+  assert.deepEqual(await policy.act(batch.map((o) => Float32Array.from(o))), expected);
+  assert.deepEqual(await policy.act({ data: Float32Array.from(batch.flat()), dims: [3, 4] }),
+    expected);
+  assert.equal(await policy.act(Float64Array.from(batch[0])), expected[0]);
+  await assert.rejects(policy.act({ data: new Float32Array(5), dims: [2, 4] }),
+    { message: "obs has 5 values in data but dims (2, 4) hold 8" });
+  const image = await loadPolicy(fixturePath("image.onnx"));
+  const frames = PARITY.image.observations.slice(0, 2);
+  const data = Uint8Array.from(frames.flat(3));
+  assert.deepEqual(await image.act({ data, dims: [2, 36, 36, 1] }),
+    PARITY.image.greedy.slice(0, 2));
+  assert.equal(image.observationDtype, "uint8");
+});
+
+test("the same seed gives the same sampled actions", async () => {
+  const obs = Array(200).fill(PARITY.acrobot.observations[PARITY.acrobot.sampled.index]);
+  const sample = async (/** @type {number} */ seed) =>
+    (await loadPolicy(fixturePath("acrobot.onnx"), { seed })).act(obs, { deterministic: false });
+  assert.deepEqual(await sample(5), await sample(5));
+  assert.notDeepEqual(await sample(5), await sample(6));
+});
+
+test("bytes, file URLs and names in messages; unknown options refused", async () => {
+  const bytes = await readFile(CARTPOLE);
+  assert.equal((await loadPolicy(bytes)).name, "<bytes>");
+  assert.equal((await loadPolicy(bytes.buffer.slice(bytes.byteOffset,
+    bytes.byteOffset + bytes.byteLength))).metadata.env_id, "CartPole-v1");
+  assert.equal((await loadPolicy(pathToFileURL(CARTPOLE))).name, CARTPOLE);
+  const policy = await loadPolicy(bytes, { name: "cartpole.onnx" });
+  await assert.rejects(policy.act([1, 2]),
+    { message: "obs has shape (2,); expected (4,) or (batch, 4)" });
+  await assert.rejects(loadPolicy(bytes, /** @type {any} */ ({ observationShape: [4] })), {
+    message: "unknown option 'observationShape'; loadPolicy takes seed, name, "
+      + "observation_shape, action_type" });
+  await assert.rejects(loadPolicy(fixturePath("nometa.onnx"), { observation_shape: [4],
+    action_type: "discrete", name: "other.onnx" }).then((p) => p.act([1, 2, 3])),
+  { message: "obs has shape (3,); expected (4,) or (batch, 4)" });
+});

@@ -1,0 +1,54 @@
+"""Hot reload: a thread that checks the served files every `interval` seconds and swaps in
+a replaced one (ServedModel.reload loads and checks it first).
+
+Polling the file's identity (inode, mtime, size) works on every filesystem, and catches
+export's write-to-a-temporary-name-then-rename as well as a copy over the file. Each
+uvicorn worker process runs its own watcher.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from serve.models import ServedModel
+from serve.policy import PolicyLoadError
+
+log = logging.getLogger("serve.reload")
+
+
+class Watcher:
+    """Polls `models` for replaced files from start() to stop()."""
+
+    def __init__(self, models: dict[str, ServedModel], interval: float):
+        self.models = models
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="serve-reload", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def check(self) -> None:
+        """One pass over the models: swap in each replaced file that passes the checks,
+        log each refused one (the old version keeps serving)."""
+        for name, model in self.models.items():
+            try:
+                version = model.reload()
+            except (PolicyLoadError, OSError) as exc:
+                log.error("model %r: refused the new file, still serving version %d: %s",
+                          name, model.current.number, exc)
+                continue
+            if version is not None:
+                log.info("model %r: now serving version %d (sha256 %s) from %s", name,
+                            version.number, version.sha256[:12], version.policy.path)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.check()

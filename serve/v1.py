@@ -1,0 +1,70 @@
+"""keras-pg's own routes, /v1: actions for observations, and the policy's metadata.
+
+    POST /v1/act       {"obs": [...] or [[...], ...], "deterministic": true}
+                       -> {"actions": [...], "probs": [[...], ...]}  (discrete)
+                       -> {"actions": [[...]], "mean": [[...]], "std": [[...]]}  (continuous)
+    GET  /v1/metadata  the ONNX metadata, observation shape and dtype, action space, and
+                       the version served (serve/models.py)
+
+Errors: a body of the wrong form 422, observations of the wrong shape or range 400, a batch
+over --max-batch 413, a policy output that is NaN or inf 422; all {"detail": "message"}.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from serve.codec import Failure, decode_act, encode_act
+from serve.errors import error_response
+from serve.models import ServedModel
+from serve.offload import Offload
+from serve.openapi import body_of
+from serve.policy import NonFiniteOutputError, OnnxPolicy
+from serve.schemas import ActRequest, ActResponse
+
+ACT_ERRORS = {400: {"description": "observations of the wrong shape or range, or NaN"},
+              413: {"description": "body over --max-body-bytes, or batch over --max-batch"},
+              422: {"description": "a body of the wrong form (strict types), or a policy "
+                                   "output that is NaN or inf"}}
+
+
+def v1_router(model: ServedModel, offload: Offload, max_batch: int) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/v1/act", response_model=ActResponse, responses=ACT_ERRORS,
+                 openapi_extra=body_of(ActRequest))
+    async def act(request: Request) -> Response:
+        body = await request.body()
+        policy = model.current.policy  # one version for the whole request
+        decode = functools.partial(decode_act, body, policy.observation_shape,
+                                   policy.observation_dtype, max_batch)
+        answer = await offload.respond(len(body), decode, functools.partial(decide, policy),
+                                       encode_act)
+        if isinstance(answer, Failure):
+            return error_response("/v1/act", answer.status, answer.message)
+        return Response(answer, media_type="application/json")
+
+    @router.get("/v1/metadata")
+    async def metadata() -> dict[str, Any]:
+        served = model.current
+        policy = served.policy
+        return {"metadata": policy.metadata, "observation_shape": list(policy.observation_shape),
+                "observation_dtype": str(policy.observation_dtype),
+                "action_space": policy.action_space,
+                "model": {"name": model.name, **served.describe()}}
+
+    return router
+
+
+def decide(policy: OnnxPolicy, decoded: tuple) -> tuple | Failure:
+    """(actions, distribution) for decoded (observations, deterministic)."""
+    try:
+        return policy.decide(*decoded)
+    except NonFiniteOutputError as exc:
+        return Failure(422, str(exc))
+    except ValueError as exc:
+        return Failure(400, str(exc))

@@ -1,0 +1,90 @@
+"""The JavaScript package's fixtures are current: what Python's serve answers today.
+
+serve/js/test/ (run by `node --test`) checks the JavaScript policy against these files;
+tests/js_fixtures.py builds them. If a test here fails, serve or gymnasium answers
+differently than when they were written: run `python -m tests.js_fixtures` (and commit).
+"""
+
+import json
+import re
+
+import pytest
+
+import serve
+from serve import contract
+from tests.js_fixtures import FIXTURES, HAND_WRITTEN, documents, write_hand_policies
+
+TRAINED = ("cartpole", "acrobot", "pendulum", "image")
+JS = FIXTURES.parents[1]
+
+
+@pytest.fixture(scope="module")
+def built() -> dict:
+    return documents()
+
+
+# Numbers may move in their last bits on another CPU (onnxruntime and numpy pick kernels by
+# instruction set), and sampled statistics with them; everything else must be equal.
+TOLERANCES = {"parity.json": 1e-6, "messages.json": 0.0, "transitions.json": 1e-9}
+SAMPLED_TOLERANCE = 0.01
+
+
+@pytest.mark.parametrize("name", list(TOLERANCES))
+def test_json_fixtures_are_what_python_answers_now(built, name):
+    committed = json.loads((FIXTURES / name).read_text())
+    assert_close(committed, json.loads(json.dumps(built[name])), TOLERANCES[name], name)
+
+
+def assert_close(committed, built, tolerance: float, where: str) -> None:
+    """Equal JSON documents, numbers within `tolerance` (SAMPLED_TOLERANCE under "sampled")."""
+    hint = f"{where} is out of date: run python -m tests.js_fixtures"
+    if isinstance(built, dict):
+        assert isinstance(committed, dict) and committed.keys() == built.keys(), hint
+        for key in built:
+            assert_close(committed[key], built[key],
+                         SAMPLED_TOLERANCE if key == "sampled" else tolerance, f"{where}/{key}")
+    elif isinstance(built, list):
+        assert isinstance(committed, list) and len(committed) == len(built), hint
+        for i, (a, b) in enumerate(zip(committed, built, strict=True)):
+            assert_close(a, b, tolerance, f"{where}[{i}]")
+    elif isinstance(built, float) and not isinstance(committed, bool):
+        assert committed == pytest.approx(built, rel=0, abs=tolerance), hint
+    else:
+        assert committed == built, hint
+
+
+def test_hand_written_policies_are_reproduced_byte_for_byte(tmp_path):
+    write_hand_policies(tmp_path)
+    for name in HAND_WRITTEN:
+        file = f"{name}.onnx"
+        assert (tmp_path / file).read_bytes() == (FIXTURES / file).read_bytes(), file
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_trained_policies_follow_todays_contract(name):
+    policy = serve.OnnxPolicy(FIXTURES / f"{name}.onnx")
+    assert policy.metadata[contract.CONTRACT_VERSION_KEY] == contract.CONTRACT_VERSION
+    assert (FIXTURES / f"{name}.onnx").stat().st_size < 400_000  # small files in git
+    if name == "cartpole":  # the example and the browser test play it to the maximum
+        assert policy.metadata[contract.EVAL_MEAN_RETURN_KEY] == 500.0
+    if name == "image":
+        assert policy.observation_dtype == "uint8" and policy.observation_shape == (36, 36, 1)
+
+
+def test_the_parity_fixture_covers_every_kind_of_policy(built):
+    kinds = {serve.OnnxPolicy(FIXTURES / entry["file"], **entry["options"]).kind
+             for entry in built["parity.json"].values()}
+    assert kinds == {"categorical", "gaussian", "deterministic"}
+    messages = {case["message"] for case in built["messages.json"]}
+    assert "obs contains NaN or inf; expected finite numbers" in messages
+    assert any(m.startswith("obs must be integers in [0, 255]") for m in messages)
+
+
+def test_npm_dependencies_are_pinned_and_locked():
+    package = json.loads((JS / "package.json").read_text())
+    lock = json.loads((JS / "package-lock.json").read_text())
+    for name, version in package["dependencies"].items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} {version} is not pinned"
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version
+    # onnxruntime-node's install script downloads CUDA binaries, unreachable from CI
+    assert package["allowScripts"]["onnxruntime-node"] is False

@@ -1,0 +1,163 @@
+"""The web page of `python -m serve POLICY --http` in Chromium: the trained CartPole policy
+plays in the browser, errors and bad observations show Python's messages, and a policy whose
+env has no JavaScript port gets the probe.
+
+The tests drive Debian's chromium (`apt-get install chromium`; Playwright's own browser
+download is not reachable here) with the Python `playwright` package, against the service
+started by the test on a loopback port. They play the committed fixtures of the JavaScript
+package (serve/js/test/fixtures/, see tests/js_fixtures.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import serve
+from serve import web
+from tests.js_fixtures import FIXTURES
+from tests.test_web import service
+
+try:  # a requirement (requirements.txt); the tests say so if it is missing
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:
+    expect = sync_playwright = None
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+NO_METADATA = ["--observation-shape", "4", "--action-type", "discrete"]
+SCREENSHOT_ENV = "KERAS_PG_WEB_SCREENSHOT"  # where the CartPole test saves its screenshot
+
+
+@pytest.fixture(scope="module")
+def cartpole_port():
+    with service(FIXTURES / "cartpole.onnx") as port:
+        yield port
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian chromium driven by Playwright; skipped (failed under CI) without it."""
+    missing = [what for what, ok in [
+        ("chromium (apt-get install chromium)", CHROMIUM.exists()),
+        ("the playwright package (pip install -r requirements.txt)",
+         sync_playwright is not None),
+        ("serve/js/node_modules (npm ci --prefix serve/js)",
+         (web.NODE_MODULES / "onnxruntime-web").is_dir())] if not ok]
+    if missing:
+        message = f"the browser tests need {', '.join(missing)}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@contextlib.contextmanager
+def open_page(browser, url: str):
+    """A page at `url` whose console errors (and uncaught exceptions) are collected."""
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.errors = []
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(url)
+    try:
+        yield page
+    finally:
+        page.close()
+
+
+def wait_for_state(page, *states: str, timeout_s: float = 60) -> str:
+    page.wait_for_function(f"{list(states)}.includes(document.body.dataset.state)",
+                           timeout=timeout_s * 1000)
+    return page.evaluate("document.body.dataset.state")
+
+
+def test_the_greedy_cartpole_policy_scores_at_least_475_in_chromium(browser, cartpole_port,
+                                                                     tmp_path):
+    url = f"http://127.0.0.1:{cartpole_port}/?speed=max&episodes=10"
+    with open_page(browser, url) as page:
+        assert wait_for_state(page, "done", "error") == "done", page.text_content("#error")
+        stats = page.evaluate("({...document.getElementById('stats').dataset})")
+        assert int(stats["episodes"]) == 10
+        assert float(stats["meanReturn"]) >= 475
+        assert float(stats["stepsPerS"]) > 100  # the policy decides every step
+        assert not page.is_checked("#stochastic")
+        assert page.is_visible("#canvas")
+        assert page.locator(".bar").count() == 2  # the action probabilities
+        screenshot = Path(os.environ.get(SCREENSHOT_ENV, tmp_path / "page.png"))
+        page.screenshot(path=str(screenshot), full_page=True)
+        assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert page.errors == []
+
+
+def test_bad_files_and_observations_show_pythons_message_instead_of_a_canvas(browser,
+                                                                             cartpole_port):
+    with open_page(browser, f"http://127.0.0.1:{cartpole_port}/") as page:
+        wait_for_state(page, "playing")
+        page.set_input_files("#file", str(FIXTURES / "not_onnx.onnx"))
+        assert wait_for_state(page, "error") == "error"
+        assert page.text_content("#error").startswith(
+            "not_onnx.onnx is not a loadable ONNX model: ")
+        assert not page.is_visible("#canvas")
+        page.set_input_files("#file", str(FIXTURES / "nometa.onnx"))
+        expect(page.locator("#error")).to_have_text(python_message(FIXTURES / "nometa.onnx"))
+        page.set_input_files("#file", str(FIXTURES / "cartpole.onnx"))
+        expect(page.locator("#canvas")).to_be_visible()
+        assert not page.is_visible("#error")
+        for text, expected in [("[1, 2, 3]", "obs has shape (3,); expected (4,) or (batch, 4)"),
+                               ("[1e999, 0, 0, 0]", "obs contains NaN or inf; expected finite "
+                                                    "numbers"),
+                               ("[1, 2,", "the observation is not JSON: ")]:
+            page.fill("#probe-obs", text)
+            page.click("#probe-run")
+            expect(page.locator("#probe-error")).to_have_text(re.compile(re.escape(expected)))
+        assert page.errors == []
+
+
+def python_message(path: Path, **options) -> str:
+    """Python's OnnxPolicy message for `path`, naming the file as the page does."""
+    with pytest.raises(ValueError) as info:
+        serve.OnnxPolicy(path, **options)
+    return str(info.value).replace(str(path), path.name)
+
+
+@pytest.mark.parametrize("policy,args,why", [
+    ("image.onnx", [], "no JavaScript port of <tests.image_envs.SquareSideEnv>"),
+    ("nometa.onnx", NO_METADATA, "the policy names no env (it has no keras-pg metadata)"),
+])
+def test_a_policy_without_an_env_port_gets_a_probe(browser, policy, args, why):
+    path = FIXTURES / policy
+    expected = serve.OnnxPolicy(path, observation_shape=(4,) if args else None,
+                                action_type="discrete" if args else None)
+    with service(path, *args) as port, open_page(browser, f"http://127.0.0.1:{port}/") as page:
+        assert wait_for_state(page, "probe", "error") == "probe", page.text_content("#error")
+        assert page.text_content("#probe-why").startswith(why)
+        assert not page.is_visible("#canvas")
+        page.click("#probe-run")  # the observation offered: zeros of the policy's shape
+        page.wait_for_function("document.getElementById('probe-output').textContent")
+        shown = json.loads(page.text_content("#probe-output"))
+        zeros = np.zeros(expected.observation_shape, expected.observation_dtype)
+        assert shown["action"] == expected.act(zeros)
+        outputs, python = shown["outputs"], expected.distribution(zeros)  # or another's logits
+        assert outputs.keys() == python.keys()
+        for name, values in python.items():
+            np.testing.assert_allclose(outputs[name], values, atol=1e-6)
+        if expected.observation_dtype == np.uint8:
+            frame = zeros.tolist()
+            frame[3][4][0] = 300
+            page.fill("#probe-obs", json.dumps(frame))
+            page.click("#probe-run")
+            expect(page.locator("#probe-error")).to_have_text(
+                "obs must be integers in [0, 255] for this policy's uint8 input, got 300.0")
+        assert page.errors == []

@@ -131,7 +131,11 @@ class REINFORCE:
         self._predict_calls = 0
         self._act = {}
         if restore:
-            self._trainer.restore(run_dir)
+            try:
+                self._trainer.restore(run_dir)
+            except BaseException:
+                self._trainer.backend.close()  # its envs, and a Ray it may have started
+                raise
             if (run_dir / TB_DIR).is_dir():
                 drop_events_after(run_dir / TB_DIR, self._trainer.progress.env_steps)
         elif run_dir is not None:

@@ -57,9 +57,12 @@ def test_far_more_envs_than_a_round_needs_is_a_one_line_warning(tmp_path):
 
 
 def test_ctrl_c_during_start_up_is_one_line_exit_130_and_nothing_written(tmp_path):
+    # Ctrl-C's default action, even if this test runs where SIGINT is ignored (a background
+    # job): an ignored SIGINT stays ignored in the child, and Python would never see it.
     proc = subprocess.Popen([sys.executable, "-m", "keras_pg", "train", "--run-dir",
                              str(tmp_path / "run")], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(0.8)  # TensorFlow is still being imported
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)

@@ -123,3 +123,10 @@ def test_the_async_vector_env_gives_the_sync_metrics():
             agent.learn(max_steps=2000)
             runs.append(rows(agent))
     assert runs[0] == runs[1]
+
+
+def test_plain_training_does_not_import_ray():
+    script = ("import sys, keras_pg\n"
+              "keras_pg.REINFORCE('CartPole-v1', eval_episodes=1).learn(max_steps=500)\n"
+              "assert 'ray' not in sys.modules, 'ray was imported'\n")
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=120)

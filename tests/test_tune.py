@@ -128,3 +128,13 @@ def test_a_config_file_that_is_not_a_keras_pg_config_names_the_key(tmp_path, cap
     assert err.startswith(f"error: {tmp_path / 'c.json'} is not a keras_pg config: unknown "
                           f"config keys ['learning']")
     assert not (tmp_path / "run").exists()
+
+
+def test_two_tuner_processes_share_one_study(tmp_path):
+    first, second = tune_cli(tmp_path, "--trials", "4"), tune_cli(tmp_path, "--trials", "4")
+    for proc in (first, second):
+        _, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr
+    done = [t for t in trials(tmp_path) if t.state.is_finished()]
+    assert len({t.number for t in done}) == len(done) >= 4  # one study, no number twice
+    assert {t.number for t in done} >= {0, 1, 2, 3}

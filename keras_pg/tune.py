@@ -25,7 +25,9 @@ OUT/param_importances.png.
 from __future__ import annotations
 
 import math
+import random
 import re
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +39,7 @@ from keras_pg.config import ConfigError
 from keras_pg.search_space import read_space, suggest
 
 CHECKPOINTS = 20
+STORAGE_ATTEMPTS = 5
 OBJECTIVES = ("auc", "eval")
 STORAGE_URL = re.compile(r"^(sqlite|postgresql|mysql)(\+\w+)?://")
 
@@ -134,16 +137,25 @@ def _check_arguments(trials, storage, study, max_steps, objective, space) -> dic
 def _open_study(optuna, storage: str, name: str, seed: int):
     if storage.startswith("sqlite:///"):
         Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with warnings.catch_warnings():  # the heartbeat is "experimental" since Optuna 2.8
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            backend = optuna.storages.RDBStorage(
-                storage, heartbeat_interval=5, grace_period=15,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                    max_retry=1))
-    except Exception as exc:  # SQLAlchemy and the drivers raise many types
-        raise ConfigError(f"cannot open the storage {storage}: {type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:160]}") from None
+    backend = None
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():  # the heartbeat is "experimental" since Optuna 2.8
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                backend = optuna.storages.RDBStorage(
+                    storage, heartbeat_interval=5, grace_period=15,
+                    heartbeat_stale_trial_callback=(
+                        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)))
+            break
+        except Exception as exc:  # SQLAlchemy and the drivers raise many types
+            # Two tuners creating one new database race to create its tables and first rows:
+            # the loser finds them half made; a moment later they are whole.
+            racing = type(exc).__name__ in ("OperationalError", "IntegrityError")
+            if racing and attempt + 1 < STORAGE_ATTEMPTS:
+                time.sleep(0.2 + random.random() * 0.3)
+                continue
+            raise ConfigError(f"cannot open the storage {storage}: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:160]}") from None
     return optuna.create_study(
         study_name=name, storage=backend, direction="maximize", load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=seed),

@@ -86,6 +86,10 @@ class Config:
         default="none")
     value_lr: float = _doc("Adam learning rate of the value network (--baseline value)",
                            default=1e-3)
+    bootstrap_truncated: bool = _doc(
+        "when a time limit cuts an episode off, continue its returns with gamma^k V(s) of the "
+        "state it stopped in instead of ending them there (Pardo et al. 2018; --baseline value, "
+        "gym and ray backends)", default=False)
     value_epochs: int = _doc("full-batch value-network steps per update (--baseline value)",
                              default=10)
     entropy_coef: float = _doc("weight of the entropy bonus in the policy loss", default=0.01)
@@ -130,6 +134,10 @@ class Config:
             yield (f"with backend graph every env plays one episode per update: "
                    f"episodes_per_update ({self.episodes_per_update}) must equal num_envs "
                    f"({self.num_envs})")
+
+        if self.bootstrap_truncated and (self.baseline != "value" or self.backend == "graph"):
+            yield ("bootstrap_truncated needs a value estimate and the episodes' last "
+                   "observations: baseline value with backend gym or ray")
 
     def _count_problems(self):
         for name in ("num_envs", "episodes_per_update", "value_epochs", "max_steps",

@@ -47,6 +47,9 @@ class Learner:
         self.update = UpdateStep(policy, self.head, self.optimizers[0], config.max_grad_norm,
                                  config.entropy_coef, self.value, self.optimizers[-1],
                                  config.value_epochs)
+        self._values = tf.function(
+            lambda obs: self.value(obs, training=False), autograph=False,
+            input_signature=[observation_spec(policy)]) if self.value is not None else None
         self._advantages = tf.function(
             self.advantages_fn, autograph=False,
             input_signature=[observation_spec(policy), tf.TensorSpec([None], tf.float32)])
@@ -60,11 +63,21 @@ class Learner:
     def learn(self, batch: Batch) -> UpdateResult:
         """One update on `batch`. The observation statistics absorb the batch only after
         the update, so the update sees the policy exactly as it acted."""
-        weights, explained = self._advantages(batch.obs, batch.returns)
-        metrics = self.update(batch.obs, batch.actions, weights, batch.returns)
+        returns = self.bootstrapped_returns(batch) if self.config.bootstrap_truncated \
+            else batch.returns
+        weights, explained = self._advantages(batch.obs, returns)
+        metrics = self.update(batch.obs, batch.actions, weights, returns)
         if self.normalizer is not None:
             self.normalizer.update(batch.obs)
         return UpdateResult(metrics, float(explained))
+
+    def bootstrapped_returns(self, batch: Batch) -> np.ndarray:
+        """float32 [M]: the batch's returns, those of time-limit-truncated episodes continued
+        with the value network's estimate of the state they were cut off in."""
+        if not batch.bootstrap_discount.any():
+            return batch.returns
+        final_values = self._values(batch.final_obs).numpy()
+        return batch.returns + batch.bootstrap_discount * final_values[batch.episode]
 
     def state_variables(self) -> list[tuple[str, list]]:
         """Everything a resume needs, by name: weights (normalizer statistics included) and

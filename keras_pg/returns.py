@@ -31,8 +31,8 @@ def discounted_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> 
 
     An episode ends at step t when dones[t] is true (terminated or truncated); nothing after
     it flows back into it. A stream's last step always ends what is left, so pass only
-    complete episodes. Truncation is treated as the end of the episode, as in the article
-    (no bootstrapping from a value estimate).
+    complete episodes. Truncation is treated as the end of the episode, as in the article;
+    `truncation_discounts` gives what continues a truncated return with a value estimate.
 
     Args:
         rewards: float [T, N].
@@ -50,3 +50,23 @@ def discounted_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> 
         following = rewards[t] + gamma * following * continues[t]
         returns[t] = following
     return returns.astype(np.float32)
+
+
+def truncation_discounts(truncated: np.ndarray, dones: np.ndarray, gamma: float) -> np.ndarray:
+    """The weight of V(s_T) in the return of every step of an episode a time limit cut off.
+
+    A time limit is not part of the task: the return of step t of an episode truncated after
+    its step T - 1 continues as G_t + gamma^(T - t) V(s_T) (Pardo et al. 2018, "Time Limits
+    in Reinforcement Learning"), where s_T is the observation it was cut off in. Terminated
+    episodes get 0 (nothing follows a terminal state).
+
+    Args:
+        truncated: bool [T, N], true on the last step of a truncated (not terminated) episode.
+        dones: bool [T, N], true on the last step of every episode.
+        gamma: discount factor in [0, 1].
+
+    Returns:
+        float32 [T, N], gamma^(T - t) within truncated episodes, 0 elsewhere. Example: one
+        episode of 3 steps, truncated, gamma 0.5 -> [0.125, 0.25, 0.5].
+    """
+    return discounted_returns(np.where(truncated, gamma, 0.0), dones, gamma)

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from keras_pg.returns import discounted_returns
+from keras_pg.returns import discounted_returns, truncation_discounts
 
 
 class Batch(NamedTuple):
@@ -36,6 +36,15 @@ class Batch(NamedTuple):
     """float64 [K], undiscounted return of each episode, in the order they were started."""
     episode_lengths: np.ndarray
     """int64 [K], steps of each episode, in the order they were started."""
+    episode: np.ndarray
+    """int32 [M], the index in [0, K) of the episode each transition belongs to."""
+    final_obs: np.ndarray
+    """[K, *obs_shape], the last observation of each episode a time limit truncated (the
+    state it was cut off in); zeros for episodes that terminated."""
+    bootstrap_discount: np.ndarray
+    """float32 [M], gamma^(T - t) for a transition t of an episode truncated after step
+    T - 1, else 0: G_t + bootstrap_discount * V(final_obs[episode]) continues the return
+    past the cut (see `returns.truncation_discounts`)."""
 
 
 ActFn = Callable[[np.ndarray], np.ndarray]
@@ -75,6 +84,7 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
     slot = np.arange(num_envs)  # which of the K episodes each active env is playing
     running_return = np.zeros(num_envs)
     running_length = np.zeros(num_envs, dtype=np.int64)
+    final_obs = np.zeros((num_episodes, *obs.shape[1:]), dtype=obs_dtype)
     episode_returns = np.zeros(num_episodes)
     episode_lengths = np.zeros(num_episodes, dtype=np.int64)
     completed, taken = 0, 0
@@ -85,13 +95,16 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
         next_obs, rewards, terminated, truncated, _ = env.step(
             actions if to_env is None else to_env(actions))
         done = np.logical_or(terminated, truncated)
-        steps.append((obs, actions, rewards, done, active))
+        steps.append((obs, actions, rewards, done, truncated & ~terminated, active,
+                      slot.copy()))
         running_return += np.where(active, rewards, 0.0)
         running_length += active
         taken += int(active.sum())
         finished = np.flatnonzero(done & active)
         episode_returns[slot[finished]] = running_return[finished]
         episode_lengths[slot[finished]] = running_length[finished]
+        cut = finished[truncated[finished] & ~terminated[finished]]
+        final_obs[slot[cut]] = next_obs[cut]
         completed += len(finished)
         running_return[finished] = 0.0
         running_length[finished] = 0
@@ -106,16 +119,31 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
         resetting = done
         obs = next_obs
 
-    obs_t, actions_t, rewards_t, done_t, kept_t = (np.stack(x) for x in zip(*steps, strict=True))
+    obs_t, actions_t, rewards_t, done_t, cut_t, kept_t, slot_t = (
+        np.stack(x) for x in zip(*steps, strict=True))
     check_env_output(obs_t, rewards_t, kept_t)
-    returns = discounted_returns(rewards_t, done_t, gamma)
+    check_env_output(final_obs[None], np.zeros((1, num_episodes)),
+                     np.ones((1, num_episodes), dtype=bool),
+                     where="the last observation of episode {env} of this round, where a time "
+                           "limit cut it off")
     return Batch(
         obs=obs_t[kept_t].astype(obs_dtype, copy=False),
         actions=actions_t[kept_t],
-        returns=returns[kept_t],
+        returns=discounted_returns(rewards_t, done_t, gamma)[kept_t],
         episode_returns=episode_returns[:started],
         episode_lengths=episode_lengths[:started],
+        episode=slot_t[kept_t].astype(np.int32),
+        final_obs=final_obs[:started],
+        bootstrap_discount=truncation_discounts(cut_t, done_t, gamma)[kept_t],
     )
+
+
+def concatenate(batches: list[Batch]) -> Batch:
+    """One batch of the episodes of `batches`, in order (their `episode` indices shifted)."""
+    offsets = np.cumsum([0] + [len(b.episode_returns) for b in batches[:-1]])
+    shifted = [b._replace(episode=b.episode + offset)
+               for b, offset in zip(batches, offsets, strict=True)]
+    return Batch(*(np.concatenate(parts) for parts in zip(*shifted, strict=True)))
 
 
 class EnvOutputError(RuntimeError):
@@ -127,9 +155,11 @@ class EnvFailure(RuntimeError):
     message is one line naming where and the env's error."""
 
 
-def check_env_output(obs: np.ndarray, rewards: np.ndarray, kept: np.ndarray) -> None:
+def check_env_output(obs: np.ndarray, rewards: np.ndarray, kept: np.ndarray,
+                     where: str = "step {step} of env {env} in this round") -> None:
     """Blame the env, before any update, for a non-finite reward or observation of a kept
-    transition: [T, N, ...] arrays and the [T, N] mask of transitions in episodes."""
+    transition: [T, N, ...] arrays and the [T, N] mask of transitions in episodes; `where`
+    names the place from `step` and `env`."""
     for name, values in (("reward", rewards), ("observation", obs)):
         if not np.issubdtype(values.dtype, np.floating):
             continue
@@ -138,5 +168,5 @@ def check_env_output(obs: np.ndarray, rewards: np.ndarray, kept: np.ndarray) -> 
             step, env = np.argwhere(bad)[0]
             raise EnvOutputError(
                 f"the env returned a non-finite {name} ({values[step, env].ravel()[:4]} at "
-                f"step {step} of env {env} in this round); REINFORCE cannot learn from it: "
+                f"{where.format(step=step, env=env)}); REINFORCE cannot learn from it: "
                 f"fix the env's step() (this is not a learning-rate problem)")

@@ -72,3 +72,41 @@ def test_running_normalization_matches_the_statistics_of_all_data():
     np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-4)
     np.testing.assert_allclose(out.std(axis=0), 1.0, rtol=1e-3)
     assert np.abs(layer(np.array([[1e6, 0.0]], np.float32)).numpy()).max() == 10.0  # clipped
+
+
+def test_returns_of_cut_off_episodes_continue_with_the_value_estimate():
+    import dataclasses
+
+    from keras_pg.config import Config
+    from keras_pg.learner import Learner
+    from tests.fake_envs import ScriptedVectorEnv
+
+    env = ScriptedVectorEnv([[3, 100], [100]], truncate_at=5)
+    batch = collect_episodes(env, lambda o: np.zeros(len(o), np.int32), 3, 0.5, seed=0)
+    config = Config(baseline="value", bootstrap_truncated=True, gamma=0.5, normalize_obs=False)
+    learners = []
+    for bootstrap in (True, False):
+        policy = mlp_policy(env.single_observation_space, env.single_action_space, (8,))
+        learner = Learner(dataclasses.replace(config, bootstrap_truncated=bootstrap),
+                          env.single_observation_space, env.single_action_space, policy)
+        if learners:  # the same weights in both
+            policy.set_weights(learners[0].model.get_weights())
+            learner.value.set_weights(learners[0].value.get_weights())
+        learners.append(learner)
+    head = learners[0].value.get_layer("value")
+    head.kernel.assign(np.zeros_like(head.kernel.numpy()))
+    head.bias.assign([-10.0])  # V(s) = -10 everywhere
+    learners[1].value.set_weights(learners[0].value.get_weights())
+
+    returns = learners[0].bootstrapped_returns(batch)
+    t, terminated = batch.obs[:, 2], batch.episode == 0
+    np.testing.assert_allclose(returns[terminated], batch.returns[terminated])
+    np.testing.assert_allclose(returns[~terminated],
+                               batch.returns[~terminated] - 10.0 * 0.5 ** (5 - t[~terminated]),
+                               rtol=1e-6)
+    # The update fits V to these returns: lower targets for the cut-off episodes than the
+    # plain returns, the same for the terminated one.
+    for learner in learners:
+        learner.learn(batch)
+    with_bootstrap, without = (learner.value(batch.obs).numpy() for learner in learners)
+    assert (with_bootstrap[~terminated] < without[~terminated]).all()

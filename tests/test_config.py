@@ -27,6 +27,9 @@ def config_from_args(args):
     ({"hidden": (128, 0)}, "hidden must be positive layer widths"),
     ({"hidden": ()}, "hidden must be positive layer widths"),
     ({"max_grad_norm": 0.0}, "max_grad_norm must be positive or none"),
+    ({"bootstrap_truncated": True}, "bootstrap_truncated needs a value estimate"),
+    ({"bootstrap_truncated": True, "baseline": "value", "backend": "graph"},
+     "baseline value with backend gym or ray"),
 ])
 def test_invalid_settings_are_one_line_errors(kwargs, message):
     with pytest.raises(ConfigError) as info:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from keras_pg.advantages import normalize
-from keras_pg.returns import discounted_returns, reward_to_go
+from keras_pg.returns import discounted_returns, reward_to_go, truncation_discounts
 
 
 def naive_reward_to_go(rewards, gamma):
@@ -34,6 +34,18 @@ def test_episodes_back_to_back_do_not_leak():
     out = discounted_returns(rewards, dones, 0.5)
     np.testing.assert_allclose(out[:, 0], [2.0, 2.0, 3.0])
     np.testing.assert_allclose(out[:, 1], [1.75, 1.5, 1.0])
+
+
+def test_truncation_discounts_hand_computed():
+    # Column 0: an episode of 3 steps cut off by a time limit, then one of 2 that terminated;
+    # column 1: one episode of 5 steps, cut off.
+    dones = np.array([[0, 0], [0, 0], [1, 0], [0, 0], [1, 1]], dtype=bool)
+    truncated = np.array([[0, 0], [0, 0], [1, 0], [0, 0], [0, 1]], dtype=bool)
+    out = truncation_discounts(truncated, dones, 0.5)
+    np.testing.assert_allclose(out[:, 0], [0.125, 0.25, 0.5, 0.0, 0.0])
+    np.testing.assert_allclose(out[:, 1], [0.03125, 0.0625, 0.125, 0.25, 0.5])
+    # gamma 1: V(s_T) counts in full at every step of the cut episode.
+    np.testing.assert_allclose(truncation_discounts(truncated, dones, 1.0)[:, 0], [1, 1, 1, 0, 0])
 
 
 def test_normalize_standardizes():

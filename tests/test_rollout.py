@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from keras_pg.returns import reward_to_go
-from keras_pg.rollout import collect_episodes
+from keras_pg.rollout import collect_episodes, concatenate
 from tests.fake_envs import RESET_REWARD, ScriptedVectorEnv
 
 
@@ -56,6 +56,33 @@ def test_truncation_ends_the_episode():
     batch = collect_episodes(env, zeros_policy, num_episodes=2, gamma=1.0, seed=0)
     assert batch.episode_lengths.tolist() == [5, 5]
     np.testing.assert_allclose(batch.returns[:5], [5, 4, 3, 2, 1])
+
+
+def test_truncated_episodes_keep_the_observation_they_were_cut_off_in():
+    # Episodes in start order: 0 (env 0, terminates after 3 steps), 1 (env 1, cut off at
+    # 5), 2 (env 0's second, cut off at 5).
+    env = ScriptedVectorEnv([[3, 100], [100]], truncate_at=5)
+    batch = collect_episodes(env, zeros_policy, num_episodes=3, gamma=0.5, seed=0)
+    assert batch.episode_lengths.tolist() == [3, 5, 5]
+    np.testing.assert_array_equal(batch.final_obs, [[0, 0, 0], [1, 0, 5], [0, 1, 5]])
+    slots = {(0, 0): 0, (1, 0): 1, (0, 1): 2}  # (env, episode of that env) -> start order
+    expected_episode = [slots[(int(e), int(k))] for e, k, _ in batch.obs]
+    np.testing.assert_array_equal(batch.episode, expected_episode)
+    t = batch.obs[:, 2]
+    cut = batch.episode != 0
+    np.testing.assert_allclose(batch.bootstrap_discount[cut], 0.5 ** (5 - t[cut]))
+    np.testing.assert_array_equal(batch.bootstrap_discount[~cut], 0.0)
+
+
+def test_concatenated_batches_point_at_their_own_episodes():
+    first = collect_episodes(ScriptedVectorEnv([[100]], truncate_at=2), zeros_policy, 1, 1.0, 0)
+    second = collect_episodes(ScriptedVectorEnv([[100], [100]], truncate_at=3), zeros_policy,
+                              2, 1.0, 0)
+    both = concatenate([first, second])
+    assert both.episode.tolist() == [0, 0, 1, 2, 1, 2, 1, 2]
+    np.testing.assert_array_equal(both.final_obs, [[0, 0, 2], [0, 0, 3], [1, 0, 3]])
+    # Each transition's episode holds the final observation of that env's episode.
+    np.testing.assert_array_equal(both.final_obs[both.episode][:, :2], both.obs[:, :2])
 
 
 def test_every_round_starts_from_a_reset():

@@ -19,14 +19,12 @@ import socket
 import sys
 from collections.abc import Callable
 
-import numpy as np
-
 from keras_pg.backends import Round, RoundInterrupted
 from keras_pg.config import Config, ConfigError
 from keras_pg.envs import EnvSource
 from keras_pg.errors import first_line
 from keras_pg.learner import Learner
-from keras_pg.rollout import Batch, EnvFailure
+from keras_pg.rollout import Batch, EnvFailure, concatenate
 
 CONNECT_TIMEOUT_S = 5.0
 
@@ -121,10 +119,6 @@ class RayBackend:
 def split(total: int, parts: int) -> list[int]:
     """`total` as `parts` near-equal integers, the larger ones first: 10 in 4 -> 3, 3, 2, 2."""
     return [total // parts + (i < total % parts) for i in range(parts)]
-
-
-def concatenate(batches: list[Batch]) -> Batch:
-    return Batch(*(np.concatenate(parts) for parts in zip(*batches, strict=True)))
 
 
 def connect(address: str | None) -> bool:

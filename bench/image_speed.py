@@ -3,9 +3,10 @@
     python bench/image_speed.py [--steps 40000] [--carracing-steps 8000]
 
 (a) tests/image_envs.py SquareSideEnv, 84x84x1 uint8 frames whose answer is where a square
-    is: keras_pg with its default network for images (the Nature-DQN CNN) and with
-    `network="mlp"` (the frame flattened into Dense(128)), 64 envs, a fixed step budget.
-(b) CarRacing-v3, 96x96x3 uint8 frames: the CNN and the MLP, 8 envs, episodes capped at 250
+    is: keras_pg with its default network for images (the Nature-DQN CNN), the same CNN with
+    `precision="bfloat16"`, and `network="mlp"` (the frame flattened into Dense(128)),
+    64 envs, a fixed step budget.
+(b) CarRacing-v3, 96x96x3 uint8 frames: the same three, 8 envs, episodes capped at 250
     steps, beside the env alone (the same vector env stepped with random actions: the
     ceiling that the env's own rendering sets).
 Env steps per second are reported over the whole run and after the first round (which
@@ -57,6 +58,10 @@ while done < steps:
 print(json.dumps({"steps_per_s": round(done / (time.perf_counter() - start), 1)}))
 """
 
+NETWORKS = {"cnn": {"network": "cnn"},
+            "cnn_bfloat16": {"network": "cnn", "precision": "bfloat16"},
+            "mlp": {"network": "mlp"}}
+
 
 def subprocess_json(code: str, *args: str) -> dict:
     proc = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True,
@@ -86,10 +91,9 @@ def main() -> None:
                "carracing_96x96x3": {}}
     square = {"seed": 0, "num_envs": 64, "episodes_per_update": 64, "max_episode_steps": 10,
               "max_steps": args.steps}
-    for network in ("cnn", "mlp"):
-        r = results["square_side_84x84x1"][network] = train("SquareSide", network=network,
-                                                            **square)
-        print(f"SquareSide 84x84x1 {network}: {r['steps_per_s']:,.0f} steps/s "
+    for name, network in NETWORKS.items():
+        r = results["square_side_84x84x1"][name] = train("SquareSide", **network, **square)
+        print(f"SquareSide 84x84x1 {name}: {r['steps_per_s']:,.0f} steps/s "
               f"({r['steps_per_s_after_first']:,.0f} after the first round), mean return "
               f"{r['final_mean_return']:.2f}", flush=True)
     racing = {"seed": 0, "num_envs": 8, "episodes_per_update": 8, "max_episode_steps": 250,
@@ -97,10 +101,9 @@ def main() -> None:
     env_only = subprocess_json(ENV_ONLY, "CarRacing-v3", "8", str(args.carracing_steps), "250")
     results["carracing_96x96x3"]["env_only"] = env_only
     print(f"CarRacing-v3 env alone: {env_only['steps_per_s']:,.0f} steps/s", flush=True)
-    for network in ("cnn", "mlp"):
-        r = results["carracing_96x96x3"][network] = train("CarRacing-v3", network=network,
-                                                          **racing)
-        print(f"CarRacing-v3 {network}: {r['steps_per_s']:,.0f} steps/s "
+    for name, network in NETWORKS.items():
+        r = results["carracing_96x96x3"][name] = train("CarRacing-v3", **network, **racing)
+        print(f"CarRacing-v3 {name}: {r['steps_per_s']:,.0f} steps/s "
               f"({r['steps_per_s_after_first']:,.0f} after the first round)", flush=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 

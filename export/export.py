@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from export.checks import (
 )
 from export.convert import policy_function, to_model_proto
 from export.errors import ExportError
+from export.precision import in_float32
 from export.source import PolicySource, load_source, make_env
 from export.verify import rollout_observations, sample_observations, verify
 from keras_pg.envs import is_factory_name
@@ -82,6 +84,7 @@ def export_policy(policy: PolicySource, path: str | Path | None = None, *,
     """
     start = time.perf_counter()
     check_opset(opset)
+    policy = dataclasses.replace(policy, model=in_float32(policy.model))
     if path is None:
         if policy.run_dir is None:
             raise ExportError("exporting a keras.Model needs an output path")

@@ -19,6 +19,7 @@ BACKENDS = ("gym", "graph", "ray")
 VECTOR_MODES = ("sync", "async")
 MAX_SEED = 2**32 - 1  # numpy's and gymnasium's seeds are 32-bit
 NETWORKS = ("auto", "mlp", "cnn", "custom")
+PRECISIONS = ("float32", "bfloat16")
 
 
 def _positive_int(value: object) -> bool:
@@ -73,6 +74,10 @@ class Config:
         "auto: cnn for (H, W, C) uint8 image observations, mlp otherwise; mlp: dense layers "
         "of --hidden widths; cnn: the Nature-DQN convolutions, then --hidden "
         "(custom: set by REINFORCE(policy=...))", default="auto")
+    precision: str = _doc(
+        "float32; bfloat16: the built-in network computes in bfloat16 (Keras mixed precision: "
+        "float32 weights, head, losses and ONNX export), ~1.6x faster convolutions on CPUs "
+        "with AVX512-BF16 or AMX, slower on CPUs without", default="float32")
     seed: int = _doc("seeds the environments, the weights and the action sampling", default=0)
     num_envs: int = _doc("environments stepped together through gymnasium's vector API", default=16)
     episodes_per_update: int = _doc("complete episodes per policy-gradient update", default=16)
@@ -127,7 +132,8 @@ class Config:
             yield f"env_id must be a gym id such as CartPole-v1, got {self.env_id!r}"
         yield from _env_kwargs_problems(self.env_kwargs)
         for name, choices in (("baseline", ("none", "value")), ("backend", BACKENDS),
-                              ("network", NETWORKS), ("vector_mode", VECTOR_MODES)):
+                              ("network", NETWORKS), ("vector_mode", VECTOR_MODES),
+                              ("precision", PRECISIONS)):
             if getattr(self, name) not in choices:
                 yield f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}"
         if self.backend == "graph" and self.episodes_per_update != self.num_envs:
@@ -135,6 +141,9 @@ class Config:
                    f"episodes_per_update ({self.episodes_per_update}) must equal num_envs "
                    f"({self.num_envs})")
 
+        if self.precision != "float32" and self.network == "custom":
+            yield (f"precision {self.precision} applies to the built-in networks (mlp, cnn); "
+                   f"give your own network's layers a dtype policy instead")
         if self.bootstrap_truncated and (self.baseline != "value" or self.backend == "graph"):
             yield ("bootstrap_truncated needs a value estimate and the episodes' last "
                    "observations: baseline value with backend gym or ray")

@@ -8,6 +8,10 @@ built in or the user's own -- sees float32 [batch, *preprocessed_shape] and retu
     Discrete(n) observations        -> (n,)        one-hot
     Box observations of any shape   -> obs_shape   normalized (optional) but not flattened
     (H, W, C) uint8 image Box       -> (H, W, C)   scaled to [0, 1]
+
+With `precision="bfloat16"` the built-in networks compute in bfloat16 (Keras's
+"mixed_bfloat16" policy: float32 weights, bfloat16 matmuls and convolutions); the head behind
+them, the losses and the exported ONNX file stay float32.
 """
 
 from __future__ import annotations
@@ -30,16 +34,24 @@ def preprocessed_shape(observation_space) -> tuple[int, ...]:
     return tuple(int(d) for d in observation_space.shape)
 
 
-def mlp(input_shape: tuple[int, ...], hidden: tuple[int, ...]) -> keras.Model:
+def dtype_policy(precision: str) -> str:
+    """The Keras dtype policy of the built-in networks' layers for `precision`."""
+    return "mixed_bfloat16" if precision == "bfloat16" else "float32"
+
+
+def mlp(input_shape: tuple[int, ...], hidden: tuple[int, ...],
+        precision: str = "float32") -> keras.Model:
     """Flatten (rank > 1), then Dense(width, relu) per entry of `hidden`."""
     inputs = keras.Input(input_shape, name="preprocessed_obs")
     x = keras.layers.Flatten(name="flatten")(inputs) if len(input_shape) > 1 else inputs
     for i, width in enumerate(hidden):
-        x = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}")(x)
+        x = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}",
+                               dtype=dtype_policy(precision))(x)
     return keras.Model(inputs, x, name=FEATURES_NAME)
 
 
-def cnn(input_shape: tuple[int, ...], hidden: tuple[int, ...]) -> keras.Model:
+def cnn(input_shape: tuple[int, ...], hidden: tuple[int, ...],
+        precision: str = "float32") -> keras.Model:
     """Convolutions over [H, W, C] in [0, 1], then Dense layers of `hidden` widths.
 
     Images of at least 36 pixels a side get the Nature-DQN stack (Mnih et al. 2015; the
@@ -57,10 +69,11 @@ def cnn(input_shape: tuple[int, ...], hidden: tuple[int, ...]) -> keras.Model:
     x = inputs
     for i, (filters, size, stride, padding) in enumerate(convolutions):
         x = keras.layers.Conv2D(filters, size, stride, padding, activation="relu",
-                                name=f"conv_{i}")(x)
+                                name=f"conv_{i}", dtype=dtype_policy(precision))(x)
     x = keras.layers.Flatten(name="flatten")(x)
     for i, width in enumerate(hidden):
-        x = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}")(x)
+        x = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}",
+                               dtype=dtype_policy(precision))(x)
     return keras.Model(inputs, x, name=FEATURES_NAME)
 
 
@@ -71,10 +84,13 @@ def network_kind(network: str, observation_space) -> str:
     return network
 
 
-def build_features(network: str, observation_space, hidden: tuple[int, ...]) -> keras.Model:
-    """The built-in feature network named by `network` (auto, mlp or cnn)."""
+def build_features(network: str, observation_space, hidden: tuple[int, ...],
+                   precision: str = "float32") -> keras.Model:
+    """The built-in feature network named by `network` (auto, mlp or cnn), computing in
+    `precision` (float32 or bfloat16)."""
     shape = preprocessed_shape(observation_space)
-    return (cnn if network_kind(network, observation_space) == "cnn" else mlp)(shape, hidden)
+    build = cnn if network_kind(network, observation_space) == "cnn" else mlp
+    return build(shape, hidden, precision)
 
 
 def user_features(policy, observation_space) -> keras.Model:

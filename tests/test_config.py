@@ -28,6 +28,9 @@ def config_from_args(args):
     ({"hidden": ()}, "hidden must be positive layer widths"),
     ({"max_grad_norm": 0.0}, "max_grad_norm must be positive or none"),
     ({"bootstrap_truncated": True}, "bootstrap_truncated needs a value estimate"),
+    ({"precision": "float16"}, "precision must be one of float32, bfloat16; got 'float16'"),
+    ({"precision": "bfloat16", "network": "custom"},
+     "precision bfloat16 applies to the built-in networks"),
     ({"bootstrap_truncated": True, "baseline": "value", "backend": "graph"},
      "baseline value with backend gym or ray"),
 ])

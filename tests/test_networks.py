@@ -109,3 +109,30 @@ def test_the_cnn_solves_an_image_env_and_serves_raw_uint8_frames(tmp_path):
     assert policy.act(frames).tolist() == [0, 1]  # raw 0/255 frames, scaled inside the graph
     assert policy.act(frames[1].tolist()) == 1  # nested lists of ints too
     assert rd.read_json(tmp_path / "run" / rd.SPACES)["observation_space"]["dtype"] == "uint8"
+
+
+def test_bfloat16_precision_trains_and_exports_a_float32_onnx_file(tmp_path):
+    agent = keras_pg.REINFORCE(SquareSideEnv, run_dir=tmp_path / "run", seed=0,
+                               precision="bfloat16", max_episode_steps=10, target_return=9.5,
+                               max_steps=30_000, eval_episodes=20)
+    features = agent.model.get_layer("features")
+    assert {layer.compute_dtype for layer in features.layers
+            if "conv" in layer.name or "hidden" in layer.name} == {"bfloat16"}
+    assert agent.model.get_layer("logits").compute_dtype == "float32"
+    assert agent.model.output.dtype == "float32"
+    summary = agent.learn()
+    assert summary["solved"] and summary["eval_mean_return"] >= 9.5
+    report = agent.export()
+    assert report["max_abs_diff"]["probs"] < 1e-5  # against the float32 twin it exports
+
+    import onnx
+    proto = onnx.load(tmp_path / "run" / "policy.onnx")
+    assert onnx.TensorProto.BFLOAT16 not in {t.data_type for t in proto.graph.initializer}
+    # The file computes in float32 what the bfloat16 model computes, up to bfloat16's
+    # 8-bit mantissa.
+    frames = SquareSideEnv().frames.reshape(-1, 84, 84, 1)[:64]
+    probs = serve.OnnxPolicy(tmp_path / "run" / "policy.onnx").probs(frames)
+    keras_probs = keras.ops.softmax(agent.model(frames)).numpy()
+    np.testing.assert_allclose(probs, keras_probs, atol=2e-2)
+    reloaded = keras.models.load_model(tmp_path / "run" / rd.MODEL)
+    assert reloaded.get_layer("features").get_layer("conv_0").compute_dtype == "bfloat16"

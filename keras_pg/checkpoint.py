@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from keras_pg import run_dir as rd
+from keras_pg.config import Config
 from keras_pg.errors import first_line
 
 STATE = "state_json"
@@ -89,8 +90,10 @@ def load(run_dir: Path, config: dict[str, Any], spaces: dict[str, Any]) -> Check
         arrays, state = read(path)
     except rd.RunDirError as exc:
         raise rd.RunDirError(f"{exc}{_previous_hint(run_dir)}") from None
-    saved_config = state["config"]
-    if config_digest(config) != state["config_sha256"]:
+    # A field added to Config after the checkpoint was written takes its default, which
+    # keeps the behaviour the run was trained with.
+    saved_config = {**Config().to_dict(), **state["config"]}
+    if config != saved_config:
         changed = sorted(k for k in {*config, *saved_config}
                          if config.get(k) != saved_config.get(k))
         raise rd.RunDirError(
@@ -129,6 +132,8 @@ def read(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
                              f"lacks keys); start a new run directory")
     if arrays_digest(arrays) != state["arrays_sha256"]:
         raise rd.RunDirError(f"{path} is damaged (its arrays do not match their checksum)")
+    if config_digest(state["config"]) != state["config_sha256"]:
+        raise rd.RunDirError(f"{path} is damaged (its config does not match its checksum)")
     return arrays, state
 
 

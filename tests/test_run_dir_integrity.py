@@ -213,3 +213,26 @@ def test_the_checkpoint_records_what_it_belongs_to(reference):
     assert state["progress"]["episodes"] == len(rd.read_csv(reference / rd.METRICS))
     assert state["arrays_sha256"] == checkpoint.arrays_digest(arrays)
     assert np.isfinite(arrays["model_0"]).all()
+
+
+def written_before(run: Path, *fields: str) -> None:
+    """Make `run` look written by a keras_pg whose Config had no `fields` yet."""
+    arrays, state = checkpoint.read(run / rd.CHECKPOINT)
+    for name in fields:
+        del state["config"][name]
+    state["config_sha256"] = checkpoint.config_digest(state["config"])
+    np.savez(run / rd.CHECKPOINT, **arrays, **{checkpoint.STATE: np.array(json.dumps(state))})
+    config = rd.read_json(run / rd.CONFIG)
+    rd.write_json(run / rd.CONFIG, {k: v for k, v in config.items() if k not in fields})
+
+
+def test_a_run_dir_from_before_a_config_field_existed_resumes(stopped_run, reference):
+    written_before(stopped_run, "precision", "bootstrap_truncated")
+    proc = resume(stopped_run)
+    assert proc.returncode == 0, proc.stderr
+    assert rows(stopped_run) == rows(reference)
+    # The missing field means its default: asking for another value is a changed config.
+    written_before(stopped_run, "precision")
+    edit_config(stopped_run, precision="bfloat16")
+    proc = resume(stopped_run)
+    assert proc.returncode == 2 and "(changed: precision)" in proc.stderr, proc.stderr

@@ -42,10 +42,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Provenance: `keras_pg tune` study "acrobot" (2026-11-25; 16 trials x 2 seeds x 300k
     # steps, AUC objective, the default search space); its best trial (4) verbatim. While
     # every episode hits the time limit, normalized returns only encode the time step; the
-    # value baseline and an entropy bonus keep the policy learning from them.
+    # value baseline and an entropy bonus keep the policy learning from them. Adjusted by
+    # hand on 2026-11-26: returns bootstrapped at the time limit with a value network that
+    # learns 10x faster (value_lr 0.01, default 0.001) so that its estimate matters while
+    # the policy is still looking for the goal: seeds 0-9 reach -100 in training within
+    # 300k steps 9/10 times, against 7/10 for the study's trial.
     "Acrobot-v1": _tuned(env_id="Acrobot-v1", num_envs=32, episodes_per_update=32,
                          lr=0.00956, gamma=0.98, hidden=(128,), entropy_coef=0.003,
-                         baseline="value", max_steps=300_000),
+                         baseline="value", bootstrap_truncated=True, value_lr=0.01,
+                         max_steps=300_000),
     # The same environments in TensorFlow ops (--backend graph).
     # Many envs per iteration: an iteration costs about the same for 64 or 256 envs.
     "CartPole-v1-graph": _tuned(env_id="CartPole-v1", backend="graph", num_envs=256,

@@ -140,7 +140,6 @@ class Config:
             yield (f"with backend graph every env plays one episode per update: "
                    f"episodes_per_update ({self.episodes_per_update}) must equal num_envs "
                    f"({self.num_envs})")
-
         if self.precision != "float32" and self.network == "custom":
             yield (f"precision {self.precision} applies to the built-in networks (mlp, cnn); "
                    f"give your own network's layers a dtype policy instead")

@@ -65,10 +65,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     # hidden, entropy, clipping, value lr); its best trial (10) reached a training mean of
     # 200 at 181k steps but then evaluated greedily at -8: training goes on to a mean of 250
     # so that the greedy policy lands too.
+    # Adjusted by hand on 2026-11-26: hovering episodes end at the time limit, so returns
+    # are bootstrapped there, with a value network that learns 5x faster (value_lr 0.005):
+    # seeds 0-4 land (greedy >= 200) 3/5 within 2M steps, against 2/5 for the study's
+    # trial and 2/5 for it with bootstrapping alone.
     "LunarLander-v3": _tuned(env_id="LunarLander-v3", num_envs=16, episodes_per_update=16,
                              lr=0.00413, gamma=0.995, hidden=(128, 128), entropy_coef=0.001,
-                             baseline="value", value_lr=0.000975, normalize_obs=True,
-                             target_return=250.0, max_steps=2_000_000),
+                             baseline="value", value_lr=0.005, bootstrap_truncated=True,
+                             normalize_obs=True, target_return=250.0, max_steps=2_000_000),
     # Dense rewards, no termination: a shorter horizon (gamma 0.95) and a value baseline.
     "Pendulum-v1": _tuned(env_id="Pendulum-v1", num_envs=32, episodes_per_update=32,
                           lr=0.003, gamma=0.95, baseline="value", normalize_obs=True,

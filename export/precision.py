@@ -12,17 +12,13 @@ def in_float32(model: keras.Model) -> keras.Model:
     with precision bfloat16), a float32 twin with the same weights: the ONNX file computes in
     float32, and is verified against the twin. The weights of mixed-precision layers are
     float32 already, so the twin holds exactly the trained values."""
-    if all(layer.compute_dtype == "float32" for layer in _all_layers(model)):
+    config = keras.saving.serialize_keras_object(model)
+    float32_config = _with_float32_policies(config)
+    if float32_config == config:
         return model
-    config = _with_float32_policies(keras.saving.serialize_keras_object(model))
-    twin = keras.saving.deserialize_keras_object(config)
+    twin = keras.saving.deserialize_keras_object(float32_config)
     twin.set_weights(model.get_weights())
     return twin
-
-
-def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    return [layer for sub in model.layers
-            for layer in ([sub, *_all_layers(sub)] if isinstance(sub, keras.Model) else [sub])]
 
 
 def _with_float32_policies(config: Any) -> Any:

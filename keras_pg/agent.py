@@ -151,7 +151,7 @@ class REINFORCE:
             return load_policy(restore_from / rd.MODEL)
         features = (user_features(policy, self.observation_space) if policy is not None
                     else build_features(c.network, self.observation_space, c.hidden,
-                                   c.precision))
+                                        c.precision))
         model = build_policy(self.observation_space, self.action_space, features,
                              c.normalize_obs, c.initial_log_std)
         if policy is not None:

@@ -44,9 +44,9 @@ def mlp(input_shape: tuple[int, ...], hidden: tuple[int, ...],
     """Flatten (rank > 1), then Dense(width, relu) per entry of `hidden`."""
     inputs = keras.Input(input_shape, name="preprocessed_obs")
     x = keras.layers.Flatten(name="flatten")(inputs) if len(input_shape) > 1 else inputs
+    dtype = dtype_policy(precision)
     for i, width in enumerate(hidden):
-        x = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}",
-                               dtype=dtype_policy(precision))(x)
+        x = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}", dtype=dtype)(x)
     return keras.Model(inputs, x, name=FEATURES_NAME)
 
 
@@ -66,14 +66,13 @@ def cnn(input_shape: tuple[int, ...], hidden: tuple[int, ...],
     else:
         convolutions = [(32, 3, 1, "same"), (64, 3, 2, "same"), (64, 3, 2, "same")]
     inputs = keras.Input(input_shape, name="preprocessed_obs")
-    x = inputs
+    x, dtype = inputs, dtype_policy(precision)
     for i, (filters, size, stride, padding) in enumerate(convolutions):
         x = keras.layers.Conv2D(filters, size, stride, padding, activation="relu",
-                                name=f"conv_{i}", dtype=dtype_policy(precision))(x)
+                                name=f"conv_{i}", dtype=dtype)(x)
     x = keras.layers.Flatten(name="flatten")(x)
     for i, width in enumerate(hidden):
-        x = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}",
-                               dtype=dtype_policy(precision))(x)
+        x = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}", dtype=dtype)(x)
     return keras.Model(inputs, x, name=FEATURES_NAME)
 
 

@@ -95,15 +95,15 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
         next_obs, rewards, terminated, truncated, _ = env.step(
             actions if to_env is None else to_env(actions))
         done = np.logical_or(terminated, truncated)
-        steps.append((obs, actions, rewards, done, truncated & ~terminated, active,
-                      slot.copy()))
+        cut_off = truncated & ~terminated  # a time limit, not the task, ended the episode
+        steps.append((obs, actions, rewards, done, cut_off, active, slot.copy()))
         running_return += np.where(active, rewards, 0.0)
         running_length += active
         taken += int(active.sum())
         finished = np.flatnonzero(done & active)
         episode_returns[slot[finished]] = running_return[finished]
         episode_lengths[slot[finished]] = running_length[finished]
-        cut = finished[truncated[finished] & ~terminated[finished]]
+        cut = finished[cut_off[finished]]
         final_obs[slot[cut]] = next_obs[cut]
         completed += len(finished)
         running_return[finished] = 0.0
@@ -121,11 +121,7 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
 
     obs_t, actions_t, rewards_t, done_t, cut_t, kept_t, slot_t = (
         np.stack(x) for x in zip(*steps, strict=True))
-    check_env_output(obs_t, rewards_t, kept_t)
-    check_env_output(final_obs[None], np.zeros((1, num_episodes)),
-                     np.ones((1, num_episodes), dtype=bool),
-                     where="the last observation of episode {env} of this round, where a time "
-                           "limit cut it off")
+    check_env_output(obs_t, rewards_t, kept_t, final_obs[:started])
     return Batch(
         obs=obs_t[kept_t].astype(obs_dtype, copy=False),
         actions=actions_t[kept_t],
@@ -156,17 +152,29 @@ class EnvFailure(RuntimeError):
 
 
 def check_env_output(obs: np.ndarray, rewards: np.ndarray, kept: np.ndarray,
-                     where: str = "step {step} of env {env} in this round") -> None:
-    """Blame the env, before any update, for a non-finite reward or observation of a kept
-    transition: [T, N, ...] arrays and the [T, N] mask of transitions in episodes; `where`
-    names the place from `step` and `env`."""
+                     final_obs: np.ndarray) -> None:
+    """Blame the env, before any update, for a non-finite reward or observation: of a kept
+    transition ([T, N, ...] arrays and the [T, N] mask of transitions in episodes), or the
+    last observation of an episode a time limit cut off (`final_obs` [K, ...])."""
     for name, values in (("reward", rewards), ("observation", obs)):
-        if not np.issubdtype(values.dtype, np.floating):
-            continue
-        bad = ~np.isfinite(values).reshape(*kept.shape, -1).all(axis=-1) & kept
-        if bad.any():
-            step, env = np.argwhere(bad)[0]
-            raise EnvOutputError(
-                f"the env returned a non-finite {name} ({values[step, env].ravel()[:4]} at "
-                f"{where.format(step=step, env=env)}); REINFORCE cannot learn from it: "
-                f"fix the env's step() (this is not a learning-rate problem)")
+        bad = _non_finite(values, kept)
+        if bad is not None:
+            _blame(name, values[bad], f"step {bad[0]} of env {bad[1]} in this round")
+    bad = _non_finite(final_obs, np.ones(len(final_obs), dtype=bool))
+    if bad is not None:
+        _blame("observation", final_obs[bad], f"the last observation of episode {bad[0]} of "
+               f"this round, where a time limit cut it off")
+
+
+def _non_finite(values: np.ndarray, kept: np.ndarray) -> tuple[int, ...] | None:
+    """The first index of `kept`'s shape where `values` holds a NaN or inf, if any."""
+    if not np.issubdtype(values.dtype, np.floating):
+        return None
+    bad = ~np.isfinite(values).reshape(*kept.shape, -1).all(axis=-1) & kept
+    return tuple(np.argwhere(bad)[0]) if bad.any() else None
+
+
+def _blame(name: str, value: np.ndarray, where: str) -> None:
+    raise EnvOutputError(
+        f"the env returned a non-finite {name} ({np.ravel(value)[:4]} at {where}); REINFORCE "
+        f"cannot learn from it: fix the env's step() (this is not a learning-rate problem)")

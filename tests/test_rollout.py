@@ -102,3 +102,20 @@ def test_cartpole_lengths_add_up(num_envs, num_episodes):
     assert len(batch.episode_lengths) == num_episodes
     assert len(batch.obs) == batch.episode_lengths.sum() == len(batch.actions)
     np.testing.assert_array_equal(batch.episode_returns, batch.episode_lengths)
+
+
+class NaNWhereCutOff(ScriptedVectorEnv):
+    """Returns a NaN observation exactly where the time limit cuts an episode off."""
+
+    def step(self, actions):
+        obs, rewards, terminated, truncated, info = super().step(actions)
+        obs[truncated] = np.nan
+        return obs, rewards, terminated, truncated, info
+
+
+def test_a_non_finite_observation_where_a_time_limit_cuts_off_is_blamed_on_the_env():
+    from keras_pg.rollout import EnvOutputError
+
+    with pytest.raises(EnvOutputError, match="the last observation of episode 1 of this "
+                                             "round, where a time limit cut it off"):
+        collect_episodes(NaNWhereCutOff([[3], [100]], truncate_at=5), zeros_policy, 2, 1.0, 0)

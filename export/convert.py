@@ -16,6 +16,7 @@ from export.source import PolicySource
 from keras_pg.policy import Head, make_head, observation_spec
 from keras_pg.spaces import describe_space
 from serve import contract
+from serve.contract_render import render_tables
 
 
 def policy_function(model: keras.Model, head: Head) -> tf.types.experimental.GenericFunction:
@@ -27,11 +28,12 @@ def policy_function(model: keras.Model, head: Head) -> tf.types.experimental.Gen
     def policy(obs: tf.Tensor) -> dict[str, tf.Tensor]:
         params = model(obs, training=False)
         if head.kind == "categorical":
-            return {contract.PROBS: tf.nn.softmax(params, axis=-1),
-                    contract.ACTION: tf.argmax(params, axis=-1, output_type=tf.int64)}
-        mean, log_std = head.split(params)
-        return {contract.MEAN: mean, contract.STD: tf.exp(log_std),
-                contract.ACTION: tf.clip_by_value(mean, head.low, head.high)}
+            values = (tf.nn.softmax(params, axis=-1),
+                      tf.argmax(params, axis=-1, output_type=tf.int64))
+        else:
+            mean, log_std = head.split(params)
+            values = (mean, tf.exp(log_std), tf.clip_by_value(mean, head.low, head.high))
+        return dict(zip(contract.output_names(head.kind), values, strict=True))
 
     return policy
 
@@ -44,7 +46,8 @@ def to_model_proto(source: PolicySource, opset: int) -> onnx.ModelProto:
         policy, input_signature=policy.input_signature, opset=opset)
     for value in [*proto.graph.input, *proto.graph.output]:
         value.type.tensor_type.shape.dim[0].dim_param = contract.BATCH_DIM
-    proto.doc_string = contract.__doc__
+    proto.doc_string = (f"A keras_pg policy, contract {contract.CONTRACT_VERSION}\n\n"
+                        f"{render_tables()}")
     for key, value in contract.encode_metadata(metadata(source)).items():
         proto.metadata_props.add(key=key, value=value)
     return proto
@@ -53,18 +56,21 @@ def to_model_proto(source: PolicySource, opset: int) -> onnx.ModelProto:
 def metadata(source: PolicySource) -> dict[str, Any]:
     summary, config = source.summary or {}, source.config or {}
     return {
-        "contract_version": contract.CONTRACT_VERSION,
-        "producer": f"keras_pg {keras_pg.__version__}",
-        "policy_kind": make_head(source.action_space).kind,
-        "env_id": source.env_id,
-        "env_kwargs": config.get("env_kwargs") or {},
-        "max_episode_steps": config.get("max_episode_steps"),
-        "observation_space": describe_space(source.observation_space),
-        "action_space": describe_space(source.action_space),
-        "training_config": source.config if source.run_dir or source.summary else None,
-        "env_steps": summary.get("env_steps"),
-        "eval_mean_return": summary.get("eval_mean_return"),
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
-                     "tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__},
-        "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        contract.CONTRACT_VERSION_KEY: contract.CONTRACT_VERSION,
+        contract.PRODUCER_KEY: f"keras_pg {keras_pg.__version__}",
+        contract.POLICY_KIND_KEY: make_head(source.action_space).kind,
+        contract.ENV_ID_KEY: source.env_id,
+        contract.ENV_KWARGS_KEY: config.get("env_kwargs") or {},
+        contract.MAX_EPISODE_STEPS_KEY: config.get("max_episode_steps"),
+        contract.OBSERVATION_SPACE_KEY: describe_space(source.observation_space),
+        contract.ACTION_SPACE_KEY: describe_space(source.action_space),
+        contract.TRAINING_CONFIG_KEY: (source.config if source.run_dir or source.summary
+                                       else None),
+        contract.ENV_STEPS_KEY: summary.get("env_steps"),
+        contract.EVAL_MEAN_RETURN_KEY: summary.get("eval_mean_return"),
+        contract.VERSIONS_KEY: {"tensorflow": tf.__version__, "keras": keras.__version__,
+                                "tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__},
+        contract.CREATED_AT_KEY: datetime.datetime.now(datetime.UTC).isoformat(
+            timespec="seconds"),
+        contract.QUANTIZATION_KEY: None,
     }

@@ -1,37 +1,32 @@
 """A Triton Inference Server model repository holding one exported policy:
 
-    DIR/NAME/config.pbtxt    platform onnxruntime_onnx, max_batch_size, the contract's input
-                             and outputs (names, datatypes, dims without the batch), dynamic
-                             batching, one CPU instance
+    DIR/NAME/config.pbtxt    serve/triton_config.py's ModelConfig: platform onnxruntime_onnx,
+                             max_batch_size, the contract's input and outputs (datatypes,
+                             dims without the batch), dynamic batching, one CPU instance
     DIR/NAME/1/model.onnx    the verified policy, keras_pg's metadata kept in it
 
-Triton (and `python -m serve --model-repository DIR`) serve it as model NAME. A tensor whose
-only dimension is the batch -- `action` [batch] of a discrete policy, `obs` [batch] of a
-Discrete observation space -- is declared as Triton documents it: `dims: [ 1 ]` with
-`reshape: { shape: [ ] }`, so Triton's clients see it as [batch, 1].
+Triton (and `python -m serve --model-repository DIR`) serve it as model NAME, with the same
+shapes: a tensor whose only dimension is the batch travels as [batch, 1] (contract.wire_shape).
 
 No TensorFlow here: serve reads the file's graph; export.cli converts a run directory first.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
 
 from export.errors import ExportError
-from serve import OnnxPolicy, PolicyLoadError
+from serve import OnnxPolicy, PolicyLoadError, contract
 from serve.config import ServiceConfig, check_name
-from serve.tensors import Signature, TensorSpec, signature
+from serve.tensors import signature
+from serve.triton_config import model_config, to_pbtxt
 
-MODEL_FILE = "model.onnx"
-CONFIG_FILE = "config.pbtxt"
+MODEL_FILE = contract.TRITON["model_file"]
+CONFIG_FILE = contract.TRITON["config_file"]
 VERSION = "1"
 MAX_BATCH_SIZE = ServiceConfig.max_batch  # the same bound as python -m serve's --max-batch
-# Lets Triton gather requests that arrive within 100 µs into one batch: a small delay next
-# to an HTTP round trip (~1 ms), a large saving when many clients ask at once.
-MAX_QUEUE_DELAY_US = 100
 
 
 def model_path(repository: Path, name: str) -> Path:
@@ -62,10 +57,11 @@ def write_config(repository: Path, name: str, max_batch_size: int = MAX_BATCH_SI
         policy = OnnxPolicy(path)
     except PolicyLoadError as exc:
         raise ExportError(str(exc)) from None
-    about = (f"keras_pg {policy.kind} policy for {policy.metadata.get('env_id')}, contract "
-             f"{policy.metadata.get('contract_version')}; its metadata is in "
+    about = (f"keras_pg {policy.kind} policy for "
+             f"{policy.metadata.get(contract.ENV_ID_KEY)}, contract "
+             f"{policy.metadata.get(contract.CONTRACT_VERSION_KEY)}; its metadata is in "
              f"{VERSION}/{MODEL_FILE}")
-    text = triton_config(name, signature(policy.session), max_batch_size, about)
+    text = to_pbtxt(model_config(name, signature(policy.session), max_batch_size), about)
     config = Path(repository) / name / CONFIG_FILE
     _atomic_write(config, text.encode())
     return config
@@ -81,30 +77,6 @@ def package(model_file: Path, repository: Path, name: str) -> tuple[Path, Path]:
     make_version_dir(repository, name)
     _atomic_write(target, Path(model_file).read_bytes())
     return target, write_config(repository, name)
-
-
-def triton_config(name: str, sig: Signature, max_batch_size: int, about: str) -> str:
-    """config.pbtxt (protobuf text format of Triton's ModelConfig) for a graph whose every
-    tensor has the batch as its first dimension."""
-    lines = [f"# {about}", f"name: {json.dumps(name)}", 'platform: "onnxruntime_onnx"',
-             f"max_batch_size: {max_batch_size}"]
-    for field, tensors in (("input", sig.inputs), ("output", sig.outputs)):
-        blocks = ",\n".join(_tensor(t) for t in tensors)
-        lines.append(f"{field} [\n{blocks}\n]")
-    lines += [f"dynamic_batching {{\n  max_queue_delay_microseconds: {MAX_QUEUE_DELAY_US}\n}}",
-              "instance_group [\n  {\n    count: 1\n    kind: KIND_CPU\n  }\n]",
-              "# one thread per call, as python -m serve: the fastest for small batches",
-              'parameters {\n  key: "intra_op_thread_count"\n  value: { string_value: "1" }\n}']
-    return "\n".join(lines) + "\n"
-
-
-def _tensor(spec: TensorSpec) -> str:
-    dims = list(spec.shape[1:])  # without the batch: Triton adds it (max_batch_size > 0)
-    lines = [f"    name: {json.dumps(spec.name)}", f"    data_type: TYPE_{spec.datatype}",
-             f"    dims: [ {', '.join(map(str, dims or [1]))} ]"]
-    if not dims:
-        lines.append("    reshape: { shape: [ ] }")
-    return "  {\n" + "\n".join(lines) + "\n  }"
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

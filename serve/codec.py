@@ -9,38 +9,39 @@ A refused request comes back as a Failure (status, message), which pickles as it
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from serve.errors import RequestError
+from serve import protocol
+from serve.errors import Failure, RequestError
 from serve.limits import check_batch
 from serve.observations import as_batch
 from serve.schemas import ActRequest, InferRequest, parse
 from serve.tensors import (
     BINARY_DATA_SIZE,
     TensorSpec,
-    check_shape,
     input_array,
     output_tensor,
     split_body,
 )
 
 
-class Failure(NamedTuple):
-    status: int
-    message: str
-
-
 class Inference(NamedTuple):
     """A decoded v2 request: the input batch and how to answer."""
 
-    batch: np.ndarray
+    batch: np.ndarray | None
+    """In the graph's shape (None once the model has run)."""
     outputs: list[tuple[str, bool]] | None
     """(name, as binary data) of each output asked for; None: every output."""
     binary: bool
     """Every output as binary data (the request's binary_data_output)."""
     id: str | None
+    size: int
+    """Observations in the batch."""
+    phases: dict[str, int]
+    """Nanoseconds spent so far per phase (serve/stats.py): compute_input, compute_infer."""
 
 
 def decode_act(body: bytes, shape: tuple[int, ...], dtype: np.dtype, max_batch: int
@@ -68,51 +69,50 @@ def encode_act(result: tuple[np.ndarray, dict[str, np.ndarray]]) -> bytes:
     return json.dumps(answer).encode()
 
 
-def decode_infer(body: bytes, header_length: str | None, spec: TensorSpec,
+def decode_infer(body: bytes, header_length: str | None, spec: TensorSpec, graph: TensorSpec,
                  outputs: list[str], max_batch: int) -> Inference | Failure:
     """The input batch of a v2 infer body (JSON, or the binary tensor data extension),
-    checked against the model's input `spec` (name, datatype, shape, size) and `outputs`."""
+    checked against the model's input `spec` in its wire shape (name, datatype, shape, size)
+    and `outputs`, in the shape of the graph's input `graph`."""
+    start = time.perf_counter_ns()
     try:
-        return _decode_infer(body, header_length, spec, outputs, max_batch)
+        request = _decode_infer(body, header_length, spec, outputs, max_batch)
     except RequestError as exc:
         return Failure(exc.status, exc.message)
     except ValueError as exc:
         return Failure(400, str(exc))
+    batch = protocol.to_graph(request.batch, graph)
+    return request._replace(batch=batch,
+                            phases={"compute_input": time.perf_counter_ns() - start})
 
 
 def _decode_infer(body: bytes, header_length: str | None, spec: TensorSpec,
                   outputs: list[str], max_batch: int) -> Inference:
     header, binary = split_body(body, header_length)
     request = parse(InferRequest, header)
-    names = [i.name for i in request.inputs]
-    if names != [spec.name]:
-        raise ValueError(f"the request has inputs {names}; the model takes one, {spec.name!r}")
-    tensor = request.inputs[0]
-    if tensor.datatype != spec.datatype:
-        raise ValueError(f"input {spec.name!r} has datatype {tensor.datatype}; the model "
-                         f"takes {spec.datatype}")
-    check_shape(spec.name, tensor.shape, spec)
-    check_batch(tensor.shape[0], max_batch)
+    tensor = request.inputs[0] if request.inputs else None
+    protocol.check_input([i.name for i in request.inputs], tensor and tensor.datatype,
+                         tensor and tensor.shape, spec, max_batch)
     size = (tensor.parameters or {}).get(BINARY_DATA_SIZE)
     array, used = input_array(spec.name, spec.datatype, tensor.shape, tensor.data, size,
                               binary, 0)
     if used != len(binary):
         raise ValueError(f"{len(binary) - used} bytes of binary data follow the inputs' "
                          f"{BINARY_DATA_SIZE}; expected none")
-    unknown = [o.name for o in request.outputs or [] if o.name not in outputs]
-    if unknown:
-        raise ValueError(f"unknown output(s) {unknown}; the model has {outputs}")
+    protocol.check_outputs([o.name for o in request.outputs or []], outputs)
     every = (request.parameters or {}).get("binary_data_output") is True
-    wanted = None if request.outputs is None else [
-        (o.name, (o.parameters or {}).get("binary_data", every) is True)
-        for o in request.outputs]
-    return Inference(array, wanted, every, request.id)
+    asked = {o.name: (o.parameters or {}).get("binary_data", every) is True
+             for o in request.outputs or []}
+    wanted = None if request.outputs is None else [  # in the model's order, as Triton answers
+        (output, asked[output]) for output in outputs if output in asked]
+    return Inference(array, wanted, every, request.id, len(array), {})
 
 
 def encode_infer(name: str, version: int, result: tuple[Inference, dict[str, np.ndarray]]
-                 ) -> tuple[bytes, int | None]:
-    """(the response body, the JSON header's length when binary data follows it) for the
-    outputs `values` of `request` (whose batch is no longer needed)."""
+                 ) -> tuple[bytes, int | None, Inference]:
+    """(the response body, the JSON header's length when binary data follows it, `request`
+    with its phases in ns) for the outputs `values` of `request`."""
+    start = time.perf_counter_ns()
     request, values = result
     wanted = request.outputs or [(output, request.binary) for output in values]
     tensors, chunks = [], []
@@ -126,6 +126,8 @@ def encode_infer(name: str, version: int, result: tuple[Inference, dict[str, np.
     if request.id is not None:
         answer["id"] = request.id
     header = json.dumps(answer).encode()
+    done = request._replace(phases={**request.phases,
+                                    "compute_output": time.perf_counter_ns() - start})
     if not chunks:
-        return header, None
-    return b"".join([header, *chunks]), len(header)
+        return header, None, done
+    return b"".join([header, *chunks]), len(header), done

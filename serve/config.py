@@ -12,6 +12,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from serve import contract
+
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # a model name: a Triton directory, a URL part
 LOOPBACK_NAMES = ("localhost",)
 
@@ -30,6 +32,9 @@ class ServiceConfig:
     host: str = "127.0.0.1"
     """The address to bind; anything but loopback without an API key prints a warning."""
     port: int = 8000
+    grpc_port: int | None = None
+    """Also serve the Open Inference Protocol over gRPC on this port of `host` (none by
+    default; serve/grpc_v2.py)."""
     workers: int = 1
     """uvicorn worker processes, each with its own sessions and file watcher."""
     api_key_file: str | None = None
@@ -39,7 +44,7 @@ class ServiceConfig:
     """Origins a browser page may call the service from (none by default)."""
     max_body_bytes: int = 1 << 20
     """Larger request bodies get 413 before they are read in full."""
-    max_batch: int = 8192
+    max_batch: int = contract.TRITON["max_batch_size"]
     """Requests of more observations get 413 before inference."""
     reload_interval: float = 0.5
     """Seconds between checks of the served files for a replacement (0: no hot reload)."""
@@ -66,9 +71,12 @@ class ServiceConfig:
             check_name(self.model_name, "--model-name")
         _positive_ints(self, ("workers", "max_body_bytes", "max_batch", "inference_threads",
                               "intra_op_threads"))
-        if isinstance(self.port, bool) or not isinstance(self.port, int) or not (
-                1 <= self.port <= 65535):
-            raise ValueError(f"--port must be an integer in 1-65535, got {self.port!r}")
+        _check_port(self.port, "--port")
+        if self.grpc_port is not None:
+            _check_port(self.grpc_port, "--grpc-port")
+            if self.grpc_port == self.port:
+                raise ValueError(f"--grpc-port must differ from --port, got {self.port} "
+                                 "for both")
         if isinstance(self.decode_processes, bool) or not isinstance(
                 self.decode_processes, int) or self.decode_processes < 0:
             raise ValueError(f"--decode-processes must be an integer >= 0, got "
@@ -109,6 +117,11 @@ def check_name(name: str, what: str = "model name") -> None:
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise ValueError(f"{what} must be letters, digits, '_', '.' or '-' (not starting with "
                          f"'.' or '-'), got {name!r}")
+
+
+def _check_port(port: int, flag: str) -> None:
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"{flag} must be an integer in 1-65535, got {port!r}")
 
 
 def _positive_ints(config: ServiceConfig, fields: tuple[str, ...]) -> None:

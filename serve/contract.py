@@ -1,92 +1,119 @@
-"""The ONNX contract: what a keras_pg `policy.onnx` holds. The one module that names it.
+"""The ONNX contract: what a keras_pg `policy.onnx` holds, read from its one source,
+serve/contract.json (standard library only: serve sits at the bottom of the dependency graph,
+and export/ writes files by what this module reads).
 
-export/ writes files by it and serve/ reads them by it; it lives in serve/ because serve sits
-at the bottom of the dependency graph (this module needs the standard library only).
+The JSON names every constant once: the input and output names, their dtypes and shapes per
+policy kind, the metadata keys and which versions require them, the input dtype rule for
+image observations, the wire shapes of the Open Inference Protocol and Triton, and the
+versions. serve/js/src/contract.js and the README's contract tables are generated from it
+(serve/contract_render.py); a test fails when either is stale.
 
-Graph:
-    input  `obs`     [batch, *observation_shape]   batch dimension dynamic, named `batch`; a
-                                                   Discrete observation is [batch]
-                     dtype (`input_dtype`): uint8 for an image observation space -- a Box of
-                     dtype uint8 with a 3-dimensional shape (H, W, C) -- whose raw frames the
-                     graph scales to [0, 1] itself; float32 for every other space
-  categorical policies (Discrete actions):
-    output `probs`   float32 [batch, n_actions]    softmax of the policy's logits
-    output `action`  int64   [batch]               argmax, the greedy action
-  gaussian policies (Box actions):
-    output `mean`    float32 [batch, action_dim]
-    output `std`     float32 [batch, action_dim]   exp(log_std)
-    output `action`  float32 [batch, action_dim]   mean clipped to the action bounds
-
-Metadata (model.metadata_props; every value is a JSON document):
-    contract_version   2
-    producer           "keras_pg <version>"
-    policy_kind        "categorical" or "gaussian"
-    env_id             what the policy was trained on: a registered gymnasium id
-                       ("CartPole-v1"); gymnasium's "module:EnvId" form ("myenv:GoLeft-v0":
-                       gymnasium.make imports the module, which registers the id); or, for a
-                       Python env factory, "<module.function>", which no runtime can rebuild
-    env_kwargs         the gymnasium.make keyword arguments, a JSON object ({} when none)
-    max_episode_steps  the TimeLimit the policy was trained with (int), or null
-    observation_space  {"type": "Box", "shape": [...], "dtype": "float32",
-                        "low": [...], "high": [...]}   (unbounded entries are "inf"/"-inf")
-    observation_space  (Discrete) {"type": "Discrete", "n": N, "start": 0}
-    action_space       {"type": "Discrete", "n": N, "start": 0} or {"type": "Box", ...}
-    training_config    the keras_pg Config as a JSON object (null if unknown)
-    env_steps          environment steps trained (null if unknown)
-    eval_mean_return   greedy evaluation mean return (null if unknown)
-    versions           {"tensorflow", "keras", "tf2onnx", "onnx"} used to export
-    created_at         ISO 8601 UTC time of the export
-
-Versions (readers accept SUPPORTED_CONTRACT_VERSIONS):
-    1  the input is always float32; no env_kwargs or max_episode_steps (read as {} and null)
-    2  version 1 plus the input dtype rule above (uint8 image inputs) and the keys env_kwargs
-       and max_episode_steps
+Graph (`[batch, ...]`: the first dimension is the batch, dynamic, named BATCH_DIM):
+    input  INPUT   [batch, *observation_shape] ([batch] for a Discrete observation space),
+                   dtype `input_dtype(observation_space, version)`
+    outputs        `output_specs(policy_kind, action_space)`: PROBS and ACTION (categorical,
+                   Discrete actions) or MEAN, STD and ACTION (gaussian, Box actions)
+Metadata: model.metadata_props, every value a JSON document (`encode_metadata`).
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-CONTRACT_VERSION = 2
-SUPPORTED_CONTRACT_VERSIONS = (1, 2)
+SOURCE = Path(__file__).with_name("contract.json")
+SPEC: dict[str, Any] = json.loads(SOURCE.read_text())
 
-INPUT = "obs"
-PROBS = "probs"
-MEAN = "mean"
-STD = "std"
-ACTION = "action"
-BATCH_DIM = "batch"
+CONTRACT_VERSION: int = SPEC["version"]
+SUPPORTED_CONTRACT_VERSIONS: tuple[int, ...] = tuple(SPEC["supported_versions"])
 
-CONTRACT_VERSION_KEY = "contract_version"
-PRODUCER_KEY = "producer"
-POLICY_KIND_KEY = "policy_kind"
-ENV_ID_KEY = "env_id"
-ENV_KWARGS_KEY = "env_kwargs"
-MAX_EPISODE_STEPS_KEY = "max_episode_steps"
-OBSERVATION_SPACE_KEY = "observation_space"
-ACTION_SPACE_KEY = "action_space"
-TRAINING_CONFIG_KEY = "training_config"
-ENV_STEPS_KEY = "env_steps"
-EVAL_MEAN_RETURN_KEY = "eval_mean_return"
-VERSIONS_KEY = "versions"
-CREATED_AT_KEY = "created_at"
-METADATA_KEYS = (
-    CONTRACT_VERSION_KEY, PRODUCER_KEY, POLICY_KIND_KEY, ENV_ID_KEY, ENV_KWARGS_KEY,
-    MAX_EPISODE_STEPS_KEY, OBSERVATION_SPACE_KEY, ACTION_SPACE_KEY, TRAINING_CONFIG_KEY,
-    ENV_STEPS_KEY, EVAL_MEAN_RETURN_KEY, VERSIONS_KEY, CREATED_AT_KEY,
-)
+NAMES: dict[str, str] = SPEC["names"]
+INPUT = NAMES["INPUT"]
+PROBS = NAMES["PROBS"]
+MEAN = NAMES["MEAN"]
+STD = NAMES["STD"]
+ACTION = NAMES["ACTION"]
+BATCH_DIM = NAMES["BATCH_DIM"]
+
+METADATA: dict[str, dict[str, Any]] = {entry["const"]: entry for entry in SPEC["metadata"]}
+CONTRACT_VERSION_KEY: str = METADATA["CONTRACT_VERSION_KEY"]["key"]
+PRODUCER_KEY: str = METADATA["PRODUCER_KEY"]["key"]
+POLICY_KIND_KEY: str = METADATA["POLICY_KIND_KEY"]["key"]
+ENV_ID_KEY: str = METADATA["ENV_ID_KEY"]["key"]
+ENV_KWARGS_KEY: str = METADATA["ENV_KWARGS_KEY"]["key"]
+MAX_EPISODE_STEPS_KEY: str = METADATA["MAX_EPISODE_STEPS_KEY"]["key"]
+OBSERVATION_SPACE_KEY: str = METADATA["OBSERVATION_SPACE_KEY"]["key"]
+ACTION_SPACE_KEY: str = METADATA["ACTION_SPACE_KEY"]["key"]
+TRAINING_CONFIG_KEY: str = METADATA["TRAINING_CONFIG_KEY"]["key"]
+ENV_STEPS_KEY: str = METADATA["ENV_STEPS_KEY"]["key"]
+EVAL_MEAN_RETURN_KEY: str = METADATA["EVAL_MEAN_RETURN_KEY"]["key"]
+VERSIONS_KEY: str = METADATA["VERSIONS_KEY"]["key"]
+CREATED_AT_KEY: str = METADATA["CREATED_AT_KEY"]["key"]
+QUANTIZATION_KEY: str = METADATA["QUANTIZATION_KEY"]["key"]
+METADATA_KEYS: tuple[str, ...] = tuple(entry["key"] for entry in SPEC["metadata"])
+METADATA_BY_KEY: dict[str, dict[str, Any]] = {entry["key"]: entry for entry in SPEC["metadata"]}
+
+KINDS: dict[str, str] = {kind: rule["action_space"] for kind, rule in SPEC["policy_kinds"].items()}
+"""policy_kind -> the type of its action space ("categorical" -> "Discrete")."""
+OBSERVATION_SPACES: tuple[str, ...] = tuple(SPEC["input"]["observation_spaces"])
+TRITON: dict[str, Any] = SPEC["triton"]
 
 
-def input_dtype(observation_space: dict[str, Any]) -> str:
-    """The dtype of input `obs` for an observation space description: "uint8" or "float32".
+def required_keys(version: int) -> list[str]:
+    """The metadata keys a reader needs in a file of contract `version` beside
+    contract_version (whose presence makes a file a contract file), oldest first."""
+    entries = sorted(SPEC["metadata"], key=lambda entry: entry["since"])
+    return [entry["key"] for entry in entries if entry["required"] and entry["since"] <= version
+            and entry["key"] != CONTRACT_VERSION_KEY]
 
-    "uint8" for {"type": "Box", "dtype": "uint8"} with a 3-dimensional shape (an H x W x C
-    image: the graph scales it to [0, 1], so the policy takes raw frames), else "float32".
-    """
-    image = (observation_space.get("type") == "Box" and observation_space.get("dtype") == "uint8"
-             and len(observation_space.get("shape", ())) == 3)
-    return "uint8" if image else "float32"
+
+def missing_key_value(key: str) -> Any:
+    """What a key introduced after a file's version reads as in that file ({} or null)."""
+    return METADATA_BY_KEY[key].get("before")
+
+
+
+def input_dtype(observation_space: dict[str, Any], version: int = CONTRACT_VERSION) -> str:
+    """The dtype of input INPUT for an observation space description, in a file of contract
+    `version`: the image dtype ("uint8") for a Box of that dtype and rank (an H x W x C image,
+    which the graph scales to [0, 1], so the policy takes raw frames), else "float32"."""
+    rule = SPEC["input"]
+    image = rule["image"]
+    is_image = (observation_space.get("type") == image["type"]
+                and observation_space.get("dtype") == image["dtype"]
+                and len(observation_space.get("shape", ())) == image["rank"])
+    if is_image and version >= rule["since"]["image_dtype"]:
+        return rule["image_dtype"]
+    return rule["dtype"]
+
+
+def action_size(action_space: dict[str, Any]) -> int:
+    """The size of an action space: a Discrete space's n, a Box's one dimension."""
+    return action_space["n"] if action_space["type"] == "Discrete" else action_space["shape"][0]
+
+
+def output_specs(kind: str, action_space: dict[str, Any]) -> dict[str, tuple[str, list[int]]]:
+    """{output name: (dtype, shape without the batch)} of a policy of `kind` acting in
+    `action_space`: {"probs": ("float32", [n]), "action": ("int64", [])} for a categorical
+    policy of n actions."""
+    size = action_size(action_space)
+    return {NAMES[output["name"]]: (output["dtype"],
+                                    [size for dim in output["shape"][1:] if dim == "action_size"])
+            for output in SPEC["policy_kinds"][kind]["outputs"]}
+
+
+def output_names(kind: str) -> list[str]:
+    """The outputs of a policy of `kind`, in the contract's order."""
+    return [NAMES[output["name"]] for output in SPEC["policy_kinds"][kind]["outputs"]]
+
+
+def wire_shape(shape: tuple[int, ...] | list[int]) -> tuple[int, ...]:
+    """A graph tensor's shape as the Open Inference Protocol (and Triton) present it: a
+    tensor whose only dimension is the batch gets the dims `batch_only_dims` after it
+    ([-1] -> [-1, 1]); every other shape is the graph's."""
+    shape = tuple(shape)
+    return (*shape, *SPEC["wire"]["batch_only_dims"]) if len(shape) == 1 else shape
 
 
 def encode_metadata(values: dict[str, Any]) -> dict[str, str]:

@@ -7,6 +7,7 @@ Routes under /v2 answer in the Open Inference Protocol's form, `{"error": "messa
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 from starlette.responses import Response
 
@@ -20,6 +21,13 @@ class RequestError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class Failure(NamedTuple):
+    """A refused request as a value (it pickles as it is, across worker processes)."""
+
+    status: int
+    message: str
 
 
 def error_response(path: str, status: int, message: str,

@@ -22,7 +22,6 @@ from serve.observations import FLOAT32, UINT8
 
 INPUT_DTYPES = {"tensor(float)": FLOAT32, "tensor(uint8)": UINT8}
 TENSOR_TYPES = {"float32": "tensor(float)", "uint8": "tensor(uint8)", "int64": "tensor(int64)"}
-KINDS = {"categorical": "Discrete", "gaussian": "Box"}  # policy_kind -> its action space type
 FIX = "re-export it with python -m export"
 
 
@@ -87,10 +86,7 @@ def check_contract(path: Path, metadata: dict[str, Any], session: ort.InferenceS
         supported = ", ".join(map(str, contract.SUPPORTED_CONTRACT_VERSIONS))
         raise PolicyLoadError(f"{path} uses export contract {_short(version)}; this runtime reads "
                               f"contracts {supported} (a newer serve may read it)")
-    required = [contract.POLICY_KIND_KEY, contract.ENV_ID_KEY, contract.OBSERVATION_SPACE_KEY,
-                contract.ACTION_SPACE_KEY]
-    if version >= 2:
-        required += [contract.ENV_KWARGS_KEY, contract.MAX_EPISODE_STEPS_KEY]
+    required = contract.required_keys(version)
     for key in required:
         if key not in metadata:
             raise PolicyLoadError(f"{path}: metadata key {key!r} is missing; contract "
@@ -99,13 +95,14 @@ def check_contract(path: Path, metadata: dict[str, Any], session: ort.InferenceS
                                  metadata[contract.OBSERVATION_SPACE_KEY],
                                  metadata[contract.ACTION_SPACE_KEY])
     problem = (_env_problem(metadata) or _kind_problem(kind)
-               or _space_problem(contract.OBSERVATION_SPACE_KEY, observation, ("Box", "Discrete"))
-               or _space_problem(contract.ACTION_SPACE_KEY, action, (KINDS[kind],),
+               or _space_problem(contract.OBSERVATION_SPACE_KEY, observation,
+                                 contract.OBSERVATION_SPACES)
+               or _space_problem(contract.ACTION_SPACE_KEY, action, (contract.KINDS[kind],),
                                  f" for policy_kind {_short(kind)}"))
     if problem:
         raise PolicyLoadError(f"{path}: metadata {problem} ({FIX})")
     shape = () if observation["type"] == "Discrete" else tuple(observation["shape"])
-    dtype = "float32" if version == 1 else contract.input_dtype(observation)
+    dtype = contract.input_dtype(observation, version)
     node = the_input(path, session)
     given = f"the metadata's observation space {_space_text(observation)}"
     if node.name != contract.INPUT or node.type != TENSOR_TYPES[dtype]:
@@ -119,13 +116,7 @@ def check_contract(path: Path, metadata: dict[str, Any], session: ort.InferenceS
 def _check_outputs(path: Path, session: ort.InferenceSession, kind: str,
                    action: dict[str, Any]) -> None:
     """The outputs of `kind` with the types and shapes the action space gives them."""
-    if kind == "categorical":
-        size = action["n"]
-        expected = {contract.PROBS: ("float32", [size]), contract.ACTION: ("int64", [])}
-    else:
-        size = action["shape"][0]
-        expected = {name: ("float32", [size])
-                    for name in (contract.MEAN, contract.STD, contract.ACTION)}
+    expected = contract.output_specs(kind, action)
     outputs = {o.name: o for o in session.get_outputs()}
     if not expected.keys() <= outputs.keys():
         raise PolicyLoadError(f"{path}: the graph has outputs {list(outputs)}; a {kind} policy "
@@ -162,9 +153,9 @@ def _env_problem(metadata: dict[str, Any]) -> str | None:
 
 
 def _kind_problem(kind: Any) -> str | None:
-    if kind in KINDS:
+    if kind in contract.KINDS:
         return None
-    return f"policy_kind is {_short(kind)}; expected {' or '.join(map(_short, KINDS))}"
+    return f"policy_kind is {_short(kind)}; expected {' or '.join(map(_short, contract.KINDS))}"
 
 
 def _space_problem(name: str, space: Any, types: tuple[str, ...], why: str = "") -> str | None:

@@ -14,13 +14,14 @@ import datetime
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from serve.policy import OnnxPolicy, PolicyLoadError
-from serve.tensors import Signature, signature
+from serve.stats import InferenceStats
+from serve.tensors import Signature, signature, wire_signature
 
 Loader = Callable[[Path], OnnxPolicy]
 
@@ -37,6 +38,13 @@ class ModelVersion:
     loaded_at: str
     """ISO 8601 UTC time."""
     signature: Signature
+    """The graph's inputs and outputs."""
+    stats: InferenceStats = field(default_factory=InferenceStats, compare=False)
+
+    @property
+    def wire(self) -> Signature:
+        """The inputs and outputs as the Open Inference Protocol presents them."""
+        return wire_signature(self.signature)
 
     def describe(self) -> dict[str, str | int]:
         return {"version": self.number, "sha256": self.sha256[:12], "loaded_at": self.loaded_at,

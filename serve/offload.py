@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from serve.codec import Failure
+from serve.errors import Failure
 
 LARGE_BODY = 64 << 10  # bytes; a body up to here is decoded in ~1 ms
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from serve import contract
 from serve.config import NAME, ServiceConfig
-from serve.contract import CONTRACT_VERSION_KEY
 from serve.models import Loader, ServedModel
 from serve.policy import OnnxPolicy, PolicyLoadError
 
-MODEL_FILE = "model.onnx"
+MODEL_FILE = contract.TRITON["model_file"]
 
 
 def load_models(config: ServiceConfig, loaded: OnnxPolicy | None = None
@@ -54,7 +54,8 @@ def loader(config: ServiceConfig, loaded: OnnxPolicy | None) -> Loader:
     """How every file of the service is loaded: the config's options, or those `loaded` was
     loaded with (an .onnx without keras_pg metadata keeps its shape and action type)."""
     shape, action_type = config.observation_shape, config.action_type
-    if loaded is not None and CONTRACT_VERSION_KEY not in loaded.metadata and shape is None:
+    untyped = loaded is not None and contract.CONTRACT_VERSION_KEY not in loaded.metadata
+    if untyped and shape is None:
         shape = loaded.observation_shape
         action_type = "discrete" if loaded.kind == "categorical" else "continuous"
 

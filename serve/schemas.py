@@ -69,6 +69,10 @@ class InferRequest(Strict):
         None, description="the outputs to return (default: all of the model's)")
 
 
+class RepositoryIndexRequest(Strict):
+    ready: StrictBool | None = Field(None, description="only the models ready for inference")
+
+
 class Tensor(BaseModel):
     name: str
     datatype: str

@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import onnxruntime as ort
 
+from serve import contract
+
 # v2 datatype of each onnxruntime tensor type; Triton's config.pbtxt spells them TYPE_FP32...
 DATATYPES = {"tensor(float)": "FP32", "tensor(double)": "FP64", "tensor(int64)": "INT64",
              "tensor(int32)": "INT32", "tensor(uint8)": "UINT8", "tensor(int8)": "INT8",
@@ -56,6 +58,15 @@ def signature(session: ort.InferenceSession) -> Signature:
 
     return Signature(tuple(map(spec, session.get_inputs())),
                      tuple(map(spec, session.get_outputs())))
+
+
+def wire_signature(sig: Signature) -> Signature:
+    """`sig` with each shape as the Open Inference Protocol presents it (contract.wire_shape:
+    [-1] travels as [-1, 1])."""
+    def wire(spec: TensorSpec) -> TensorSpec:
+        return spec._replace(shape=contract.wire_shape(spec.shape))
+
+    return Signature(tuple(map(wire, sig.inputs)), tuple(map(wire, sig.outputs)))
 
 
 def split_body(body: bytes, header_length: str | None) -> tuple[bytes, memoryview]:

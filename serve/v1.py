@@ -18,8 +18,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from serve.codec import Failure, decode_act, encode_act
-from serve.errors import error_response
+from serve.codec import decode_act, encode_act
+from serve.errors import Failure, error_response
 from serve.models import ServedModel
 from serve.offload import Offload
 from serve.openapi import body_of

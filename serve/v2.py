@@ -5,11 +5,15 @@
     GET  /v2/models/{name}[/versions/{v}]      inputs and outputs (datatype, shape), version
     GET  /v2/models/{name}[/versions/{v}]/ready
     POST /v2/models/{name}[/versions/{v}]/infer
+    GET  /v2/models/{name}[/versions/{v}]/config   Triton's model configuration (JSON)
+    GET  /v2/models[/{name}[/versions/{v}]]/stats  Triton's inference statistics
+    POST /v2/repository/index                      the models and their state
 
 Infer takes JSON tensors ({"name", "shape", "datatype", "data"}) or the binary tensor data
 extension (serve/tensors.py), and answers with the model's outputs, or those the request
 names, as JSON data or, when asked ("binary_data" per output, "binary_data_output" for
-all), as raw bytes. The outputs are the graph's, as OnnxPolicy.distribution returns them.
+all), as raw bytes. The outputs are the graph's, as OnnxPolicy.distribution returns them,
+in their wire shapes (serve/protocol.py: [batch] travels as [batch, 1], as in Triton).
 Errors are {"error": "message"}: 400 a bad request, 404 an unknown model or version, 413
 over a bound, 415 a compressed body, 422 a policy output that is NaN or inf.
 """
@@ -18,20 +22,30 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from serve.codec import Failure, Inference, decode_infer, encode_infer
-from serve.errors import RequestError, error_response
+from serve import protocol
+from serve.codec import Inference, decode_infer, encode_infer
+from serve.errors import Failure, RequestError, error_response
 from serve.models import ModelVersion, ServedModel
 from serve.offload import Offload
 from serve.openapi import body_of
-from serve.policy import NonFiniteOutputError, OnnxPolicy
-from serve.schemas import ErrorResponse, InferRequest, InferResponse, ModelMetadata
+from serve.schemas import (
+    ErrorResponse,
+    InferRequest,
+    InferResponse,
+    ModelMetadata,
+    RepositoryIndexRequest,
+    parse,
+)
 
-SERVER = {"name": "keras-pg", "version": "1", "extensions": ["binary_tensor_data"]}
+SERVER = {"name": "keras-pg", "version": "1",
+          "extensions": ["binary_tensor_data", "model_configuration", "model_repository",
+                         "statistics"]}
 HEADER_LENGTH = "inference-header-content-length"
 ERRORS = {code: {"model": ErrorResponse, "description": text} for code, text in [
     (400, "a request the model cannot take"), (404, "no such model or version"),
@@ -44,6 +58,8 @@ def v2_router(models: dict[str, ServedModel], offload: Offload, max_batch: int) 
     router = APIRouter(prefix="/v2")
     meta = {"response_model": ModelMetadata, "responses": ERRORS}
     infer = {"response_model": InferResponse, "responses": ERRORS, "methods": ["POST"]}
+    named = {"responses": ERRORS, "openapi_extra": path_parameters("name")}
+    versioned = {"responses": ERRORS, "openapi_extra": path_parameters("name", "version")}
     # Inference first: a router tries its routes in order, ~5 µs each. Each model route
     # is there with and without /versions/{version} (clients send it when given one).
     for path, endpoint, options in [
@@ -54,11 +70,18 @@ def v2_router(models: dict[str, ServedModel], offload: Offload, max_batch: int) 
                                                                                "version")}),
             ("", routes.server, {}), ("/health/live", routes.live, {}),
             ("/health/ready", routes.ready, {}),
+            ("/models/stats", routes.all_stats, {"responses": ERRORS}),
             ("/models/{name}", routes.model, meta),
             ("/models/{name}/versions/{version}", routes.model_version, meta),
             ("/models/{name}/ready", routes.model_ready, {"responses": ERRORS}),
             ("/models/{name}/versions/{version}/ready", routes.model_version_ready,
-             {"responses": ERRORS})]:
+             {"responses": ERRORS}),
+            ("/models/{name}/config", routes.config, named),
+            ("/models/{name}/versions/{version}/config", routes.config, versioned),
+            ("/models/{name}/stats", routes.stats, named),
+            ("/models/{name}/versions/{version}/stats", routes.stats, versioned),
+            ("/repository/index", routes.index,
+             {"methods": ["POST"], "openapi_extra": body_of(RepositoryIndexRequest)})]:
         router.add_api_route(path, endpoint, **options)
     return router
 
@@ -102,22 +125,52 @@ class Routes:
         parameters = request.path_params
         return await self._infer(request, parameters["name"], parameters.get("version"))
 
-    def _metadata(self, name: str, version: str | None) -> Response:
+    async def config(self, request: Request) -> Response:
+        return self._answer(request, lambda served, name: protocol.model_config(
+            name, served, self.max_batch))
+
+    async def stats(self, request: Request) -> Response:
+        parameters = request.path_params
+        return self._reply(lambda: protocol.statistics(self.models, parameters["name"],
+                                                       parameters.get("version")))
+
+    async def all_stats(self) -> Response:
+        return self._reply(lambda: protocol.statistics(self.models, None, None))
+
+    async def index(self, request: Request) -> Response:
+        body = await request.body()
         try:
-            return _json(metadata(name, _version(self.models, name, version)))
+            ready = parse(RepositoryIndexRequest, body or b"{}").ready
+        except RequestError as exc:
+            return _error(exc)
+        return _json(protocol.repository_index(self.models, ready is True))
+
+    def _answer(self, request: Request, answer) -> Response:
+        parameters = request.path_params
+        return self._reply(lambda: answer(protocol.find(
+            self.models, parameters["name"], parameters.get("version")), parameters["name"]))
+
+    def _reply(self, answer) -> Response:
+        try:
+            return _json(answer())
         except RequestError as exc:
             return _error(exc)
 
+    def _metadata(self, name: str, version: str | None) -> Response:
+        return self._reply(lambda: protocol.model_metadata(
+            name, protocol.find(self.models, name, version)))
+
     def _ready(self, name: str, version: str | None) -> Response:
         try:
-            _version(self.models, name, version)
+            protocol.find(self.models, name, version, status=400)
         except RequestError as exc:
             return _error(exc)
         return _json({"name": name, "ready": True})
 
     async def _infer(self, request: Request, name: str, version: str | None) -> Response:
+        start = time.perf_counter_ns()
         try:
-            served = _version(self.models, name, version)
+            served = protocol.find(self.models, name, version)
             if request.headers.get("content-encoding", "identity") != "identity":
                 raise RequestError(415, "compressed request bodies are not supported; send "
                                         "the body uncompressed")
@@ -125,57 +178,39 @@ class Routes:
             return _error(exc)
         body = await request.body()
         decode = functools.partial(decode_infer, body, request.headers.get(HEADER_LENGTH),
-                                   served.signature.inputs[0],
+                                   served.wire.inputs[0], served.signature.inputs[0],
                                    [o.name for o in served.signature.outputs], self.max_batch)
         answer = await self.offload.respond(
-            len(body), decode, functools.partial(outputs, served.policy),
+            len(body), decode, functools.partial(outputs, served),
             functools.partial(encode_infer, name, served.number))
         if isinstance(answer, Failure):
+            served.stats.failure(time.perf_counter_ns() - start)
             return error_response("/v2", answer.status, answer.message)
-        content, header_length = answer
+        content, header_length, done = answer
+        record(served, done, time.perf_counter_ns() - start)
         if header_length is None:
             return Response(content, media_type="application/json")
         return Response(content, media_type="application/octet-stream",
                         headers={"Inference-Header-Content-Length": str(header_length)})
 
 
-def metadata(name: str, served: ModelVersion) -> dict[str, Any]:
-    policy = served.policy
-
-    def tensors(specs) -> list[dict[str, Any]]:
-        return [{"name": s.name, "datatype": s.datatype, "shape": list(s.shape)} for s in specs]
-
-    return {"name": name, "versions": [str(served.number)], "platform": "onnxruntime_onnx",
-            "inputs": tensors(served.signature.inputs),
-            "outputs": tensors(served.signature.outputs),
-            "parameters": {**served.describe(), "env_id": policy.metadata.get("env_id"),
-                           "policy_kind": policy.kind}}
+def record(served: ModelVersion, request: Inference, total_ns: int) -> None:
+    """A request's statistics: its phases, and the rest of its time as the queue's."""
+    queue = max(0, total_ns - sum(request.phases.values()))
+    served.stats.success(request.size, total_ns, {"queue": queue, **request.phases})
 
 
-def outputs(policy: OnnxPolicy, request: Inference) -> tuple | Failure:
+def outputs(served: ModelVersion, request: Inference) -> tuple | Failure:
     """(the request without its batch, every output of the model for the batch)."""
-    try:
-        values = policy.distribution(request.batch)
-    except NonFiniteOutputError as exc:
-        return Failure(422, str(exc))
-    except ValueError as exc:  # observations the policy refuses: NaN, out of range
-        return Failure(400, str(exc))
-    return request._replace(batch=None), values
+    start = time.perf_counter_ns()
+    values = protocol.infer(served, request.batch)
+    if isinstance(values, Failure):
+        return values
+    phases = {**request.phases, "compute_infer": time.perf_counter_ns() - start}
+    return request._replace(batch=None, phases=phases), values
 
 
-def _version(models: dict[str, ServedModel], name: str, version: str | None) -> ModelVersion:
-    """The version served of model `name` (404 if unknown, or `version` is not it)."""
-    if name not in models:
-        raise RequestError(404, f"unknown model {name!r}; this server has "
-                                f"{', '.join(models)}")
-    served = models[name].current
-    if version is not None and version != str(served.number):
-        raise RequestError(404, f"model {name!r} has no version {version!r}; version "
-                                f"{served.number} is served")
-    return served
-
-
-def _json(value: dict[str, Any]) -> Response:
+def _json(value: Any) -> Response:
     return Response(json.dumps(value), media_type="application/json")
 
 

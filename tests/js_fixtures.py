@@ -61,7 +61,7 @@ def train_policies() -> None:
         agent.export(FIXTURES / f"{name}.onnx")
 
 
-HAND_WRITTEN = ("nometa", "nometa_continuous", "contract3", "bad_kind", "wrong_outputs",
+HAND_WRITTEN = ("nometa", "nometa_continuous", "contract_newer", "bad_kind", "wrong_outputs",
                 "wrong_dtype", "missing_key", "not_onnx")
 
 
@@ -73,7 +73,8 @@ def write_hand_policies(directory: Path = FIXTURES) -> None:
     logits_graph(directory / "nometa_continuous.onnx", 3, 1)
     left = [helper.make_node("MatMul", [contract.INPUT, "w"], ["logits"])]
     forged = {
-        "contract3": keras_pg_metadata("CartPole-v1", box(4), discrete(2), version=3),
+        "contract_newer": keras_pg_metadata("CartPole-v1", box(4), discrete(2),
+                                            version=contract.CONTRACT_VERSION + 1),
         "bad_kind": keras_pg_metadata("CartPole-v1", box(4), discrete(2), policy_kind="beta"),
         "wrong_outputs": keras_pg_metadata("CartPole-v1", box(4), discrete(3)),
         "wrong_dtype": keras_pg_metadata("X-v0", {"type": "Box", "shape": [2, 2, 1],
@@ -191,7 +192,7 @@ def build_messages() -> list[dict[str, Any]]:
         ("nometa.onnx", {"observation_shape": [3], "action_type": "discrete"}),
         ("cartpole.onnx", {"observation_shape": [3]}),
         ("cartpole.onnx", {"action_type": "continuous"}),
-        ("contract3.onnx", {}), ("missing_key.onnx", {}), ("bad_kind.onnx", {}),
+        ("contract_newer.onnx", {}), ("missing_key.onnx", {}), ("bad_kind.onnx", {}),
         ("wrong_outputs.onnx", {}), ("wrong_dtype.onnx", {}),
     ]:
         cases.append({"file": file, "options": options, "call": "load"})

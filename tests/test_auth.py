@@ -64,7 +64,7 @@ def test_tritonclient_sends_the_key_as_a_header(keyed):
     with pytest.raises(InferenceServerException, match="missing or invalid API key"):
         client.infer("policy", [tensor])
     result = client.infer("policy", [tensor], headers=bearer(KEY))
-    assert result.as_numpy("action").tolist() == [0]
+    assert result.as_numpy("action").tolist() == [[0]]  # [batch, 1], as Triton answers
 
 
 def test_the_schema_declares_the_bearer_scheme(keyed):

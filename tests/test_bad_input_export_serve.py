@@ -419,8 +419,9 @@ SERVE_CASES = [
                                             "size": 2}), [],
      "error: {policy}: output 'mean' is tensor(float) [batch, 2]; the metadata's action space "
      "Box(shape=(1,), float32) needs tensor(float) [batch, 1]"),
-    ("contract-newer", (cartpole(version=3), {}), [],
-     "error: {policy} uses export contract 3; this runtime reads contracts 1, 2"),
+    ("contract-newer", (cartpole(version=contract.CONTRACT_VERSION + 1), {}), [],
+     f"error: {{policy}} uses export contract {contract.CONTRACT_VERSION + 1}; this runtime "
+     f"reads contracts {', '.join(map(str, contract.SUPPORTED_CONTRACT_VERSIONS))}"),
 ]
 
 

@@ -16,7 +16,10 @@ V2_ROUTES = {"/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/{name}",
              "/v2/models/{name}/ready", "/v2/models/{name}/infer",
              "/v2/models/{name}/versions/{version}",
              "/v2/models/{name}/versions/{version}/ready",
-             "/v2/models/{name}/versions/{version}/infer"}
+             "/v2/models/{name}/versions/{version}/infer", "/v2/models/{name}/config",
+             "/v2/models/{name}/versions/{version}/config", "/v2/models/stats",
+             "/v2/models/{name}/stats", "/v2/models/{name}/versions/{version}/stats",
+             "/v2/repository/index"}
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +45,15 @@ def test_health_and_server_metadata(servers):
     assert triton_client.is_server_live() and triton_client.is_server_ready()
     assert triton_client.is_model_ready(name) and triton_client.is_model_ready(name, "1")
     assert not triton_client.is_model_ready("other")
-    assert triton_client.get_server_metadata()["extensions"] == ["binary_tensor_data"]
+    assert triton_client.get_server_metadata()["extensions"] == [
+        "binary_tensor_data", "model_configuration", "model_repository", "statistics"]
     assert request(port, "GET", "/v2/health/live") == (200, {"live": True})
     assert request(port, "GET", "/v2/health/ready") == (200, {"ready": True})
 
 
 @pytest.mark.parametrize("kind,outputs", [
-    ("discrete", [("action", "INT64", [-1]), ("probs", "FP32", [-1, 2])]),
+    # [batch] in the graph travels as [batch, 1], as Triton presents it
+    ("discrete", [("action", "INT64", [-1, 1]), ("probs", "FP32", [-1, 2])]),
     ("continuous", [("mean", "FP32", [-1, 1]), ("std", "FP32", [-1, 1]),
                     ("action", "FP32", [-1, 1])]),
 ])
@@ -78,17 +83,23 @@ def test_tritonclient_results_equal_onnx_policy(servers, kind, binary):
     every = client(port).infer(name, [tensor])  # no outputs named: all, as binary data
     assert {o["name"] for o in every.get_response()["outputs"]} == set(expected)
     for output, value in expected.items():
-        np.testing.assert_array_equal(every.as_numpy(output), value)
+        np.testing.assert_array_equal(every.as_numpy(output), wire(value))
     chosen = [triton.InferRequestedOutput("action", binary_data=binary)]
     result = client(port).infer(name, [tensor], outputs=chosen, request_id="r-1",
                                 model_version="1")
     assert [o["name"] for o in result.get_response()["outputs"]] == ["action"]
     assert result.get_response()["id"] == "r-1"
-    np.testing.assert_array_equal(result.as_numpy("action"), expected["action"])
+    np.testing.assert_array_equal(result.as_numpy("action"), wire(expected["action"]))
     if kind == "discrete":  # and the hand-computed answer
         probs, actions = discrete_answer(obs)
         np.testing.assert_allclose(every.as_numpy("probs"), probs, rtol=1e-6, atol=1e-7)
-        np.testing.assert_array_equal(every.as_numpy("action"), actions)
+        assert every.as_numpy("action").shape == (7, 1)
+        np.testing.assert_array_equal(every.as_numpy("action")[:, 0], actions)
+
+
+def wire(value: np.ndarray) -> np.ndarray:
+    """A graph output as the protocol presents it: [batch] as [batch, 1]."""
+    return value[:, None] if value.ndim == 1 else value
 
 
 def test_json_tensors_flat_or_nested_answer_as_json(servers):
@@ -99,7 +110,7 @@ def test_json_tensors_flat_or_nested_answer_as_json(servers):
             "inputs": [{"name": "obs", "shape": [2, 4], "datatype": "FP32", "data": data}]})
         assert status == 200 and body["model_name"] == name and body["model_version"] == "1"
         outputs = {o["name"]: o for o in body["outputs"]}
-        assert outputs["action"] == {"name": "action", "datatype": "INT64", "shape": [2],
+        assert outputs["action"] == {"name": "action", "datatype": "INT64", "shape": [2, 1],
                                      "data": policy.act(obs).tolist()}
         assert outputs["probs"]["shape"] == [2, 2] and outputs["probs"]["datatype"] == "FP32"
         np.testing.assert_allclose(outputs["probs"]["data"], policy.probs(obs).ravel())
@@ -165,7 +176,8 @@ def test_unknown_models_versions_and_compressed_bodies(servers):
         404, {"error": "unknown model 'other'; this server has policy"})
     assert request(port, "GET", f"/v2/models/{name}/versions/7") == (
         404, {"error": "model 'policy' has no version '7'; version 1 is served"})
-    assert request(port, "GET", f"/v2/models/{name}/versions/7/ready")[0] == 404
+    # readiness of an unknown version: 400, as Triton answers
+    assert request(port, "GET", f"/v2/models/{name}/versions/7/ready")[0] == 400
     status, body = request(port, "POST", f"/v2/models/{name}/infer", infer_body(),
                            {"Content-Encoding": "gzip"})
     assert status == 415 and "compressed request bodies are not supported" in body["error"]

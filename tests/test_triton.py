@@ -135,7 +135,8 @@ def test_serve_serves_every_model_of_a_repository_by_name(tmp_path):
             tensor.set_data_from_numpy(x)
             result = client.infer(name, [tensor])
             for output, value in serve.OnnxPolicy(path).distribution(x).items():
-                np.testing.assert_array_equal(result.as_numpy(output), value)
+                np.testing.assert_array_equal(result.as_numpy(output),
+                                              value.reshape(len(value), -1))
         parameters = client.get_model_metadata("cartpole")["parameters"]
         assert parameters["path"] == str(repo / "cartpole" / "2" / "model.onnx")
         # /v1 has no model name: with several models it is not served.

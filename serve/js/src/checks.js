@@ -14,8 +14,7 @@ import { pyJson, pyRepr } from "./python.js";
 /** @typedef {import("./loading.js").NodeArg} NodeArg */
 
 const FIX = "re-export it with python -m export";
-/** policy_kind -> the type of its action space. */
-const KINDS = { categorical: "Discrete", gaussian: "Box" };
+const KINDS = contract.KINDS;
 
 /**
  * (policy_kind, observation shape, action space) of a file declaring contract_version, once
@@ -32,9 +31,7 @@ export function checkContract(name, metadata, graph) {
       + `reads contracts ${contract.SUPPORTED_CONTRACT_VERSIONS.join(", ")} (a newer serve `
       + "may read it)");
   }
-  const required = [contract.POLICY_KIND_KEY, contract.ENV_ID_KEY,
-    contract.OBSERVATION_SPACE_KEY, contract.ACTION_SPACE_KEY];
-  if (version >= 2) required.push(contract.ENV_KWARGS_KEY, contract.MAX_EPISODE_STEPS_KEY);
+  const required = contract.requiredKeys(version);
   for (const key of required) {
     if (!Object.hasOwn(metadata, key)) {
       throw new PolicyLoadError(`${name}: metadata key ${pyRepr(key)} is missing; contract `
@@ -45,12 +42,12 @@ export function checkContract(name, metadata, graph) {
   const observation = metadata[contract.OBSERVATION_SPACE_KEY];
   const action = metadata[contract.ACTION_SPACE_KEY];
   const problem = envProblem(metadata) ?? kindProblem(kind)
-    ?? spaceProblem(contract.OBSERVATION_SPACE_KEY, observation, ["Box", "Discrete"])
-    ?? spaceProblem(contract.ACTION_SPACE_KEY, action, [KINDS[/** @type {keyof KINDS} */ (kind)]],
+    ?? spaceProblem(contract.OBSERVATION_SPACE_KEY, observation, contract.OBSERVATION_SPACES)
+    ?? spaceProblem(contract.ACTION_SPACE_KEY, action, [KINDS[kind]],
       ` for policy_kind ${short(kind)}`);
   if (problem) throw new PolicyLoadError(`${name}: metadata ${problem} (${FIX})`);
   const shape = observation.type === "Discrete" ? [] : [...observation.shape];
-  const dtype = version === 1 ? "float32" : contract.inputDtype(observation);
+  const dtype = contract.inputDtype(observation, version);
   const node = theInput(name, graph.inputs);
   const given = `the metadata's observation space ${spaceText(observation)}`;
   if (node.name !== contract.INPUT || node.type !== TENSOR_TYPES[dtype]) {
@@ -70,11 +67,7 @@ export function checkContract(name, metadata, graph) {
  * @param {contract.Space} action
  */
 function checkOutputs(name, outputs, kind, action) {
-  /** @type {Record<string, [keyof TENSOR_TYPES, number[]]>} */
-  const expected = kind === "categorical"
-    ? { [contract.PROBS]: ["float32", [Number(action.n)]], [contract.ACTION]: ["int64", []] }
-    : Object.fromEntries([contract.MEAN, contract.STD, contract.ACTION]
-      .map((output) => [output, ["float32", [Number(action.shape?.[0])]]]));
+  const expected = contract.outputSpecs(kind, action);
   const byName = new Map(outputs.map((o) => [o.name, o]));
   if (!Object.keys(expected).every((output) => byName.has(output))) {
     throw new PolicyLoadError(`${name}: the graph has outputs ${pyRepr([...byName.keys()])}; `
@@ -117,7 +110,7 @@ function kindProblem(kind) {
  * What is wrong with the space description `name`, whose type should be in `types`.
  * @param {string} name
  * @param {any} space
- * @param {string[]} types
+ * @param {readonly string[]} types
  * @param {string} [why]
  */
 function spaceProblem(name, space, types, why = "") {

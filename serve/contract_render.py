@@ -1,0 +1,103 @@
+"""The copies of the contract generated from serve/contract.json, and the check that they
+are current:
+
+    serve/js/src/contract.spec.js   the JSON as an ES module (serve/js/src/contract.js reads it)
+    README.md                        the contract's tables, between the markers
+                                     <!-- contract:begin --> and <!-- contract:end -->
+
+    python -m serve.contract_render --write    regenerate both
+    python -m serve.contract_render --check    exit 1 naming each stale copy (tests run it)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from serve.contract import NAMES, SOURCE, SPEC
+
+ROOT = SOURCE.parent.parent
+JS_SPEC = SOURCE.parent / "js" / "src" / "contract.spec.js"
+README = ROOT / "README.md"
+BEGIN, END = "<!-- contract:begin -->", "<!-- contract:end -->"
+SIZE_NAMES = {"Discrete": "n_actions", "Box": "action_dim"}  # what action_size is, per space
+GENERATED = "generated from serve/contract.json by `python -m serve.contract_render --write`"
+
+
+def render_js() -> str:
+    """serve/js/src/contract.spec.js: the contract's JSON as the default export."""
+    return (f"// {GENERATED}; do not edit.\n"
+            f"export default /** @type {{const}} */ ({json.dumps(SPEC, indent=2)});\n")
+
+
+def render_tables() -> str:
+    """The README's contract tables (Markdown): the graph, then the metadata."""
+    shape = "`[" + ", ".join(_dim(d) for d in SPEC["input"]["shape"]) + "]`"
+    rows = ["| | name | type | shape | meaning |", "|---|---|---|---|---|",
+            f"| input | `{NAMES[SPEC['input']['name']]}` | {SPEC['input']['dtype']}, or "
+            f"{SPEC['input']['image_dtype']} for images | {shape} | "
+            f"{SPEC['input']['description']} |"]
+    for kind, rule in SPEC["policy_kinds"].items():
+        size = SIZE_NAMES[rule["action_space"]]
+        for output in rule["outputs"]:
+            dims = "`[" + ", ".join(_dim(d, size) for d in output["shape"]) + "]`"
+            rows.append(f"| output ({kind}) | `{NAMES[output['name']]}` | {output['dtype']} "
+                        f"| {dims} | {output['description']} |")
+    rows += ["", "| key | since | required | example | meaning |", "|---|---|---|---|---|"]
+    for entry in SPEC["metadata"]:
+        rows.append(f"| `{entry['key']}` | {entry['since']} | "
+                    f"{'yes' if entry['required'] else 'no'} | `{entry['example']}` | "
+                    f"{entry['description']} |")
+    rows += ["", "| version | what it is |", "|---|---|"]
+    rows += [f"| {version} | {text} |" for version, text in SPEC["versions"].items()]
+    current = SPEC["version"]
+    supported = ", ".join(map(str, SPEC["supported_versions"]))
+    rows += ["", f"Files are written with version {current}; every runtime reads versions "
+                 f"{supported} and refuses another in one line. {SPEC['wire']['description']}"]
+    return "\n".join(rows)
+
+
+def _dim(dim: str, action_size: str = "") -> str:
+    """A symbolic dimension as the tables write it."""
+    return action_size if dim == "action_size" else NAMES.get(dim, dim)
+
+
+def with_tables(readme: str) -> str:
+    """`readme` with the text between the markers replaced by the current tables."""
+    start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
+    return f"{readme[:start]}\n{render_tables()}\n{readme[end:]}"
+
+
+def stale() -> list[Path]:
+    """The generated copies that differ from what contract.json gives."""
+    found = []
+    if not JS_SPEC.is_file() or JS_SPEC.read_text() != render_js():
+        found.append(JS_SPEC)
+    if README.is_file():
+        text = README.read_text()
+        if with_tables(text) != text:
+            found.append(README)
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m serve.contract_render",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="regenerate the copies")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a copy is stale")
+    args = parser.parse_args(argv)
+    if args.write:
+        JS_SPEC.write_text(render_js())
+        README.write_text(with_tables(README.read_text()))
+        return 0
+    paths = stale()
+    for path in paths:
+        print(f"stale: {path} differs from {SOURCE}; run python -m serve.contract_render "
+              "--write", file=sys.stderr)
+    return 1 if paths else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

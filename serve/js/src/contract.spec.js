@@ -1,0 +1,235 @@
+// generated from serve/contract.json by `python -m serve.contract_render --write`; do not edit.
+export default /** @type {const} */ ({
+  "//": "The ONNX contract of a keras_pg policy.onnx, its one source: serve/contract.py reads this file; serve/js/src/contract.js and the README's contract tables are generated from it (python -m serve.contract_render --write), and a test fails when a generated copy is stale.",
+  "version": 3,
+  "supported_versions": [
+    1,
+    2,
+    3
+  ],
+  "names": {
+    "INPUT": "obs",
+    "PROBS": "probs",
+    "MEAN": "mean",
+    "STD": "std",
+    "ACTION": "action",
+    "BATCH_DIM": "batch"
+  },
+  "input": {
+    "name": "INPUT",
+    "shape": [
+      "BATCH_DIM",
+      "*obs_shape"
+    ],
+    "observation_spaces": [
+      "Box",
+      "Discrete"
+    ],
+    "dtype": "float32",
+    "image_dtype": "uint8",
+    "image": {
+      "type": "Box",
+      "dtype": "uint8",
+      "rank": 3
+    },
+    "since": {
+      "image_dtype": 2
+    },
+    "description": "raw observations (`[batch]` for a Discrete observation space); `batch` is dynamic. uint8 when the observation space is a Box of dtype uint8 and shape (H, W, C): raw frames, which the graph scales to [0, 1]"
+  },
+  "policy_kinds": {
+    "categorical": {
+      "action_space": "Discrete",
+      "outputs": [
+        {
+          "name": "PROBS",
+          "dtype": "float32",
+          "shape": [
+            "BATCH_DIM",
+            "action_size"
+          ],
+          "description": "action probabilities (softmax of the logits)"
+        },
+        {
+          "name": "ACTION",
+          "dtype": "int64",
+          "shape": [
+            "BATCH_DIM"
+          ],
+          "description": "the greedy action (argmax), computed in the graph"
+        }
+      ]
+    },
+    "gaussian": {
+      "action_space": "Box",
+      "outputs": [
+        {
+          "name": "MEAN",
+          "dtype": "float32",
+          "shape": [
+            "BATCH_DIM",
+            "action_size"
+          ],
+          "description": "the Gaussian mean"
+        },
+        {
+          "name": "STD",
+          "dtype": "float32",
+          "shape": [
+            "BATCH_DIM",
+            "action_size"
+          ],
+          "description": "exp(log_std)"
+        },
+        {
+          "name": "ACTION",
+          "dtype": "float32",
+          "shape": [
+            "BATCH_DIM",
+            "action_size"
+          ],
+          "description": "the mean clipped to the action bounds"
+        }
+      ]
+    }
+  },
+  "action_size": {
+    "Discrete": "n",
+    "Box": "shape[0]"
+  },
+  "wire": {
+    "batch_only_dims": [
+      1
+    ],
+    "description": "In the Open Inference Protocol (python -m serve's /v2 over REST and gRPC, and Triton) a tensor whose only dimension is the batch -- a discrete policy's `action`, a Discrete observation space's `obs` -- travels as [batch, 1]: Triton's config declares it `dims: [ 1 ]` with `reshape: { shape: [ ] }`, and its clients see [batch, 1]. Every other tensor travels with the graph's shape."
+  },
+  "triton": {
+    "platform": "onnxruntime_onnx",
+    "max_batch_size": 8192,
+    "max_queue_delay_microseconds": 100,
+    "model_file": "model.onnx",
+    "config_file": "config.pbtxt"
+  },
+  "metadata": [
+    {
+      "const": "CONTRACT_VERSION_KEY",
+      "key": "contract_version",
+      "since": 1,
+      "required": true,
+      "example": "3",
+      "description": "the contract this file follows; readers refuse a version they do not know in one line"
+    },
+    {
+      "const": "PRODUCER_KEY",
+      "key": "producer",
+      "since": 1,
+      "required": false,
+      "example": "\"keras_pg 0.1.0\"",
+      "description": "what wrote the file"
+    },
+    {
+      "const": "POLICY_KIND_KEY",
+      "key": "policy_kind",
+      "since": 1,
+      "required": true,
+      "example": "\"categorical\"",
+      "description": "`\"categorical\"` (Discrete actions) or `\"gaussian\"` (Box actions): which outputs the graph has"
+    },
+    {
+      "const": "ENV_ID_KEY",
+      "key": "env_id",
+      "since": 1,
+      "required": true,
+      "example": "\"CartPole-v1\"",
+      "description": "a registered id (`\"CartPole-v1\"`), `\"module:EnvId\"` (gymnasium imports the module, which registers the id), or `\"<module.function>\"` for a Python env factory, which no runtime can rebuild"
+    },
+    {
+      "const": "ENV_KWARGS_KEY",
+      "key": "env_kwargs",
+      "since": 2,
+      "required": true,
+      "before": {},
+      "example": "{}",
+      "description": "the `gymnasium.make` keyword arguments, a JSON object (`{}` when none)"
+    },
+    {
+      "const": "MAX_EPISODE_STEPS_KEY",
+      "key": "max_episode_steps",
+      "since": 2,
+      "required": true,
+      "before": null,
+      "example": "500",
+      "description": "the TimeLimit the policy was trained with, or null"
+    },
+    {
+      "const": "OBSERVATION_SPACE_KEY",
+      "key": "observation_space",
+      "since": 1,
+      "required": true,
+      "example": "{\"type\": \"Box\", \"shape\": [4], \"dtype\": \"float32\", \"low\": [...], \"high\": [...]}",
+      "description": "a Box (unbounded entries are `\"inf\"` / `\"-inf\"`) or `{\"type\": \"Discrete\", \"n\": 16, \"start\": 0}`"
+    },
+    {
+      "const": "ACTION_SPACE_KEY",
+      "key": "action_space",
+      "since": 1,
+      "required": true,
+      "example": "{\"type\": \"Discrete\", \"n\": 2, \"start\": 0}",
+      "description": "a Discrete space, or a Box of one dimension with finite bounds"
+    },
+    {
+      "const": "TRAINING_CONFIG_KEY",
+      "key": "training_config",
+      "since": 1,
+      "required": false,
+      "example": "{...}",
+      "description": "the run's `config.json` (null when exported from a bare model)"
+    },
+    {
+      "const": "ENV_STEPS_KEY",
+      "key": "env_steps",
+      "since": 1,
+      "required": false,
+      "example": "90662",
+      "description": "environment steps trained, from `summary.json` (null when unknown)"
+    },
+    {
+      "const": "EVAL_MEAN_RETURN_KEY",
+      "key": "eval_mean_return",
+      "since": 1,
+      "required": false,
+      "example": "500.0",
+      "description": "greedy evaluation mean return, from `summary.json` (null when unknown)"
+    },
+    {
+      "const": "VERSIONS_KEY",
+      "key": "versions",
+      "since": 1,
+      "required": false,
+      "example": "{\"tensorflow\": \"2.21.0\", ...}",
+      "description": "`tensorflow`, `keras`, `tf2onnx` and `onnx` versions used to export"
+    },
+    {
+      "const": "CREATED_AT_KEY",
+      "key": "created_at",
+      "since": 1,
+      "required": false,
+      "example": "\"2026-12-06T23:59:00+00:00\"",
+      "description": "ISO 8601 UTC time of the export"
+    },
+    {
+      "const": "QUANTIZATION_KEY",
+      "key": "quantization",
+      "since": 3,
+      "required": false,
+      "before": null,
+      "example": "{\"dtype\": \"int8\", \"method\": \"dynamic\"}",
+      "description": "null for a float32 file; how an int8 artifact (`python -m export --quantize int8`) was quantized"
+    }
+  ],
+  "versions": {
+    "1": "the input is always float32; no env_kwargs or max_episode_steps (read as {} and null)",
+    "2": "version 1 plus the uint8 image input and the keys env_kwargs and max_episode_steps",
+    "3": "version 2 plus the key quantization (null, or how an int8 artifact was quantized); the graph is unchanged"
+  }
+});

@@ -1,0 +1,122 @@
+"""The Open Inference Protocol's model side, shared by its front ends -- REST (serve/v2.py) and
+gRPC (serve/grpc_v2.py) -- so both answer every request identically, and as Triton does:
+
+    find               the served version of a model (404 / NOT_FOUND otherwise)
+    model_metadata     inputs and outputs with their wire shapes (contract.wire_shape)
+    model_config       Triton's ModelConfig of the model (serve/triton_config.py)
+    repository_index   the models and their state
+    statistics         Triton's statistics extension (serve/stats.py)
+    check_input        a request's input tensor against the model's input
+    infer              the model's outputs for an input batch, in wire shapes
+
+Tensors travel with their wire shapes: a tensor whose only dimension is the batch is
+[batch, 1] on the wire and [batch] in the graph; `infer` converts both ways.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from serve import contract, triton_config
+from serve.errors import Failure, RequestError
+from serve.limits import check_batch
+from serve.models import ModelVersion, ServedModel
+from serve.policy import NonFiniteOutputError
+from serve.tensors import TensorSpec, check_shape
+
+PLATFORM = contract.TRITON["platform"]
+
+
+def find(models: Mapping[str, ServedModel], name: str, version: str | None,
+         status: int = 404) -> ModelVersion:
+    """The version served of model `name` (RequestError `status` if unknown, or `version` is
+    given and is not it: 404, but 400 where Triton answers 400 -- readiness, statistics)."""
+    if name not in models:
+        raise RequestError(status, f"unknown model {name!r}; this server has "
+                                   f"{', '.join(models)}")
+    served = models[name].current
+    if version not in (None, "") and version != str(served.number):
+        raise RequestError(status, f"model {name!r} has no version {version!r}; version "
+                                   f"{served.number} is served")
+    return served
+
+
+def model_metadata(name: str, served: ModelVersion) -> dict[str, Any]:
+    """The protocol's model metadata: name, versions, platform, inputs and outputs with
+    their datatypes and wire shapes (-1: the batch), and keras-pg's parameters."""
+    policy = served.policy
+
+    def tensors(specs: tuple[TensorSpec, ...]) -> list[dict[str, Any]]:
+        return [{"name": s.name, "datatype": s.datatype, "shape": list(s.shape)} for s in specs]
+
+    wire = served.wire
+    return {"name": name, "versions": [str(served.number)], "platform": PLATFORM,
+            "inputs": tensors(wire.inputs), "outputs": tensors(wire.outputs),
+            "parameters": {**served.describe(), "env_id": policy.metadata.get("env_id"),
+                           "policy_kind": policy.kind}}
+
+
+def model_config(name: str, served: ModelVersion, max_batch: int) -> dict[str, Any]:
+    """Triton's ModelConfig of the model, in JSON form: what export writes as config.pbtxt."""
+    return triton_config.model_config(name, served.signature, max_batch)
+
+
+def repository_index(models: Mapping[str, ServedModel], ready: bool) -> list[dict[str, str]]:
+    """Every model with its served version and state (all are loaded before serving, so
+    `ready` -- only the ready ones -- lists the same)."""
+    del ready
+    return [{"name": name, "version": str(model.current.number), "state": "READY"}
+            for name, model in sorted(models.items())]
+
+
+def statistics(models: Mapping[str, ServedModel], name: str | None,
+               version: str | None) -> dict[str, Any]:
+    """Triton's statistics of one model (`name`), or of every model."""
+    names = sorted(models) if name in (None, "") else [name]
+    report = []
+    for each in names:
+        served = find(models, each, version, status=400)
+        report.append(served.stats.report(each, str(served.number)))
+    return {"model_stats": report}
+
+
+def check_input(names: list[str], datatype: str, shape: list[int], spec: TensorSpec,
+                max_batch: int) -> None:
+    """A request's inputs (`names`; the one input's datatype and shape) against the model's
+    input `spec` (wire shape): ValueError (400) naming the first mismatch, RequestError 413
+    over `max_batch`."""
+    if names != [spec.name]:
+        raise ValueError(f"the request has inputs {names}; the model takes one, {spec.name!r}")
+    if datatype != spec.datatype:
+        raise ValueError(f"input {spec.name!r} has datatype {datatype}; the model "
+                         f"takes {spec.datatype}")
+    check_shape(spec.name, shape, spec)
+    check_batch(shape[0], max_batch)
+
+
+def check_outputs(requested: list[str], outputs: list[str]) -> None:
+    """Every requested output exists (ValueError naming the unknown ones)."""
+    unknown = [name for name in requested if name not in outputs]
+    if unknown:
+        raise ValueError(f"unknown output(s) {unknown}; the model has {outputs}")
+
+
+def to_graph(array: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """A wire-shaped input array in the graph's shape `spec.shape` ([B, 1] -> [B])."""
+    return array.reshape((len(array), *array.shape[1:])[:len(spec.shape)])
+
+
+def infer(served: ModelVersion, batch: np.ndarray) -> dict[str, np.ndarray] | Failure:
+    """Every output of the model for `batch` (graph shape), in wire shapes; a Failure (422)
+    for a NaN or inf output, (400) for observations the policy refuses."""
+    try:
+        values = served.policy.distribution(batch)
+    except NonFiniteOutputError as exc:
+        return Failure(422, str(exc))
+    except ValueError as exc:  # observations the policy refuses: NaN, out of range
+        return Failure(400, str(exc))
+    return {name: value.reshape(len(value), -1) if value.ndim == 1 else value
+            for name, value in values.items()}

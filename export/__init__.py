@@ -2,6 +2,7 @@
 
     report = export.to_onnx("runs/cartpole")            # writes runs/cartpole/policy.onnx
     report = export.to_onnx(model, "p.onnx", env_id="CartPole-v1", opset=13)
+    report = export.to_onnx("runs/cartpole", quantize="int8")  # runs/cartpole/policy.int8.onnx
 
 The file follows the contract in `serve/contract.py` (also in the README). This is the only
 package that imports tf2onnx.

@@ -1,5 +1,5 @@
-"""`python -m export RUN_DIR [-o PATH] [--opset N] [--triton-repo DIR [--model-name NAME]]`:
-the command line of export/."""
+"""`python -m export RUN_DIR [-o PATH] [--opset N] [--quantize int8]
+[--triton-repo DIR [--model-name NAME]]`: the command line of export/."""
 
 import argparse
 import sys
@@ -16,6 +16,8 @@ from export.checks import (
 )
 from export.errors import ExportError, VerificationError
 
+QUANTIZE_DTYPES = ("int8",)  # export.quantize.DTYPES, not imported: it loads onnxruntime
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -30,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"ONNX opset, {MIN_OPSET}-{MAX_OPSET} (default: {DEFAULT_OPSET})")
     parser.add_argument("--env", default=None,
                         help="gymnasium env id, if the model has no config.json beside it")
+    parser.add_argument("--quantize", choices=QUANTIZE_DTYPES, default=None,
+                        help="write an int8 model instead (default path: "
+                             "RUN_DIR/policy.int8.onnx), refused below 99%% greedy agreement "
+                             "with the float model")
     parser.add_argument("--triton-repo", type=Path, default=None, metavar="DIR",
                         help="write a Triton model repository instead: DIR/NAME/1/model.onnx "
                              "and DIR/NAME/config.pbtxt")
@@ -58,7 +64,8 @@ def _export(args: argparse.Namespace, output: Path | None) -> dict:
     import keras_pg  # noqa: F401  (quiets TensorFlow's start-up logging before it loads)
     from export.export import to_onnx
 
-    return to_onnx(args.source, output, opset=args.opset, env_id=args.env)
+    return to_onnx(args.source, output, opset=args.opset, env_id=args.env,
+                   quantize=args.quantize)
 
 
 def _print_report(report: dict) -> None:
@@ -66,6 +73,12 @@ def _print_report(report: dict) -> None:
           f"in {report['export_s']:.1f} s; max |Δ| {max(report['max_abs_diff'].values()):.1e} "
           f"on {sum(report['observations'].values()):,} observations, greedy agreement "
           f"{report['action_agreement']:.0%}")
+    if "quantization" in report:
+        q = report["quantization"]
+        diffs = ", ".join(f"|Δ{name}| {value:.1e}" for name, value in q["max_abs_diff"].items())
+        print(f"{q['dtype']} ({q['method']}) against the float model: greedy agreement "
+              f"{q['action_agreement']:.1%}, max {diffs}; {q['float_file_bytes']:,} -> "
+              f"{report['file_bytes']:,} bytes")
 
 
 def _triton(args: argparse.Namespace) -> int:
@@ -77,6 +90,10 @@ def _triton(args: argparse.Namespace) -> int:
         raise ExportError("give -o or --triton-repo, not both (the repository names the file)")
     triton.check_repository(args.triton_repo, args.model_name)
     if args.source.suffix == ".onnx":
+        if args.quantize is not None:
+            raise ExportError("--quantize needs a run directory or a .keras file (the int8 "
+                              "model is checked against the float one on its observations), "
+                              f"not the exported {args.source}")
         if not args.source.is_file():
             raise ExportError(f"{args.source} not found; expected an exported .onnx file")
         model, config = triton.package(args.source, args.triton_repo, args.model_name)

@@ -21,6 +21,8 @@ from export.checks import (
 from export.convert import policy_function, to_model_proto
 from export.errors import ExportError
 from export.precision import in_float32
+from export.quantize import check_dtype, quantized_name
+from export.quantize import quantize as quantize_model
 from export.source import PolicySource, load_source, make_env
 from export.verify import rollout_observations, sample_observations, verify
 from keras_pg.envs import is_factory_name
@@ -33,26 +35,31 @@ VERIFY_OBSERVATIONS = 1000  # per set: sampled from the space, and met in rollou
 
 
 def to_onnx(source: keras.Model | str | Path, path: str | Path | None = None, *,
-            opset: int = DEFAULT_OPSET, env_id: str | None = None,
-            seed: int = 0) -> dict[str, Any]:
+            opset: int = DEFAULT_OPSET, env_id: str | None = None, seed: int = 0,
+            quantize: str | None = None) -> dict[str, Any]:
     """Export a keras_pg policy to ONNX, verify it, and write it atomically.
 
     Args:
         source: a run directory, a `model.keras` file, or a keras.Model (then give env_id).
-        path: the output file (default: RUN_DIR/policy.onnx).
+        path: the output file (default: RUN_DIR/policy.onnx, or RUN_DIR/policy.int8.onnx
+            when quantized).
         opset: the ONNX opset, 13 to 18.
         env_id: the gymnasium id, when the source has no config.json.
         seed: seeds the verification observations.
+        quantize: None, or "int8": write the int8 model instead (export/quantize.py),
+            checked against the verified float model; ExportError below 99% greedy agreement.
 
     Returns:
-        The export report (also written as RUN_DIR/export_report.json for a run directory).
+        The export report (also written as RUN_DIR/export_report.json for a run directory;
+        export_report.int8.json for an int8 export, which leaves the float one's alone).
         Nothing is written when conversion or verification fails. A run directory is locked
         meanwhile (see keras_pg.run_lock): exporting one that a trainer is writing is a
         RunDirError naming the trainer's process.
     """
     check_opset(opset)
     with _run_dir_lock(source):
-        return export_policy(load_source(source, env_id), path, opset=opset, seed=seed)
+        return export_policy(load_source(source, env_id), path, opset=opset, seed=seed,
+                             quantize=quantize)
 
 
 @contextlib.contextmanager
@@ -75,24 +82,32 @@ def _run_dir_lock(source: keras.Model | str | Path) -> Iterator[None]:
 
 
 def export_policy(policy: PolicySource, path: str | Path | None = None, *,
-                  opset: int = DEFAULT_OPSET, seed: int = 0) -> dict[str, Any]:
+                  opset: int = DEFAULT_OPSET, seed: int = 0,
+                  quantize: str | None = None) -> dict[str, Any]:
     """`to_onnx` for a PolicySource (what `keras_pg.REINFORCE.export` hands over).
 
     Verification runs on VERIFY_OBSERVATIONS observations sampled from the observation
     space and as many met by the policy: those kept from training when there are some,
     else from rollouts in the env (skipped for an env only a Python callable can create).
+    With `quantize` ("int8"), the verified float model is quantized and compared with it on
+    the same observations (export/quantize.py); the int8 model is written, with its
+    "quantization" report.
     """
     start = time.perf_counter()
     check_opset(opset)
+    if quantize is not None:
+        check_dtype(quantize)
     policy = dataclasses.replace(policy, model=in_float32(policy.model))
     if path is None:
         if policy.run_dir is None:
             raise ExportError("exporting a keras.Model needs an output path")
-        path = policy.run_dir / ONNX_FILE
+        path = policy.run_dir / (ONNX_FILE if quantize is None else quantized_name(
+            ONNX_FILE, quantize))
     path = Path(path)
     check_writable(path)
+    report_name = REPORT if quantize is None else quantized_name(REPORT, quantize)
     if policy.run_dir is not None:
-        check_writable_directory(policy.run_dir / REPORT, policy.run_dir)
+        check_writable_directory(policy.run_dir / report_name, policy.run_dir)
     proto = to_model_proto(policy, opset)
     model_bytes = proto.SerializeToString()
     function = policy_function(policy.model, make_head(policy.action_space))
@@ -105,10 +120,13 @@ def export_policy(policy: PolicySource, path: str | Path | None = None, *,
         observations["rollout"] = rollout_observations(
             function, lambda: make_env(policy.config), VERIFY_OBSERVATIONS, seed)
     report = verify(model_bytes, function, observations)
+    if quantize is not None:
+        model_bytes, report["quantization"] = quantize_model(
+            model_bytes, observations, policy.action_space, quantize)
     atomic_write(path, lambda tmp: tmp.write_bytes(model_bytes))
     report |= {"path": str(path), "opset": opset, "file_bytes": len(model_bytes),
                "env_id": policy.env_id, "export_s": round(time.perf_counter() - start, 3)}
     if policy.run_dir is not None:
-        write_json(policy.run_dir / REPORT, report)
+        write_json(policy.run_dir / report_name, report)
     return report
 

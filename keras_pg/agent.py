@@ -267,22 +267,21 @@ class REINFORCE:
             path)
 
     def export(self, path: str | Path | None = None, *, opset: int | None = None,
-               seed: int = 0) -> dict[str, Any]:
+               seed: int = 0, quantize: str | None = None) -> dict[str, Any]:
         """Write this policy as a verified `policy.onnx` (see export.to_onnx), by default
-        into the run directory; returns the export report."""
+        into the run directory -- or, with quantize="int8", the int8 artifact verified
+        against it (`policy.int8.onnx`); returns the export report."""
         from export import PolicySource, export_policy
 
-        if path is None:
-            if self.run_dir is None:
-                raise ConfigError("export() needs a path: this agent has no run_dir")
-            path = self.run_dir / "policy.onnx"
+        if path is None and self.run_dir is None:
+            raise ConfigError("export() needs a path: this agent has no run_dir")
         source = PolicySource(
             model=self.model, config=self.config.to_dict(), summary=self.summary,
             run_dir=self.run_dir, observation_space=self.observation_space,
             action_space=self.action_space, observations=self._trainer.observation_sample)
         with self._lock or contextlib.nullcontext():  # export_report.json goes to run_dir
             return export_policy(source, path, **({"opset": opset} if opset else {}),
-                                 seed=seed)
+                                 seed=seed, quantize=quantize)
 
     def close(self) -> None:
         """Release the envs."""

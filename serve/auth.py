@@ -1,4 +1,5 @@
-"""API keys: with any configured, every route but health needs `Authorization: Bearer KEY`.
+"""API keys: with any configured, every route but health needs `Authorization: Bearer KEY`
+(and every RPC but health the gRPC metadata `authorization: Bearer KEY`, serve/grpc_v2.py).
 
 Keys come from a file (one per line; blank lines and lines starting with # are skipped),
 or else from the environment variable KERAS_PG_API_KEY. Each comparison is constant-time
@@ -60,15 +61,20 @@ class ApiKeyAuth:
         return await response(scope, receive, send)
 
     def _allowed(self, scope) -> bool:
-        header = dict(scope["headers"]).get(b"authorization", b"")
-        scheme, _, key = header.partition(b" ")
-        if scheme.lower() != b"bearer" or not key:
-            return False
-        digest = _digest(key.strip())
-        matched = False
-        for known in self.keys:  # every key compared: the time does not tell which matched
-            matched |= hmac.compare_digest(digest, known)
-        return matched
+        return authorized(dict(scope["headers"]).get(b"authorization", b""), self.keys)
+
+
+def authorized(header: bytes, keys: list[bytes]) -> bool:
+    """Whether an Authorization value `Bearer KEY` carries one of `keys` (SHA-256 digests,
+    from load_keys); the HTTP middleware and the gRPC service (serve/grpc_v2.py) ask it."""
+    scheme, _, key = header.partition(b" ")
+    if scheme.lower() != b"bearer" or not key:
+        return False
+    digest = _digest(key.strip())
+    matched = False
+    for known in keys:  # every key compared: the time does not tell which matched
+        matched |= hmac.compare_digest(digest, known)
+    return matched
 
 
 def _digest(key: bytes) -> bytes:

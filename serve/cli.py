@@ -52,6 +52,9 @@ def _http_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--host", default="127.0.0.1",
                        help="bind address (default: loopback; any other warns without a key)")
     group.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    group.add_argument("--grpc-port", type=int, default=None, metavar="N",
+                       help="also serve the Open Inference Protocol over gRPC on port N "
+                            "(tritonclient.grpc; needs the extra grpc); implies --http")
     group.add_argument("--model-repository", default=None, metavar="DIR",
                        help="serve every model of a Triton model repository "
                             "(DIR/NAME/<version>/model.onnx) under its name; implies --http")
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _check_numbers(args)
-        if args.http or args.model_repository is not None:
+        if args.http or args.model_repository is not None or args.grpc_port is not None:
             return _http(args)
         if args.policy is None:
             raise ValueError("give a policy .onnx file (or --model-repository DIR)")
@@ -110,6 +113,7 @@ def _http(args: argparse.Namespace) -> int:
     config = ServiceConfig(
         policy=None if args.policy is None else str(args.policy), model_name=args.model_name,
         repository=args.model_repository, host=args.host, port=args.port,
+        grpc_port=args.grpc_port,
         workers=args.workers, api_key_file=args.api_key_file,
         cors_origins=tuple(args.cors_origin), max_body_bytes=args.max_body_bytes,
         max_batch=args.max_batch, reload_interval=args.reload_interval,
@@ -118,14 +122,27 @@ def _http(args: argparse.Namespace) -> int:
         seed=args.seed, observation_shape=_dims(args.observation_shape),
         action_type=args.action_type)
     load_keys(config.api_key_file)
+    if config.grpc_port is not None:
+        _check_grpc(config)
     models = load_models(config)
     names = ", ".join(models)
-    print(f"serving {names} on http://{args.host}:{args.port} with {config.workers} "
+    grpc = "" if args.grpc_port is None else f" and grpc://{args.host}:{args.grpc_port}"
+    print(f"serving {names} on http://{args.host}:{args.port}{grpc} with {config.workers} "
           f"worker(s) (POST /v1/act, /v2/models/NAME/infer; GET /v1/metadata, /v2/models/"
           f"NAME, /healthz, /docs)", flush=True)
     policy = next(iter(models.values())).current.policy if config.policy else None
     serve_http(config, policy)
     return 0
+
+
+def _check_grpc(config: ServiceConfig) -> None:
+    """The gRPC service's requirements are installed and its port is free."""
+    try:
+        from serve.grpc_v2 import check_bindable
+    except ImportError as exc:
+        raise ValueError(f"--grpc-port needs grpcio and tritonclient[grpc] ({exc}); pip "
+                         "install './serve[grpc]'") from None
+    check_bindable(config.host, config.grpc_port)
 
 
 def _check_numbers(args: argparse.Namespace) -> None:

@@ -103,8 +103,8 @@ def _decode_infer(body: bytes, header_length: str | None, spec: TensorSpec,
     every = (request.parameters or {}).get("binary_data_output") is True
     asked = {o.name: (o.parameters or {}).get("binary_data", every) is True
              for o in request.outputs or []}
-    wanted = None if request.outputs is None else [  # in the model's order, as Triton answers
-        (output, asked[output]) for output in outputs if output in asked]
+    wanted = None if request.outputs is None else [
+        (output, asked[output]) for output in protocol.answered(list(asked), outputs)]
     return Inference(array, wanted, every, request.id, len(array), {})
 
 

@@ -2,6 +2,7 @@
 
     /v1/act, /v1/metadata        keras-pg's own routes (serve/v1.py), for the default model
     /v2/...                      the Open Inference Protocol (serve/v2.py), every model
+                                 (and over gRPC on --grpc-port: serve/grpc_v2.py)
     GET /healthz                 {"status": "ok"}
     GET /openapi.json, /docs     the schema
 
@@ -37,6 +38,7 @@ from serve.web import add_web_routes
 MAX_BODY_BYTES = ServiceConfig.max_body_bytes
 CONFIG_ENV = "KERAS_PG_SERVE_CONFIG"  # the ServiceConfig of uvicorn's worker processes
 BEARER = {"bearer": {"type": "http", "scheme": "bearer"}}
+GRPC_GRACE_S = 2.0  # for RPCs in flight at shutdown
 
 
 def create_app(policy: OnnxPolicy | None = None, config: ServiceConfig | None = None
@@ -55,12 +57,20 @@ def create_app(policy: OnnxPolicy | None = None, config: ServiceConfig | None = 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        grpc_service = None
+        if config.grpc_port is not None:
+            from serve.grpc_v2 import grpc_server  # grpcio: the optional extra "grpc"
+
+            grpc_service = grpc_server(models, config)  # the same models: reloads show
+            grpc_service.start()
         offload.start()
         if config.reload_interval > 0:
             watcher.start()
         yield
         watcher.stop()
         offload.stop()
+        if grpc_service is not None:
+            grpc_service.stop(grace=GRPC_GRACE_S).wait()
 
     first = next(iter(models.values()))
     policy = first.current.policy

@@ -22,12 +22,14 @@ import numpy as np
 
 from serve import contract, triton_config
 from serve.errors import Failure, RequestError
-from serve.limits import check_batch
 from serve.models import ModelVersion, ServedModel
 from serve.policy import NonFiniteOutputError
 from serve.tensors import TensorSpec, check_shape
 
 PLATFORM = contract.TRITON["platform"]
+SERVER = {"name": "keras-pg", "version": "1",
+          "extensions": ["binary_tensor_data", "model_configuration", "model_repository",
+                         "statistics"]}
 
 
 def find(models: Mapping[str, ServedModel], name: str, version: str | None,
@@ -86,15 +88,17 @@ def statistics(models: Mapping[str, ServedModel], name: str | None,
 def check_input(names: list[str], datatype: str, shape: list[int], spec: TensorSpec,
                 max_batch: int) -> None:
     """A request's inputs (`names`; the one input's datatype and shape) against the model's
-    input `spec` (wire shape): ValueError (400) naming the first mismatch, RequestError 413
-    over `max_batch`."""
+    input `spec` (wire shape) and the batch bound: ValueError (400, as Triton answers a batch
+    over its max_batch_size) naming the first mismatch."""
     if names != [spec.name]:
         raise ValueError(f"the request has inputs {names}; the model takes one, {spec.name!r}")
     if datatype != spec.datatype:
         raise ValueError(f"input {spec.name!r} has datatype {datatype}; the model "
                          f"takes {spec.datatype}")
     check_shape(spec.name, shape, spec)
-    check_batch(shape[0], max_batch)
+    if shape[0] > max_batch:
+        raise ValueError(f"batch of {shape[0]} observations is over the limit of {max_batch} "
+                         "(--max-batch)")
 
 
 def check_outputs(requested: list[str], outputs: list[str]) -> None:
@@ -102,6 +106,18 @@ def check_outputs(requested: list[str], outputs: list[str]) -> None:
     unknown = [name for name in requested if name not in outputs]
     if unknown:
         raise ValueError(f"unknown output(s) {unknown}; the model has {outputs}")
+
+
+def answered(requested: list[str], outputs: list[str]) -> list[str]:
+    """The outputs a response holds: those requested (all when none are), in the model's
+    order, as Triton answers."""
+    return [name for name in outputs if not requested or name in requested]
+
+
+def record(served: ModelVersion, size: int, total_ns: int, phases: dict[str, int]) -> None:
+    """A request's statistics: its phases, and the rest of its `total_ns` as the queue's."""
+    queue = max(0, total_ns - sum(phases.values()))
+    served.stats.success(size, total_ns, {"queue": queue, **phases})
 
 
 def to_graph(array: np.ndarray, spec: TensorSpec) -> np.ndarray:

@@ -43,9 +43,6 @@ from serve.schemas import (
     parse,
 )
 
-SERVER = {"name": "keras-pg", "version": "1",
-          "extensions": ["binary_tensor_data", "model_configuration", "model_repository",
-                         "statistics"]}
 HEADER_LENGTH = "inference-header-content-length"
 ERRORS = {code: {"model": ErrorResponse, "description": text} for code, text in [
     (400, "a request the model cannot take"), (404, "no such model or version"),
@@ -101,7 +98,7 @@ class Routes:
         self.models, self.offload, self.max_batch = models, offload, max_batch
 
     async def server(self) -> dict[str, Any]:
-        return SERVER
+        return protocol.SERVER
 
     async def live(self) -> dict[str, bool]:
         return {"live": True}
@@ -187,17 +184,11 @@ class Routes:
             served.stats.failure(time.perf_counter_ns() - start)
             return error_response("/v2", answer.status, answer.message)
         content, header_length, done = answer
-        record(served, done, time.perf_counter_ns() - start)
+        protocol.record(served, done.size, time.perf_counter_ns() - start, done.phases)
         if header_length is None:
             return Response(content, media_type="application/json")
         return Response(content, media_type="application/octet-stream",
                         headers={"Inference-Header-Content-Length": str(header_length)})
-
-
-def record(served: ModelVersion, request: Inference, total_ns: int) -> None:
-    """A request's statistics: its phases, and the rest of its time as the queue's."""
-    queue = max(0, total_ns - sum(request.phases.values()))
-    served.stats.success(request.size, total_ns, {"queue": queue, **request.phases})
 
 
 def outputs(served: ModelVersion, request: Inference) -> tuple | Failure:

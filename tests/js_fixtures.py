@@ -59,6 +59,7 @@ def train_policies() -> None:
     for name, (agent, steps) in runs.items():
         agent.learn(max_steps=steps)
         agent.export(FIXTURES / f"{name}.onnx")
+    runs["cartpole"][0].export(FIXTURES / "cartpole_int8.onnx", quantize="int8")
 
 
 HAND_WRITTEN = ("nometa", "nometa_continuous", "contract_newer", "bad_kind", "wrong_outputs",

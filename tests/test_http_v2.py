@@ -140,7 +140,7 @@ def infer_body(data=(0.0, 0.0, 0.0, 0.0), shape=(1, 4), datatype="FP32", **tenso
      "unknown output(s) ['logits']; the model has ['probs', 'action']"),
     (infer_body(data=[1e39, 0, 0, 0]), 400, "obs contains NaN or inf"),
     (infer_body(data=HUGE_OBS), 422, "policy output 'probs' is NaN or inf for observation 0"),
-    (infer_body(data=[0] * 260, shape=(65, 4)), 413,
+    (infer_body(data=[0] * 260, shape=(65, 4)), 400,  # as Triton answers over max_batch_size
      "batch of 65 observations is over the limit of 64 (--max-batch)"),
 ])
 def test_bad_infer_requests_get_the_protocols_error_form(servers, body, status, error):

@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { test } from "node:test";
 
+import * as contract from "../src/contract.js";
 import { Policy, loadPolicy } from "../src/node.js";
 import { fixturePath, readFixture } from "./fixtures.js";
 
@@ -28,7 +29,7 @@ test("one observation gives one action; a batch an array of them", async () => {
   assert.equal(policy.observationDtype, "float32");
   assert.deepEqual(policy.actionSpace, { type: "Discrete", n: 2, start: 0 });
   assert.equal(policy.metadata.env_id, "CartPole-v1");
-  assert.equal(policy.metadata.contract_version, 2);
+  assert.equal(policy.metadata.contract_version, contract.CONTRACT_VERSION);
   assert.equal(String(policy), `Policy('${CARTPOLE}', env_id='CartPole-v1', `
     + "observation_shape=(4,), action_space={'n': 2, 'start': 0, 'type': 'Discrete'})");
 });

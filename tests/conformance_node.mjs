@@ -1,0 +1,41 @@
+// The conformance corpus's in-process cases through the JavaScript package in Node
+// (tests/conformance.py): reads [{case, file, dtype, obs}], prints
+// [{case, outputs: {name: rows}}] or [{case, error}] as JSON (numbers: the dtypes are the
+// model's).
+
+import { readFile } from "node:fs/promises";
+
+import { loadPolicy } from "../serve/js/src/node.js";
+
+const requests = JSON.parse(await readFile(process.argv[2], "utf8"),
+  (_, value) => (value === "NaN" ? NaN : value));
+const policies = new Map();
+const answers = [];
+for (const { case: name, file, dtype, obs } of requests) {
+  if (!policies.has(file)) policies.set(file, await loadPolicy(file));
+  const policy = policies.get(file);
+  const observations = dtype === "uint8" ? { data: Uint8Array.from(obs.flat(Infinity)),
+    dims: shapeOf(obs) } : obs;
+  try {
+    const outputs = await policy.distribution(observations);
+    answers.push({ case: name, outputs: Object.fromEntries(Object.entries(outputs).map(
+      ([output, rows]) => [output, plain(rows)])) });
+  } catch (error) {
+    answers.push({ case: name, error: error instanceof Error ? error.message : String(error) });
+  }
+}
+console.log(JSON.stringify(answers));
+
+/** @param {any} value */
+function shapeOf(value) {
+  const dims = [];
+  for (let v = value; Array.isArray(v); v = v[0]) dims.push(v.length);
+  return dims;
+}
+
+/** @param {any} value @returns {any} */
+function plain(value) {
+  if (typeof value === "bigint") return Number(value);
+  if (ArrayBuffer.isView(value) || Array.isArray(value)) return Array.from(value, plain);
+  return value;
+}

@@ -1,0 +1,209 @@
+"""Every runtime answers the same request identically: the conformance corpus
+(tests/conformance.py) against python -m serve over REST and gRPC, a real Triton server over
+REST and gRPC (tests/triton_server.py; skipped without its venv unless
+KERAS_PG_REQUIRE_TRITON=1), serve.OnnxPolicy and the JavaScript package in Node.
+
+The models are keras_pg exports of every kind -- CartPole and Acrobot (categorical), Pendulum
+(gaussian), a CNN on uint8 frames (all contract version 2 files: older files keep serving),
+a Discrete observation space ([batch] input) -- in one Triton repository written by export.
+The answer of `python -m serve` over REST is the reference; where a real Triton answers
+otherwise, the difference is listed in KNOWN_DIFFERENCES with its reason, and asserted.
+"""
+
+import json
+import shutil
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tritonclient.grpc as tgrpc
+
+import serve
+from export.triton import package
+from tests import conformance
+from tests.servers import free_port, running_server
+from tests.test_triton import lake_policy
+from tests.triton_server import python_backend_repository, require_triton, triton_venv
+
+FIXTURES = Path(__file__).resolve().parents[1] / "serve" / "js" / "test" / "fixtures"
+MODELS = ("cartpole", "cartpole_int8", "acrobot", "pendulum", "image", "lake")
+WIRE = ("serve-rest", "serve-grpc", "triton-rest", "triton-grpc")
+IN_PROCESS = ("onnx-policy", "js-node")
+# (case, runtime) -> the status that runtime answers instead, and why.
+KNOWN_DIFFERENCES = {
+    ("malformed-json", "triton-rest"): (500, "Triton answers a body it cannot parse with 500; "
+                                             "serve with 400, a client error"),
+    ("json-values-short", "triton-rest"): (500, "likewise: JSON data of the wrong size"),
+    ("json-strings", "triton-rest"): (500, "likewise: strings where numbers belong"),
+    ("nan-observation", "triton-rest"): (200, "Triton runs NaN observations (and answers "
+                                              "NaN); every keras-pg runtime refuses them"),
+    ("nan-observation", "triton-grpc"): (200, "likewise"),
+}
+# Not sent to Triton: an empty batch for an input Triton reshapes ([batch, 1] -> [batch])
+# crashes tritonserver 2.51 (it logs a stack trace, drops the connection and answers nothing
+# more); serve answers 400.
+CRASH_TRITON = {"lake/batch-0"}
+FLOAT_TOLERANCE = {"js-node": 1e-6}  # onnxruntime-node's kernels may round otherwise
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, serve.OnnxPolicy]:
+    """The repository's models, written by export (no TensorFlow: the exported files)."""
+    tmp = tmp_path_factory.mktemp("conformance")
+    repo = tmp / "repo"
+    sources = {name: FIXTURES / f"{name}.onnx" for name in MODELS if name != "lake"}
+    sources["lake"] = lake_policy(tmp / "lake.onnx")
+    return {name: serve.OnnxPolicy(package(source, repo, name)[0])
+            for name, source in sources.items()}
+
+
+@pytest.fixture(scope="module")
+def answers(models, tmp_path_factory) -> dict[str, dict[str, conformance.Answer]]:
+    """{case name: {runtime: its answer}} for the whole corpus."""
+    repo = next(iter(models.values())).path.parents[2]
+    cases = conformance.corpus(models)
+    found: dict[str, dict[str, conformance.Answer]] = {case.name: {} for case in cases}
+    grpc_port = free_port()
+    with running_server(None, "--model-repository", str(repo),
+                        "--grpc-port", str(grpc_port)) as port:
+        _ask(found, cases, "serve", f"127.0.0.1:{port}", f"127.0.0.1:{grpc_port}")
+    if triton_venv().exists() or _required():
+        from tests.triton_server import running_triton
+
+        triton_repo = python_backend_repository(repo, tmp_path_factory.mktemp("triton"))
+        with running_triton(triton_repo) as triton:
+            _ask(found, cases, "triton", triton.http, triton.grpc)
+    local = [case for case in cases if case.in_process]
+    for case in local:
+        found[case.name]["onnx-policy"] = conformance.policy_answer(models[case.model], case)
+    node = conformance.node_answers(local, models, tmp_path_factory.mktemp("node"))
+    for name, answer in node.items():
+        found[name]["js-node"] = answer
+    return found
+
+
+def _required() -> bool:
+    import os
+
+    return os.environ.get("KERAS_PG_REQUIRE_TRITON") == "1"
+
+
+def _ask(found, cases, server: str, http: str, grpc: str) -> None:
+    client = tgrpc.InferenceServerClient(grpc)
+    try:
+        for case in cases:
+            if server == "triton" and case.name in CRASH_TRITON:
+                continue
+            if "rest" in case.transports:
+                found[case.name][f"{server}-rest"] = conformance.rest_answer(http, case)
+            if "grpc" in case.transports:
+                found[case.name][f"{server}-grpc"] = conformance.grpc_answer(client, case)
+    finally:
+        client.close()
+
+
+def test_a_real_triton_server_is_compared():
+    require_triton()  # skips (or fails with KERAS_PG_REQUIRE_TRITON=1) without the venv
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_runtime_answers_the_corpus_identically(answers, models, model):
+    problems = []
+    for case, by_runtime in answers.items():
+        if not case.startswith(f"{model}/") and not case.endswith(f"-via-{model}"):
+            continue
+        reference = by_runtime["serve-rest"]
+        for runtime, answer in by_runtime.items():
+            problems += [f"{case} [{runtime}]: {p}"
+                         for p in _differences(case, runtime, reference, answer)]
+    assert not problems, "\n".join(problems)
+    asked = {runtime for case, by_runtime in answers.items() if case.startswith(model)
+             for runtime in by_runtime}
+    assert {"serve-rest", "serve-grpc", *IN_PROCESS} <= asked
+
+
+def _differences(case: str, runtime: str, reference: conformance.Answer,
+                 answer: conformance.Answer) -> list[str]:
+    kind = case.split("/", 1)[1].split("-via-")[0]
+    status, _ = KNOWN_DIFFERENCES.get((kind, runtime), (reference.status, ""))
+    if answer.status != status:
+        return [f"status {answer.status} ({answer.message[:160]}), expected {status}"]
+    if status != 200 or (kind, runtime) in KNOWN_DIFFERENCES:
+        return []
+    if list(answer.outputs) != list(reference.outputs):
+        return [f"outputs {list(answer.outputs)}, expected {list(reference.outputs)}"]
+    found = []
+    for name, (datatype, shape, values) in reference.outputs.items():
+        got_type, got_shape, got = answer.outputs[name]
+        if (got_type, list(got_shape)) != (datatype, list(shape)):
+            found.append(f"{name} is {got_type} {got_shape}, expected {datatype} {shape}")
+        elif not np.allclose(got, values, rtol=0, atol=FLOAT_TOLERANCE.get(runtime, 0.0)):
+            found.append(f"{name} = {got.ravel()[:6]}..., expected {values.ravel()[:6]}...")
+    return found
+
+
+def test_the_reference_answers_are_the_graphs(answers, models):
+    """serve-rest's values are onnxruntime's on the file, wire-shaped: [batch] as [batch, 1]."""
+    checked = 0
+    for case in conformance.corpus(models):
+        reference = answers[case.name]["serve-rest"]
+        if not case.in_process or reference.status != 200:
+            continue
+        policy = models[case.model]
+        graph = policy.session.run(None, {policy.session.get_inputs()[0].name:
+                                          conformance.graph_observations(case, policy)})
+        for node, value in zip(policy.session.get_outputs(), graph, strict=True):
+            expected = value[:, None] if value.ndim == 1 else value
+            np.testing.assert_array_equal(reference.outputs[node.name][2], expected)
+            checked += 1
+    assert checked >= 4 * len(models)
+
+
+def test_in_process_runtimes_refuse_with_the_same_message(answers):
+    refused = [(case, by_runtime) for case, by_runtime in answers.items()
+               if by_runtime.get("onnx-policy") and by_runtime["onnx-policy"].status != 200]
+    assert len(refused) >= len(MODELS)
+    for case, by_runtime in refused:
+        assert by_runtime["js-node"].message == by_runtime["onnx-policy"].message, case
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_metadata_and_config_agree_with_triton(models, model, tmp_path):
+    require_triton()
+    from google.protobuf import json_format
+    from tritonclient.grpc import model_config_pb2
+
+    from tests.triton_server import running_triton
+
+    repo = models[model].path.parents[2]
+    triton_repo = python_backend_repository(repo / model, tmp_path / "triton" / model) \
+        if False else None
+    del triton_repo
+    copy = tmp_path / "repo"
+    shutil.copytree(repo / model, copy / model)
+    with running_server(None, "--model-repository", str(copy)) as port, \
+            running_triton(python_backend_repository(copy, tmp_path / "triton")) as triton:
+        ours, theirs = (_get(f"127.0.0.1:{port}", model), _get(triton.http, model))
+        for key in ("name", "versions", "inputs", "outputs"):
+            assert ours["metadata"][key] == theirs["metadata"][key], key
+        served = json_format.ParseDict(ours["config"], model_config_pb2.ModelConfig())
+        loaded = json_format.ParseDict(theirs["config"], model_config_pb2.ModelConfig(),
+                                       ignore_unknown_fields=True)
+        for field in ("name", "max_batch_size", "input", "output", "instance_group",
+                      "parameters"):
+            mine, triton_value = getattr(served, field), getattr(loaded, field)
+            if field == "instance_group":
+                mine = [(g.count, g.kind) for g in mine]
+                triton_value = [(g.count, g.kind) for g in triton_value]
+            assert mine == triton_value, field
+        assert (served.dynamic_batching.max_queue_delay_microseconds
+                == loaded.dynamic_batching.max_queue_delay_microseconds)
+
+
+def _get(address: str, model: str) -> dict:
+    def get(path: str):
+        with urllib.request.urlopen(f"http://{address}{path}", timeout=10) as response:
+            return json.loads(response.read())
+
+    return {"metadata": get(f"/v2/models/{model}"), "config": get(f"/v2/models/{model}/config")}

@@ -57,7 +57,8 @@ def model_metadata(name: str, served: ModelVersion) -> dict[str, Any]:
     wire = served.wire
     return {"name": name, "versions": [str(served.number)], "platform": PLATFORM,
             "inputs": tensors(wire.inputs), "outputs": tensors(wire.outputs),
-            "parameters": {**served.describe(), "env_id": policy.metadata.get("env_id"),
+            "parameters": {**served.describe(),
+                           "env_id": policy.metadata.get(contract.ENV_ID_KEY),
                            "policy_kind": policy.kind}}
 
 

@@ -6,6 +6,7 @@ shape, values), the outputs it asks for, and how it travels (JSON data or binary
 outputs as binary data); or a raw body for what only JSON can say wrong. Runtimes:
 
     serve-rest   python -m serve --model-repository, POST /v2/models/NAME/infer (raw HTTP)
+    serve-v1     python -m serve MODEL.onnx, POST /v1/act {"obs": ...}: the observations
     serve-grpc   the same service's --grpc-port, through tritonclient.grpc
     triton-rest  a real tritonserver on the same repository (tests/triton_server.py)
     triton-grpc
@@ -279,6 +280,23 @@ def policy_answer(policy: serve.OnnxPolicy, case: Case) -> Answer:
     except ValueError as exc:
         return Answer(400, message=str(exc))
     return Answer(200, {name: _wire(value) for name, value in values.items()})
+
+
+def v1_answer(address: str, policy: serve.OnnxPolicy, case: Case) -> Answer:
+    """POST /v1/act with the case's observations: {"actions", "probs"} or {"actions", "mean",
+    "std"}, as the model's outputs (`actions` is `action`)."""
+    body = json.dumps({"obs": graph_observations(case, policy).tolist()}).encode()
+    request = urllib.request.Request(f"http://{address}/v1/act", body,
+                                     {"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return Answer(error.code, message=error.read().decode(errors="replace"))
+    answer[contract.ACTION] = answer.pop("actions")
+    dtypes = {o.name: DATATYPES[o.type] for o in policy.session.get_outputs()}
+    return Answer(200, {name: _wire(np.asarray(answer[name], NUMPY[dtype]))
+                        for name, dtype in dtypes.items()})
 
 
 def _wire(value: np.ndarray) -> tuple[str, list[int], np.ndarray]:

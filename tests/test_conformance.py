@@ -1,5 +1,6 @@
 """Every runtime answers the same request identically: the conformance corpus
-(tests/conformance.py) against python -m serve over REST and gRPC, a real Triton server over
+(tests/conformance.py) against python -m serve over REST (/v2, and /v1 for what it can say)
+and gRPC, a real Triton server over
 REST and gRPC (tests/triton_server.py; skipped without its venv unless
 KERAS_PG_REQUIRE_TRITON=1), serve.OnnxPolicy and the JavaScript package in Node.
 
@@ -29,7 +30,7 @@ from tests.triton_server import python_backend_repository, require_triton, trito
 FIXTURES = Path(__file__).resolve().parents[1] / "serve" / "js" / "test" / "fixtures"
 MODELS = ("cartpole", "cartpole_int8", "acrobot", "pendulum", "image", "lake")
 WIRE = ("serve-rest", "serve-grpc", "triton-rest", "triton-grpc")
-IN_PROCESS = ("onnx-policy", "js-node")
+IN_PROCESS = ("onnx-policy", "js-node", "serve-v1")
 # (case, runtime) -> the status that runtime answers instead, and why.
 KNOWN_DIFFERENCES = {
     ("malformed-json", "triton-rest"): (500, "Triton answers a body it cannot parse with 500; "
@@ -77,6 +78,12 @@ def answers(models, tmp_path_factory) -> dict[str, dict[str, conformance.Answer]
     local = [case for case in cases if case.in_process]
     for case in local:
         found[case.name]["onnx-policy"] = conformance.policy_answer(models[case.model], case)
+    for name, policy in models.items():  # /v1 serves a single model
+        with running_server(policy.path) as port:
+            for case in local:
+                if case.model == name:
+                    found[case.name]["serve-v1"] = conformance.v1_answer(
+                        f"127.0.0.1:{port}", policy, case)
     node = conformance.node_answers(local, models, tmp_path_factory.mktemp("node"))
     for name, answer in node.items():
         found[name]["js-node"] = answer

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import serve
 from serve import contract
 from serve.contract_render import README, main, render_js, stale, with_tables
 
@@ -135,3 +136,31 @@ def test_a_constant_changed_in_the_json_alone_changes_every_runtime(mutated, tmp
                                cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert unchanged.returncode == 1  # today's package refuses a version 4 file
     assert "uses export contract 4" in unchanged.stderr
+
+
+OLDER_LOAD = textwrap.dedent("""
+    import { loadPolicy } from "./serve/js/src/node.js";
+    const answers = [];
+    for (const file of process.argv.slice(-2)) {
+      const policy = await loadPolicy(file);
+      answers.push([policy.metadata.contract_version, await policy.act([0, 0, 0, 0])]);
+    }
+    console.log(JSON.stringify(answers));
+""")
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_files_of_older_versions_keep_loading_in_python_and_javascript(tmp_path, version):
+    from tests.test_serve_envs import box, discrete, keras_pg_metadata, left_policy
+
+    older = keras_pg_metadata("CartPole-v1", box(4), discrete(2), version=version)
+    assert contract.QUANTIZATION_KEY not in older
+    path = left_policy(tmp_path / "older.onnx", 4, older)
+    policy = serve.OnnxPolicy(path)
+    assert policy.act([0.0, 0.0, 0.0, 0.0]) == 0 and policy.kind == "categorical"
+    current = left_policy(tmp_path / "current.onnx", 4,
+                          keras_pg_metadata("CartPole-v1", box(4), discrete(2)))
+    proc = subprocess.run(["node", "--input-type=module", "-e", OLDER_LOAD, str(path),
+                           str(current)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout) == [[version, 0], [contract.CONTRACT_VERSION, 0]]

@@ -12,7 +12,7 @@ otherwise, the difference is listed in KNOWN_DIFFERENCES with its reason, and as
 """
 
 import json
-import shutil
+import os
 import urllib.request
 from pathlib import Path
 
@@ -59,9 +59,13 @@ def models(tmp_path_factory) -> dict[str, serve.OnnxPolicy]:
             for name, source in sources.items()}
 
 
+DESCRIBED: dict[str, dict[str, dict]] = {}
+"""{server: {model: {"metadata": ..., "config": ...}}} of the servers `answers` asked."""
+
+
 @pytest.fixture(scope="module")
 def answers(models, tmp_path_factory) -> dict[str, dict[str, conformance.Answer]]:
-    """{case name: {runtime: its answer}} for the whole corpus."""
+    """{case name: {runtime: its answer}} for the whole corpus (and DESCRIBED)."""
     repo = next(iter(models.values())).path.parents[2]
     cases = conformance.corpus(models)
     found: dict[str, dict[str, conformance.Answer]] = {case.name: {} for case in cases}
@@ -69,12 +73,14 @@ def answers(models, tmp_path_factory) -> dict[str, dict[str, conformance.Answer]
     with running_server(None, "--model-repository", str(repo),
                         "--grpc-port", str(grpc_port)) as port:
         _ask(found, cases, "serve", f"127.0.0.1:{port}", f"127.0.0.1:{grpc_port}")
+        DESCRIBED["serve"] = {model: _get(f"127.0.0.1:{port}", model) for model in models}
     if triton_venv().exists() or _required():
         from tests.triton_server import running_triton
 
         triton_repo = python_backend_repository(repo, tmp_path_factory.mktemp("triton"))
         with running_triton(triton_repo) as triton:
             _ask(found, cases, "triton", triton.http, triton.grpc)
+            DESCRIBED["triton"] = {model: _get(triton.http, model) for model in models}
     local = [case for case in cases if case.in_process]
     for case in local:
         found[case.name]["onnx-policy"] = conformance.policy_answer(models[case.model], case)
@@ -91,8 +97,6 @@ def answers(models, tmp_path_factory) -> dict[str, dict[str, conformance.Answer]
 
 
 def _required() -> bool:
-    import os
-
     return os.environ.get("KERAS_PG_REQUIRE_TRITON") == "1"
 
 
@@ -176,36 +180,25 @@ def test_in_process_runtimes_refuse_with_the_same_message(answers):
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_metadata_and_config_agree_with_triton(models, model, tmp_path):
+def test_metadata_and_config_agree_with_triton(answers, model):
+    """The same model metadata (but `platform`: Triton's python backend here says "python")
+    and the same config fields export writes (Triton fills in defaults for the rest)."""
     require_triton()
     from google.protobuf import json_format
     from tritonclient.grpc import model_config_pb2
 
-    from tests.triton_server import running_triton
-
-    repo = models[model].path.parents[2]
-    triton_repo = python_backend_repository(repo / model, tmp_path / "triton" / model) \
-        if False else None
-    del triton_repo
-    copy = tmp_path / "repo"
-    shutil.copytree(repo / model, copy / model)
-    with running_server(None, "--model-repository", str(copy)) as port, \
-            running_triton(python_backend_repository(copy, tmp_path / "triton")) as triton:
-        ours, theirs = (_get(f"127.0.0.1:{port}", model), _get(triton.http, model))
-        for key in ("name", "versions", "inputs", "outputs"):
-            assert ours["metadata"][key] == theirs["metadata"][key], key
-        served = json_format.ParseDict(ours["config"], model_config_pb2.ModelConfig())
-        loaded = json_format.ParseDict(theirs["config"], model_config_pb2.ModelConfig(),
-                                       ignore_unknown_fields=True)
-        for field in ("name", "max_batch_size", "input", "output", "instance_group",
-                      "parameters"):
-            mine, triton_value = getattr(served, field), getattr(loaded, field)
-            if field == "instance_group":
-                mine = [(g.count, g.kind) for g in mine]
-                triton_value = [(g.count, g.kind) for g in triton_value]
-            assert mine == triton_value, field
-        assert (served.dynamic_batching.max_queue_delay_microseconds
-                == loaded.dynamic_batching.max_queue_delay_microseconds)
+    ours, theirs = DESCRIBED["serve"][model], DESCRIBED["triton"][model]
+    for key in ("name", "versions", "inputs", "outputs"):
+        assert ours["metadata"][key] == theirs["metadata"][key], key
+    served = json_format.ParseDict(ours["config"], model_config_pb2.ModelConfig())
+    loaded = json_format.ParseDict(theirs["config"], model_config_pb2.ModelConfig(),
+                                   ignore_unknown_fields=True)
+    for field in ("name", "max_batch_size", "input", "output", "parameters"):
+        assert getattr(served, field) == getattr(loaded, field), field
+    assert [(g.count, g.kind) for g in served.instance_group] == [
+        (g.count, g.kind) for g in loaded.instance_group]
+    assert (served.dynamic_batching.max_queue_delay_microseconds
+            == loaded.dynamic_batching.max_queue_delay_microseconds)
 
 
 def _get(address: str, model: str) -> dict:

@@ -160,7 +160,6 @@ class InferenceService(service_pb2_grpc.GRPCInferenceServiceServicer):
         answer = infer(served, request, self.max_batch)
         total_ns = time.perf_counter_ns() - start
         if isinstance(answer, Failure):
-            served.stats.failure(total_ns)
             _abort(context, answer.status, answer.message)
         response, size, phases = answer
         protocol.record(served, size, total_ns, phases)

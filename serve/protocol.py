@@ -10,11 +10,12 @@ gRPC (serve/grpc_v2.py) -- so both answer every request identically, and as Trit
     infer              the model's outputs for an input batch, in wire shapes
 
 Tensors travel with their wire shapes: a tensor whose only dimension is the batch is
-[batch, 1] on the wire and [batch] in the graph; `infer` converts both ways.
+[batch, 1] on the wire and [batch] in the graph (`to_graph` converts inputs, `infer` outputs).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -128,12 +129,17 @@ def to_graph(array: np.ndarray, spec: TensorSpec) -> np.ndarray:
 
 def infer(served: ModelVersion, batch: np.ndarray) -> dict[str, np.ndarray] | Failure:
     """Every output of the model for `batch` (graph shape), in wire shapes; a Failure (422)
-    for a NaN or inf output, (400) for observations the policy refuses."""
+    for a NaN or inf output, (400) for observations the policy refuses -- counted as the
+    model's failed inferences (a request refused before, by validation, is not: as Triton)."""
+    start = time.perf_counter_ns()
     try:
         values = served.policy.distribution(batch)
     except NonFiniteOutputError as exc:
-        return Failure(422, str(exc))
+        failure = Failure(422, str(exc))
     except ValueError as exc:  # observations the policy refuses: NaN, out of range
-        return Failure(400, str(exc))
-    return {name: value.reshape(len(value), -1) if value.ndim == 1 else value
-            for name, value in values.items()}
+        failure = Failure(400, str(exc))
+    else:
+        return {name: value.reshape(len(value), -1) if value.ndim == 1 else value
+                for name, value in values.items()}
+    served.stats.failure(time.perf_counter_ns() - start)
+    return failure

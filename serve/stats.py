@@ -8,7 +8,9 @@ nanoseconds of successful and failed requests, and of their phases.
     compute_output  encoding the response
 
 `inference_count` counts observations (each one in a batch is an inference, as Triton
-counts), `execution_count` model runs. Every update is one lock away from every other.
+counts), `execution_count` model runs. A failure is a request the model could not answer
+(observations it refuses, a NaN output); one refused before, by validation, counts nowhere,
+as in Triton. Every update is one lock away from every other.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class InferenceStats:
             self.last_inference_ms = time.time_ns() // 1_000_000
 
     def failure(self, total_ns: int) -> None:
-        """A request refused or failed after `total_ns`."""
+        """A request the model failed to answer, after `total_ns`."""
         with self._lock:
             self._add("fail", total_ns)
             self.last_inference_ms = time.time_ns() // 1_000_000

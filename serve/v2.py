@@ -181,7 +181,6 @@ class Routes:
             len(body), decode, functools.partial(outputs, served),
             functools.partial(encode_infer, name, served.number))
         if isinstance(answer, Failure):
-            served.stats.failure(time.perf_counter_ns() - start)
             return error_response("/v2", answer.status, answer.message)
         content, header_length, done = answer
         protocol.record(served, done.size, time.perf_counter_ns() - start, done.phases)

@@ -271,7 +271,8 @@ def test_statistics_count_the_requests_and_equal_rests(servers):
     before = server.grpc.get_inference_statistics("policy").model_stats[0]
     server.infer_both("policy", np.zeros((3, 4), np.float32))  # one REST, one gRPC
     server.infer_both("policy", np.zeros((5, 4), np.float32))
-    server.infer_both("policy", np.zeros((1, 3), np.float32))  # refused
+    server.infer_both("policy", np.zeros((1, 3), np.float32))  # invalid: counted nowhere
+    server.infer_both("policy", np.full((1, 4), np.nan, np.float32))  # the model refuses it
     after = server.grpc.get_inference_statistics("policy").model_stats[0]
     assert after.inference_count - before.inference_count == 2 * (3 + 5)
     assert after.execution_count - before.execution_count == 4

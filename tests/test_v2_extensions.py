@@ -67,16 +67,18 @@ def test_statistics_count_requests_observations_and_time(tmp_path):
             tensor = triton.InferInput("obs", [batch, 4], "FP32")
             tensor.set_data_from_numpy(np.zeros((batch, 4), np.float32))
             client.infer("cartpole", [tensor])
-        bad = triton.InferInput("obs", [1, 3], "FP32")
-        bad.set_data_from_numpy(np.zeros((1, 3), np.float32))
-        with pytest.raises(InferenceServerException):
-            client.infer("cartpole", [bad])
+        for shape, value in (((1, 3), 0.0), ((1, 4), np.nan)):  # invalid; refused by the model
+            bad = triton.InferInput("obs", list(shape), "FP32")
+            bad.set_data_from_numpy(np.full(shape, value, np.float32))
+            with pytest.raises(InferenceServerException):
+                client.infer("cartpole", [bad])
         stats = client.get_inference_statistics("cartpole")["model_stats"]
         assert client.get_inference_statistics()["model_stats"] == stats
     (model,) = stats
     assert (model["name"], model["version"]) == ("cartpole", "1")
     assert model["inference_count"] == 7 and model["execution_count"] == 3
     inference = model["inference_stats"]
+    # validation refusals count nowhere, as in Triton; the model's refusal is a failure
     assert inference["success"]["count"] == 3 and inference["fail"]["count"] == 1
     for phase in ("queue", "compute_input", "compute_infer", "compute_output"):
         assert inference[phase]["count"] == 3 and inference[phase]["ns"] >= 0

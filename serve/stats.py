@@ -76,5 +76,6 @@ class InferenceStats:
                     {"batch_size": size, **{phase: duration(pair)
                                             for phase, pair in phases.items()}}
                     for size, phases in sorted(self._batches.items())],
+                "response_stats": {},  # per-response statistics: decoupled models only
                 "memory_usage": [],
             }

@@ -181,8 +181,9 @@ def test_in_process_runtimes_refuse_with_the_same_message(answers):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_metadata_and_config_agree_with_triton(answers, model):
-    """The same model metadata (but `platform`: Triton's python backend here says "python")
-    and the same config fields export writes (Triton fills in defaults for the rest)."""
+    """The same model metadata (but `platform`: Triton's python backend here says "python"),
+    the same config fields export writes (Triton fills in defaults for the rest), and the
+    same statistics layout after the corpus."""
     require_triton()
     from google.protobuf import json_format
     from tritonclient.grpc import model_config_pb2
@@ -199,6 +200,10 @@ def test_metadata_and_config_agree_with_triton(answers, model):
         (g.count, g.kind) for g in loaded.instance_group]
     assert (served.dynamic_batching.max_queue_delay_microseconds
             == loaded.dynamic_batching.max_queue_delay_microseconds)
+    (mine,), (tritons,) = ours["stats"]["model_stats"], theirs["stats"]["model_stats"]
+    assert mine.keys() == tritons.keys()
+    assert mine["inference_stats"].keys() == tritons["inference_stats"].keys()
+    assert mine["batch_stats"][0].keys() == tritons["batch_stats"][0].keys()
 
 
 def _get(address: str, model: str) -> dict:
@@ -206,4 +211,5 @@ def _get(address: str, model: str) -> dict:
         with urllib.request.urlopen(f"http://{address}{path}", timeout=10) as response:
             return json.loads(response.read())
 
-    return {"metadata": get(f"/v2/models/{model}"), "config": get(f"/v2/models/{model}/config")}
+    return {"metadata": get(f"/v2/models/{model}"), "config": get(f"/v2/models/{model}/config"),
+            "stats": get(f"/v2/models/{model}/stats")}

@@ -52,7 +52,6 @@ VERSIONS_KEY: str = METADATA["VERSIONS_KEY"]["key"]
 CREATED_AT_KEY: str = METADATA["CREATED_AT_KEY"]["key"]
 QUANTIZATION_KEY: str = METADATA["QUANTIZATION_KEY"]["key"]
 METADATA_KEYS: tuple[str, ...] = tuple(entry["key"] for entry in SPEC["metadata"])
-METADATA_BY_KEY: dict[str, dict[str, Any]] = {entry["key"]: entry for entry in SPEC["metadata"]}
 
 KINDS: dict[str, str] = {kind: rule["action_space"] for kind, rule in SPEC["policy_kinds"].items()}
 """policy_kind -> the type of its action space ("categorical" -> "Discrete")."""
@@ -66,12 +65,6 @@ def required_keys(version: int) -> list[str]:
     entries = sorted(SPEC["metadata"], key=lambda entry: entry["since"])
     return [entry["key"] for entry in entries if entry["required"] and entry["since"] <= version
             and entry["key"] != CONTRACT_VERSION_KEY]
-
-
-def missing_key_value(key: str) -> Any:
-    """What a key introduced after a file's version reads as in that file ({} or null)."""
-    return METADATA_BY_KEY[key].get("before")
-
 
 
 def input_dtype(observation_space: dict[str, Any], version: int = CONTRACT_VERSION) -> str:

@@ -11,6 +11,7 @@ serving.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import os
 from collections.abc import Callable
@@ -41,9 +42,10 @@ class ModelVersion:
     """The graph's inputs and outputs."""
     stats: InferenceStats = field(default_factory=InferenceStats, compare=False)
 
-    @property
+    @functools.cached_property
     def wire(self) -> Signature:
-        """The inputs and outputs as the Open Inference Protocol presents them."""
+        """The inputs and outputs as the Open Inference Protocol presents them (computed
+        once per version, not per request)."""
         return wire_signature(self.signature)
 
     def describe(self) -> dict[str, str | int]:

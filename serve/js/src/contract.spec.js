@@ -148,7 +148,6 @@ export default /** @type {const} */ ({
       "key": "env_kwargs",
       "since": 2,
       "required": true,
-      "before": {},
       "example": "{}",
       "description": "the `gymnasium.make` keyword arguments, a JSON object (`{}` when none)"
     },
@@ -157,7 +156,6 @@ export default /** @type {const} */ ({
       "key": "max_episode_steps",
       "since": 2,
       "required": true,
-      "before": null,
       "example": "500",
       "description": "the TimeLimit the policy was trained with, or null"
     },
@@ -222,7 +220,6 @@ export default /** @type {const} */ ({
       "key": "quantization",
       "since": 3,
       "required": false,
-      "before": null,
       "example": "{\"dtype\": \"int8\", \"method\": \"dynamic\"}",
       "description": "null for a float32 file; how an int8 artifact (`python -m export --quantize int8`) was quantized"
     }

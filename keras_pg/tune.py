@@ -18,6 +18,10 @@ evaluation alone is noisy and blind to speed. "eval" maximizes the greedy evalua
 The same checkpoint values feed Optuna's MedianPruner, which stops trials clearly worse than
 the median of earlier ones at the same point of the budget.
 
+A study records what it tunes when it is created (keras_pg.study_record: env, search space,
+objective, budget, seeds, preset and fixed settings) and refuses to be continued with other
+ones: trials of different settings are not comparable, and its best config would lie.
+
 Writes OUT/best_config.json (loadable with `train --config`), OUT/optimization_history.png and
 OUT/param_importances.png.
 """
@@ -27,6 +31,7 @@ from __future__ import annotations
 import math
 import random
 import re
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -35,13 +40,15 @@ from typing import Any
 
 import keras
 
-from keras_pg.config import ConfigError
+from keras_pg.config import ConfigError, is_positive_int
 from keras_pg.search_space import read_space, suggest
+from keras_pg.study_record import DIRECTION, check_record, study_record
 
 CHECKPOINTS = 20
 STORAGE_ATTEMPTS = 5
 OBJECTIVES = ("auc", "eval")
 STORAGE_URL = re.compile(r"^(sqlite|postgresql|mysql)(\+\w+)?://")
+IN_MEMORY = re.compile(r"^sqlite(\+\w+)?://(/(:memory:)?)?(\?|$)")  # SQLAlchemy's in-memory
 
 
 class TrialReport(keras.callbacks.Callback):
@@ -93,18 +100,26 @@ def tune(env: str | Callable = "CartPole-v1", *, trials: int = 20,
         preset: the preset under the sampled values ("none": the generic defaults).
         verbose: 1 prints a line per trial and the table of the best trials.
         **settings: Config fields fixed for every trial.
+
+    Raises:
+        ConfigError: bad input, or a study recorded with other settings (before any trial).
+        OSError: `out` is not a directory this process can write (before any trial).
     """
     import optuna
 
     out = Path(out) if out is not None else Path("runs") / "tune" / study
     search = _check_arguments(trials, storage, study, max_steps, objective, space)
-    if not (isinstance(seeds, int) and seeds > 0):
+    if not is_positive_int(seeds):
         raise ConfigError(f"seeds must be a positive integer, got {seeds!r}")
     settings.setdefault("eval_episodes", 100 if objective == "eval" else 10)
+    record = study_record(env, search=search, objective=objective, max_steps=max_steps,
+                          seed=seed, seeds=seeds, preset=preset, settings=settings)
+    _check_writable(out)
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
     try:
         the_study = _open_study(optuna, storage, study, seed)
+        check_record(the_study, storage, record)
         run = _objective(env, the_study, search, out, max_steps, objective, seed, seeds,
                          preset, settings)
         done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -115,17 +130,21 @@ def tune(env: str | Callable = "CartPole-v1", *, trials: int = 20,
         optuna.logging.set_verbosity(verbosity)
     from keras_pg.tune_report import write_report
 
-    return write_report(the_study, out, verbose)
+    return write_report(the_study, out, objective, verbose)
 
 
 def _check_arguments(trials, storage, study, max_steps, objective, space) -> dict:
-    if not (isinstance(trials, int) and trials > 0):
+    if not is_positive_int(trials):
         raise ConfigError(f"trials must be a positive integer, got {trials!r}")
-    if not (isinstance(max_steps, int) and max_steps > 0):
+    if not is_positive_int(max_steps):
         raise ConfigError(f"max_steps must be a positive integer, got {max_steps!r}")
     if not STORAGE_URL.match(storage):
         raise ConfigError(f"storage must be a database URL such as sqlite:///runs/tune.db, "
                           f"got {storage!r}")
+    if IN_MEMORY.match(storage):
+        raise ConfigError(f"storage {storage} is an in-memory database: nothing would persist, "
+                          f"and the study could not be continued or shared; give a file, e.g. "
+                          f"sqlite:///runs/tune.db")
     if not study or not isinstance(study, str):
         raise ConfigError(f"study must be a name, got {study!r}")
     if objective not in OBJECTIVES:
@@ -134,9 +153,26 @@ def _check_arguments(trials, storage, study, max_steps, objective, space) -> dic
     return read_space(Path(space) if space is not None else None)
 
 
+def _check_writable(out: Path) -> None:
+    """Create `out` and write a file in it, so that a place the trials cannot write fails
+    before the study starts, not as a failed trial: an OSError naming `out` (one line and
+    exit 74 on the command line, as any I/O error)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as exc:
+        raise OSError(exc.errno, f"{exc.strerror or exc}; give --out a writable directory",
+                      str(out)) from None
+
+
 def _open_study(optuna, storage: str, name: str, seed: int):
     if storage.startswith("sqlite:///"):
-        Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(storage.removeprefix("sqlite:///")).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot open the storage {storage}: cannot create the folder "
+                              f"{folder}: {exc.strerror or exc}") from None
     backend = None
     for attempt in range(STORAGE_ATTEMPTS):
         try:
@@ -157,7 +193,7 @@ def _open_study(optuna, storage: str, name: str, seed: int):
             raise ConfigError(f"cannot open the storage {storage}: {type(exc).__name__}: "
                               f"{str(exc).splitlines()[0][:160]}") from None
     return optuna.create_study(
-        study_name=name, storage=backend, direction="maximize", load_if_exists=True,
+        study_name=name, storage=backend, direction=DIRECTION, load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=CHECKPOINTS // 4))
 
@@ -194,6 +230,5 @@ def _objective(env, study, search: dict, out: Path, max_steps: int, objective: s
         trial.set_user_attr("summary", trial.user_attrs[f"summary_seed{seed}"])
         return value
 
-    study.set_user_attr("objective", objective)
     return run
 

@@ -13,9 +13,10 @@ PLOTS = ("optimization_history", "param_importances")
 TABLE_ROWS = 5
 
 
-def write_report(study, out: Path, verbose: int) -> dict[str, Any]:
+def write_report(study, out: Path, objective: str, verbose: int) -> dict[str, Any]:
     """Write OUT/best_config.json and the plots; print the table when verbose; return the
-    summary (study, trial counts, best trial, value and config, files written)."""
+    summary (study, trial counts, best trial, its `objective` value and config, files
+    written)."""
     import optuna
 
     counts = {}
@@ -28,7 +29,7 @@ def write_report(study, out: Path, verbose: int) -> dict[str, Any]:
     best = study.best_trial
     result |= {"best_trial": best.number, "best_value": best.value,
                "best_params": best.params, "best_config": best.user_attrs["config"],
-               "objective": study.user_attrs.get("objective")}
+               "objective": objective}
     out.mkdir(parents=True, exist_ok=True)
     rd.write_json(out / BEST_CONFIG, best.user_attrs["config"])
     result["plots"] = _plots(study, out)

@@ -14,6 +14,7 @@ import pytest
 
 from keras_pg import run_dir as rd
 from keras_pg.cli import main
+from keras_pg.study_record import RECORD, check_record
 from keras_pg.tune import CHECKPOINTS, TrialReport, _open_study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,6 +107,10 @@ def test_kill_9_mid_study_then_the_same_command_keeps_the_finished_trials(tmp_pa
                                     "sqlite:///runs/tune.db, got 'runs/tune.db'"),
     (["--trials", "0"], "error: trials must be a positive integer, got 0"),
     (["--space", "SPACE"], "error: unknown parameter 'learning_rate' in the search space"),
+    *[(["--storage", url, "--trials", "1", "--max-steps", "500"],
+       f"error: storage {url} is an in-memory database: nothing would persist, and the study "
+       f"could not be continued or shared; give a file, e.g. sqlite:///runs/tune.db")
+      for url in ("sqlite://", "sqlite:///:memory:")],
 ])
 def test_bad_tune_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message):
     (tmp_path / "space.json").write_text(json.dumps({"learning_rate": {"choices": [1]}}))
@@ -138,3 +143,90 @@ def test_two_tuner_processes_share_one_study(tmp_path):
     done = [t for t in trials(tmp_path) if t.state.is_finished()]
     assert len({t.number for t in done}) == len(done) >= 4  # one study, no number twice
     assert {t.number for t in done} >= {0, 1, 2, 3}
+
+
+def test_a_study_refuses_other_settings_in_one_line_before_any_trial(tmp_path, capsys):
+    storage = f"sqlite:///{tmp_path}/tune.db"
+    for name, low in (("space", 1e-3), ("other_space", 1e-4)):  # one parameter: a fast trial
+        (tmp_path / f"{name}.json").write_text(json.dumps({"lr": {"type": "log", "low": low,
+                                                                  "high": 1e-2}}))
+    args = ["tune", "--storage", storage, "--study", "s", "--out", str(tmp_path / "out"),
+            "--quiet", "--env", "CartPole-v1", "--max-steps", "1000", "--eval-episodes", "1",
+            "--space", str(tmp_path / "space.json"), "--no-tensorboard"]
+    assert main([*args, "--trials", "1"]) == 0
+    best = (tmp_path / "out" / "best_config.json").read_text()
+    capsys.readouterr()
+    changes = {  # a flag changed -> the field named, its recorded and its given value
+        ("--env", "Acrobot-v1"): 'env_id = "CartPole-v1", and this command has '
+                                 'env_id = "Acrobot-v1"',
+        ("--env-kwargs", '{"sutton_barto_reward": true}'): "env_kwargs = {}, and this "
+            'command has env_kwargs = {"sutton_barto_reward": true}',
+        ("--objective", "eval"): 'objective = "auc", and this command has objective = "eval"',
+        ("--max-steps", "3000"): "max_steps = 1000, and this command has max_steps = 3000",
+        ("--seeds", "2"): "seeds = 1, and this command has seeds = 2",
+        ("--tune-preset", "seed"): 'preset = "none", and this command has preset = "seed"',
+        ("--space", str(tmp_path / "other_space.json")): 'space.lr = {"type": "log", '
+            '"low": 0.001, "high": 0.01}, and this command has space.lr = {"type": "log", '
+            '"low": 0.0001, "high": 0.01}',
+        ("--lr", "0.01"): "settings.lr = (not set), and this command has settings.lr = 0.01",
+    }
+    for (flag, value), difference in changes.items():
+        given = [*args, "--trials", "2"]
+        if flag in given:
+            given[given.index(flag) + 1] = value
+        assert main(given if flag in given else [*given, flag, value]) == 2, flag
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: study 's' in {storage} was created with {difference}")
+        assert err.endswith(": their trials are not comparable; use another --study name or "
+                            "the same settings\n") and len(err.splitlines()) == 1, err
+    assert [t.state for t in trials(tmp_path)] == [optuna.trial.TrialState.COMPLETE]
+    assert (tmp_path / "out" / "best_config.json").read_text() == best
+    # The same settings pass the check; where a trial logs is not part of what it tunes.
+    assert main([*args, "--trials", "1", "--tensorboard"]) == 0
+
+
+def test_a_study_made_before_studies_recorded_their_settings(tmp_path, capsys):
+    storage = f"sqlite:///{tmp_path}/tune.db"
+    old = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    old.add_trial(optuna.trial.create_trial(value=1.0))
+    assert main(["tune", "--storage", storage, "--study", "s", "--out", str(tmp_path / "out"),
+                 "--quiet", *SMALL, "--trials", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: study 's' in {storage} was made by an older keras-pg, which did "
+                   f"not record what it tunes, and its trials (1) cannot be checked against "
+                   f"these settings; use another --study name, or delete it (optuna "
+                   f"delete-study --study-name s --storage {storage})\n")
+    assert len(trials(tmp_path)) == 1
+    # One with no trials yet takes the record of the first command that continues it.
+    empty = optuna.create_study(study_name="empty", storage=storage, direction="maximize")
+    check_record(empty, storage, {"env_id": "CartPole-v1"})
+    assert empty.user_attrs[RECORD] == {"env_id": "CartPole-v1"}
+    with pytest.raises(ValueError, match='env_id = "CartPole-v1", and this command has '
+                                         'env_id = "Acrobot-v1"'):
+        check_record(empty, storage, {"env_id": "Acrobot-v1"})
+
+
+def test_an_unwritable_out_is_one_line_exit_74_before_any_trial(tmp_path, capsys):
+    (tmp_path / "file").write_text("a file where --out needs a directory (fails for root too)")
+    assert main(["tune", "--storage", f"sqlite:///{tmp_path}/tune.db", "--study", "s",
+                 "--out", str(tmp_path / "file" / "out"), "--quiet", *SMALL,
+                 "--trials", "1"]) == 74
+    assert capsys.readouterr().err == (f"error: cannot write the run: {tmp_path}/file/out: "
+                                       f"Not a directory; give --out a writable directory\n")
+    assert trials(tmp_path) == []  # no failed trial: the study was not even opened
+
+
+@pytest.mark.parametrize("database,reason", [
+    ("text.db", "DatabaseError: (sqlite3.DatabaseError) file is not a database"),
+    ("folder.db", "OperationalError: (sqlite3.OperationalError) unable to open database file"),
+    ("text.db/tune.db", "cannot create the folder TMP/text.db: File exists"),
+])
+def test_a_storage_that_cannot_be_opened_is_one_line_exit_2(tmp_path, capsys, database,
+                                                            reason):
+    (tmp_path / "text.db").write_text("not a database")
+    (tmp_path / "folder.db").mkdir()
+    storage = f"sqlite:///{tmp_path}/{database}"
+    assert main(["tune", "--storage", storage, "--out", str(tmp_path / "out"), "--quiet",
+                 *SMALL]) == 2
+    reason = reason.replace("TMP", str(tmp_path))
+    assert capsys.readouterr().err == f"error: cannot open the storage {storage}: {reason}\n"

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
 
 from serve.config import ServiceConfig
 from serve.policy import OnnxPolicy, PolicyLoadError
+from serve.ports import check_free, check_port
 
 TRAINED_ENV = "the metadata's, unless --env names another env"
 
@@ -104,9 +106,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _http(args: argparse.Namespace) -> int:
-    """Serve over HTTP: every option checked and every model loaded before binding."""
+    """Serve over HTTP: every option checked, the ports found free and every model loaded
+    before the service is announced."""
     from serve.auth import load_keys
-    from serve.http import check_port, serve_http
+    from serve.http import serve_http
     from serve.repository import load_models
 
     check_port(args.port, "--port")
@@ -122,6 +125,7 @@ def _http(args: argparse.Namespace) -> int:
         seed=args.seed, observation_shape=_dims(args.observation_shape),
         action_type=args.action_type)
     load_keys(config.api_key_file)
+    check_free(config.host, config.port, "--port")
     if config.grpc_port is not None:
         _check_grpc(config)
     models = load_models(config)
@@ -138,11 +142,11 @@ def _http(args: argparse.Namespace) -> int:
 def _check_grpc(config: ServiceConfig) -> None:
     """The gRPC service's requirements are installed and its port is free."""
     try:
-        from serve.grpc_v2 import check_bindable
+        importlib.import_module("serve.grpc_v2")
     except ImportError as exc:
         raise ValueError(f"--grpc-port needs grpcio and tritonclient[grpc] ({exc}); pip "
                          "install './serve[grpc]'") from None
-    check_bindable(config.host, config.grpc_port)
+    check_free(config.host, config.grpc_port, "--grpc-port")
 
 
 def _check_numbers(args: argparse.Namespace) -> None:

@@ -10,9 +10,11 @@ import dataclasses
 import ipaddress
 import json
 import re
+import threading
 from dataclasses import dataclass
 
 from serve import contract
+from serve.ports import check_port
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # a model name: a Triton directory, a URL part
 LOOPBACK_NAMES = ("localhost",)
@@ -47,7 +49,8 @@ class ServiceConfig:
     max_batch: int = contract.TRITON["max_batch_size"]
     """Requests of more observations get 413 before inference."""
     reload_interval: float = 0.5
-    """Seconds between checks of the served files for a replacement (0: no hot reload)."""
+    """Seconds between checks of the served files for a replacement (0: no hot reload), at
+    most threading.TIMEOUT_MAX (a thread's wait takes no more)."""
     inference_threads: int = 2
     """Requests worked on at once, in threads beside the event loop."""
     decode_processes: int = 1
@@ -71,9 +74,9 @@ class ServiceConfig:
             check_name(self.model_name, "--model-name")
         _positive_ints(self, ("workers", "max_body_bytes", "max_batch", "inference_threads",
                               "intra_op_threads"))
-        _check_port(self.port, "--port")
+        check_port(self.port, "--port")
         if self.grpc_port is not None:
-            _check_port(self.grpc_port, "--grpc-port")
+            check_port(self.grpc_port, "--grpc-port")
             if self.grpc_port == self.port:
                 raise ValueError(f"--grpc-port must differ from --port, got {self.port} "
                                  "for both")
@@ -81,9 +84,7 @@ class ServiceConfig:
                 self.decode_processes, int) or self.decode_processes < 0:
             raise ValueError(f"--decode-processes must be an integer >= 0, got "
                              f"{self.decode_processes!r}")
-        if not self.reload_interval >= 0:
-            raise ValueError(f"--reload-interval must be >= 0 seconds, got "
-                             f"{self.reload_interval!r}")
+        _check_interval(self.reload_interval)
         for origin in self.cors_origins:
             if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
                 raise ValueError(f"--cors-origin must be a scheme and host such as "
@@ -119,9 +120,13 @@ def check_name(name: str, what: str = "model name") -> None:
                          f"'.' or '-'), got {name!r}")
 
 
-def _check_port(port: int, flag: str) -> None:
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ValueError(f"{flag} must be an integer in 1-65535, got {port!r}")
+def _check_interval(seconds: float) -> None:
+    """A wait the watcher thread can make: Event.wait raises OverflowError for inf and for
+    anything over threading.TIMEOUT_MAX, and the watcher would die."""
+    number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+    if not number or not 0 <= seconds <= threading.TIMEOUT_MAX:
+        raise ValueError(f"--reload-interval must be a number of seconds from 0 (no hot "
+                         f"reload) to {threading.TIMEOUT_MAX:.0f}, got {seconds!r}")
 
 
 def _positive_ints(config: ServiceConfig, fields: tuple[str, ...]) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import math
-import socket
 import time
 from collections.abc import Sequence
 
@@ -72,19 +71,6 @@ def grpc_server(models: dict[str, ServedModel], config: ServiceConfig) -> grpc.S
         raise ValueError(f"--grpc-port {config.grpc_port}: cannot bind {host}:"
                          f"{config.grpc_port}; is it in use?") from None
     return server
-
-
-def check_bindable(host: str, port: int) -> None:
-    """ValueError (one line) if `host:port` cannot be bound, checked before uvicorn starts:
-    a failure in its startup prints a traceback."""
-    family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    with socket.socket(family, kind) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as grpc binds
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise ValueError(f"--grpc-port {port}: cannot bind {host}:{port} "
-                             f"({exc.strerror})") from None
 
 
 class ApiKeyCheck(grpc.ServerInterceptor):

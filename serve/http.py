@@ -108,12 +108,6 @@ def app_from_environment() -> FastAPI:
     return create_app(config=ServiceConfig.from_json(os.environ[CONFIG_ENV]))
 
 
-def check_port(port: int, name: str = "port") -> None:
-    """A TCP port, 1 to 65535 (uvicorn would take 70000 modulo 65536 without a word)."""
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ValueError(f"{name} must be an integer in 1-65535, got {port!r}")
-
-
 def exposure_warning(config: ServiceConfig, keys: list[bytes]) -> str | None:
     """The warning for a service reachable beyond this machine without an API key."""
     if config.loopback or keys:

@@ -24,12 +24,7 @@ def as_batch(obs: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndar
         ValueError: one line saying what was received and what was expected.
     """
     # Identity, not ==: dtype is one of the two objects above, and this is act()'s hot path.
-    if dtype is UINT8:
-        obs = _as_uint8(obs, shape)
-    try:
-        array = np.asarray(obs, dtype=dtype)
-    except (ValueError, TypeError):
-        raise _not_numeric(obs, shape) from None
+    array = _as_uint8(obs, shape) if dtype is UINT8 else _real(obs, shape, dtype)
     if array.shape == shape:
         single, array = True, array[None]
     elif array.shape[1:] == shape and array.shape[0] > 0:
@@ -46,10 +41,7 @@ def _as_uint8(obs: Any, shape: tuple[int, ...]) -> np.ndarray:
     """A uint8 array as it is; other numbers as uint8 if each is an integer in [0, 255]."""
     if isinstance(obs, np.ndarray) and obs.dtype == UINT8:
         return obs
-    try:
-        values = np.asarray(obs, dtype=np.float64)  # exact for every integer a uint8 can hold
-    except (ValueError, TypeError):
-        raise _not_numeric(obs, shape) from None
+    values = _real(obs, shape, np.dtype(np.float64))  # exact for every uint8 integer
     if not np.isfinite(values).all():
         raise ValueError(NOT_FINITE)
     outside = (values < 0) | (values > 255) | (values != np.round(values))
@@ -57,6 +49,23 @@ def _as_uint8(obs: Any, shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError("obs must be integers in [0, 255] for this policy's uint8 input, "
                          f"got {values[outside][0]}")
     return values.astype(np.uint8)
+
+
+def _real(obs: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """`obs` as a `dtype` array; a ValueError for complex values (their imaginary part would
+    be dropped), numbers beyond any float (as NaN and inf are), and anything not numeric."""
+    try:
+        array = obs if isinstance(obs, np.ndarray) else np.asarray(obs)
+        complex_values = array.dtype.kind == "c"
+        if not complex_values:
+            array = array.astype(dtype, copy=False)
+    except OverflowError:  # a Python int beyond float64, such as 10**400
+        raise ValueError(NOT_FINITE) from None
+    except (ValueError, TypeError):
+        raise _not_numeric(obs, shape) from None
+    if complex_values:
+        raise ValueError(f"obs must be real numbers with shape {shape}, got complex values")
+    return array
 
 
 def _not_numeric(obs: Any, shape: tuple[int, ...]) -> ValueError:

@@ -47,11 +47,12 @@ class OnnxPolicy:
         seed: seeds the numpy Generator used by `act(..., deterministic=False)`.
         intra_op_threads: onnxruntime threads per call (1: lowest single-observation latency).
         observation_shape, action_type: required for an ONNX file without keras_pg metadata.
-            "discrete": the model's first output holds logits [batch, n] (softmax applied)
-            unless an output is named `probs`; "continuous": the first output is the action
-            [batch, d] (deterministic only). The graph's one input must take
-            [batch, *observation_shape]. For a keras_pg file they are optional, and must
-            agree with its metadata when given.
+            "discrete": an output named `probs` [batch, n], wherever it is among the
+            outputs, holds the probabilities; without one, the first output holds logits
+            [batch, n] (softmax applied); greedy is the argmax, sampling draws from them.
+            "continuous": the first output is the action [batch, d] (deterministic only).
+            The graph's one input must take [batch, *observation_shape]. For a keras_pg file
+            they are optional, and must agree with its metadata when given.
 
     Raises:
         PolicyLoadError: one line, when the file is missing or not loadable, or declares
@@ -106,6 +107,8 @@ class OnnxPolicy:
 
     def _from_caller(self, observation_shape: tuple[int, ...] | None,
                      action_type: str | None) -> None:
+        """Everything from the caller, for a file without metadata, checked against the
+        graph."""
         if observation_shape is None or action_type not in ACTION_TYPES:
             raise PolicyLoadError(f"{self.path} has no keras_pg metadata; {CALLER_HINT} to "
                                   f"load it (got action_type={action_type!r})")
@@ -113,22 +116,24 @@ class OnnxPolicy:
         node = self._session.get_inputs()[0]
         check_input_shape(self.path, node, self.observation_shape,
                           f"observation_shape {self.observation_shape}", any_batch=True)
-        first = self._session.get_outputs()[0]
-        if first.shape is None or len(first.shape) != 2:
-            raise PolicyLoadError(f"{self.path}: output {first.name!r} has shape {first.shape}; "
-                                  f"a {action_type} policy's first output is [batch, size]")
-        size = first.shape[-1] if isinstance(first.shape[-1], int) else None
+        # Discrete: an output named probs wherever it is (export writes `action` [batch]
+        # first), else the first output as logits. Continuous: the first output.
+        named = action_type == "discrete" and contract.PROBS in self._outputs
+        role = f"output {contract.PROBS!r}" if named else "first output"
+        read = self._session.get_outputs()[self._outputs.index(contract.PROBS) if named else 0]
+        if read.shape is None or len(read.shape) != 2:
+            raise PolicyLoadError(f"{self.path}: output {read.name!r} has shape {read.shape}; "
+                                  f"a {action_type} policy's {role} is [batch, size]")
+        size = read.shape[-1] if isinstance(read.shape[-1], int) else None
         if action_type == "discrete":
-            named = contract.PROBS in self._outputs
-            self.kind, self._logits = "categorical", not named
-            self._dist_outputs = [contract.PROBS if named else first.name]
-            self._action_output = None
+            self.kind, self._logits, self._dist_outputs = "categorical", not named, [read.name]
+            self._action_output = None  # greedy: the argmax of probs
             self.action_space = {"type": "Discrete", "n": size, "start": 0}
         else:
             self.kind, self._logits, self._dist_outputs = "deterministic", False, []
-            self._action_output = first.name
+            self._action_output = read.name
             self.action_space = {"type": "Box", "shape": [size]}
-            self._act_fetch, self._act_checked = [first.name], range(1)
+            self._act_fetch, self._act_checked = [read.name], range(1)
 
     @property
     def session(self) -> ort.InferenceSession:

@@ -3,10 +3,15 @@ repository (the layout `python -m export RUN_DIR --triton-repo DIR` writes):
 
     DIR/NAME/config.pbtxt        Triton's configuration (serve does not need it)
     DIR/NAME/1/model.onnx        version 1; the highest version directory is served
+
+As in Triton, a version directory is named by a positive integer in ASCII digits without a
+leading zero; any other directory ("latest", "01", "²", whose str.isdigit() is True) is
+ignored.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +21,7 @@ from serve.models import Loader, ServedModel
 from serve.policy import OnnxPolicy, PolicyLoadError
 
 MODEL_FILE = contract.TRITON["model_file"]
+VERSION = re.compile(r"[1-9][0-9]*")  # ASCII only: int() also reads "٣"; Triton ignores "01"
 
 
 def load_models(config: ServiceConfig, loaded: OnnxPolicy | None = None
@@ -67,5 +73,6 @@ def loader(config: ServiceConfig, loaded: OnnxPolicy | None) -> Loader:
 
 
 def _versions(model_dir: Path) -> list[int]:
+    """The versions in `model_dir` that hold a model file."""
     return [int(d.name) for d in model_dir.iterdir()
-            if d.name.isdigit() and (d / MODEL_FILE).is_file()]
+            if VERSION.fullmatch(d.name) and (d / MODEL_FILE).is_file()]

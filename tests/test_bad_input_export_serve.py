@@ -8,11 +8,14 @@ serve policies, forged ones included, are written with onnx.helper (no TensorFlo
 """
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -22,6 +25,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from serve import contract
+from tests.servers import free_port
 from tests.test_serve_envs import IMAGE_SPACE, MYENV, box, discrete, keras_pg_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -307,6 +311,8 @@ CARTPOLE_OBS = "the metadata's observation space Box(shape=(4,), float32)"
 FOREIGN = "pass observation_shape=... and action_type='discrete' or 'continuous' (command " \
           "line: --observation-shape 4 --action-type discrete)"
 WRONG_ENV = "pass the env the policy was trained on with --env ID"
+RELOAD_INTERVAL = ("error: --reload-interval must be a number of seconds from 0 (no hot "
+                   f"reload) to {threading.TIMEOUT_MAX:.0f}, got")
 
 # (case, the policy file: metadata and graph_policy's keywords, arguments after it, the
 # expected message); {policy} is the file, {tmp} its directory.
@@ -322,6 +328,13 @@ SERVE_CASES = [
      "error: --port must be an integer in 1-65535, got 70000"),
     ("port-zero", (cartpole(), {}), ["--http", "--port", "0"],
      "error: --port must be an integer in 1-65535, got 0"),
+    # a thread's wait takes neither inf nor more than threading.TIMEOUT_MAX (OverflowError)
+    ("reload-interval-inf", (cartpole(), {}), ["--http", "--reload-interval", "inf"],
+     f"{RELOAD_INTERVAL} inf"),
+    ("reload-interval-nan", (cartpole(), {}), ["--http", "--reload-interval", "nan"],
+     f"{RELOAD_INTERVAL} nan"),
+    ("reload-interval-beyond-a-wait", (cartpole(), {}), ["--http", "--reload-interval", "1e10"],
+     f"{RELOAD_INTERVAL} 10000000000.0"),
     ("seed-negative", (cartpole(), {}), ["--seed", "-1"],
      "error: --seed must be a non-negative integer, got -1"),
     ("threads-zero", (cartpole(), {}), ["--threads", "0"],
@@ -438,6 +451,29 @@ def test_serve_bad_input_is_one_line_and_writes_nothing(tmp_path, case, policy, 
                          *(a.format(tmp=tmp_path) for a in args)], cwd=tmp_path, timeout=30)
     assert_one_line_error(proc, message.format(policy=path, tmp=tmp_path))
     assert snapshot(tmp_path) == before
+
+
+HAS_GRPC = all(importlib.util.find_spec(name) for name in ("grpc", "tritonclient"))
+
+
+@pytest.mark.parametrize("flag", ["--port", "--grpc-port"])
+def test_serve_refuses_a_port_in_use_before_announcing_itself(tmp_path, flag):
+    """A port in use is one line and exit code 2 before "serving ..." is printed (uvicorn
+    finds it only once it starts, and exits with code 3)."""
+    if flag == "--grpc-port" and not HAS_GRPC:
+        pytest.skip("the extra grpc is not installed")
+    path = graph_policy(tmp_path / "policy.onnx", cartpole())
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        ports = (["--port", str(port)] if flag == "--port"
+                 else ["--port", str(free_port()), "--grpc-port", str(port)])
+        proc = run("serve", [str(path), "--http", "--host", "127.0.0.1", *ports],
+                   cwd=tmp_path, timeout=30)
+    assert "serving" not in proc.stdout
+    assert_one_line_error(proc, f"error: port {port} on 127.0.0.1 is in use; stop what "
+                                f"listens there or pass another {flag}")
 
 
 def test_serve_flags_load_an_onnx_file_without_metadata(tmp_path):

@@ -3,7 +3,9 @@ in between requests; none fails meanwhile, and a file that fails a check is refu
 
 import http.client
 import json
+import logging
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -12,8 +14,11 @@ import numpy as np
 import pytest
 
 import serve
+from serve.config import ServiceConfig
 from serve.models import ServedModel
 from serve.policy import PolicyLoadError
+from serve.reload import Watcher
+from serve.repository import load_models
 from tests.linear_policies import W_DISCRETE, continuous_policy, discrete_policy
 from tests.servers import request, running_server
 
@@ -153,3 +158,81 @@ def test_the_same_bytes_again_are_not_a_new_version(tmp_path):
     with pytest.raises(PolicyLoadError, match="is not a loadable ONNX model"):
         model.reload()
     assert model.reload() is None and model.current is version  # not read again until it changes
+
+
+def test_the_watcher_survives_any_error_logs_it_in_one_line_and_keeps_polling(tmp_path,
+                                                                               caplog):
+    """An error no check expects (here the model's directory listing fails) is logged once,
+    in one line, while it lasts; the last good version keeps serving, and the next file is
+    swapped in."""
+    a = discrete_policy(tmp_path / "a.onnx")
+    b = discrete_policy(tmp_path / "b.onnx", weights=-W_DISCRETE)
+    where: list[Path | None] = [a]
+
+    def locate() -> Path:
+        if where[0] is None:
+            raise RuntimeError("the listing failed\nsecond line")
+        return where[0]
+
+    model = ServedModel("policy", locate, serve.OnnxPolicy)
+    caplog.set_level(logging.INFO, logger="serve.reload")
+    watcher = Watcher({"policy": model}, 0.01)
+    watcher.start()
+    try:
+        where[0] = None
+        time.sleep(0.2)  # ~20 failed checks
+        where[0] = b
+        deadline = time.monotonic() + 10
+        while model.current.number != 2:
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.01)
+    finally:
+        watcher.stop()
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == ["model 'policy': could not check for a new file, still serving version "
+                      "1: RuntimeError: the listing failed"]
+    assert model.current.policy.path == b
+    assert "model 'policy': now serving version 2" in caplog.text
+
+
+def repository(root: Path, versions: dict[str, Path]) -> Path:
+    """A Triton model repository root/policy/<version>/model.onnx, each a copy of its file."""
+    for version, source in versions.items():
+        (root / "policy" / version).mkdir(parents=True)
+        (root / "policy" / version / "model.onnx").write_bytes(source.read_bytes())
+    return root
+
+
+def test_only_ascii_digits_without_a_leading_zero_name_a_version(tmp_path):
+    """As Triton ignores them, folders such as '²' (str.isdigit() is True, int() fails) or
+    '01' are not versions: 1 is served, not the others; a model with none names its path."""
+    a = discrete_policy(tmp_path / "a.onnx")
+    b = discrete_policy(tmp_path / "b.onnx", weights=-W_DISCRETE)
+    root = repository(tmp_path / "models", {"1": a, "²": b, "٣": b, "01": b, "1.5": b})
+    models = load_models(ServiceConfig(repository=str(root)))
+    assert models["policy"].current.policy.path == root / "policy" / "1" / "model.onnx"
+    only = repository(tmp_path / "unversioned", {"²": a})
+    with pytest.raises(PolicyLoadError, match=f"^{re.escape(str(only))} holds no model"):
+        load_models(ServiceConfig(repository=str(only)))
+
+
+def test_a_folder_that_is_not_a_version_added_while_serving_is_skipped(tmp_path):
+    """'³' and '01' appear in the repository while it is served: the service keeps its
+    version, logs no error, and still swaps in version 2 when it comes."""
+    a = discrete_policy(tmp_path / "a.onnx")
+    b = discrete_policy(tmp_path / "b.onnx", weights=-W_DISCRETE)
+    root = repository(tmp_path / "models", {"1": a})
+    log = tmp_path / "server.log"
+    with running_server(None, "--model-repository", str(root), "--reload-interval", "0.05",
+                        log=log) as port:
+        staged = repository(tmp_path / "staged", {"³": b, "01": b, "2": b}) / "policy"
+        for name in ("³", "01"):
+            os.replace(staged / name, root / "policy" / name)
+        time.sleep(0.3)  # several checks
+        assert served_version(port) == 1
+        os.replace(staged / "2", root / "policy" / "2")
+        wait_for_version(port, 2)
+        expected = serve.OnnxPolicy(b).probs(OBS)
+        status, body = request(port, "POST", "/v1/act", {"obs": OBS})
+    assert status == 200 and np.allclose(body["probs"], expected, rtol=1e-6)
+    assert "error" not in log.read_text().lower(), log.read_text()

@@ -14,6 +14,8 @@ from onnx import TensorProto, helper
 
 import export
 import serve
+from serve.cli import main as serve_main
+from tests.linear_policies import discrete_answer, discrete_policy
 from tests.policies import mlp_policy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,6 +156,36 @@ def test_foreign_onnx_needs_and_accepts_shape_and_action_type(tmp_path):
     expected = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(policy.probs(obs), expected, rtol=1e-5)
     assert policy.action_space["n"] == 3
+
+
+def without_metadata(source: Path, path: Path) -> Path:
+    """`source` laid out as export writes it -- output `action` [batch] first, then `probs`
+    [batch, n] -- with its keras_pg metadata removed."""
+    model = onnx.load(source)
+    del model.metadata_props[:]
+    outputs = sorted(model.graph.output, key=lambda output: output.name != "action")
+    del model.graph.output[:]
+    model.graph.output.extend(outputs)
+    onnx.save(model, path)
+    return path
+
+
+def test_an_onnx_without_metadata_reads_its_output_named_probs(tmp_path):
+    """Wherever `probs` is among the outputs, a file without metadata loaded as discrete
+    answers from it: greedy is its argmax, sampling draws from it (as the same file with its
+    metadata does, with the same seed)."""
+    typed = discrete_policy(tmp_path / "typed.onnx")
+    path = without_metadata(typed, tmp_path / "bare.onnx")
+    policy = serve.OnnxPolicy(path, seed=3, observation_shape=(4,), action_type="discrete")
+    obs = observations(64)
+    probs, greedy = discrete_answer(obs)
+    np.testing.assert_allclose(policy.probs(obs), probs, rtol=1e-5)
+    np.testing.assert_array_equal(policy.act(obs), greedy)
+    assert policy.action_space == {"type": "Discrete", "n": 2, "start": 0}
+    sampled = serve.OnnxPolicy(typed, seed=3).act(obs, deterministic=False)
+    np.testing.assert_array_equal(policy.act(obs, deterministic=False), sampled)
+    assert serve_main([str(path), "--observation-shape", "4", "--action-type", "discrete",
+                       "--env", "CartPole-v1", "--episodes", "2"]) == 0
 
 
 def test_unloadable_files_are_clear_errors(tmp_path):

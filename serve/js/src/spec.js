@@ -24,8 +24,9 @@ const CALLER_HINT = "pass observation_shape=... and action_type='discrete' or 'c
  *   observation shape (the graph's input is [batch, ...observation_shape]). Python's keyword
  *   names, so that Python's messages name them.
  * @property {"discrete" | "continuous"} [action_type] for a file without metadata: "discrete"
- *   (the first output holds logits, softmax applied, unless an output is named `probs`) or
- *   "continuous" (the first output is the action; deterministic only)
+ *   (an output named `probs`, wherever it is, holds the probabilities; without one, the first
+ *   output holds logits, softmax applied) or "continuous" (the first output is the action;
+ *   deterministic only)
  */
 
 /**
@@ -83,21 +84,24 @@ export function callerSpec(name, graph, { observation_shape: shape, action_type:
   const observationShape = validShape(name, shape);
   checkInputShape(name, graph.inputs[0], observationShape,
     `observation_shape ${pyTuple(observationShape)}`, true);
-  const first = graph.outputs[0];
-  if (first.shape === null || first.shape.length !== 2) {
-    throw new PolicyLoadError(`${name}: output ${pyRepr(first.name)} has shape `
-      + `${pyRepr(first.shape)}; a ${actionType} policy's first output is [batch, size]`);
+  // Discrete: an output named probs wherever it is (export writes `action` [batch] first),
+  // else the first output as logits. Continuous: the first output.
+  const probs = graph.outputs.find((o) => o.name === contract.PROBS);
+  const named = actionType === "discrete" && probs !== undefined;
+  const read = named ? probs : graph.outputs[0];
+  const role = named ? `output ${pyRepr(contract.PROBS)}` : "first output";
+  if (read.shape === null || read.shape.length !== 2) {
+    throw new PolicyLoadError(`${name}: output ${pyRepr(read.name)} has shape `
+      + `${pyRepr(read.shape)}; a ${actionType} policy's ${role} is [batch, size]`);
   }
-  const size = typeof first.shape[1] === "number" ? first.shape[1] : null;
+  const size = typeof read.shape[1] === "number" ? read.shape[1] : null;
   if (actionType === "discrete") {
-    const named = graph.outputs.some((o) => o.name === contract.PROBS);
     return { kind: "categorical", observationShape,
              actionSpace: { type: "Discrete", n: size, start: 0 },
-             distOutputs: [named ? contract.PROBS : first.name], logits: !named,
-             actionOutput: null };
+             distOutputs: [read.name], logits: !named, actionOutput: null };
   }
   return { kind: "deterministic", observationShape, actionSpace: { type: "Box", shape: [size] },
-           distOutputs: [], logits: false, actionOutput: first.name };
+           distOutputs: [], logits: false, actionOutput: read.name };
 }
 
 /**

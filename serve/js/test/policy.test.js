@@ -6,12 +6,31 @@ import { readFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { test } from "node:test";
 
+import protobuf from "protobufjs/light.js";
+
 import * as contract from "../src/contract.js";
 import { Policy, loadPolicy } from "../src/node.js";
 import { fixturePath, readFixture } from "./fixtures.js";
 
 const PARITY = readFixture("parity.json");
 const CARTPOLE = fixturePath("cartpole.onnx");
+const METADATA_PROPS = 14;  // ModelProto's field number (onnx/onnx.proto)
+
+/**
+ * An ONNX model's bytes without its metadata_props, every other field copied as it is.
+ * @param {Uint8Array} bytes
+ */
+function withoutMetadata(bytes) {
+  const reader = protobuf.Reader.create(bytes);
+  const kept = [];
+  while (reader.pos < reader.len) {
+    const start = reader.pos;
+    const tag = reader.uint32();
+    reader.skipType(tag & 7);
+    if (tag >>> 3 !== METADATA_PROPS) kept.push(bytes.subarray(start, reader.pos));
+  }
+  return Buffer.concat(kept);
+}
 
 test("one observation gives one action; a batch an array of them", async () => {
   const policy = await loadPolicy(CARTPOLE);
@@ -93,4 +112,21 @@ test("bytes, file URLs and names in messages; unknown options refused", async ()
   await assert.rejects(loadPolicy(fixturePath("nometa.onnx"), { observation_shape: [4],
     action_type: "discrete", name: "other.onnx" }).then((p) => p.act([1, 2, 3])),
   { message: "obs has shape (3,); expected (4,) or (batch, 4)" });
+});
+
+test("a file without metadata answers from its output named probs, wherever it is", async () => {
+  // cartpole.onnx as export writes it (output action [batch] first, then probs [batch, 2])
+  const bare = withoutMetadata(await readFile(CARTPOLE));
+  const policy = await loadPolicy(bare, { observation_shape: [4], action_type: "discrete",
+                                          seed: 3 });
+  assert.deepEqual(policy.metadata, {});
+  assert.deepEqual(policy.actionSpace, { type: "Discrete", n: 2, start: 0 });
+  const { observations, outputs, greedy } = PARITY.cartpole;
+  assert.deepEqual(await policy.act(observations), greedy);
+  const probs = /** @type {Float32Array[]} */ (await policy.probs(observations));
+  probs.forEach((row, i) => row.forEach(
+    (p, j) => assert.ok(Math.abs(p - outputs.probs[i][j]) <= 1e-6)));
+  const typed = await loadPolicy(CARTPOLE, { seed: 3 });
+  assert.deepEqual(await policy.act(observations, { deterministic: false }),
+    await typed.act(observations, { deterministic: false }));
 });

@@ -24,7 +24,7 @@ import tensorflow as tf
 from keras_pg import run_dir as rd
 from keras_pg.backends import make_backend
 from keras_pg.callbacks import CallbackDriver
-from keras_pg.config import Config, ConfigError, ConfigTypeError
+from keras_pg.config import Config, ConfigError, ConfigTypeError, is_positive_int
 from keras_pg.envs import factory_name, is_factory_name, prepare_env
 from keras_pg.evaluate import evaluate_policy
 from keras_pg.learner import Learner
@@ -178,7 +178,7 @@ class REINFORCE:
             The summary (summary.json of the run directory), with `stop_reason`: "solved",
             "max_steps", "callback" or "interrupted" (no evaluation then).
         """
-        if max_steps is not None and not (isinstance(max_steps, int) and max_steps > 0):
+        if max_steps is not None and not is_positive_int(max_steps):
             raise ConfigError(f"max_steps must be a positive integer or None, got {max_steps!r}")
         budget = self._trainer.budget_for(max_steps)
         board = self._tensorboard_log()
@@ -186,6 +186,8 @@ class REINFORCE:
         driver = CallbackDriver([*(callbacks or []), *extra], self.model,
                                 {"max_steps": budget, "verbose": self.verbose})
         with self._lock or contextlib.nullcontext():  # the run directory is ours meanwhile
+            if self.run_dir is not None:
+                self._trainer.check_not_stale()
             reason = self._trainer.train(budget, driver, should_stop or (lambda: False),
                                          checkpoint_every_s)
             if reason == INTERRUPTED:
@@ -217,16 +219,27 @@ class REINFORCE:
         Discrete actions: a Python int, or int64 [B]. Box actions: float32 [d] or [B, d],
         clipped to the bounds. deterministic=True takes the greedy action (argmax, or the
         mean); False samples from the policy (seeded by `seed` and the call count).
+
+        Raises:
+            ValueError: one line, for observations that are not the policy's (as_batch), and
+                `serve.NonFiniteOutputError` when they overflow the network to NaN or inf,
+                as `OnnxPolicy.act` does.
         """
         dtype = UINT8 if self.model.inputs[0].dtype == "uint8" else FLOAT32
         batch, single = as_batch(obs, tuple(self.model.input_shape[1:]), dtype)
         if deterministic not in self._act:
             self._act[deterministic] = make_act_fn(self.model, self._trainer.learner.head,
-                                                   greedy=deterministic)
+                                                   greedy=deterministic, with_params=True)
         self._predict_calls += 1
         seed = tf.constant([derived_seed(self.config.seed, PREDICT_STREAM, 0),
                             self._predict_calls], tf.int64)
-        actions = self._trainer.learner.head.to_env(self._act[deterministic](batch, seed).numpy())
+        actions, params = self._act[deterministic](batch, seed)
+        if not np.isfinite(params.numpy()).all():
+            from serve.policy import not_finite
+
+            output = "probs" if isinstance(self.action_space, gym.spaces.Discrete) else "mean"
+            raise not_finite(output, params.numpy(), batch)
+        actions = self._trainer.learner.head.to_env(actions.numpy())
         if isinstance(self.action_space, gym.spaces.Discrete):
             actions = actions.astype(np.int64)
             return int(actions[0]) if single else actions
@@ -236,7 +249,7 @@ class REINFORCE:
         """Greedy episodes in the agent's env: mean_return, std_return, episodes, returns.
         `seed` seeds the resets (default: derived from the run's seed, never used in
         training)."""
-        if not (isinstance(episodes, int) and episodes > 0):
+        if not is_positive_int(episodes):
             raise ConfigError(f"episodes must be a positive integer, got {episodes!r}")
         if seed is None:
             seed = derived_seed(self.config.seed, EVAL_STREAM, 0)
@@ -280,6 +293,8 @@ class REINFORCE:
             run_dir=self.run_dir, observation_space=self.observation_space,
             action_space=self.action_space, observations=self._trainer.observation_sample)
         with self._lock or contextlib.nullcontext():  # export_report.json goes to run_dir
+            if self.run_dir is not None:
+                self._trainer.check_not_stale()
             return export_policy(source, path, **({"opset": opset} if opset else {}),
                                  seed=seed, quantize=quantize)
 

@@ -1,11 +1,13 @@
 """The checkpoint: everything a resume needs, and proof of what it belongs to.
 
 checkpoint.npz holds the learner's arrays and a JSON state: the run's counters; the config,
-env id and spaces it was written with; and SHA-256 checksums of its arrays and of the
-metrics rows it covers. A resume checks all of it against config.json, spaces.json,
-metrics.csv and updates.csv before anything is touched, and any damage or disagreement is a
-one-line RunDirError naming the file, what is wrong and how to recover. Writing a checkpoint
-keeps the one before as checkpoint.prev.npz, so a damaged latest checkpoint never loses the run.
+env id and spaces it was written with; SHA-256 checksums of its arrays and of the metrics
+rows it covers; and a fresh id, by which a writer tells that the run directory still holds
+what it loaded or last wrote (`written_since`). A resume checks all of it against
+config.json, spaces.json, metrics.csv and updates.csv before anything is touched, and any
+damage or disagreement is a one-line RunDirError naming the file, what is wrong and how to
+recover. Writing a checkpoint keeps the one before as checkpoint.prev.npz, so a damaged
+latest checkpoint never loses the run.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -35,6 +38,8 @@ class Checkpoint(NamedTuple):
     """The metrics.csv rows it covers (verified)."""
     update_rows: list[tuple]
     """The updates.csv rows it covers (verified)."""
+    checkpoint_id: str | None
+    """The id written with it (None for a checkpoint older than ids)."""
 
 
 def digest(data: bytes | str) -> str:
@@ -57,14 +62,17 @@ def config_digest(config: dict[str, Any]) -> str:
 
 def save(run_dir: Path, arrays: dict[str, np.ndarray], progress: dict[str, Any],
          config: dict[str, Any], spaces: dict[str, Any], episode_rows: list[tuple],
-         update_rows: list[tuple]) -> None:
-    """Write checkpoint.npz atomically, keeping the previous one as checkpoint.prev.npz.
+         update_rows: list[tuple]) -> str:
+    """Write checkpoint.npz atomically, keeping the previous one as checkpoint.prev.npz;
+    return its new id.
 
     Call it after metrics.csv and updates.csv hold `episode_rows` and `update_rows`: a crash
     between the two leaves metrics ahead of the checkpoint, which a resume recomputes.
     """
+    checkpoint_id = uuid.uuid4().hex
     state = {
-        "progress": progress, "config": config, "config_sha256": config_digest(config),
+        "checkpoint_id": checkpoint_id, "progress": progress, "config": config,
+        "config_sha256": config_digest(config),
         "env_id": config["env_id"], "spaces": spaces, "arrays_sha256": arrays_digest(arrays),
         "metrics_sha256": digest(rd.csv_text(rd.EPISODE_COLUMNS, episode_rows)),
         "updates_sha256": digest(rd.csv_text(rd.UPDATE_COLUMNS, update_rows)),
@@ -80,6 +88,22 @@ def save(run_dir: Path, arrays: dict[str, np.ndarray], progress: dict[str, Any],
             os.replace(link, previous)
 
     rd.atomic_write(path, write)
+    return checkpoint_id
+
+
+def written_since(run_dir: Path, checkpoint_id: str | None) -> dict[str, Any] | None:
+    """The progress of `run_dir`'s checkpoint if another writer has replaced the one with
+    `checkpoint_id` (the one this writer loaded or last wrote), else None. Reads only the
+    checkpoint's small state, not its arrays."""
+    path = run_dir / rd.CHECKPOINT
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            state = json.loads(str(data[STATE]))
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
+        return None  # damaged: writing a good checkpoint over it loses nothing
+    return None if state.get("checkpoint_id") == checkpoint_id else state["progress"]
 
 
 def load(run_dir: Path, config: dict[str, Any], spaces: dict[str, Any]) -> Checkpoint:
@@ -109,7 +133,7 @@ def load(run_dir: Path, config: dict[str, Any], spaces: dict[str, Any]) -> Check
                                   progress["episodes"], state["metrics_sha256"], "episode")
     update_rows = _verified_rows(run_dir / rd.UPDATES, rd.UPDATE_COLUMNS, progress["updates"],
                                  state["updates_sha256"], "update")
-    return Checkpoint(arrays, progress, episode_rows, update_rows)
+    return Checkpoint(arrays, progress, episode_rows, update_rows, state.get("checkpoint_id"))
 
 
 def read(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -22,7 +22,8 @@ NETWORKS = ("auto", "mlp", "cnn", "custom")
 PRECISIONS = ("float32", "bfloat16")
 
 
-def _positive_int(value: object) -> bool:
+def is_positive_int(value: object) -> bool:
+    """An int above 0, and not a bool (True is an int to Python, not a count to a user)."""
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
@@ -150,7 +151,7 @@ class Config:
     def _count_problems(self):
         for name in ("num_envs", "episodes_per_update", "value_epochs", "max_steps",
                      "solve_window", "num_workers"):
-            if not _positive_int(getattr(self, name)):
+            if not is_positive_int(getattr(self, name)):
                 yield f"{name} must be a positive integer, got {getattr(self, name)!r}"
         for name in ("eval_episodes", "histogram_every"):
             if getattr(self, name) < 0:
@@ -158,9 +159,9 @@ class Config:
         if not 0 <= self.seed <= MAX_SEED:
             yield f"seed must be an integer in [0, {MAX_SEED}], got {self.seed}"
         for name in ("max_episode_steps", "envs_per_worker"):
-            if getattr(self, name) is not None and not _positive_int(getattr(self, name)):
+            if getattr(self, name) is not None and not is_positive_int(getattr(self, name)):
                 yield f"{name} must be a positive integer or none, got {getattr(self, name)!r}"
-        if not self.hidden or not all(_positive_int(w) for w in self.hidden):
+        if not self.hidden or not all(is_positive_int(w) for w in self.hidden):
             yield f"hidden must be positive layer widths like 128 or 128,128, got {self.hidden!r}"
 
     def _number_problems(self):

@@ -138,10 +138,12 @@ def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
 
 
 def inspect_env(source: EnvSource) -> EnvInfo:
-    """Make one env, check its spaces, and read its time limit and reward threshold."""
+    """Make one env, check its spaces and its API (one reset and one step), and read its
+    time limit and reward threshold."""
     env = source.make()
     try:
         check_spaces(source.name, env.observation_space, env.action_space)
+        check_api(source.name, env)
         spec = env.spec
         return EnvInfo(env.observation_space, env.action_space, _time_limit(env),
                        spec.reward_threshold if spec is not None else None)
@@ -182,6 +184,27 @@ def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Sp
         raise ConfigError(
             f"{env_id} has observation space {observation_space}; keras_pg supports numeric "
             "Box and Discrete observations")
+
+
+def check_api(env_id: str, env: gym.Env) -> None:
+    """Raise a one-line ConfigError unless `reset` returns (observation, info) and `step`
+    the five values of gymnasium >= 0.26 (observation, reward, terminated, truncated, info);
+    an env written for gym < 0.26 returns the observation alone, and four values from step."""
+    result = env.reset(seed=0)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise ConfigError(f"the env {env_id}: reset() returned {_described(result)}; expected "
+                          f"(observation, info) as gymnasium envs return (gym < 0.26 API?)")
+    result = env.step(env.action_space.sample())
+    if not (isinstance(result, tuple) and len(result) == 5):
+        raise ConfigError(f"the env {env_id}: step() returned {_described(result)}; expected "
+                          f"(observation, reward, terminated, truncated, info) as gymnasium "
+                          f"envs return (gym < 0.26 API, with one done flag?)")
+
+
+def _described(value: object) -> str:
+    if isinstance(value, tuple):
+        return f"{len(value)} values"
+    return f"a {type(value).__name__}"
 
 
 def _time_limit(env: gym.Env) -> int | None:

@@ -213,8 +213,11 @@ def has_convolutions(model: keras.Model) -> bool:
     return any(isinstance(layer, keras.layers.Conv2D) for layer in model._flatten_layers())
 
 
-def make_act_fn(model: keras.Model, head: Head, greedy: bool = False):
-    """A compiled `act(obs [N, *obs_shape], seed int64 [2]) -> actions`.
+def make_act_fn(model: keras.Model, head: Head, greedy: bool = False,
+                with_params: bool = False):
+    """A compiled `act(obs [N, *obs_shape], seed int64 [2]) -> actions`, or with
+    `with_params` `-> (actions, params)`, params being the network's output [N, k] (for a
+    caller that checks it is finite).
 
     Actions are int32 [N] or float32 [N, d] (unclipped; pass them through `head.to_env`).
     Sampling is stateless: the same weights, observations and seed give the same actions,
@@ -228,7 +231,8 @@ def make_act_fn(model: keras.Model, head: Head, greedy: bool = False):
                  autograph=False)
     def act(obs: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         params = model(obs, training=False)
-        return head.greedy(params) if greedy else head.sample(params, seed)
+        actions = head.greedy(params) if greedy else head.sample(params, seed)
+        return (actions, params) if with_params else actions
 
     # Calling the concrete function skips tf.function's argument dispatch, about a third
     # of the per-step cost on CartPole-sized models.

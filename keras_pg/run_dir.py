@@ -85,13 +85,23 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """Read a JSON object, or raise RunDirError naming the file."""
+    """Read a JSON object, or raise RunDirError naming the file and what is wrong with it."""
     try:
-        return json.loads(Path(path).read_text())
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RunDirError(f"{path} not found; expected a keras_pg run directory") from None
+    except IsADirectoryError:
+        raise RunDirError(f"{path} is a directory; expected a JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise RunDirError(f"{path} is not a JSON text file (byte {exc.start} is not UTF-8)"
+                          ) from None
     except json.JSONDecodeError as exc:
         raise RunDirError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except OSError as exc:  # permission denied, ...: a file given to read, not one we write
+        raise RunDirError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not isinstance(value, dict):
+        raise RunDirError(f"{path} does not hold a JSON object; expected a keras_pg JSON file")
+    return value
 
 
 def csv_text(columns: tuple[str, ...], rows: list[tuple]) -> str:

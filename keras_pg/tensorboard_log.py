@@ -14,12 +14,16 @@ weight (`weights/<path>`), and the run's config and results through the HParams 
 runs compare side by side in `tensorboard --logdir runs`. Events are flushed after every
 update. A resumed run first drops the events of steps beyond its checkpoint (written after
 it, before a crash or kill -9), so its curves continue without duplicated or backward steps.
+A logdir that cannot be written (a file in its place, no permission, a full disk) is an
+OSError naming it, as for every other file of the run, not TensorFlow's traceback.
 """
 
 from __future__ import annotations
 
+import errno
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -61,23 +65,24 @@ class TensorBoardLog(keras.callbacks.Callback):
         from tensorboard.plugins.hparams import api as hp
 
         first = not any(self.logdir.glob("events.out.tfevents.*"))
-        self._writer = tf.summary.create_file_writer(str(self.logdir))
-        if first:  # once per run, not again when a run continues
-            with self._writer.as_default(step=0):
-                hp.hparams_config(hparams=[hp.HParam(k) for k in sorted(self.hparams)],
-                                  metrics=[hp.Metric(tag) for tag in RESULT_TAGS])
-                hp.hparams(self.hparams, trial_id=str(self.logdir.parent))
+        with writing(self.logdir):
+            self._writer = tf.summary.create_file_writer(str(self.logdir))
+            if first:  # once per run, not again when a run continues
+                with self._writer.as_default(step=0):
+                    hp.hparams_config(hparams=[hp.HParam(k) for k in sorted(self.hparams)],
+                                      metrics=[hp.Metric(tag) for tag in RESULT_TAGS])
+                    hp.hparams(self.hparams, trial_id=str(self.logdir.parent))
             self._writer.flush()
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         step = int(logs["env_steps"])
-        with self._writer.as_default(step=step):
+        with writing(self.logdir), self._writer.as_default(step=step):
             for tag, key in SCALARS.items():
                 if np.isfinite(logs.get(key, np.nan)):
                     tf.summary.scalar(tag, logs[key])
             if self.histogram_every and epoch % self.histogram_every == 0:
                 self._histograms()
-        self._writer.flush()
+            self._writer.flush()
 
     def _histograms(self) -> None:
         observations = self.observations()
@@ -97,16 +102,30 @@ class TensorBoardLog(keras.callbacks.Callback):
 
     def write_results(self, step: int, results: dict[str, float | None]) -> None:
         """The run's outcome as scalars `results/...` (the HParams plugin's metrics)."""
-        writer = self._writer or tf.summary.create_file_writer(str(self.logdir))
-        with writer.as_default(step=step):
-            for tag in RESULT_TAGS:
-                value = results.get(tag.split("/", 1)[1])
-                if value is not None and np.isfinite(value):
-                    tf.summary.scalar(tag, value)
-        writer.flush()
+        with writing(self.logdir):
+            writer = self._writer or tf.summary.create_file_writer(str(self.logdir))
+            with writer.as_default(step=step):
+                for tag in RESULT_TAGS:
+                    value = results.get(tag.split("/", 1)[1])
+                    if value is not None and np.isfinite(value):
+                        tf.summary.scalar(tag, value)
+            writer.flush()
 
     def on_train_end(self, logs=None) -> None:
-        self._writer.flush()
+        with writing(self.logdir):
+            self._writer.flush()
+
+
+@contextmanager
+def writing(logdir: Path) -> Iterator[None]:
+    """Turn TensorFlow's error for an event file it cannot create or write into an OSError
+    naming `logdir`, the way a failed write of any other run file reads."""
+    try:
+        yield
+    except tf.errors.OpError as exc:
+        reason = exc.message.split("}}")[-1].split("[Op:")[0].strip() or type(exc).__name__
+        code = errno.EACCES if isinstance(exc, tf.errors.PermissionDeniedError) else errno.EIO
+        raise OSError(code, reason, str(logdir)) from None
 
 
 def _is_gaussian(model: keras.Model) -> bool:

@@ -67,6 +67,8 @@ class Trainer:
         self.update_rows: list[tuple] = []
         self.observation_sample: np.ndarray | None = None
         self.last_round: Round | None = None
+        self.checkpoint_id: str | None = None
+        """The id of the checkpoint in run_dir this trainer loaded or last wrote."""
 
     # -- the loop ----------------------------------------------------------------------------
     def train(self, step_budget: int, callbacks: CallbackDriver,
@@ -220,14 +222,32 @@ class Trainer:
         run_dir = run_dir or self.run_dir
         if run_dir is None:
             return
+        own = self.run_dir is not None and run_dir.resolve() == self.run_dir.resolve()
+        if own:
+            self.check_not_stale()
         rd.write_csv(run_dir / rd.METRICS, rd.EPISODE_COLUMNS, self.episode_rows)
         rd.write_csv(run_dir / rd.UPDATES, rd.UPDATE_COLUMNS, self.update_rows)
-        checkpoint.save(run_dir, self.learner.state_arrays(), asdict(self.progress),
-                        self.config.to_dict(), self.spaces, self.episode_rows, self.update_rows)
+        checkpoint_id = checkpoint.save(
+            run_dir, self.learner.state_arrays(), asdict(self.progress), self.config.to_dict(),
+            self.spaces, self.episode_rows, self.update_rows)
+        if own:
+            self.checkpoint_id = checkpoint_id
         rd.atomic_write(run_dir / rd.MODEL, lambda tmp: self.learner.model.save(tmp))
         if self.observation_sample is not None:
             rd.atomic_write(run_dir / rd.OBSERVATIONS,
                             lambda tmp: np.save(tmp, self.observation_sample))
+
+    def check_not_stale(self) -> None:
+        """A RunDirError if another writer (an agent loaded from the same run directory, a
+        `train --resume`) has checkpointed into the run directory since this trainer loaded
+        or last wrote it: writing now would silently replace that training with this one's."""
+        progress = checkpoint.written_since(self.run_dir, self.checkpoint_id)
+        if progress is not None:
+            raise rd.RunDirError(
+                f"{self.run_dir} was written by another agent or process since this one "
+                f"loaded or last wrote it (it holds {progress['env_steps']:,} env steps, this "
+                f"agent {self.progress.env_steps:,}); nothing was written: load it again, "
+                f"REINFORCE.load({str(self.run_dir)!r}), to continue from there")
 
     def restore(self, run_dir: Path) -> None:
         """Continue from the checkpoint of `run_dir`, verified before anything is changed."""
@@ -235,6 +255,7 @@ class Trainer:
         self.learner.assign_state(saved.arrays)
         self.progress = Progress(**saved.progress)
         self.episode_rows, self.update_rows = saved.episode_rows, saved.update_rows
+        self.checkpoint_id = saved.checkpoint_id
         if (run_dir / rd.OBSERVATIONS).exists():
             self.observation_sample = np.load(run_dir / rd.OBSERVATIONS)
 

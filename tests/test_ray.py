@@ -1,12 +1,15 @@
 """The Ray backend: rollout actors, deterministic by worker index, fault-tolerant, on a local
 Ray or a real two-node cluster on loopback; and the async vector env."""
 
+import http.server
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from concurrent import futures
 from pathlib import Path
 
 import gymnasium as gym
@@ -15,6 +18,7 @@ import pytest
 import ray
 
 import keras_pg
+from keras_pg.backends.ray_connect import check_ray_answers
 from keras_pg.rollout import EnvFailure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,9 +28,9 @@ SMALL = {"num_envs": 8, "episodes_per_update": 8, "lr": 0.01, "eval_episodes": 2
 @pytest.fixture(scope="module")
 def local_ray():
     """One local Ray for the module's tests (agents join it and leave it running)."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
-    yield
+    context = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                       runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    yield context.address_info["gcs_address"]
     ray.shutdown()
 
 
@@ -108,6 +112,52 @@ def test_an_address_that_does_not_answer_is_one_line_within_seconds(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
     assert time.monotonic() - start < 30  # TensorFlow's import, then at most 5 s of waiting
     assert not (tmp_path / "run").exists()
+
+
+def test_an_http_service_at_the_ray_address_is_one_line_naming_it(tmp_path):
+    # The TCP connect succeeds; Ray's own client would then retry for minutes.
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        start = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "keras_pg", "train", "--backend", "ray",
+                               "--ray-address", address, "--run-dir", str(tmp_path / "run")],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+        elapsed = time.monotonic() - start
+    finally:
+        server.shutdown()
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.startswith(f"error: no Ray cluster answers at {address}: an HTTP server "
+                                  f"answered (HTTP/1.0 501 "), proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert elapsed < 30  # TensorFlow's import, then an immediate answer
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_silent_listener_or_another_grpc_server_is_refused_within_the_timeout(local_ray):
+    import grpc
+
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (the backlog), never answers
+    foreign = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    foreign_port = foreign.add_insecure_port("127.0.0.1:0")
+    foreign.start()
+    try:
+        start = time.monotonic()
+        with pytest.raises(ValueError, match=r"did not answer Ray's handshake within 1 s"):
+            check_ray_answers(f"127.0.0.1:{silent.getsockname()[1]}", 1.0)
+        assert time.monotonic() - start < 3
+        with pytest.raises(ValueError, match=r"a gRPC server that is not Ray's answered"):
+            check_ray_answers(f"127.0.0.1:{foreign_port}", 1.0)
+    finally:
+        silent.close()
+        foreign.stop(None)
+    check_ray_answers(local_ray, 5.0)  # a real Ray's GCS passes
+
+
+def test_more_workers_than_the_cluster_has_cpus_is_one_line(local_ray):
+    with pytest.raises(ValueError, match=r"^num_workers 3 exceeds the Ray cluster's 2 CPUs; "):
+        keras_pg.REINFORCE("CartPole-v1", backend="ray", num_workers=3)
 
 
 def make_cartpole():

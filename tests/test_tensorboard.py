@@ -106,3 +106,33 @@ def test_a_resumed_run_continues_its_curves_without_duplicated_or_backward_steps
     assert [s for s, _ in series(accumulator, "losses/policy")] == [
         row[2] for row in rd.read_csv(run / rd.UPDATES)]
     assert len(accumulator.Tensors("_hparams_/session_start_info")) == 1
+
+
+def test_an_unwritable_tb_is_one_line_and_exit_74_like_every_run_file(tmp_path, capsys):
+    run = tmp_path / "run"
+    keras_pg.REINFORCE("CartPole-v1", run_dir=run, max_steps=400, eval_episodes=1)
+    (run / TB_DIR).write_text("not a directory")
+    assert main(["train", "--resume", str(run), "--quiet"]) == 74
+    assert capsys.readouterr().err == (f"error: cannot write the run: {run / TB_DIR}: Not a "
+                                       f"directory\n")
+
+
+def test_an_event_file_failing_mid_run_is_an_oserror_naming_tb(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    scalar, calls = tf.summary.scalar, []
+
+    def failing_scalar(*args, **kwargs):  # as TF fails when the event file turns unwritable
+        calls.append(1)
+        if len(calls) > 20:
+            raise tf.errors.PermissionDeniedError(None, None, "events.out.tfevents.1: "
+                                                  "Permission denied")
+        return scalar(*args, **kwargs)
+
+    agent = keras_pg.REINFORCE("CartPole-v1", run_dir=tmp_path, max_steps=3000,
+                               eval_episodes=1, num_envs=4, episodes_per_update=4)
+    monkeypatch.setattr(tf.summary, "scalar", failing_scalar)
+    with pytest.raises(PermissionError, match=rf"^\[Errno 13\] events.out.tfevents.1: "
+                                              rf"Permission denied: '{tmp_path / TB_DIR}'$"):
+        agent.learn()
+    assert agent.progress.updates >= 1  # it failed mid-run, after updates were logged

@@ -12,21 +12,17 @@ one line naming the worker and the env's error. Ray is imported only by this mod
 
 from __future__ import annotations
 
-import logging
 import math
 import os
-import socket
-import sys
 from collections.abc import Callable
 
 from keras_pg.backends import Round, RoundInterrupted
+from keras_pg.backends.ray_connect import connect
 from keras_pg.config import Config, ConfigError
 from keras_pg.envs import EnvSource
 from keras_pg.errors import first_line
 from keras_pg.learner import Learner
 from keras_pg.rollout import Batch, EnvFailure, concatenate
-
-CONNECT_TIMEOUT_S = 5.0
 
 
 class RolloutWorker:
@@ -63,10 +59,13 @@ class RayBackend:
         self.config, self.learner, self.ray = config, learner, ray
         self._check_picklable(source)
         self.started_ray = connect(config.ray_address)
+        try:
+            check_worker_count(config.num_workers, ray.cluster_resources().get("CPU", 0.0))
+        except ConfigError:
+            self.close_ray()
+            raise
         per_worker = config.envs_per_worker or math.ceil(config.num_envs / config.num_workers)
-        cpus = ray.cluster_resources().get("CPU", 1.0)
-        actor = ray.remote(num_cpus=min(1.0, cpus / config.num_workers), max_restarts=-1,
-                           max_task_retries=0)(RolloutWorker)
+        actor = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=0)(RolloutWorker)
         model_config = keras.saving.serialize_keras_object(learner.model)
         self.workers = [actor.remote(source, config, model_config, learner.head, per_worker, i)
                         for i in range(config.num_workers)]
@@ -112,6 +111,10 @@ class RayBackend:
     def close(self) -> None:
         for worker in self.workers:
             self.ray.kill(worker)
+        self.close_ray()
+
+    def close_ray(self) -> None:
+        """Shut Ray down if this backend started it."""
         if self.started_ray:
             self.ray.shutdown()
 
@@ -121,31 +124,11 @@ def split(total: int, parts: int) -> list[int]:
     return [total // parts + (i < total % parts) for i in range(parts)]
 
 
-def connect(address: str | None) -> bool:
-    """Join the Ray cluster at `address` ("auto", "HOST:PORT"), or start a local one (None);
-    True if this call started Ray. An address that does not answer is a ConfigError within
-    CONNECT_TIMEOUT_S, not a hang."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    if address not in (None, "auto"):
-        host, _, port = address.rpartition(":")
-        try:
-            socket.create_connection((host or "127.0.0.1", int(port)), CONNECT_TIMEOUT_S).close()
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"no Ray cluster answers at {address} ({first_line(exc)}); start "
-                              f"one with `ray start --head` or drop --ray-address") from None
-    # Actors import keras_pg (and the user's env module) the way this process did.
-    path = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p and os.path.isdir(p))
-    options = {"runtime_env": {"env_vars": {"PYTHONPATH": path}}, "logging_level": logging.ERROR,
-               "log_to_driver": False}
-    try:
-        if address is None:
-            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **options)
-        else:
-            ray.init(address=address, **options)
-    except ConnectionError as exc:
-        raise ConfigError(f"cannot join the Ray cluster at {address}: {first_line(exc)}"
-                          ) from None
-    return address is None
+def check_worker_count(num_workers: int, cluster_cpus: float) -> None:
+    """A ConfigError unless every worker can have a CPU of the cluster: each is a process
+    with its own copy of the policy and envs, and more of them than CPUs only queue."""
+    if num_workers > cluster_cpus:
+        raise ConfigError(
+            f"num_workers {num_workers} exceeds the Ray cluster's {cluster_cpus:g} CPUs; each "
+            f"worker is a process that needs one: use at most {int(cluster_cpus)} (and more "
+            f"envs per worker, envs_per_worker / --envs-per-worker), or add nodes")

@@ -54,6 +54,8 @@ def _as_uint8(obs: Any, shape: tuple[int, ...]) -> np.ndarray:
 def _real(obs: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """`obs` as a `dtype` array; a ValueError for complex values (their imaginary part would
     be dropped), numbers beyond any float (as NaN and inf are), and anything not numeric."""
+    if isinstance(obs, np.ndarray) and obs.dtype is dtype:  # act()'s usual case: as it is
+        return obs
     try:
         array = obs if isinstance(obs, np.ndarray) else np.asarray(obs)
         complex_values = array.dtype.kind == "c"

@@ -37,7 +37,7 @@ def run(interface: str, seed: int) -> dict:
     """One training process; its summary plus the process's wall time in seconds."""
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = str(Path(tmp) / "run")
-        command = ([sys.executable, "-m", "keras_pg", "train", "--quiet", "--no-export",
+        command = ([sys.executable, "-m", "keras_pg", "train", "--quiet",
                     "--seed", str(seed), "--run-dir", run_dir] if interface == "cli"
                    else [sys.executable, "-c", API_SCRIPT, str(seed), run_dir])
         start = time.perf_counter()

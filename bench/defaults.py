@@ -3,7 +3,7 @@
     pip install --no-deps -r bench/requirements.txt   # MiniGrid (see there for --no-deps)
     python bench/defaults.py [--settings old,new,...] [--envs CliffWalking-v1,...] [--seeds 0,1,2]
 
-Each run is `python -m keras_pg train --preset none --quiet --no-export --seed S` with the
+Each run is `python -m keras_pg train --preset none --quiet --seed S` with the
 env's step budget and solve target and the setting's flags, in a subprocess, one at a time.
 "new" passes no flag: it is exactly what keras_pg ships as its generic defaults; "old" is
 the CartPole-tuned defaults of 2026-11-24 (now the presets' base); the rest are what was
@@ -100,7 +100,7 @@ def run(env: str, setting: str, seed: int) -> dict:
     """One training run in a subprocess: its summary, generic config and wall time."""
     env_id, extra, target, _, budget = ENVS[env]
     command = [sys.executable, "-m", "keras_pg", "train", "--preset", "none", "--quiet",
-               "--no-export", "--env", env_id, *extra, "--seed", str(seed),
+               "--env", env_id, *extra, "--seed", str(seed),
                "--max-steps", str(budget), *flags(SETTINGS[setting])]
     if target is not None:
         command += ["--target-return", str(target)]

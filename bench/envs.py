@@ -45,7 +45,7 @@ THRESHOLDS = {"CartPole": 475.0, "Acrobot": -100.0, "LunarLander": 200.0, "Pendu
 def run(preset: str, extra: list[str], seed: int, curves: Path, name: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.run(
-            [sys.executable, "-m", "keras_pg", "train", "--quiet", "--no-export", "--preset",
+            [sys.executable, "-m", "keras_pg", "train", "--quiet", "--preset",
              preset, "--seed", str(seed), "--run-dir", tmp, *extra],
             cwd=ROOT, capture_output=True, text=True)
         if proc.returncode != 0:

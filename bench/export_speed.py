@@ -43,7 +43,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
-        assert keras_pg_main(["train", "--run-dir", str(run_dir), "--quiet", "--no-export"]) == 0
+        assert keras_pg_main(["train", "--run-dir", str(run_dir), "--quiet"]) == 0
         reports = [export.to_onnx(run_dir) for _ in range(args.repeats)]
         model = keras.models.load_model(run_dir / "model.keras")
         bare = []

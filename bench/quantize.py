@@ -31,13 +31,14 @@ sys.path.insert(0, str(ROOT))
 
 TRAIN_IMAGE = """
 import sys
+import export
 import keras_pg
 from tests.image_envs import SquareSideEnv
 agent = keras_pg.REINFORCE(SquareSideEnv, preset="none", run_dir=sys.argv[1], seed=0,
                            num_envs=16, episodes_per_update=16, max_episode_steps=10,
                            max_steps=int(sys.argv[2]), eval_episodes=0, target_return=1e9)
 agent.learn()
-agent.export()
+export.to_onnx(agent)
 """
 BATCH = 256
 

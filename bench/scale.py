@@ -64,7 +64,7 @@ def train(flags: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
         proc = subprocess.Popen([sys.executable, "-m", "keras_pg", "train", "--quiet",
-                                 "--no-export", "--run-dir", tmp, *flags], cwd=ROOT, env=env,
+                                 "--run-dir", tmp, *flags], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         peak = 0.0
         while proc.poll() is None:

@@ -29,7 +29,7 @@ def run(seed: int, tensorboard: bool) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         flags = [] if tensorboard else ["--no-tensorboard"]
         proc = subprocess.run([sys.executable, "-m", "keras_pg", "train", "--quiet",
-                               "--no-export", "--seed", str(seed), "--run-dir", tmp, *flags],
+                               "--seed", str(seed), "--run-dir", tmp, *flags],
                               cwd=ROOT, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr[-2000:])

@@ -11,6 +11,7 @@ from typing import Any
 
 import keras
 
+import keras_pg
 from export.checks import (
     DEFAULT_OPSET,
     ONNX_FILE,
@@ -34,15 +35,17 @@ REPORT = "export_report.json"
 VERIFY_OBSERVATIONS = 1000  # per set: sampled from the space, and met in rollouts
 
 
-def to_onnx(source: keras.Model | str | Path, path: str | Path | None = None, *,
+def to_onnx(source: keras_pg.REINFORCE | keras.Model | str | Path,
+            path: str | Path | None = None, *,
             opset: int = DEFAULT_OPSET, env_id: str | None = None, seed: int = 0,
             quantize: str | None = None) -> dict[str, Any]:
     """Export a keras_pg policy to ONNX, verify it, and write it atomically.
 
     Args:
-        source: a run directory, a `model.keras` file, or a keras.Model (then give env_id).
+        source: a `keras_pg.REINFORCE` agent, a run directory, a `model.keras` file, or a
+            keras.Model (then give env_id).
         path: the output file (default: RUN_DIR/policy.onnx, or RUN_DIR/policy.int8.onnx
-            when quantized).
+            when quantized; an agent without a run directory needs one).
         opset: the ONNX opset, 13 to 18.
         env_id: the gymnasium id, when the source has no config.json.
         seed: seeds the verification observations.
@@ -53,8 +56,8 @@ def to_onnx(source: keras.Model | str | Path, path: str | Path | None = None, *,
         The export report (also written as RUN_DIR/export_report.json for a run directory;
         export_report.int8.json for an int8 export, which leaves the float one's alone).
         Nothing is written when conversion or verification fails. A run directory is locked
-        meanwhile (see keras_pg.run_lock): exporting one that a trainer is writing is a
-        RunDirError naming the trainer's process.
+        meanwhile: exporting one that a trainer is writing is an ExportError naming the
+        trainer's process (an agent's own run directory: see `REINFORCE.writing`).
     """
     check_opset(opset)
     with _run_dir_lock(source):
@@ -63,8 +66,13 @@ def to_onnx(source: keras.Model | str | Path, path: str | Path | None = None, *,
 
 
 @contextlib.contextmanager
-def _run_dir_lock(source: keras.Model | str | Path) -> Iterator[None]:
-    """Hold the lock of the run directory `source` is (or holds the .keras file of), if any."""
+def _run_dir_lock(source: keras_pg.REINFORCE | keras.Model | str | Path) -> Iterator[None]:
+    """Hold the lock of the run directory `source` is (or holds the .keras file of, or the
+    agent writes), if any."""
+    if isinstance(source, keras_pg.REINFORCE):
+        with source.writing():
+            yield
+        return
     path = None if isinstance(source, keras.Model) else Path(source)
     run_dir = path if path is None or path.is_dir() else path.parent
     if run_dir is None or not (run_dir / CONFIG).exists():
@@ -84,7 +92,7 @@ def _run_dir_lock(source: keras.Model | str | Path) -> Iterator[None]:
 def export_policy(policy: PolicySource, path: str | Path | None = None, *,
                   opset: int = DEFAULT_OPSET, seed: int = 0,
                   quantize: str | None = None) -> dict[str, Any]:
-    """`to_onnx` for a PolicySource (what `keras_pg.REINFORCE.export` hands over).
+    """`to_onnx` for a PolicySource (a policy and what is known about its training).
 
     Verification runs on VERIFY_OBSERVATIONS observations sampled from the observation
     space and as many met by the policy: those kept from training when there are some,

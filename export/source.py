@@ -16,7 +16,7 @@ import gymnasium as gym
 import keras
 import numpy as np
 
-import keras_pg  # noqa: F401  (registers keras_pg's custom objects before loading)
+import keras_pg  # REINFORCE; importing it registers keras_pg's custom objects
 from export.checks import check_keras_file, check_source
 from export.errors import ExportError
 from keras_pg import run_dir as rd
@@ -60,12 +60,17 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return value
 
 
-def load_source(source: keras.Model | str | Path, env_id: str | None = None) -> PolicySource:
-    """Resolve a keras.Model, a run directory, or a `model.keras` file into a PolicySource.
+def load_source(source: keras_pg.REINFORCE | keras.Model | str | Path,
+                env_id: str | None = None) -> PolicySource:
+    """Resolve an agent, a keras.Model, a run directory, or a `model.keras` file into a
+    PolicySource.
 
-    A run directory (or a .keras file inside one) supplies the config, spaces, summary and
-    observations; a bare model or file needs `env_id` (its env is created for the spaces).
+    An agent, or a run directory (or a .keras file inside one), supplies the config, spaces,
+    summary and observations; a bare model or file needs `env_id` (its env is created for
+    the spaces).
     """
+    if isinstance(source, keras_pg.REINFORCE):
+        return _from_agent(source, env_id)
     if isinstance(source, keras.Model):
         check_policy(source, "the given model")
         if env_id is None:
@@ -96,6 +101,13 @@ def load_source(source: keras.Model | str | Path, env_id: str | None = None) -> 
                "different runs?")
     return PolicySource(model, config, summary, run_dir, observation_space, action_space,
                         _observations(run_dir / rd.OBSERVATIONS, observation_space))
+
+
+def _from_agent(agent: keras_pg.REINFORCE, env_id: str | None) -> PolicySource:
+    if env_id is not None:
+        raise ExportError("an agent knows its env: drop env_id")
+    return PolicySource(agent.model, agent.config.to_dict(), agent.summary, agent.run_dir,
+                        agent.observation_space, agent.action_space, agent.observations_met)
 
 
 def _saved_spaces(path: Path, spaces: dict[str, Any]) -> tuple[gym.Space, gym.Space]:

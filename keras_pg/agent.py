@@ -1,10 +1,10 @@
-"""`keras_pg.REINFORCE`: train, predict, evaluate, save, load and export from Python.
+"""`keras_pg.REINFORCE`: train, predict, evaluate, save and load from Python.
 
     agent = keras_pg.REINFORCE("CartPole-v1", seed=0)
     summary = agent.learn(max_steps=200_000)
     action = agent.predict(obs)
     agent.save("runs/cartpole")
-    report = agent.export("runs/cartpole/policy.onnx")
+    report = export.to_onnx(agent)      # export/ reads the agent; keras_pg never imports it
 
 The command line (`python -m keras_pg train`) is this class with flags.
 """
@@ -12,7 +12,7 @@ The command line (`python -m keras_pg train`) is this class with flags.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -262,7 +262,7 @@ class REINFORCE:
         """Write the run directory (config.json, spaces.json, checkpoint.npz, metrics.csv,
         updates.csv, model.keras, and after `learn` summary.json and learning_curve.png)
         into `path` (default: the agent's run_dir); `REINFORCE.load(path)` reads it back.
-        `export` adds policy.onnx."""
+        `export.to_onnx(agent)` adds policy.onnx."""
         if path is None and self.run_dir is None:
             raise ConfigError("save() needs a path: this agent has no run_dir")
         path = Path(path) if path is not None else self.run_dir
@@ -279,24 +279,16 @@ class REINFORCE:
         return self._lock if self._lock is not None and path == self.run_dir else RunDirLock(
             path)
 
-    def export(self, path: str | Path | None = None, *, opset: int | None = None,
-               seed: int = 0, quantize: str | None = None) -> dict[str, Any]:
-        """Write this policy as a verified `policy.onnx` (see export.to_onnx), by default
-        into the run directory -- or, with quantize="int8", the int8 artifact verified
-        against it (`policy.int8.onnx`); returns the export report."""
-        from export import PolicySource, export_policy
-
-        if path is None and self.run_dir is None:
-            raise ConfigError("export() needs a path: this agent has no run_dir")
-        source = PolicySource(
-            model=self.model, config=self.config.to_dict(), summary=self.summary,
-            run_dir=self.run_dir, observation_space=self.observation_space,
-            action_space=self.action_space, observations=self._trainer.observation_sample)
-        with self._lock or contextlib.nullcontext():  # export_report.json goes to run_dir
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Path | None]:
+        """Hold this agent's run directory for writing beside it (export writes policy.onnx
+        and its report there): its lock while held, and a RunDirError first if another
+        writer has checkpointed into it since this agent loaded or last wrote it. Yields the
+        run directory (None: the agent has none, and nothing is held)."""
+        with self._lock or contextlib.nullcontext():
             if self.run_dir is not None:
                 self._trainer.check_not_stale()
-            return export_policy(source, path, **({"opset": opset} if opset else {}),
-                                 seed=seed, quantize=quantize)
+            yield self.run_dir
 
     def close(self) -> None:
         """Release the envs."""
@@ -318,6 +310,12 @@ class REINFORCE:
     def progress(self):
         """The run's counters (updates, episodes, env_steps, train_wall_s, solved, ...)."""
         return self._trainer.progress
+
+    @property
+    def observations_met(self) -> np.ndarray | None:
+        """[n, *obs_shape] observations met in training, the latest kept (None before any);
+        export verifies the ONNX file on them."""
+        return self._trainer.observation_sample
 
     @property
     def history(self) -> list[tuple]:

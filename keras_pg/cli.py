@@ -1,7 +1,8 @@
 """`python -m keras_pg train|evaluate`: the command line over `keras_pg.REINFORCE`.
 
 Every flag of `train` is a field of `Config` (generated from it); the command builds a
-REINFORCE agent, learns, and exports, exactly as a Python script would.
+REINFORCE agent and learns, exactly as a Python script would; `python -m export RUN_DIR`
+then writes policy.onnx.
 """
 
 from __future__ import annotations
@@ -45,8 +46,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue the run in RUN_DIR from its checkpoint")
     train.add_argument("--checkpoint-every", type=float, default=10.0, metavar="SECONDS",
                        help="seconds of training between checkpoints (default: 10)")
-    train.add_argument("--no-export", action="store_true",
-                       help="skip writing RUN_DIR/policy.onnx at the end")
     train.add_argument("--quiet", action="store_true", help="print only errors and the summary")
 
     evaluate = commands.add_parser(
@@ -124,7 +123,9 @@ def _train(args: argparse.Namespace) -> int:
               f"python -m keras_pg train --resume {agent.run_dir}", file=sys.stderr)
         return EXIT_INTERRUPTED
     _print_summary(summary, agent.run_dir)
-    return 0 if args.no_export else _export(agent)
+    if not args.quiet:
+        print(f"next: python -m export {agent.run_dir}   # writes policy.onnx, verified")
+    return 0
 
 
 def config_file(path: Path | None) -> dict[str, Any]:
@@ -137,21 +138,6 @@ def config_file(path: Path | None) -> dict[str, Any]:
     except ConfigError as exc:
         raise ConfigError(f"{path} is not a keras_pg config: {exc}") from None
     return {f.name: getattr(config, f.name) for f in dataclasses.fields(Config)}
-
-
-def _export(agent) -> int:
-    """Write RUN_DIR/policy.onnx (export/ verifies it against the Keras model)."""
-    from export import ExportError, VerificationError
-
-    try:
-        report = agent.export()
-    except (ExportError, VerificationError) as exc:
-        print(f"error: training finished but the ONNX export failed: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    print(f"exported {report['path']} ({report['file_bytes']:,} bytes); max |Δ| vs Keras "
-          f"{max(report['max_abs_diff'].values()):.1e}, greedy agreement "
-          f"{report['action_agreement']:.0%}")
-    return 0
 
 
 def _print_summary(summary: dict[str, Any], run_dir: Path) -> None:

@@ -46,6 +46,7 @@ NO_METADATA = {"observation_shape": [4], "action_type": "discrete"}
 # -- policies --------------------------------------------------------------------------------
 def train_policies() -> None:
     """Retrain and export the keras_pg policies (TensorFlow; about a minute on 2 cores)."""
+    import export
     import keras_pg
     from tests.image_envs import SquareSideEnv
 
@@ -58,8 +59,8 @@ def train_policies() -> None:
     }
     for name, (agent, steps) in runs.items():
         agent.learn(max_steps=steps)
-        agent.export(FIXTURES / f"{name}.onnx")
-    runs["cartpole"][0].export(FIXTURES / "cartpole_int8.onnx", quantize="int8")
+        export.to_onnx(agent, FIXTURES / f"{name}.onnx")
+    export.to_onnx(runs["cartpole"][0], FIXTURES / "cartpole_int8.onnx", quantize="int8")
 
 
 HAND_WRITTEN = ("nometa", "nometa_continuous", "contract_newer", "bad_kind", "wrong_outputs",

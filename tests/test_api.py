@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+import export
 import keras_pg
 import serve
 from keras_pg import run_dir as rd
@@ -35,7 +36,7 @@ def test_a_callable_env_trains_predicts_evaluates_and_exports(myenv, tmp_path):
     assert agent.predict(start) == 0 and isinstance(agent.predict(start), int)
     actions = agent.predict(np.eye(5, dtype=np.float32)[1:])
     assert actions.dtype == np.int64 and actions.tolist() == [0, 0, 0, 0]
-    report = agent.export(tmp_path / "p.onnx")
+    report = export.to_onnx(agent, tmp_path / "p.onnx")
     assert report["action_agreement"] == 1.0
     assert report["observations"] == {"sampled": 1000, "rollout": 1000}  # kept from training
     policy = serve.OnnxPolicy(tmp_path / "p.onnx")
@@ -60,7 +61,7 @@ def test_learn_twice_equals_one_longer_learn(tmp_path):
 def test_the_api_and_the_cli_give_the_same_metrics(tmp_path):
     flags = ["--seed", "5", "--max-steps", "8000", "--eval-episodes", "5", "--num-envs", "8",
              "--episodes-per-update", "8", "--lr", "0.01"]
-    assert main(["train", "--run-dir", str(tmp_path / "cli"), "--quiet", "--no-export",
+    assert main(["train", "--run-dir", str(tmp_path / "cli"), "--quiet",
                  *flags]) == 0
     agent = keras_pg.REINFORCE("CartPole-v1", run_dir=tmp_path / "api", seed=5, max_steps=8000,
                                eval_episodes=5, num_envs=8, episodes_per_update=8, lr=0.01)

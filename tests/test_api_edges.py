@@ -6,6 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+import export
 import keras_pg
 import serve
 from keras_pg import checkpoint
@@ -29,7 +30,8 @@ def test_a_stale_writer_through_load_is_refused_and_loses_no_training(tmp_path):
     stale = (rf"^{run} was written by another agent or process since this one loaded or last "
              rf"wrote it \(it holds {trained['env_steps']:,} env steps, this agent 0\); nothing "
              rf"was written: load it again")
-    for write in (lambda: second.learn(max_steps=100), second.save, second.export):
+    for write in (lambda: second.learn(max_steps=100), second.save,
+                  lambda: export.to_onnx(second)):
         with pytest.raises(rd.RunDirError, match=stale):
             write()
     assert progress(run) == trained and rd.read_csv(run / rd.METRICS) == rows
@@ -84,7 +86,7 @@ def test_predict_refuses_what_numpy_would_bend_and_agrees_with_onnx_policy(tmp_p
         agent.predict(np.array([1 + 2j, 0, 0, 0]))  # not its real part, silently
     kernel = agent.model.weights[0]
     kernel.assign(kernel * 1e3)  # a network that large observations overflow
-    agent.export(tmp_path / "policy.onnx")
+    export.to_onnx(agent, tmp_path / "policy.onnx")
     policy = serve.OnnxPolicy(tmp_path / "policy.onnx")
     huge = np.array([1e37, -1e37, 1e37, -1e37], np.float32)  # finite; the logits are NaN
     errors = []

@@ -48,7 +48,7 @@ def test_invalid_flags_exit_2_in_one_line_before_anything_is_written(tmp_path, f
 
 def test_far_more_envs_than_a_round_needs_is_a_one_line_warning(tmp_path):
     proc = cli("train", "--num-envs", "40", "--episodes-per-update", "8", "--max-steps", "500",
-               "--eval-episodes", "1", "--no-export", "--quiet", "--run-dir",
+               "--eval-episodes", "1", "--quiet", "--run-dir",
                str(tmp_path / "run"))
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip() == (

@@ -84,7 +84,7 @@ def trained(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("trained")
     proc = subprocess.run(
         [sys.executable, "-m", "keras_pg", "train", "--run-dir", str(path), "--quiet",
-         "--max-steps", "2000", "--eval-episodes", "2", "--no-export"],
+         "--max-steps", "2000", "--eval-episodes", "2"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     return path

@@ -31,6 +31,8 @@ def test_a_users_env_module_trains_from_the_cli_and_serves_from_its_metadata(tmp
     assert config["env_id"] == "myenv:GoLeft-v0" and config["env_kwargs"] == {"length": 4}
     summary = json.loads((tmp_path / "run" / rd.SUMMARY).read_text())
     assert summary["eval_mean_return"] == -3.0  # three steps left: the optimum for length 4
+    exported = run(tmp_path, "export", "run")
+    assert exported.returncode == 0, exported.stderr
     # serve rebuilds GoLeft-v0 with length 4 (a 4-wide observation) from the ONNX metadata
     served = run(tmp_path, "serve", "run/policy.onnx", "--episodes", "5")
     assert served.returncode == 0, served.stderr
@@ -42,7 +44,7 @@ def test_a_users_env_module_trains_from_the_cli_and_serves_from_its_metadata(tmp
 def test_an_env_without_a_time_limit_is_capped_with_a_warning(tmp_path):
     proc = run(ROOT, "keras_pg", "train", "--env", "CliffWalking-v1", "--run-dir",
                str(tmp_path / "run"), "--max-steps", "3000", "--eval-episodes", "1",
-               "--no-export", "--quiet")
+               "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert ("warning: CliffWalking-v1 has no time limit; episodes are capped at 1,000 steps "
             "(set max_episode_steps / --max-episode-steps to choose another)") in proc.stderr
@@ -54,7 +56,7 @@ def test_an_env_without_a_time_limit_is_capped_with_a_warning(tmp_path):
 def test_max_episode_steps_sets_the_time_limit(tmp_path):
     proc = run(ROOT, "keras_pg", "train", "--env", "CliffWalking-v1", "--max-episode-steps",
                "40", "--run-dir", str(tmp_path / "run"), "--max-steps", "2000",
-               "--eval-episodes", "1", "--no-export", "--quiet")
+               "--eval-episodes", "1", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "warning" not in proc.stderr
     lengths = [row[3] for row in rd.read_csv(tmp_path / "run" / rd.METRICS)]

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("run")
     assert train_main(["train", "--run-dir", str(path), "--quiet", "--max-steps", "3000",
-                       "--eval-episodes", "3", "--no-export"]) == 0
+                       "--eval-episodes", "3"]) == 0
     return path
 
 

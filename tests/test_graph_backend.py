@@ -3,6 +3,7 @@
 import numpy as np
 
 import serve
+from export.cli import main as export_main
 from keras_pg import run_dir as rd
 from keras_pg.cli import main
 
@@ -15,6 +16,7 @@ def test_graph_backend_solves_cartpole_and_serves_in_gymnasium(tmp_path):
     rows = rd.read_csv(tmp_path / rd.METRICS)
     assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
     assert rows[-1][1] == sum(r[3] for r in rows) == summary["env_steps"]
+    assert export_main([str(tmp_path)]) == 0
     policy = serve.OnnxPolicy(tmp_path / "policy.onnx")
     assert serve.run_episodes(policy, "CartPole-v1", episodes=20, seed=99)["mean_return"] >= 475
 
@@ -37,6 +39,7 @@ def test_graph_backend_with_gaussian_head_baseline_entropy_and_normalization(tmp
     updates = rd.read_csv(tmp_path / rd.UPDATES)
     assert len(updates) == 5 and all(np.isfinite(row[3]) for row in updates)
     assert all(row[7] == row[7] for row in updates)  # explained variance is computed (not nan)
+    assert export_main([str(tmp_path)]) == 0
     policy = serve.OnnxPolicy(tmp_path / "policy.onnx")
     assert policy.metadata["policy_kind"] == "gaussian"
     normalizer_count = keras_model_normalizer_count(tmp_path)

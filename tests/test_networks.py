@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 
+import export
 import keras_pg
 import serve
 from keras_pg import run_dir as rd
@@ -39,7 +40,7 @@ def test_a_custom_network_with_a_custom_layer_trains_saves_and_exports(tmp_path)
     assert feature_network(agent.model).name == "my_features"
     assert any(isinstance(layer, Doubling) for layer in feature_network(agent.model).layers)
     agent.learn()
-    report = agent.export()
+    report = export.to_onnx(agent)
     assert report["max_abs_diff"]["probs"] <= 1e-5 and report["action_agreement"] == 1.0
     obs = np.random.default_rng(0).uniform(-1, 1, (64, 4)).astype(np.float32)
     policy = serve.OnnxPolicy(tmp_path / "run" / "policy.onnx")
@@ -101,7 +102,7 @@ def test_the_cnn_solves_an_image_env_and_serves_raw_uint8_frames(tmp_path):
     summary = agent.learn()
     assert summary["solved"] and summary["eval_mean_return"] >= 9.5
     assert summary["train_wall_s"] < 20
-    agent.export()
+    export.to_onnx(agent)
     policy = serve.OnnxPolicy(tmp_path / "run" / "policy.onnx")
     assert policy.observation_dtype == np.uint8
     env = SquareSideEnv()
@@ -122,7 +123,7 @@ def test_bfloat16_precision_trains_and_exports_a_float32_onnx_file(tmp_path):
     assert agent.model.output.dtype == "float32"
     summary = agent.learn()
     assert summary["solved"] and summary["eval_mean_return"] >= 9.5
-    report = agent.export()
+    report = export.to_onnx(agent)
     assert report["max_abs_diff"]["probs"] < 1e-5  # against the float32 twin it exports
 
     import onnx

@@ -27,7 +27,7 @@ def test_a_two_node_cluster_on_loopback_trains_cartpole(tmp_path):
         proc = subprocess.run(
             [sys.executable, "-m", "keras_pg", "train", "--backend", "ray", "--num-workers",
              "2", "--ray-address", f"127.0.0.1:{port}", "--max-steps", "3000",
-             "--eval-episodes", "2", "--no-export", "--quiet", "--run-dir",
+             "--eval-episodes", "2", "--quiet", "--run-dir",
              str(tmp_path / "run")], cwd=ROOT, env=env, capture_output=True, text=True,
             timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
@@ -48,7 +48,7 @@ def test_the_learner_killed_with_sigkill_resumes_exactly(tmp_path):
 
     flags = ["--backend", "ray", "--num-workers", "2", "--num-envs", "8",
              "--episodes-per-update", "8", "--lr", "0.01", "--max-steps", "6000",
-             "--eval-episodes", "2", "--no-export", "--quiet", "--target-return", "1e9"]
+             "--eval-episodes", "2", "--quiet", "--target-return", "1e9"]
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
 
     def train(*args):

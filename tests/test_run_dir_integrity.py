@@ -22,7 +22,7 @@ from keras_pg.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ("--max-steps", "20000", "--eval-episodes", "2", "--num-envs", "8",
-         "--episodes-per-update", "8", "--lr", "0.01", "--no-export")
+         "--episodes-per-update", "8", "--lr", "0.01")
 
 
 def train(*args: str) -> subprocess.Popen:

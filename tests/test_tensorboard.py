@@ -88,7 +88,7 @@ def updates_logged(run: Path) -> int:
 def test_a_resumed_run_continues_its_curves_without_duplicated_or_backward_steps(tmp_path):
     run = tmp_path / "run"
     flags = ["--max-steps", "40000", "--num-envs", "8", "--episodes-per-update", "8",
-             "--eval-episodes", "2", "--no-export", "--target-return", "1e9", "--quiet"]
+             "--eval-episodes", "2", "--target-return", "1e9", "--quiet"]
     proc = subprocess.Popen([sys.executable, "-m", "keras_pg", "train", "--run-dir", str(run),
                              "--checkpoint-every", "1000", *flags], cwd=ROOT)
     deadline = time.monotonic() + 90

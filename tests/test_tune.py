@@ -55,7 +55,7 @@ def test_a_study_continues_and_its_best_config_trains(tmp_path, capsys):
     study = optuna.load_study(study_name="s", storage=storage)
     assert best == study.best_trial.user_attrs["config"] and best["env_id"] == "CartPole-v1"
     assert main(["train", "--config", str(out / "best_config.json"), "--max-steps", "1000",
-                 "--run-dir", str(tmp_path / "run"), "--quiet", "--no-export"]) == 0
+                 "--run-dir", str(tmp_path / "run"), "--quiet"]) == 0
     config = rd.read_json(tmp_path / "run" / rd.CONFIG)
     assert config == {**best, "max_steps": 1000}  # the flag overrides the file
 

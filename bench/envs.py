@@ -56,7 +56,7 @@ def run(preset: str, extra: list[str], seed: int, curves: Path, name: str) -> di
     steps = np.array([int(r["env_steps"]) for r in rows])
     returns = np.array([float(r["return"]) for r in rows])
     np.savez(curves / f"{name.replace(' ', '_')}-seed{seed}.npz", steps=steps, returns=returns)
-    from keras_pg.plots import moving_average
+    from keras_pg.run.plots import moving_average
 
     threshold = THRESHOLDS[name.split("-v")[0]]
     crossed = np.flatnonzero((np.arange(len(returns)) >= 99)
@@ -71,7 +71,7 @@ def plot(name: str, curves: Path, target: float) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from keras_pg.plots import moving_average
+    from keras_pg.run.plots import moving_average
 
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     for path in sorted(curves.glob(f"{name.replace(' ', '_')}-seed*.npz")):

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 TRAIN = """
 import json, sys
 import keras_pg
-from keras_pg import run_dir as rd
+from keras_pg.run import run_dir as rd
 from tests.image_envs import SquareSideEnv
 env, settings = sys.argv[1], json.loads(sys.argv[2])
 agent = keras_pg.REINFORCE(SquareSideEnv if env == "SquareSide" else env, preset="none",
@@ -47,7 +47,7 @@ ENV_ONLY = """
 import json, sys, time
 import numpy as np
 from keras_pg.config import Config
-from keras_pg.envs import EnvSource
+from keras_pg.envs.source import EnvSource
 env_id, num_envs, steps, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 env = EnvSource(env_id, {}, limit).make_vector(num_envs)
 env.reset(seed=0)

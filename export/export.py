@@ -26,10 +26,10 @@ from export.quantize import check_dtype, quantized_name
 from export.quantize import quantize as quantize_model
 from export.source import PolicySource, load_source, make_env
 from export.verify import rollout_observations, sample_observations, verify
-from keras_pg.envs import is_factory_name
+from keras_pg.envs.source import is_factory_name
 from keras_pg.policy import make_head
-from keras_pg.run_dir import CONFIG, RunDirError, atomic_write, write_json
-from keras_pg.run_lock import RunDirLock
+from keras_pg.run.lock import RunDirLock
+from keras_pg.run.run_dir import CONFIG, RunDirError, atomic_write, write_json
 
 REPORT = "export_report.json"
 VERIFY_OBSERVATIONS = 1000  # per set: sampled from the space, and met in rollouts

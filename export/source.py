@@ -19,12 +19,12 @@ import numpy as np
 import keras_pg  # REINFORCE; importing it registers keras_pg's custom objects
 from export.checks import check_keras_file, check_source
 from export.errors import ExportError
-from keras_pg import run_dir as rd
 from keras_pg.config import ConfigError
-from keras_pg.envs import EnvSource, check_env_id, check_spaces
+from keras_pg.envs.source import EnvSource, check_env_id, check_spaces
+from keras_pg.envs.spaces import is_image_space, space_from_description
 from keras_pg.errors import first_line
 from keras_pg.policy import POLICY_NAME
-from keras_pg.spaces import is_image_space, space_from_description
+from keras_pg.run import run_dir as rd
 
 ENV_HINT = "pass the env it was trained on (--env, or env_id=)"
 

@@ -11,7 +11,7 @@ import onnx
 import onnxruntime as ort
 
 from export.errors import VerificationError
-from keras_pg.spaces import is_image_space
+from keras_pg.envs.spaces import is_image_space
 from serve import contract
 from serve.sampling import sample_categorical, sample_gaussian
 

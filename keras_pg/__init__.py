@@ -16,11 +16,11 @@ from keras_pg._quiet import quiet_tensorflow_import
 
 try:
     with quiet_tensorflow_import():
-        import keras_pg.layers  # noqa: F401  (registers the custom layers)
+        import keras_pg.policy.layers  # noqa: F401  (registers the custom layers)
     from keras_pg.agent import REINFORCE
     from keras_pg.config import Config, ConfigError, ConfigTypeError
     from keras_pg.presets import PRESETS
-    from keras_pg.tune import tune
+    from keras_pg.tuning.tune import tune
 except KeyboardInterrupt:
     # Ctrl-C while `python -m keras_pg` (or the keras-pg command) is still starting: the
     # command's own handler is not running yet, so answer here as it would.

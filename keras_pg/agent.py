@@ -21,22 +21,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_pg import run_dir as rd
+from keras_pg.algorithm.learner import Learner
 from keras_pg.backends import make_backend
 from keras_pg.callbacks import CallbackDriver
 from keras_pg.config import Config, ConfigError, ConfigTypeError, is_positive_int
-from keras_pg.envs import factory_name, is_factory_name, prepare_env
+from keras_pg.envs.source import factory_name, is_factory_name, prepare_env
+from keras_pg.envs.spaces import describe_space
 from keras_pg.evaluate import evaluate_policy
-from keras_pg.learner import Learner
-from keras_pg.networks import build_features, check_serializable, user_features
-from keras_pg.plots import plot_learning_curve
 from keras_pg.policy import build_policy, load_policy, make_act_fn
+from keras_pg.policy.networks import build_features, check_serializable, user_features
 from keras_pg.presets import resolve_config
 from keras_pg.progress import ProgressBar
-from keras_pg.run_lock import RunDirLock
+from keras_pg.run import run_dir as rd
+from keras_pg.run.lock import RunDirLock
+from keras_pg.run.plots import plot_learning_curve
+from keras_pg.run.tensorboard import TB_DIR, TensorBoardLog, drop_events_after, hparams
 from keras_pg.seeding import EVAL_STREAM, PREDICT_STREAM, derived_seed, initialization
-from keras_pg.spaces import describe_space
-from keras_pg.tensorboard_log import TB_DIR, TensorBoardLog, drop_events_after, hparams
 from keras_pg.train import INTERRUPTED, Trainer
 from serve.observations import FLOAT32, UINT8, as_batch
 
@@ -52,7 +52,7 @@ class REINFORCE:
             (called with `env_kwargs`; keras_pg makes `num_envs` of them).
         policy: None for the built-in network (`network`: an MLP, or a CNN for uint8
             images); a `keras.Model`, or a function `(observation_space) -> keras.Model`,
-            mapping the preprocessed observation [batch, *shape] (see keras_pg.networks) to
+            mapping the preprocessed observation [batch, *shape] (see keras_pg.policy.networks) to
             a feature vector [batch, features]. keras_pg adds the preprocessing in front and
             the distribution head behind.
         run_dir: where checkpoints, metrics and the model are written while training (None:

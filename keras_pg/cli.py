@@ -16,11 +16,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from keras_pg import run_dir as rd
 from keras_pg.config import Config, ConfigError, KerasPGWarning
 from keras_pg.flags import add_config_flags, given_settings
 from keras_pg.presets import AUTO, NONE, PRESETS
-from keras_pg.run_dir import RunDirError
+from keras_pg.run import run_dir as rd
+from keras_pg.run.run_dir import RunDirError
 
 EXIT_FAILED, EXIT_USAGE, EXIT_IO, EXIT_INTERRUPTED = 1, 2, 74, 130  # 74: sysexits EX_IOERR
 
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", type=Path, help="a run directory written by train")
     evaluate.add_argument("--episodes", type=int, default=100, help="episodes to run")
     evaluate.add_argument("--seed", type=int, default=12345, help="seeds the episodes")
-    from keras_pg.cli_tune import add_tune_parser
+    from keras_pg.tuning.cli import add_tune_parser
 
     add_tune_parser(commands)
     return parser
@@ -88,10 +88,10 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--checkpoint-every must be a positive number of seconds, got "
                           f"{args.checkpoint_every}")
     from keras_pg import REINFORCE
-    from keras_pg.rollout import EnvFailure, EnvOutputError
+    from keras_pg.algorithm.update import NonFiniteLossError
+    from keras_pg.backends.rollout import EnvFailure, EnvOutputError
     from keras_pg.signals import stop_on_signals
     from keras_pg.train import INTERRUPTED
-    from keras_pg.update import NonFiniteLossError
 
     verbose = 0 if args.quiet else 1
     if args.resume is not None:
@@ -164,7 +164,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from keras_pg.cli_tune import run_tune
+    from keras_pg.tuning.cli import run_tune
 
     return run_tune(args, given_settings(args))
 

@@ -15,7 +15,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-BACKENDS = ("gym", "graph", "ray")
+from keras_pg.backends import BACKENDS
+
 VECTOR_MODES = ("sync", "async")
 MAX_SEED = 2**32 - 1  # numpy's and gymnasium's seeds are 32-bit
 NETWORKS = ("auto", "mlp", "cnn", "custom")
@@ -112,7 +113,8 @@ class Config:
     )
     max_steps: int = _doc("training budget in environment steps", default=1_000_000)
     target_return: float | None = _doc(
-        "stop when the last-100 training mean reaches this (none: the env's reward_threshold)",
+        "stop when the mean training return of the last solve_window episodes reaches this "
+        "(none: the env's reward_threshold)",
         default=None,
     )
     solve_window: int = _doc("episodes in the moving mean that decides solving", default=100)
@@ -132,7 +134,7 @@ class Config:
         if not isinstance(self.env_id, str) or not self.env_id:
             yield f"env_id must be a gym id such as CartPole-v1, got {self.env_id!r}"
         yield from _env_kwargs_problems(self.env_kwargs)
-        for name, choices in (("baseline", ("none", "value")), ("backend", BACKENDS),
+        for name, choices in (("baseline", ("none", "value")), ("backend", tuple(BACKENDS)),
                               ("network", NETWORKS), ("vector_mode", VECTOR_MODES),
                               ("precision", PRECISIONS)):
             if getattr(self, name) not in choices:

@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_pg.envs import EnvSource
+from keras_pg.backends.rollout import collect_episodes
+from keras_pg.envs.source import EnvSource
 from keras_pg.policy import make_act_fn, make_head
-from keras_pg.rollout import collect_episodes
 
 
 class Evaluation(NamedTuple):

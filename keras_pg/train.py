@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_pg import checkpoint
-from keras_pg import run_dir as rd
+from keras_pg.algorithm.learner import Learner, UpdateResult
+from keras_pg.algorithm.update import NonFiniteLossError
 from keras_pg.backends import Backend, Round, RoundInterrupted
 from keras_pg.callbacks import CallbackDriver
 from keras_pg.config import Config
-from keras_pg.learner import Learner, UpdateResult
-from keras_pg.update import NonFiniteLossError
+from keras_pg.run import checkpoint
+from keras_pg.run import run_dir as rd
 
 SOLVED, BUDGET, CALLBACK, INTERRUPTED = "solved", "max_steps", "callback", "interrupted"
 OBSERVATION_SAMPLE_BYTES = 8 << 20  # observations kept for export's verification

@@ -1,7 +1,7 @@
 """Building keras_pg policies with the built-in MLP, for tests that need a bare model."""
 
-from keras_pg.networks import build_features
 from keras_pg.policy import build_policy
+from keras_pg.policy.networks import build_features
 
 
 def mlp_policy(observation_space, action_space, hidden, **kwargs):

@@ -12,8 +12,8 @@ import pytest
 import export
 import keras_pg
 import serve
-from keras_pg import run_dir as rd
 from keras_pg.cli import main
+from keras_pg.run import run_dir as rd
 from tests.custom_envs import import_env_module
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,9 +9,9 @@ import pytest
 import export
 import keras_pg
 import serve
-from keras_pg import checkpoint
-from keras_pg import run_dir as rd
 from keras_pg.cli import main
+from keras_pg.run import checkpoint
+from keras_pg.run import run_dir as rd
 
 SMALL = {"num_envs": 4, "episodes_per_update": 4, "eval_episodes": 1, "seed": 3}
 

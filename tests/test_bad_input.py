@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import keras_pg
-from keras_pg import run_dir as rd
+from keras_pg.backends.rollout import EnvOutputError
 from keras_pg.cli import main
-from keras_pg.rollout import EnvOutputError
+from keras_pg.run import run_dir as rd
 
 ROOT = Path(__file__).resolve().parents[1]
 

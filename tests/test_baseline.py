@@ -3,12 +3,12 @@
 import keras
 import numpy as np
 
-from keras_pg.advantages import explained_variance
-from keras_pg.envs import EnvSource
-from keras_pg.layers import RunningNormalization
+from keras_pg.algorithm.advantages import explained_variance
+from keras_pg.algorithm.update import UpdateStep
+from keras_pg.backends.rollout import collect_episodes
+from keras_pg.envs.source import EnvSource
 from keras_pg.policy import build_value, make_act_fn, make_head
-from keras_pg.rollout import collect_episodes
-from keras_pg.update import UpdateStep
+from keras_pg.policy.layers import RunningNormalization
 from tests.policies import mlp_policy
 
 
@@ -77,8 +77,8 @@ def test_running_normalization_matches_the_statistics_of_all_data():
 def test_returns_of_cut_off_episodes_continue_with_the_value_estimate():
     import dataclasses
 
+    from keras_pg.algorithm.learner import Learner
     from keras_pg.config import Config
-    from keras_pg.learner import Learner
     from tests.fake_envs import ScriptedVectorEnv
 
     env = ScriptedVectorEnv([[3, 100], [100]], truncate_at=5)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import keras_pg
+from keras_pg.algorithm.update import NonFiniteLossError
 from keras_pg.callbacks import LOG_KEYS
-from keras_pg.update import NonFiniteLossError
 
 SMALL = {"seed": 0, "num_envs": 8, "episodes_per_update": 8, "eval_episodes": 2}
 

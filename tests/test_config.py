@@ -7,7 +7,7 @@ from gymnasium import spaces
 
 from keras_pg.cli import build_parser
 from keras_pg.config import Config, ConfigError
-from keras_pg.envs import EnvSource, check_env_id, check_spaces, inspect_env
+from keras_pg.envs.source import EnvSource, check_env_id, check_spaces, inspect_env
 from keras_pg.flags import given_settings
 from keras_pg.presets import PRESETS, resolve_config
 

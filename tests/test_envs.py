@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from keras_pg import run_dir as rd
+from keras_pg.run import run_dir as rd
 from tests.custom_envs import write_env_module
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,9 +6,9 @@ import numpy as np
 import tensorflow as tf
 from gymnasium.spaces import Box
 
+from keras_pg.algorithm.update import reinforce_loss
+from keras_pg.backends.rollout import collect_episodes
 from keras_pg.policy import GaussianHead, make_head
-from keras_pg.rollout import collect_episodes
-from keras_pg.update import reinforce_loss
 from tests.policies import mlp_policy
 
 HEAD = GaussianHead(2, (-1.0, -2.0), (1.0, 2.0))

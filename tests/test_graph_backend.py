@@ -4,8 +4,8 @@ import numpy as np
 
 import serve
 from export.cli import main as export_main
-from keras_pg import run_dir as rd
 from keras_pg.cli import main
+from keras_pg.run import run_dir as rd
 
 
 def test_graph_backend_solves_cartpole_and_serves_in_gymnasium(tmp_path):

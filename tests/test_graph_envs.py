@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_pg.algorithm.returns import discounted_returns
 from keras_pg.backends.graph import discounted_returns_tf
 from keras_pg.config import ConfigError
-from keras_pg.graph_envs import GRAPH_ENVS, make_graph_env
-from keras_pg.graph_envs.base import GraphEnvState
-from keras_pg.returns import discounted_returns
+from keras_pg.envs.graph import GRAPH_ENVS, make_graph_env
+from keras_pg.envs.graph.base import GraphEnvState
 
 
 def reference_step(ref, state, action):

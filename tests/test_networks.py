@@ -8,9 +8,9 @@ import pytest
 import export
 import keras_pg
 import serve
-from keras_pg import run_dir as rd
-from keras_pg.networks import build_features, cnn
 from keras_pg.policy import feature_network
+from keras_pg.policy.networks import build_features, cnn
+from keras_pg.run import run_dir as rd
 from tests.image_envs import SquareSideEnv
 
 

@@ -19,7 +19,7 @@ import ray
 
 import keras_pg
 from keras_pg.backends.ray_connect import check_ray_answers
-from keras_pg.rollout import EnvFailure
+from keras_pg.backends.rollout import EnvFailure
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"num_envs": 8, "episodes_per_update": 8, "lr": 0.01, "eval_episodes": 2, "seed": 1}

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from keras_pg import run_dir as rd
+from keras_pg.run import run_dir as rd
 
 ROOT = Path(__file__).resolve().parents[1]
 

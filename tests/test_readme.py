@@ -85,7 +85,7 @@ def test_pip_installs_the_package_and_the_readme_example_runs_outside_the_reposi
     assert proc.returncode == 0, proc.stderr
     assert {"keras_pg", "export", "serve"} <= {p.name for p in site.iterdir()}
     assert (site / "keras_pg" / "backends" / "graph.py").exists()
-    assert (site / "keras_pg" / "graph_envs" / "cartpole.py").exists()
+    assert (site / "keras_pg" / "envs" / "graph" / "cartpole.py").exists()
     user_dir = tmp_path / "user"
     user_dir.mkdir()
     where = run_python("import keras_pg, export, serve; print(keras_pg.__file__, "

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from keras_pg.advantages import normalize
-from keras_pg.returns import discounted_returns, reward_to_go, truncation_discounts
+from keras_pg.algorithm.advantages import normalize
+from keras_pg.algorithm.returns import discounted_returns, reward_to_go, truncation_discounts
 
 
 def naive_reward_to_go(rewards, gamma):

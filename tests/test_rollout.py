@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from keras_pg.returns import reward_to_go
-from keras_pg.rollout import collect_episodes, concatenate
+from keras_pg.algorithm.batch import concatenate
+from keras_pg.algorithm.returns import reward_to_go
+from keras_pg.backends.rollout import collect_episodes
 from tests.fake_envs import RESET_REWARD, ScriptedVectorEnv
 
 
@@ -94,7 +95,7 @@ def test_every_round_starts_from_a_reset():
 
 @pytest.mark.parametrize("num_envs,num_episodes", [(1, 1), (3, 7), (8, 2)])
 def test_cartpole_lengths_add_up(num_envs, num_episodes):
-    from keras_pg.envs import EnvSource
+    from keras_pg.envs.source import EnvSource
 
     env = EnvSource("CartPole-v1", {}, None).make_vector(num_envs)
     rng = np.random.default_rng(0)
@@ -114,7 +115,7 @@ class NaNWhereCutOff(ScriptedVectorEnv):
 
 
 def test_a_non_finite_observation_where_a_time_limit_cuts_off_is_blamed_on_the_env():
-    from keras_pg.rollout import EnvOutputError
+    from keras_pg.backends.rollout import EnvOutputError
 
     with pytest.raises(EnvOutputError, match="the last observation of episode 1 of this "
                                              "round, where a time limit cut it off"):

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_pg import checkpoint
-from keras_pg import run_dir as rd
 from keras_pg.cli import main
+from keras_pg.run import checkpoint
+from keras_pg.run import run_dir as rd
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ("--max-steps", "20000", "--eval-episodes", "2", "--num-envs", "8",

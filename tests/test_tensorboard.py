@@ -13,10 +13,10 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from tensorboard.util import tensor_util
 
 import keras_pg
-from keras_pg import checkpoint
-from keras_pg import run_dir as rd
 from keras_pg.cli import main
-from keras_pg.tensorboard_log import TB_DIR
+from keras_pg.run import checkpoint
+from keras_pg.run import run_dir as rd
+from keras_pg.run.tensorboard import TB_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 CHARTS = {"charts/episodic_return", "charts/episodic_return_min", "charts/episodic_return_max",

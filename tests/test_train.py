@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import keras_pg
-from keras_pg import checkpoint
-from keras_pg import run_dir as rd
 from keras_pg.cli import main
+from keras_pg.run import checkpoint
+from keras_pg.run import run_dir as rd
 
 ROOT = Path(__file__).resolve().parents[1]
 DETERMINISTIC_COLUMNS = slice(0, 4)  # episode, env_steps, return, length (wall_s is a clock)

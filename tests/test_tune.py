@@ -12,10 +12,10 @@ from pathlib import Path
 import optuna
 import pytest
 
-from keras_pg import run_dir as rd
 from keras_pg.cli import main
-from keras_pg.study_record import RECORD, check_record
-from keras_pg.tune import CHECKPOINTS, TrialReport, _open_study
+from keras_pg.run import run_dir as rd
+from keras_pg.tuning.study_record import RECORD, check_record
+from keras_pg.tuning.tune import CHECKPOINTS, TrialReport, _open_study
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--env", "CartPole-v1", "--max-steps", "2000", "--eval-episodes", "2"]

@@ -12,8 +12,8 @@ import pytest
 import tensorflow as tf
 from gymnasium.spaces import Box, Discrete
 
+from keras_pg.algorithm.update import NonFiniteLossError, UpdateStep, reinforce_loss
 from keras_pg.policy import CategoricalHead
-from keras_pg.update import NonFiniteLossError, UpdateStep, reinforce_loss
 from tests.policies import mlp_policy
 
 BIAS = np.array([0.3, -0.2], dtype=np.float32)

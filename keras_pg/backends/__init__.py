@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
 
-from keras_pg.config import Config
-from keras_pg.envs import EnvSource
-from keras_pg.learner import Learner, UpdateResult
-from keras_pg.rollout import Batch
+if TYPE_CHECKING:  # imported for their names only: config.py reads BACKENDS from here
+    from keras_pg.algorithm.batch import Batch
+    from keras_pg.algorithm.learner import Learner, UpdateResult
+    from keras_pg.config import Config
+    from keras_pg.envs.source import EnvSource
 
 BACKENDS = {
     "gym": "keras_pg.backends.vector:VectorBackend",

@@ -1,6 +1,6 @@
 """The graph backend (`--backend graph`): rollout, returns, advantages, the update and the
 observation statistics in one compiled function per round, with an environment written in
-TensorFlow ops (keras_pg/graph_envs).
+TensorFlow ops (keras_pg/envs/graph).
 
 Each round resets `num_envs` environments and runs each for exactly one episode (so
 `episodes_per_update` equals `num_envs`); an environment whose episode has ended idles,
@@ -14,13 +14,13 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
+from keras_pg.algorithm.learner import Learner, UpdateResult
+from keras_pg.algorithm.update import UpdateMetrics, refusing_non_finite
 from keras_pg.backends import Round, RoundInterrupted
 from keras_pg.config import Config
-from keras_pg.envs import EnvSource
-from keras_pg.graph_envs import make_graph_env
-from keras_pg.learner import Learner, UpdateResult
+from keras_pg.envs.graph import make_graph_env
+from keras_pg.envs.source import EnvSource
 from keras_pg.seeding import TRAIN_STREAM, derived_seed
-from keras_pg.update import UpdateMetrics, refusing_non_finite
 
 OBSERVATION_SAMPLE = 1000  # observations an iteration hands back to Python
 

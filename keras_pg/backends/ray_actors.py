@@ -16,13 +16,14 @@ import math
 import os
 from collections.abc import Callable
 
+from keras_pg.algorithm.batch import Batch, concatenate
+from keras_pg.algorithm.learner import Learner
 from keras_pg.backends import Round, RoundInterrupted
 from keras_pg.backends.ray_connect import connect
+from keras_pg.backends.rollout import EnvFailure
 from keras_pg.config import Config, ConfigError
-from keras_pg.envs import EnvSource
+from keras_pg.envs.source import EnvSource
 from keras_pg.errors import first_line
-from keras_pg.learner import Learner
-from keras_pg.rollout import Batch, EnvFailure, concatenate
 
 
 class RolloutWorker:

@@ -9,12 +9,13 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from keras_pg.algorithm.batch import Batch
+from keras_pg.algorithm.learner import Learner
 from keras_pg.backends import Round, RoundInterrupted
+from keras_pg.backends.rollout import collect_episodes
 from keras_pg.config import Config, KerasPGWarning
-from keras_pg.envs import EnvSource
-from keras_pg.learner import Learner
+from keras_pg.envs.source import EnvSource
 from keras_pg.policy import make_act_fn
-from keras_pg.rollout import Batch, collect_episodes
 from keras_pg.seeding import ACTION_STREAM, TRAIN_STREAM, derived_seed
 
 

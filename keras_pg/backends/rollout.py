@@ -14,38 +14,12 @@ episode's first one). Such reset steps are never part of an episode.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
 
-from keras_pg.returns import discounted_returns, truncation_discounts
-
-
-class Batch(NamedTuple):
-    """The transitions of K complete episodes, flattened, in time order within each env."""
-
-    obs: np.ndarray
-    """[M, *obs_shape] (float32, or the dtype asked for), the observation each action was
-    taken in."""
-    actions: np.ndarray
-    """int32 [M] (Discrete) or float32 [M, d] (Box, unclipped), the sampled actions."""
-    returns: np.ndarray
-    """float32 [M], the discounted reward-to-go G_t of each action (not normalized)."""
-    episode_returns: np.ndarray
-    """float64 [K], undiscounted return of each episode, in the order they were started."""
-    episode_lengths: np.ndarray
-    """int64 [K], steps of each episode, in the order they were started."""
-    episode: np.ndarray
-    """int32 [M], the index in [0, K) of the episode each transition belongs to."""
-    final_obs: np.ndarray
-    """[K, *obs_shape], the last observation of each episode a time limit truncated (the
-    state it was cut off in); zeros for episodes that terminated."""
-    bootstrap_discount: np.ndarray
-    """float32 [M], gamma^(T - t) for a transition t of an episode truncated after step
-    T - 1, else 0: G_t + bootstrap_discount * V(final_obs[episode]) continues the return
-    past the cut (see `returns.truncation_discounts`)."""
-
+from keras_pg.algorithm.batch import Batch
+from keras_pg.algorithm.returns import discounted_returns, truncation_discounts
 
 ActFn = Callable[[np.ndarray], np.ndarray]
 """Maps observations [N, *obs_shape] to actions [N, ...]."""
@@ -132,14 +106,6 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
         final_obs=final_obs[:started],
         bootstrap_discount=truncation_discounts(cut_t, done_t, gamma)[kept_t],
     )
-
-
-def concatenate(batches: list[Batch]) -> Batch:
-    """One batch of the episodes of `batches`, in order (their `episode` indices shifted)."""
-    offsets = np.cumsum([0] + [len(b.episode_returns) for b in batches[:-1]])
-    shifted = [b._replace(episode=b.episode + offset)
-               for b, offset in zip(batches, offsets, strict=True)]
-    return Batch(*(np.concatenate(parts) for parts in zip(*shifted, strict=True)))
 
 
 class EnvOutputError(RuntimeError):

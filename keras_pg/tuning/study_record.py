@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from keras_pg.config import ConfigError
-from keras_pg.envs import factory_name
+from keras_pg.envs.source import factory_name
 
 DIRECTION = "maximize"
 RECORD = "keras_pg_study"  # the study's user attr holding its study_record

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-from keras_pg.graph_envs.base import GraphEnvState, advance, uniform_reset
+from keras_pg.envs.graph.base import GraphEnvState, advance, uniform_reset
 
 
 class Pendulum:

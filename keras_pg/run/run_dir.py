@@ -2,7 +2,7 @@
 
     RUN_DIR/
       config.json          the Config, as a JSON object
-      spaces.json          the observation and action spaces (keras_pg.spaces), so that export
+      spaces.json          the observation and action spaces (keras_pg.envs.spaces), so that export
                            needs no env
       checkpoint.npz       weights, optimizer state, counters, and what they belong to
                            (config, spaces, checksums) for `train --resume` (checkpoint.py)

@@ -12,7 +12,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from keras_pg.run_dir import LOCK, RunDirError
+from keras_pg.run.run_dir import LOCK, RunDirError
 
 
 class RunDirLock:

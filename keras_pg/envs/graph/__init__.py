@@ -13,10 +13,10 @@ served against the real gymnasium environment.
 from __future__ import annotations
 
 from keras_pg.config import ConfigError
-from keras_pg.graph_envs.acrobot import Acrobot
-from keras_pg.graph_envs.cartpole import CartPole
-from keras_pg.graph_envs.mountain_car import MountainCar
-from keras_pg.graph_envs.pendulum import Pendulum
+from keras_pg.envs.graph.acrobot import Acrobot
+from keras_pg.envs.graph.cartpole import CartPole
+from keras_pg.envs.graph.mountain_car import MountainCar
+from keras_pg.envs.graph.pendulum import Pendulum
 
 GRAPH_ENVS = {env.env_id: env for env in (CartPole, Acrobot, MountainCar, Pendulum)}
 

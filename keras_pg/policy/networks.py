@@ -20,8 +20,8 @@ import gymnasium as gym
 import keras
 
 from keras_pg.config import ConfigError, ConfigTypeError
+from keras_pg.envs.spaces import is_image_space
 from keras_pg.errors import first_line
-from keras_pg.spaces import is_image_space
 
 FEATURES_NAME = "features"
 NATURE_MIN_SIDE = 36  # the smallest side the Nature CNN's 8/4, 4/2, 3/1 convolutions fit

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from keras_pg import run_dir as rd
+from keras_pg.run import run_dir as rd
 
 BEST_CONFIG = "best_config.json"
 PLOTS = ("optimization_history", "param_importances")

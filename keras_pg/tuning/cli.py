@@ -8,7 +8,7 @@ from typing import Any
 
 from keras_pg.config import ConfigError
 from keras_pg.flags import add_config_flags
-from keras_pg.tune import OBJECTIVES
+from keras_pg.tuning.tune import OBJECTIVES
 
 
 def add_tune_parser(commands) -> None:
@@ -26,7 +26,7 @@ def add_tune_parser(commands) -> None:
                       help="trials, best_config.json and plots (default: runs/tune/STUDY)")
     tune.add_argument("--space", type=Path, default=None, metavar="FILE",
                       help="a JSON search space replacing the default one (see "
-                           "keras_pg/search_space.py)")
+                           "keras_pg/tuning/search_space.py)")
     tune.add_argument("--objective", choices=OBJECTIVES, default="auc",
                       help="auc: area under the learning curve; eval: greedy evaluation "
                            "(default: auc)")
@@ -39,7 +39,7 @@ def add_tune_parser(commands) -> None:
 
 
 def run_tune(args: argparse.Namespace, settings: dict[str, Any]) -> int:
-    from keras_pg.tune import tune
+    from keras_pg.tuning.tune import tune
 
     env = settings.pop("env_id", "CartPole-v1")
     seed = settings.pop("seed", 0)

@@ -9,12 +9,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_pg import advantages
+from keras_pg.algorithm.advantages import advantages
+from keras_pg.algorithm.batch import Batch
+from keras_pg.algorithm.update import UpdateMetrics, UpdateStep
 from keras_pg.config import Config
 from keras_pg.policy import build_value, make_head, observation_normalizer, observation_spec
-from keras_pg.rollout import Batch
-from keras_pg.run_dir import RunDirError
-from keras_pg.update import UpdateMetrics, UpdateStep
+from keras_pg.run.run_dir import RunDirError
 
 
 class UpdateResult(NamedTuple):
@@ -58,7 +58,7 @@ class Learner:
         """Normalized advantages [M] and explained variance, with the value network as it is
         (call before the update: the batch was collected with these weights)."""
         values = self.value(obs, training=False) if self.value is not None else None
-        return advantages.advantages(returns, values, self.config.return_eps)
+        return advantages(returns, values, self.config.return_eps)
 
     def learn(self, batch: Batch) -> UpdateResult:
         """One update on `batch`. The observation statistics absorb the batch only after

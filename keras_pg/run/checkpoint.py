@@ -22,9 +22,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from keras_pg import run_dir as rd
 from keras_pg.config import Config
 from keras_pg.errors import first_line
+from keras_pg.run import run_dir as rd
 
 STATE = "state_json"
 

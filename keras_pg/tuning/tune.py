@@ -7,7 +7,7 @@ again once), and several tuner processes on one storage share the study. `trials
 size of the study to reach: completed and pruned trials count.
 
 Each trial trains a REINFORCE agent with the base settings plus one draw from the search
-space (keras_pg/search_space.py; TPE sampler, seeded) for `max_steps` env steps, in its own
+space (keras_pg/tuning/search_space.py; TPE sampler, seeded) for `max_steps` env steps, in its own
 run directory OUT/trials/NNNN (TensorBoard events included, to compare them).
 
 Objective ("auc", the default): the area under the learning curve -- the mean of the
@@ -18,7 +18,7 @@ evaluation alone is noisy and blind to speed. "eval" maximizes the greedy evalua
 The same checkpoint values feed Optuna's MedianPruner, which stops trials clearly worse than
 the median of earlier ones at the same point of the budget.
 
-A study records what it tunes when it is created (keras_pg.study_record: env, search space,
+A study records what it tunes when it is created (keras_pg.tuning.study_record: env, search space,
 objective, budget, seeds, preset and fixed settings) and refuses to be continued with other
 ones: trials of different settings are not comparable, and its best config would lie.
 
@@ -41,8 +41,8 @@ from typing import Any
 import keras
 
 from keras_pg.config import ConfigError, is_positive_int
-from keras_pg.search_space import read_space, suggest
-from keras_pg.study_record import DIRECTION, check_record, study_record
+from keras_pg.tuning.search_space import read_space, suggest
+from keras_pg.tuning.study_record import DIRECTION, check_record, study_record
 
 CHECKPOINTS = 20
 STORAGE_ATTEMPTS = 5
@@ -128,7 +128,7 @@ def tune(env: str | Callable = "CartPole-v1", *, trials: int = 20,
                                catch=(ConfigError,))
     finally:
         optuna.logging.set_verbosity(verbosity)
-    from keras_pg.tune_report import write_report
+    from keras_pg.tuning.report import write_report
 
     return write_report(the_study, out, objective, verbose)
 

@@ -1,0 +1,11 @@
+"""The run directory: every file a run writes and reads, its lock, its checkpoints.
+
+run_dir.py names the files and reads and writes them atomically, lock.py keeps one writer
+at a time, checkpoint.py saves and restores training exactly, tensorboard.py writes the
+`tb/` event files, plots.py the learning curve.
+"""
+
+from keras_pg.run.lock import RunDirLock
+from keras_pg.run.run_dir import RunDirError
+
+__all__ = ["RunDirError", "RunDirLock"]

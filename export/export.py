@@ -28,10 +28,12 @@ from export.source import PolicySource, load_source, make_env
 from export.verify import rollout_observations, sample_observations, verify
 from keras_pg.envs.source import is_factory_name
 from keras_pg.policy import make_head
+from keras_pg.run.files import atomic_write, write_json
 from keras_pg.run.lock import RunDirLock
-from keras_pg.run.run_dir import CONFIG, RunDirError, atomic_write, write_json
+from keras_pg.run.run_dir import CONFIG, EXPORT_REPORT, RunDirError
 
-REPORT = "export_report.json"
+REPORT = EXPORT_REPORT
+"""The export report's file name in a run directory (also returned by to_onnx)."""
 VERIFY_OBSERVATIONS = 1000  # per set: sampled from the space, and met in rollouts
 
 

@@ -7,10 +7,10 @@ all of them (spaces.json, observations.npy), so exporting it needs no environmen
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import gymnasium as gym
 import keras
@@ -25,8 +25,10 @@ from keras_pg.envs.spaces import is_image_space, space_from_description
 from keras_pg.errors import first_line
 from keras_pg.policy import POLICY_NAME
 from keras_pg.run import run_dir as rd
+from keras_pg.run.run_dir import RunDir, RunDirError
 
 ENV_HINT = "pass the env it was trained on (--env, or env_id=)"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,16 +50,12 @@ class PolicySource:
         return (self.config or {}).get("env_id")
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _reading(read: Callable[[], T]) -> T:
+    """`read()` of a RunDir, its RunDirError an ExportError (the same line)."""
     try:
-        value = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ExportError(f"{path} is not valid JSON ({getattr(exc, 'msg', exc)})") from None
-    if not isinstance(value, dict):
-        raise ExportError(f"{path} holds a JSON {type(value).__name__}; expected an object")
-    return value
+        return read()
+    except RunDirError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def load_source(source: keras_pg.REINFORCE | keras.Model | str | Path,
@@ -78,29 +76,30 @@ def load_source(source: keras_pg.REINFORCE | keras.Model | str | Path,
         return _from_env(source, {"env_id": env_id}, None, None, "the given model")
     path = Path(source)
     check_source(path)  # a file source is a readable .keras file from here on
-    run_dir, model_path = (path, path / rd.MODEL) if path.is_dir() else (path.parent, path)
+    run = RunDir(path if path.is_dir() else path.parent)
+    model_path = run.model_file if path.is_dir() else path
     if path.is_dir():
         if not model_path.exists():
             raise ExportError(f"{model_path} not found; expected a keras_pg run directory")
         check_keras_file(model_path)
-    config = _read_json(run_dir / rd.CONFIG)
+    config = _reading(lambda: run.read_if_present(rd.CONFIG))
     if env_id is not None:
         config = {**(config or {}), "env_id": env_id}
     if config is None:
         raise ExportError(f"no config.json beside {model_path}; pass --env with the env id")
     if not config.get("env_id"):
-        raise ExportError(f"no env_id in {run_dir / rd.CONFIG}; pass --env with the env id")
+        raise ExportError(f"no env_id in {run.file(rd.CONFIG)}; pass --env with the env id")
     model = _load_model(model_path)
-    summary = _read_json(run_dir / rd.SUMMARY)
-    spaces = _read_json(run_dir / rd.SPACES)
+    summary = _reading(run.read_summary)
+    spaces = _reading(lambda: run.read_if_present(rd.SPACES))
     if spaces is None or env_id is not None:
-        return _from_env(model, config, summary, run_dir, str(model_path))
-    observation_space, action_space = _saved_spaces(run_dir / rd.SPACES, spaces)
+        return _from_env(model, config, summary, run.path, str(model_path))
+    observation_space, action_space = _saved_spaces(run.file(rd.SPACES), spaces)
     check_fits(model, str(model_path), observation_space, action_space,
-               f"{run_dir / rd.SPACES}", "were model.keras and spaces.json copied from "
+               f"{run.file(rd.SPACES)}", "were model.keras and spaces.json copied from "
                "different runs?")
-    return PolicySource(model, config, summary, run_dir, observation_space, action_space,
-                        _observations(run_dir / rd.OBSERVATIONS, observation_space))
+    return PolicySource(model, config, summary, run.path, observation_space, action_space,
+                        _observations(run, observation_space))
 
 
 def _from_agent(agent: keras_pg.REINFORCE, env_id: str | None) -> PolicySource:
@@ -118,17 +117,14 @@ def _saved_spaces(path: Path, spaces: dict[str, Any]) -> tuple[gym.Space, gym.Sp
         raise ExportError(f"{path} is malformed: {first_line(exc)}") from None
 
 
-def _observations(path: Path, space: gym.Space) -> np.ndarray | None:
+def _observations(run: RunDir, space: gym.Space) -> np.ndarray | None:
     """observations.npy, if there is one with the observation space's shape."""
-    if not path.exists():
-        return None
-    try:
-        observations = np.load(path)
-    except Exception as exc:  # numpy raises many types for a file it cannot read
-        raise ExportError(f"{path} is not a readable .npy file: {first_line(exc)}") from None
-    if observations.ndim < 1 or observations.shape[1:] != space.shape:
-        raise ExportError(f"{path} holds observations of shape {observations.shape[1:]}; "
-                          f"expected {space.shape} (the observation space's)")
+    observations = _reading(run.read_observations)
+    if observations is not None and (observations.ndim < 1
+                                     or observations.shape[1:] != space.shape):
+        raise ExportError(f"{run.file(rd.OBSERVATIONS)} holds observations of shape "
+                          f"{observations.shape[1:]}; expected {space.shape} (the observation "
+                          f"space's)")
     return observations
 
 

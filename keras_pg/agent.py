@@ -35,7 +35,8 @@ from keras_pg.progress import ProgressBar
 from keras_pg.run import run_dir as rd
 from keras_pg.run.lock import RunDirLock
 from keras_pg.run.plots import plot_learning_curve
-from keras_pg.run.tensorboard import TB_DIR, TensorBoardLog, drop_events_after, hparams
+from keras_pg.run.run_dir import EpisodeRow, RunDir, RunDirError
+from keras_pg.run.tensorboard import TensorBoardLog, drop_events_after, hparams
 from keras_pg.seeding import EVAL_STREAM, PREDICT_STREAM, derived_seed, initialization
 from keras_pg.train import INTERRUPTED, Trainer
 from serve.observations import FLOAT32, UINT8, as_batch
@@ -87,7 +88,7 @@ class REINFORCE:
         if run_dir is not None:
             if (Path(run_dir) / rd.LOCK).exists():  # a run in progress: name its process
                 RunDirLock(run_dir).acquire().release()
-            rd.check_new(run_dir)
+            RunDir(run_dir).check_new()
         self._lock = None
         self._setup(config, env, policy, Path(run_dir) if run_dir else None, verbose,
                     restore=False)
@@ -97,7 +98,7 @@ class REINFORCE:
         """The agent saved in run directory `path`, ready to continue training (into `path`),
         predict, evaluate or export. `env` is needed when the run was trained on a Python
         callable; an id or "module:EnvId" run rebuilds its env from config.json."""
-        path = rd.check_resumable(path)
+        path = RunDir(path).check_resumable().path
         agent = cls.__new__(cls)
         agent.preset, agent._lock = None, RunDirLock(path)
         with agent._lock:  # nobody writes while the run is read and checked
@@ -119,7 +120,7 @@ class REINFORCE:
         self.spaces = {"observation_space": describe_space(info.observation_space),
                        "action_space": describe_space(info.action_space)}
         if restore:
-            rd.check_spaces(run_dir, self.spaces)
+            RunDir(run_dir).check_spaces(self.spaces)
         with initialization(config.seed):
             model = self._policy_model(policy, run_dir if restore else None)
             learner = Learner(config, info.observation_space, info.action_space, model)
@@ -136,10 +137,11 @@ class REINFORCE:
             except BaseException:
                 self._trainer.backend.close()  # its envs, and a Ray it may have started
                 raise
-            if (run_dir / TB_DIR).is_dir():
-                drop_events_after(run_dir / TB_DIR, self._trainer.progress.env_steps)
+            if RunDir(run_dir).tensorboard_dir.is_dir():
+                drop_events_after(RunDir(run_dir).tensorboard_dir,
+                                  self._trainer.progress.env_steps)
         elif run_dir is not None:
-            rd.create(run_dir)
+            RunDir(run_dir).create()
             self._lock = RunDirLock(run_dir)
             with self._lock:
                 self._write_config(run_dir)
@@ -148,7 +150,7 @@ class REINFORCE:
     def _policy_model(self, policy, restore_from: Path | None) -> keras.Model:
         c = self.config
         if c.network == "custom" and restore_from is not None:
-            return load_policy(restore_from / rd.MODEL)
+            return load_policy(RunDir(restore_from).model_file)
         features = (user_features(policy, self.observation_space) if policy is not None
                     else build_features(c.network, self.observation_space, c.hidden,
                                         c.precision))
@@ -208,7 +210,7 @@ class REINFORCE:
         """The TensorBoard callback of a run with a run directory (unless turned off)."""
         if not (self.config.tensorboard and self.run_dir is not None):
             return None
-        return TensorBoardLog(self.run_dir / TB_DIR, hparams(self.config.to_dict()),
+        return TensorBoardLog(RunDir(self.run_dir).tensorboard_dir, hparams(self.config.to_dict()),
                               lambda: self._trainer.observation_sample,
                               self.config.histogram_every)
 
@@ -266,7 +268,7 @@ class REINFORCE:
         if path is None and self.run_dir is None:
             raise ConfigError("save() needs a path: this agent has no run_dir")
         path = Path(path) if path is not None else self.run_dir
-        rd.create(path)
+        RunDir(path).create()
         with self._run_dir_lock(path):
             self._write_config(path)
             self._trainer.save(path)
@@ -318,20 +320,20 @@ class REINFORCE:
         return self._trainer.observation_sample
 
     @property
-    def history(self) -> list[tuple]:
-        """One row per training episode: episode, env_steps, return, length, wall_s."""
+    def history(self) -> list[EpisodeRow]:
+        """One row per training episode (metrics.csv): episode, env_steps, episode_return,
+        length, wall_s."""
         return list(self._trainer.episode_rows)
 
     def _write_config(self, path: Path) -> None:
-        rd.write_json(path / rd.CONFIG, self.config.to_dict())
-        rd.write_json(path / rd.SPACES, self.spaces)
+        RunDir(path).write_config(self.config.to_dict(), self.spaces)
 
     def _write_results(self, path: Path) -> None:
         c = self.config
-        returns = np.array([row[2] for row in self._trainer.episode_rows])
-        plot_learning_curve(path / rd.CURVE, returns, self._trainer.target,
+        returns = np.array([row.episode_return for row in self._trainer.episode_rows])
+        plot_learning_curve(RunDir(path).file(rd.CURVE), returns, self._trainer.target,
                             f"REINFORCE on {c.env_id} (seed {c.seed})")
-        rd.write_json(path / rd.SUMMARY, self.summary)
+        RunDir(path).write_summary(self.summary)
 
     def __repr__(self) -> str:
         return (f"REINFORCE({self.config.env_id!r}, steps={self.progress.env_steps:,}, "
@@ -342,6 +344,6 @@ class REINFORCE:
 def _read_config(run_dir: Path) -> Config:
     """config.json of a run directory, or a RunDirError naming the file and the problem."""
     try:
-        return Config.from_dict(rd.read_json(run_dir / rd.CONFIG))
+        return Config.from_dict(RunDir(run_dir).read_config())
     except ConfigError as exc:
-        raise rd.RunDirError(f"{run_dir / rd.CONFIG}: {exc}") from None
+        raise RunDirError(f"{RunDir(run_dir).file(rd.CONFIG)}: {exc}") from None

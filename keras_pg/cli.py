@@ -19,8 +19,7 @@ from typing import Any
 from keras_pg.config import Config, ConfigError, KerasPGWarning
 from keras_pg.flags import add_config_flags, given_settings
 from keras_pg.presets import AUTO, NONE, PRESETS
-from keras_pg.run import run_dir as rd
-from keras_pg.run.run_dir import RunDirError
+from keras_pg.run.files import RunDirError, read_json
 
 EXIT_FAILED, EXIT_USAGE, EXIT_IO, EXIT_INTERRUPTED = 1, 2, 74, 130  # 74: sysexits EX_IOERR
 
@@ -134,13 +133,13 @@ def config_file(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        config = Config.from_dict(rd.read_json(path))
+        config = Config.from_dict(read_json(path))
     except ConfigError as exc:
         raise ConfigError(f"{path} is not a keras_pg config: {exc}") from None
     return {f.name: getattr(config, f.name) for f in dataclasses.fields(Config)}
 
 
-def _print_summary(summary: dict[str, Any], run_dir: Path) -> None:
+def _print_summary(summary: dict[str, Any], run_dir: Path | None) -> None:
     state = "solved" if summary["solved"] else "not solved"
     evaluation = (f"greedy eval {summary['eval_mean_return']:.1f} ± "
                   f"{summary['eval_std_return']:.1f} over {summary['eval_episodes']} episodes"

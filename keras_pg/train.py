@@ -22,7 +22,7 @@ from keras_pg.backends import Backend, Round, RoundInterrupted
 from keras_pg.callbacks import CallbackDriver
 from keras_pg.config import Config
 from keras_pg.run import checkpoint
-from keras_pg.run import run_dir as rd
+from keras_pg.run.run_dir import EpisodeRow, RunDir, RunDirError, UpdateRow
 
 SOLVED, BUDGET, CALLBACK, INTERRUPTED = "solved", "max_steps", "callback", "interrupted"
 OBSERVATION_SAMPLE_BYTES = 8 << 20  # observations kept for export's verification
@@ -63,8 +63,8 @@ class Trainer:
         self.target, self.spaces = target, spaces
         self.run_dir = run_dir
         self.progress = Progress()
-        self.episode_rows: list[tuple] = []
-        self.update_rows: list[tuple] = []
+        self.episode_rows: list[EpisodeRow] = []
+        self.update_rows: list[UpdateRow] = []
         self.observation_sample: np.ndarray | None = None
         self.last_round: Round | None = None
         self.checkpoint_id: str | None = None
@@ -147,8 +147,8 @@ class Trainer:
         for ret, length in zip(round_.episode_returns, round_.episode_lengths, strict=True):
             p.episodes += 1
             p.env_steps += int(length)
-            self.episode_rows.append((p.episodes, p.env_steps, float(ret), int(length),
-                                      round(p.train_wall_s, 4)))
+            self.episode_rows.append(EpisodeRow(p.episodes, p.env_steps, float(ret),
+                                                int(length), round(p.train_wall_s, 4)))
         p.solved = (self.target is not None and p.episodes >= window
                     and self.recent_mean() >= self.target)
         self.last_round = round_
@@ -158,9 +158,10 @@ class Trainer:
         p.updates += 1
         if p.updates == 1:
             p.first_iteration_s = p.train_wall_s
-        self.update_rows.append((p.updates, p.episodes, p.env_steps, float(m.loss),
-                                 float(m.entropy), float(m.grad_norm), float(m.value_loss),
-                                 result.explained_variance, round(p.train_wall_s, 4)))
+        self.update_rows.append(UpdateRow(
+            p.updates, p.episodes, p.env_steps, float(m.loss), float(m.entropy),
+            float(m.grad_norm), float(m.value_loss), result.explained_variance,
+            round(p.train_wall_s, 4)))
 
     def _keep_observations(self, obs: np.ndarray) -> None:
         """Keep up to OBSERVATION_SAMPLE_COUNT of the latest rounds' observations (a random
@@ -204,12 +205,12 @@ class Trainer:
 
     def recent_mean(self) -> float:
         """Mean return of the last `solve_window` training episodes (nan before any)."""
-        return self._recent("return")
+        return self._recent("episode_return")
 
-    def _recent(self, column: str) -> float:
+    def _recent(self, field: str) -> float:
+        """Mean of EpisodeRow `field` over the last `solve_window` episodes (nan before any)."""
         rows = self.episode_rows[-self.config.solve_window:]
-        index = rd.EPISODE_COLUMNS.index(column)
-        return float(np.mean([r[index] for r in rows])) if rows else math.nan
+        return float(np.mean([getattr(r, field) for r in rows])) if rows else math.nan
 
     def steps_per_s(self) -> float:
         return self.progress.env_steps / max(self.progress.train_wall_s, 1e-9)
@@ -225,17 +226,16 @@ class Trainer:
         own = self.run_dir is not None and run_dir.resolve() == self.run_dir.resolve()
         if own:
             self.check_not_stale()
-        rd.write_csv(run_dir / rd.METRICS, rd.EPISODE_COLUMNS, self.episode_rows)
-        rd.write_csv(run_dir / rd.UPDATES, rd.UPDATE_COLUMNS, self.update_rows)
+        run = RunDir(run_dir)
+        run.write_metrics(self.episode_rows, self.update_rows)
         checkpoint_id = checkpoint.save(
             run_dir, self.learner.state_arrays(), asdict(self.progress), self.config.to_dict(),
             self.spaces, self.episode_rows, self.update_rows)
         if own:
             self.checkpoint_id = checkpoint_id
-        rd.atomic_write(run_dir / rd.MODEL, lambda tmp: self.learner.model.save(tmp))
+        run.write_model(self.learner.model)
         if self.observation_sample is not None:
-            rd.atomic_write(run_dir / rd.OBSERVATIONS,
-                            lambda tmp: np.save(tmp, self.observation_sample))
+            run.write_observations(self.observation_sample)
 
     def check_not_stale(self) -> None:
         """A RunDirError if another writer (an agent loaded from the same run directory, a
@@ -243,7 +243,7 @@ class Trainer:
         or last wrote it: writing now would silently replace that training with this one's."""
         progress = checkpoint.written_since(self.run_dir, self.checkpoint_id)
         if progress is not None:
-            raise rd.RunDirError(
+            raise RunDirError(
                 f"{self.run_dir} was written by another agent or process since this one "
                 f"loaded or last wrote it (it holds {progress['env_steps']:,} env steps, this "
                 f"agent {self.progress.env_steps:,}); nothing was written: load it again, "
@@ -256,8 +256,7 @@ class Trainer:
         self.progress = Progress(**saved.progress)
         self.episode_rows, self.update_rows = saved.episode_rows, saved.update_rows
         self.checkpoint_id = saved.checkpoint_id
-        if (run_dir / rd.OBSERVATIONS).exists():
-            self.observation_sample = np.load(run_dir / rd.OBSERVATIONS)
+        self.observation_sample = RunDir(run_dir).read_observations()
 
     def summary(self, evaluation) -> dict:
         """The run's outcome (summary.json); `evaluation` is an Evaluation or None."""

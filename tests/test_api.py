@@ -14,6 +14,7 @@ import keras_pg
 import serve
 from keras_pg.cli import main
 from keras_pg.run import run_dir as rd
+from keras_pg.run.run_dir import RunDir
 from tests.custom_envs import import_env_module
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,12 +67,12 @@ def test_the_api_and_the_cli_give_the_same_metrics(tmp_path):
     agent = keras_pg.REINFORCE("CartPole-v1", run_dir=tmp_path / "api", seed=5, max_steps=8000,
                                eval_episodes=5, num_envs=8, episodes_per_update=8, lr=0.01)
     agent.learn()
-    for name in (rd.METRICS, rd.UPDATES):
-        cli, api = (rd.read_csv(tmp_path / d / name) for d in ("cli", "api"))
+    for read in (RunDir.episodes, RunDir.updates):
+        cli, api = (read(RunDir(tmp_path / d)) for d in ("cli", "api"))
         assert len(cli) > 20
         np.testing.assert_array_equal(np.array(cli)[:, :-1], np.array(api)[:, :-1])  # not wall_s
-    assert (rd.read_json(tmp_path / "cli" / rd.CONFIG)
-            == rd.read_json(tmp_path / "api" / rd.CONFIG))
+    assert (RunDir(tmp_path / "cli").read_config()
+            == RunDir(tmp_path / "api").read_config())
 
 
 def test_save_load_continue_and_predict(tmp_path):

@@ -12,6 +12,7 @@ import serve
 from keras_pg.cli import main
 from keras_pg.run import checkpoint
 from keras_pg.run import run_dir as rd
+from keras_pg.run.run_dir import RunDir
 
 SMALL = {"num_envs": 4, "episodes_per_update": 4, "eval_episodes": 1, "seed": 3}
 
@@ -25,7 +26,7 @@ def test_a_stale_writer_through_load_is_refused_and_loses_no_training(tmp_path):
     keras_pg.REINFORCE("CartPole-v1", run_dir=run, **SMALL)
     first, second = keras_pg.REINFORCE.load(run), keras_pg.REINFORCE.load(run)
     first.learn(max_steps=1500)
-    trained, rows = progress(run), rd.read_csv(run / rd.METRICS)
+    trained, rows = progress(run), RunDir(run).episodes()
     assert trained["env_steps"] >= 1500
     stale = (rf"^{run} was written by another agent or process since this one loaded or last "
              rf"wrote it \(it holds {trained['env_steps']:,} env steps, this agent 0\); nothing "
@@ -34,7 +35,7 @@ def test_a_stale_writer_through_load_is_refused_and_loses_no_training(tmp_path):
                   lambda: export.to_onnx(second)):
         with pytest.raises(rd.RunDirError, match=stale):
             write()
-    assert progress(run) == trained and rd.read_csv(run / rd.METRICS) == rows
+    assert progress(run) == trained and RunDir(run).episodes() == rows
     first.learn(max_steps=300)  # the writer that is current goes on
     again = keras_pg.REINFORCE.load(run)  # and a fresh load continues from its work
     assert again.progress.env_steps == progress(run)["env_steps"] > trained["env_steps"]

@@ -16,7 +16,9 @@ import pytest
 import keras_pg
 from keras_pg.backends.rollout import EnvOutputError
 from keras_pg.cli import main
+from keras_pg.run import files
 from keras_pg.run import run_dir as rd
+from keras_pg.run.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,7 +75,7 @@ def test_ctrl_c_during_start_up_is_one_line_exit_130_and_nothing_written(tmp_pat
 
 def test_a_full_disk_is_one_line_exit_74_and_nothing_half_written(tmp_path, monkeypatch,
                                                                   capsys):
-    real = rd.atomic_write
+    real = files.atomic_write
     calls = []
 
     def fill_up(path, write):
@@ -82,7 +84,7 @@ def test_a_full_disk_is_one_line_exit_74_and_nothing_half_written(tmp_path, monk
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         real(path, write)
 
-    monkeypatch.setattr(rd, "atomic_write", fill_up)
+    monkeypatch.setattr(files, "atomic_write", fill_up)
     code = main(["train", "--run-dir", str(tmp_path / "run"), "--max-steps", "20000",
                  "--checkpoint-every", "0.01", "--quiet"])
     err = capsys.readouterr().err
@@ -101,7 +103,7 @@ def test_max_steps_stops_starting_episodes_and_the_summary_says_what_was_used(tm
     lengths = [row[3] for row in agent.history]
     assert len(lengths) == 2 and summary["env_steps"] == sum(lengths)
     assert summary["step_budget"] == 1 and summary["updates"] == 1
-    assert rd.read_json(tmp_path / "run" / rd.SUMMARY)["env_steps"] == sum(lengths)
+    assert RunDir(tmp_path / "run").read_summary()["env_steps"] == sum(lengths)
 
 
 class NaNRewardEnv(gym.Env):

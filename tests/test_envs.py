@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from keras_pg.run import run_dir as rd
+from keras_pg.run.run_dir import RunDir
 from tests.custom_envs import write_env_module
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,7 @@ def test_an_env_without_a_time_limit_is_capped_with_a_warning(tmp_path):
     assert ("warning: CliffWalking-v1 has no time limit; episodes are capped at 1,000 steps "
             "(set max_episode_steps / --max-episode-steps to choose another)") in proc.stderr
     assert json.loads((tmp_path / "run" / rd.CONFIG).read_text())["max_episode_steps"] == 1000
-    lengths = [row[3] for row in rd.read_csv(tmp_path / "run" / rd.METRICS)]
+    lengths = [row[3] for row in RunDir(tmp_path / "run").episodes()]
     assert max(lengths) == 1000  # a random walk on the cliff does not find the goal in time
 
 
@@ -59,7 +60,7 @@ def test_max_episode_steps_sets_the_time_limit(tmp_path):
                "--eval-episodes", "1", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "warning" not in proc.stderr
-    lengths = [row[3] for row in rd.read_csv(tmp_path / "run" / rd.METRICS)]
+    lengths = [row[3] for row in RunDir(tmp_path / "run").episodes()]
     assert max(lengths) == 40
 
 

@@ -177,7 +177,7 @@ def test_interrupted_write_leaves_no_partial_file(run_dir, monkeypatch, tmp_path
     target = tmp_path / "p.onnx"
 
     def write_half_then_die(path, write):
-        from keras_pg.run.run_dir import atomic_write
+        from keras_pg.run.files import atomic_write
 
         def half(tmp):
             tmp.write_bytes(b"\x08\x07partial")

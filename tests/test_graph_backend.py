@@ -6,14 +6,15 @@ import serve
 from export.cli import main as export_main
 from keras_pg.cli import main
 from keras_pg.run import run_dir as rd
+from keras_pg.run.run_dir import RunDir
 
 
 def test_graph_backend_solves_cartpole_and_serves_in_gymnasium(tmp_path):
     assert main(["train", "--backend", "graph", "--run-dir", str(tmp_path), "--quiet"]) == 0
-    summary = rd.read_json(tmp_path / rd.SUMMARY)
+    summary = RunDir(tmp_path).read_summary()
     assert summary["solved"] and summary["eval_mean_return"] >= 475  # real gymnasium episodes
-    assert rd.read_json(tmp_path / rd.CONFIG)["backend"] == "graph"
-    rows = rd.read_csv(tmp_path / rd.METRICS)
+    assert RunDir(tmp_path).read_config()["backend"] == "graph"
+    rows = RunDir(tmp_path).episodes()
     assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
     assert rows[-1][1] == sum(r[3] for r in rows) == summary["env_steps"]
     assert export_main([str(tmp_path)]) == 0
@@ -25,7 +26,7 @@ def test_graph_backend_is_seeded(tmp_path):
     flags = ["--backend", "graph", "--max-steps", "20000", "--eval-episodes", "3", "--quiet"]
     for name in ("a", "b"):
         assert main(["train", "--run-dir", str(tmp_path / name), *flags]) == 0
-    a, b = (np.array(rd.read_csv(tmp_path / n / rd.METRICS))[:, :4] for n in "ab")
+    a, b = (np.array(RunDir(tmp_path / n).episodes())[:, :4] for n in "ab")
     assert len(a) >= 64
     np.testing.assert_array_equal(a, b)
 
@@ -36,7 +37,7 @@ def test_graph_backend_with_gaussian_head_baseline_entropy_and_normalization(tmp
                  "--episodes-per-update", "8", "--baseline", "value", "--entropy-coef", "0.01",
                  "--normalize-obs", "--max-steps", "8000", "--eval-episodes", "2",
                  "--run-dir", str(tmp_path), "--quiet"]) == 0
-    updates = rd.read_csv(tmp_path / rd.UPDATES)
+    updates = RunDir(tmp_path).updates()
     assert len(updates) == 5 and all(np.isfinite(row[3]) for row in updates)
     assert all(row[7] == row[7] for row in updates)  # explained variance is computed (not nan)
     assert export_main([str(tmp_path)]) == 0

@@ -11,6 +11,7 @@ import serve
 from keras_pg.policy import feature_network
 from keras_pg.policy.networks import build_features, cnn
 from keras_pg.run import run_dir as rd
+from keras_pg.run.run_dir import RunDir
 from tests.image_envs import SquareSideEnv
 
 
@@ -109,7 +110,7 @@ def test_the_cnn_solves_an_image_env_and_serves_raw_uint8_frames(tmp_path):
     frames = np.stack([env.frames[answer, 3] for answer in (0, 1)])
     assert policy.act(frames).tolist() == [0, 1]  # raw 0/255 frames, scaled inside the graph
     assert policy.act(frames[1].tolist()) == 1  # nested lists of ints too
-    assert rd.read_json(tmp_path / "run" / rd.SPACES)["observation_space"]["dtype"] == "uint8"
+    assert RunDir(tmp_path / "run").read_spaces()["observation_space"]["dtype"] == "uint8"
 
 
 def test_bfloat16_precision_trains_and_exports_a_float32_onnx_file(tmp_path):

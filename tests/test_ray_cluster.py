@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from keras_pg.run import run_dir as rd
+from keras_pg.run.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +35,7 @@ def test_a_two_node_cluster_on_loopback_trains_cartpole(tmp_path):
         nodes = subprocess.run([*ray_cli, "status", f"--address=127.0.0.1:{port}"], env=env,
                                capture_output=True, text=True, timeout=60).stdout
         assert nodes.count("node_") >= 2, nodes  # two nodes were in the cluster
-        assert rd.read_json(tmp_path / "run" / rd.SUMMARY)["env_steps"] >= 3000
+        assert RunDir(tmp_path / "run").read_summary()["env_steps"] >= 3000
     finally:
         subprocess.run([*ray_cli, "stop", "--force"], env=env, capture_output=True,
                        timeout=120)
@@ -74,6 +75,6 @@ def test_the_learner_killed_with_sigkill_resumes_exactly(tmp_path):
                               str(tmp_path / "run")], cwd=ROOT, env=env, capture_output=True,
                              text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    rows = [[row[:4] for row in rd.read_csv(tmp_path / name / rd.METRICS)]
+    rows = [[row[:4] for row in RunDir(tmp_path / name).episodes()]
             for name in ("reference", "run")]
     assert len(rows[0]) > 24 and rows[0] == rows[1]

@@ -19,6 +19,8 @@ import pytest
 from keras_pg.cli import main
 from keras_pg.run import checkpoint
 from keras_pg.run import run_dir as rd
+from keras_pg.run.files import write_json
+from keras_pg.run.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ("--max-steps", "20000", "--eval-episodes", "2", "--num-envs", "8",
@@ -46,7 +48,7 @@ def wait_until(condition, proc: subprocess.Popen, timeout: float = 90.0) -> None
 
 
 def rows(run_dir: Path) -> list[tuple]:
-    return [row[:4] for row in rd.read_csv(run_dir / rd.METRICS)]  # not wall_s
+    return [row[:4] for row in RunDir(run_dir).episodes()]  # not wall_s
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,7 @@ def test_a_second_trainer_on_a_locked_run_dir_is_refused_and_the_first_is_intact
     assert not (run / "policy.onnx").exists()
     # The first run is intact: its checkpoint verifies against its files, and it trained
     # exactly as the reference (the same settings but the budget) did.
-    saved = checkpoint.load(run, rd.read_json(run / rd.CONFIG), rd.read_json(run / rd.SPACES))
+    saved = checkpoint.load(run, RunDir(run).read_config(), RunDir(run).read_spaces())
     assert saved.progress["episodes"] == len(rows(run)) > len(rows(reference))
     assert rows(run)[: len(rows(reference)) - 8] == rows(reference)[:-8]
 
@@ -207,10 +209,10 @@ def test_a_damaged_latest_checkpoint_names_the_intact_previous_one(stopped_run, 
 
 def test_the_checkpoint_records_what_it_belongs_to(reference):
     arrays, state = checkpoint.read(reference / rd.CHECKPOINT)
-    assert state["config"] == rd.read_json(reference / rd.CONFIG)
-    assert state["spaces"] == rd.read_json(reference / rd.SPACES)
+    assert state["config"] == RunDir(reference).read_config()
+    assert state["spaces"] == RunDir(reference).read_spaces()
     assert state["env_id"] == "CartPole-v1"
-    assert state["progress"]["episodes"] == len(rd.read_csv(reference / rd.METRICS))
+    assert state["progress"]["episodes"] == len(RunDir(reference).episodes())
     assert state["arrays_sha256"] == checkpoint.arrays_digest(arrays)
     assert np.isfinite(arrays["model_0"]).all()
 
@@ -222,8 +224,8 @@ def written_before(run: Path, *fields: str) -> None:
         del state["config"][name]
     state["config_sha256"] = checkpoint.config_digest(state["config"])
     np.savez(run / rd.CHECKPOINT, **arrays, **{checkpoint.STATE: np.array(json.dumps(state))})
-    config = rd.read_json(run / rd.CONFIG)
-    rd.write_json(run / rd.CONFIG, {k: v for k, v in config.items() if k not in fields})
+    config = RunDir(run).read_config()
+    write_json(run / rd.CONFIG, {k: v for k, v in config.items() if k not in fields})
 
 
 def test_a_run_dir_from_before_a_config_field_existed_resumes(stopped_run, reference):

@@ -16,7 +16,7 @@ import keras_pg
 from keras_pg.cli import main
 from keras_pg.run import checkpoint
 from keras_pg.run import run_dir as rd
-from keras_pg.run.tensorboard import TB_DIR
+from keras_pg.run.run_dir import TENSORBOARD, RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 CHARTS = {"charts/episodic_return", "charts/episodic_return_min", "charts/episodic_return_max",
@@ -25,7 +25,7 @@ LOSSES = {"losses/policy", "losses/value", "losses/entropy", "losses/grad_norm"}
 
 
 def events(run_dir: Path) -> EventAccumulator:
-    accumulator = EventAccumulator(str(run_dir / TB_DIR), size_guidance={"tensors": 0})
+    accumulator = EventAccumulator(str(run_dir / TENSORBOARD), size_guidance={"tensors": 0})
     accumulator.Reload()
     return accumulator
 
@@ -45,12 +45,12 @@ def test_a_run_writes_charts_losses_histograms_and_hparams(tmp_path):
     assert CHARTS | LOSSES | {"losses/explained_variance", "actions/prob_0", "actions/prob_1",
                               "results/eval_mean_return", "_hparams_/session_start_info"} <= tags
     assert {t for t in tags if t.startswith("weights/")} >= {"weights/hidden_0/kernel"}
-    updates = rd.read_csv(tmp_path / rd.UPDATES)
+    updates = RunDir(tmp_path).updates()
     steps = [step for step, _ in series(accumulator, "losses/policy")]
     assert steps == [row[2] for row in updates]  # one point per update, at its env steps
     np.testing.assert_allclose([v for _, v in series(accumulator, "losses/policy")],
                                [row[3] for row in updates], rtol=1e-6)
-    returns = [row[2] for row in rd.read_csv(tmp_path / rd.METRICS)]
+    returns = [row[2] for row in RunDir(tmp_path).episodes()]
     first_round = returns[: agent.config.episodes_per_update]
     assert series(accumulator, "charts/episodic_return_max")[0][1] == max(first_round)
     assert series(accumulator, "results/eval_mean_return") == [
@@ -74,11 +74,11 @@ def test_the_graph_backend_and_a_gaussian_policy_write_events_too(tmp_path):
 def test_no_tensorboard_writes_no_events(tmp_path):
     keras_pg.REINFORCE("CartPole-v1", run_dir=tmp_path, tensorboard=False, max_steps=2000,
                        eval_episodes=1).learn()
-    assert not (tmp_path / TB_DIR).exists()
+    assert not (tmp_path / TENSORBOARD).exists()
 
 
 def updates_logged(run: Path) -> int:
-    if not (run / TB_DIR).exists():
+    if not (run / TENSORBOARD).exists():
         return 0
     accumulator = events(run)
     return (len(accumulator.Tensors("losses/policy"))
@@ -104,16 +104,16 @@ def test_a_resumed_run_continues_its_curves_without_duplicated_or_backward_steps
         steps = [step for step, _ in series(accumulator, tag)]
         assert steps == sorted(set(steps)), tag  # strictly increasing: no duplicates
     assert [s for s, _ in series(accumulator, "losses/policy")] == [
-        row[2] for row in rd.read_csv(run / rd.UPDATES)]
+        row[2] for row in RunDir(run).updates()]
     assert len(accumulator.Tensors("_hparams_/session_start_info")) == 1
 
 
 def test_an_unwritable_tb_is_one_line_and_exit_74_like_every_run_file(tmp_path, capsys):
     run = tmp_path / "run"
     keras_pg.REINFORCE("CartPole-v1", run_dir=run, max_steps=400, eval_episodes=1)
-    (run / TB_DIR).write_text("not a directory")
+    (run / TENSORBOARD).write_text("not a directory")
     assert main(["train", "--resume", str(run), "--quiet"]) == 74
-    assert capsys.readouterr().err == (f"error: cannot write the run: {run / TB_DIR}: Not a "
+    assert capsys.readouterr().err == (f"error: cannot write the run: {run / TENSORBOARD}: Not a "
                                        f"directory\n")
 
 
@@ -133,6 +133,6 @@ def test_an_event_file_failing_mid_run_is_an_oserror_naming_tb(tmp_path, monkeyp
                                eval_episodes=1, num_envs=4, episodes_per_update=4)
     monkeypatch.setattr(tf.summary, "scalar", failing_scalar)
     with pytest.raises(PermissionError, match=rf"^\[Errno 13\] events.out.tfevents.1: "
-                                              rf"Permission denied: '{tmp_path / TB_DIR}'$"):
+                                              rf"Permission denied: '{tmp_path / TENSORBOARD}'$"):
         agent.learn()
     assert agent.progress.updates >= 1  # it failed mid-run, after updates were logged

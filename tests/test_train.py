@@ -15,6 +15,7 @@ import keras_pg
 from keras_pg.cli import main
 from keras_pg.run import checkpoint
 from keras_pg.run import run_dir as rd
+from keras_pg.run.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 DETERMINISTIC_COLUMNS = slice(0, 4)  # episode, env_steps, return, length (wall_s is a clock)
@@ -25,7 +26,7 @@ def train(run_dir: Path, *flags: str) -> int:
 
 
 def episode_rows(run_dir: Path) -> list[tuple]:
-    return [row[DETERMINISTIC_COLUMNS] for row in rd.read_csv(run_dir / rd.METRICS)]
+    return [row[DETERMINISTIC_COLUMNS] for row in RunDir(run_dir).episodes()]
 
 
 def test_same_seed_same_metrics(tmp_path):
@@ -36,7 +37,7 @@ def test_same_seed_same_metrics(tmp_path):
     a, b, c = (episode_rows(tmp_path / name) for name in "abc")
     assert len(a) > 100 and a == b
     assert a != c
-    updates = [rd.read_csv(tmp_path / n / rd.UPDATES) for n in "ab"]
+    updates = [RunDir(tmp_path / n).updates() for n in "ab"]
     assert [u[:6] for u in updates[0]] == [u[:6] for u in updates[1]]
 
 
@@ -49,13 +50,13 @@ def test_short_run_improves_cartpole(tmp_path):
 def test_default_run_solves_cartpole_v1_and_fills_the_run_dir(solved_run):
     tmp_path = solved_run
     assert float((tmp_path / "wall_s").read_text()) < 60
-    summary = rd.read_json(tmp_path / rd.SUMMARY)
+    summary = RunDir(tmp_path).read_summary()
     assert summary["solved"] and summary["final_mean_return"] >= 475
     assert summary["eval_mean_return"] >= 475 and summary["eval_episodes"] == 100
     for name in (rd.CONFIG, rd.CHECKPOINT, rd.METRICS, rd.UPDATES, rd.MODEL, rd.CURVE,
                  "policy.onnx", "export_report.json"):
         assert (tmp_path / name).stat().st_size > 0, name
-    rows = rd.read_csv(tmp_path / rd.METRICS)
+    rows = RunDir(tmp_path).episodes()
     assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
     assert rows[-1][1] == summary["env_steps"] == sum(r[3] for r in rows)
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -117,7 +118,7 @@ def test_signal_saves_and_resume_continues_exactly(tmp_path, sig, flags):
     assert "--resume" in stderr.splitlines()[-1], stderr
     _, state = checkpoint.read(run / rd.CHECKPOINT)
     progress = state["progress"]
-    assert 0 < progress["episodes"] == len(rd.read_csv(run / rd.METRICS))
+    assert 0 < progress["episodes"] == len(RunDir(run).episodes())
     assert progress["env_steps"] < progress["step_budget"]
 
     assert main(["train", "--resume", str(run), "--quiet"]) == 0

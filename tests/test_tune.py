@@ -13,7 +13,7 @@ import optuna
 import pytest
 
 from keras_pg.cli import main
-from keras_pg.run import run_dir as rd
+from keras_pg.run.run_dir import RunDir
 from keras_pg.tuning.study_record import RECORD, check_record
 from keras_pg.tuning.tune import CHECKPOINTS, TrialReport, _open_study
 
@@ -56,7 +56,7 @@ def test_a_study_continues_and_its_best_config_trains(tmp_path, capsys):
     assert best == study.best_trial.user_attrs["config"] and best["env_id"] == "CartPole-v1"
     assert main(["train", "--config", str(out / "best_config.json"), "--max-steps", "1000",
                  "--run-dir", str(tmp_path / "run"), "--quiet"]) == 0
-    config = rd.read_json(tmp_path / "run" / rd.CONFIG)
+    config = RunDir(tmp_path / "run").read_config()
     assert config == {**best, "max_steps": 1000}  # the flag overrides the file
 
 

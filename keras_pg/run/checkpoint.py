@@ -24,7 +24,9 @@ import numpy as np
 
 from keras_pg.config import Config
 from keras_pg.errors import first_line
+from keras_pg.run import files
 from keras_pg.run import run_dir as rd
+from keras_pg.run.run_dir import EpisodeRow, UpdateRow
 
 STATE = "state_json"
 
@@ -34,9 +36,9 @@ class Checkpoint(NamedTuple):
     """The learner's state by name (see Learner.state_arrays)."""
     progress: dict[str, Any]
     """The Trainer's Progress as a dict."""
-    episode_rows: list[tuple]
+    episode_rows: list[EpisodeRow]
     """The metrics.csv rows it covers (verified)."""
-    update_rows: list[tuple]
+    update_rows: list[UpdateRow]
     """The updates.csv rows it covers (verified)."""
     checkpoint_id: str | None
     """The id written with it (None for a checkpoint older than ids)."""
@@ -61,8 +63,8 @@ def config_digest(config: dict[str, Any]) -> str:
 
 
 def save(run_dir: Path, arrays: dict[str, np.ndarray], progress: dict[str, Any],
-         config: dict[str, Any], spaces: dict[str, Any], episode_rows: list[tuple],
-         update_rows: list[tuple]) -> str:
+         config: dict[str, Any], spaces: dict[str, Any], episode_rows: list[EpisodeRow],
+         update_rows: list[UpdateRow]) -> str:
     """Write checkpoint.npz atomically, keeping the previous one as checkpoint.prev.npz;
     return its new id.
 
@@ -74,8 +76,8 @@ def save(run_dir: Path, arrays: dict[str, np.ndarray], progress: dict[str, Any],
         "checkpoint_id": checkpoint_id, "progress": progress, "config": config,
         "config_sha256": config_digest(config),
         "env_id": config["env_id"], "spaces": spaces, "arrays_sha256": arrays_digest(arrays),
-        "metrics_sha256": digest(rd.csv_text(rd.EPISODE_COLUMNS, episode_rows)),
-        "updates_sha256": digest(rd.csv_text(rd.UPDATE_COLUMNS, update_rows)),
+        "metrics_sha256": digest(files.csv_text(rd.EPISODE_COLUMNS, episode_rows)),
+        "updates_sha256": digest(files.csv_text(rd.UPDATE_COLUMNS, update_rows)),
     }
     payload = dict(arrays, **{STATE: np.array(json.dumps(state))})
     path, previous = run_dir / rd.CHECKPOINT, run_dir / rd.PREVIOUS_CHECKPOINT
@@ -87,7 +89,7 @@ def save(run_dir: Path, arrays: dict[str, np.ndarray], progress: dict[str, Any],
             os.link(path, link)
             os.replace(link, previous)
 
-    rd.atomic_write(path, write)
+    files.atomic_write(path, write)
     return checkpoint_id
 
 
@@ -129,10 +131,10 @@ def load(run_dir: Path, config: dict[str, Any], spaces: dict[str, Any]) -> Check
             f"{path} was written for the spaces {state['spaces']} of {state['env_id']}, not "
             f"this env's {spaces}; resume with the run's own env")
     progress = state["progress"]
-    episode_rows = _verified_rows(run_dir / rd.METRICS, rd.EPISODE_COLUMNS,
-                                  progress["episodes"], state["metrics_sha256"], "episode")
-    update_rows = _verified_rows(run_dir / rd.UPDATES, rd.UPDATE_COLUMNS, progress["updates"],
-                                 state["updates_sha256"], "update")
+    episode_rows = [EpisodeRow(*row) for row in _verified_rows(
+        run_dir / rd.METRICS, progress["episodes"], state["metrics_sha256"], "episode")]
+    update_rows = [UpdateRow(*row) for row in _verified_rows(
+        run_dir / rd.UPDATES, progress["updates"], state["updates_sha256"], "update")]
     return Checkpoint(arrays, progress, episode_rows, update_rows, state.get("checkpoint_id"))
 
 
@@ -172,8 +174,8 @@ def _previous_hint(run_dir: Path) -> str:
             f"mv {previous} {run_dir / rd.CHECKPOINT} and resume again")
 
 
-def _verified_rows(path: Path, columns: tuple[str, ...], count: int, expected: str,
-                   what: str) -> list[tuple]:
+def _verified_rows(path: Path, count: int, expected: str,
+                   what: str) -> list[tuple[int | float, ...]]:
     """The first `count` rows of a metrics file, if they are what the checkpoint recorded."""
     if not path.exists():
         raise rd.RunDirError(f"{path} is missing; the checkpoint covers {count:,} {what}s: "
@@ -188,4 +190,4 @@ def _verified_rows(path: Path, columns: tuple[str, ...], count: int, expected: s
         raise rd.RunDirError(f"{path} differs from what the checkpoint recorded for its first "
                              f"{count:,} {what}s: it was edited; restore it, or start a new run "
                              f"directory")
-    return rd.read_csv(path, limit=count)
+    return files.read_csv(path, limit=count)

@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from keras_pg.run.run_dir import atomic_write
+from keras_pg.run.files import atomic_write
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:

@@ -1,35 +1,39 @@
-"""The run directory: the one place a training run writes, and its layout.
+"""The run directory: the one place a training run writes, its layout, and `RunDir`.
 
     RUN_DIR/
       config.json          the Config, as a JSON object
-      spaces.json          the observation and action spaces (keras_pg.envs.spaces), so that export
-                           needs no env
+      spaces.json          the observation and action spaces (keras_pg.envs.spaces), so that
+                           export needs no env
       checkpoint.npz       weights, optimizer state, counters, and what they belong to
                            (config, spaces, checksums) for `train --resume` (checkpoint.py)
       checkpoint.prev.npz  the checkpoint before it, kept in case the latest is damaged
-      metrics.csv          one row per episode: episode, env_steps, return, length, wall_s
-      updates.csv          one row per update: update, episodes, env_steps, loss, entropy,
-                           grad_norm, value_loss, explained_variance, wall_s
+      metrics.csv          one row per episode (EpisodeRow)
+      updates.csv          one row per update (UpdateRow)
       model.keras          the policy (keras.models.load_model after `import keras_pg`)
-      observations.npy     up to 1,000 observations of the last round (export verifies on them)
+      observations.npy     up to 1,000 observations of the last rounds (export verifies on them)
       learning_curve.png   episode return, its 10-episode moving average, the solve threshold
       summary.json         the run's outcome (see Trainer.summary)
+      tb/                  TensorBoard event files (tensorboard.py)
+      policy.onnx          written by export (`python -m export RUN_DIR`), with
+      export_report.json   its verification report
 
-Every file is written to a temporary name in the same directory and renamed into place, so
-a crash or Ctrl-C never leaves a half-written file. `.lock` holds the PID of the one process
-that may write here (run_lock.py).
+Every file is written to a temporary name in the same directory and renamed into place
+(files.py), so a crash or Ctrl-C never leaves a half-written file. `.lock` holds the PID of
+the one process that may write here (lock.py). Every file name of a run lives in this
+module, and every read and write of one goes through `RunDir`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from keras_pg.errors import first_line
+from keras_pg.run import files
+from keras_pg.run.files import RunDirError
 
 CONFIG = "config.json"
 SPACES = "spaces.json"
@@ -42,144 +46,179 @@ UPDATES = "updates.csv"
 MODEL = "model.keras"
 CURVE = "learning_curve.png"
 SUMMARY = "summary.json"
-
-EPISODE_COLUMNS = ("episode", "env_steps", "return", "length", "wall_s")
-UPDATE_COLUMNS = ("update", "episodes", "env_steps", "loss", "entropy", "grad_norm",
-                  "value_loss", "explained_variance", "wall_s")
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+TENSORBOARD = "tb"
+POLICY_ONNX = "policy.onnx"
+EXPORT_REPORT = "export_report.json"
 
 
-class RunDirError(ValueError):
-    """The run directory is missing, incomplete or not writable."""
+class EpisodeRow(NamedTuple):
+    """One row of metrics.csv: a training episode, logged when its round is collected."""
+
+    episode: int
+    """1-based, in the order the episodes started within their rounds."""
+    env_steps: int
+    """Env steps of the run up to and including this episode."""
+    episode_return: float
+    """The undiscounted return (the CSV column `return`)."""
+    length: int
+    """Steps of the episode."""
+    wall_s: float
+    """Training seconds of the run before the round holding this episode: all earlier
+    rounds, collection and update (the clock is read once per round, after it)."""
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp_path)` on a temporary file next to `path`, then rename it to `path`.
+class UpdateRow(NamedTuple):
+    """One row of updates.csv: one gradient update."""
 
-    The temporary file keeps `path`'s suffix (Keras and matplotlib choose the format by it)
-    and is removed if `write` fails.
+    update: int
+    episodes: int
+    """Episodes of the run so far, this update's included."""
+    env_steps: int
+    loss: float
+    """The policy loss (the entropy bonus included)."""
+    entropy: float
+    """Mean entropy of the policy on the batch, in nats."""
+    grad_norm: float
+    """Global norm of the policy gradient, before clipping."""
+    value_loss: float
+    """The value network's mean squared error (0 without baseline="value")."""
+    explained_variance: float
+    """Of the returns by the value network (nan without baseline="value")."""
+    wall_s: float
+    """Training seconds of the run after this update's round (collection and update)."""
+
+
+EPISODE_COLUMNS = tuple("return" if f == "episode_return" else f for f in EpisodeRow._fields)
+"""The header of metrics.csv."""
+UPDATE_COLUMNS = UpdateRow._fields
+"""The header of updates.csv."""
+
+
+class RunDir:
+    """A run directory at `path`: its files' paths, and their reads and writes.
+
+    Reads raise RunDirError with one line naming the file and the problem; writes are
+    atomic. The lock (keras_pg.run.RunDirLock) is the caller's to hold while writing.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
 
-def write_text(path: Path, text: str) -> None:
-    """Atomically replace `path` with `text`."""
-    atomic_write(path, lambda tmp: tmp.write_text(text))
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
 
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Atomically write `data` as indented JSON."""
-    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    # -- paths -------------------------------------------------------------------------------
+    def file(self, name: str) -> Path:
+        """The path of the run's file `name` (one of this module's names)."""
+        return self.path / name
 
+    @property
+    def model_file(self) -> Path:
+        return self.path / MODEL
 
-def read_json(path: Path) -> dict[str, Any]:
-    """Read a JSON object, or raise RunDirError naming the file and what is wrong with it."""
-    try:
-        value = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunDirError(f"{path} not found; expected a keras_pg run directory") from None
-    except IsADirectoryError:
-        raise RunDirError(f"{path} is a directory; expected a JSON file") from None
-    except UnicodeDecodeError as exc:
-        raise RunDirError(f"{path} is not a JSON text file (byte {exc.start} is not UTF-8)"
-                          ) from None
-    except json.JSONDecodeError as exc:
-        raise RunDirError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except OSError as exc:  # permission denied, ...: a file given to read, not one we write
-        raise RunDirError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if not isinstance(value, dict):
-        raise RunDirError(f"{path} does not hold a JSON object; expected a keras_pg JSON file")
-    return value
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.path / TENSORBOARD
 
+    @property
+    def onnx_file(self) -> Path:
+        return self.path / POLICY_ONNX
 
-def csv_text(columns: tuple[str, ...], rows: list[tuple]) -> str:
-    """A header row and `rows` as CSV text; floats keep full repr precision."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return buffer.getvalue()
+    # -- JSON --------------------------------------------------------------------------------
+    def read_config(self) -> dict[str, Any]:
+        """config.json, as written (keras_pg.Config.from_dict checks it)."""
+        return files.read_json(self.path / CONFIG)
 
+    def read_spaces(self) -> dict[str, Any]:
+        """spaces.json: {"observation_space": ..., "action_space": ...} (keras_pg.envs.spaces)."""
+        return files.read_json(self.path / SPACES)
 
-def write_csv(path: Path, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Atomically write `csv_text(columns, rows)`."""
-    write_text(path, csv_text(columns, rows))
+    def read_summary(self) -> dict[str, Any] | None:
+        """summary.json, or None before a `learn` has ended."""
+        return self.read_if_present(SUMMARY)
 
+    def read_if_present(self, name: str) -> dict[str, Any] | None:
+        """The run's JSON file `name`, or None if it is not there (a model copied alone)."""
+        path = self.path / name
+        return files.read_json(path) if path.exists() else None
 
-def read_csv(path: Path, limit: int | None = None) -> list[tuple]:
-    """The first `limit` rows (default: all) of a CSV written by `write_csv`, numbers parsed
-    (ints stay ints); a row that is incomplete or not numeric is a RunDirError naming it."""
-    if not Path(path).exists():
-        return []
-    with open(path, newline="") as f:
-        header, *rows = list(csv.reader(f))
-    rows = rows if limit is None else rows[:limit]
-    try:
-        parsed = [tuple(_number(v) for v in row) for row in rows]
-    except ValueError as exc:
-        raise RunDirError(f"{path} holds a value that is not a number ({exc})") from None
-    for number, row in enumerate(parsed, start=2):
-        if len(row) != len(header):
-            raise RunDirError(f"{path} line {number} has {len(row)} of {len(header)} columns "
-                              f"(an incomplete row)")
-    return parsed
+    def write_config(self, config: dict[str, Any], spaces: dict[str, Any]) -> None:
+        """config.json and spaces.json."""
+        files.write_json(self.path / CONFIG, config)
+        files.write_json(self.path / SPACES, spaces)
 
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        files.write_json(self.path / SUMMARY, summary)
 
-def _number(text: str) -> int | float:
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
+    def check_spaces(self, spaces: dict[str, Any]) -> None:
+        """An env handed to a saved run must have the spaces (as JSON) it was trained on."""
+        saved = self.read_spaces()
+        for key, value in spaces.items():
+            if saved.get(key) != value:
+                raise RunDirError(f"the env's {key.replace('_', ' ')} {value} differs from the "
+                                  f"run's {saved.get(key)} ({self.path / SPACES})")
 
+    # -- metrics -----------------------------------------------------------------------------
+    def episodes(self, limit: int | None = None) -> list[EpisodeRow]:
+        """The first `limit` rows of metrics.csv (default: all; none before any episode)."""
+        return [EpisodeRow(*row) for row in files.read_csv(self.path / METRICS, limit)]
 
-def check_resumable(run_dir: Path) -> Path:
-    """`run_dir` as a Path, if it holds a checkpoint to resume from."""
-    run_dir = Path(run_dir)
-    if not (run_dir / CHECKPOINT).exists():
-        raise RunDirError(f"cannot resume: {run_dir / CHECKPOINT} not found")
-    return run_dir
+    def updates(self, limit: int | None = None) -> list[UpdateRow]:
+        """The first `limit` rows of updates.csv (default: all; none before any update)."""
+        return [UpdateRow(*row) for row in files.read_csv(self.path / UPDATES, limit)]
 
+    def write_metrics(self, episodes: list[EpisodeRow], updates: list[UpdateRow]) -> None:
+        """metrics.csv and updates.csv, whole."""
+        files.write_csv(self.path / METRICS, EPISODE_COLUMNS, episodes)
+        files.write_csv(self.path / UPDATES, UPDATE_COLUMNS, updates)
 
-def check_spaces(run_dir: Path, spaces: dict[str, Any]) -> None:
-    """An env handed to a saved run must have the spaces (as JSON) it was trained on."""
-    saved = read_json(run_dir / SPACES)
-    for key, value in spaces.items():
-        if saved.get(key) != value:
-            raise RunDirError(f"the env's {key.replace('_', ' ')} {value} differs from the "
-                              f"run's {saved.get(key)} ({run_dir / SPACES})")
+    # -- the model and its observations ------------------------------------------------------
+    def write_model(self, model: Any) -> None:
+        """model.keras, from a keras.Model."""
+        files.atomic_write(self.path / MODEL, lambda tmp: model.save(tmp))
 
+    def read_observations(self) -> np.ndarray | None:
+        """observations.npy, [n, *obs_shape], or None if the run kept none."""
+        path = self.path / OBSERVATIONS
+        if not path.exists():
+            return None
+        try:
+            return np.load(path)
+        except Exception as exc:  # numpy raises many types for a file it cannot read
+            raise RunDirError(f"{path} is not a readable .npy file: {first_line(exc)}"
+                              ) from None
 
-def check_new(run_dir: Path) -> Path:
-    """`run_dir` as a Path, if a new run can be created there (nothing is created yet)."""
-    run_dir = Path(run_dir)
-    if (run_dir / CHECKPOINT).exists():
-        raise RunDirError(
-            f"{run_dir} already holds a run; pass --resume {run_dir} or choose another --run-dir"
-        )
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RunDirError(f"run directory {run_dir} exists and is not a directory")
-    existing = next(p for p in (run_dir, *run_dir.absolute().parents) if p.exists())
-    if not os.access(existing, os.W_OK):
-        raise RunDirError(f"cannot create run directory {run_dir}: {existing} is not writable")
-    return run_dir
+    def write_observations(self, observations: np.ndarray) -> None:
+        files.atomic_write(self.path / OBSERVATIONS, lambda tmp: np.save(tmp, observations))
 
+    # -- the directory -----------------------------------------------------------------------
+    def check_new(self) -> RunDir:
+        """This run directory, if a new run can be created here (nothing is created yet)."""
+        if (self.path / CHECKPOINT).exists():
+            raise RunDirError(f"{self.path} already holds a run; pass --resume {self.path} or "
+                              f"choose another --run-dir")
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirError(f"run directory {self.path} exists and is not a directory")
+        existing = next(p for p in (self.path, *self.path.absolute().parents) if p.exists())
+        if not os.access(existing, os.W_OK):
+            raise RunDirError(f"cannot create run directory {self.path}: {existing} is not "
+                              f"writable")
+        return self
 
-def create(run_dir: Path) -> Path:
-    """Create the directory of a new run (checked by `check_new`)."""
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RunDirError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
-    return run_dir
+    def check_resumable(self) -> RunDir:
+        """This run directory, if it holds a checkpoint to resume from."""
+        if not (self.path / CHECKPOINT).exists():
+            raise RunDirError(f"cannot resume: {self.path / CHECKPOINT} not found")
+        return self
+
+    def create(self) -> RunDir:
+        """Create the directory of a new run (checked by `check_new`)."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunDirError(f"cannot create run directory {self.path}: {exc.strerror}"
+                              ) from None
+        return self

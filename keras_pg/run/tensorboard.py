@@ -30,7 +30,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-TB_DIR = "tb"
 RESULT_TAGS = ("results/eval_mean_return", "results/final_mean_return", "results/env_steps",
                "results/train_wall_s")
 SCALARS = {"charts/episodic_return": "round_return_mean",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from keras_pg.run import run_dir as rd
+from keras_pg.run import files
 
 BEST_CONFIG = "best_config.json"
 PLOTS = ("optimization_history", "param_importances")
@@ -31,7 +31,7 @@ def write_report(study, out: Path, objective: str, verbose: int) -> dict[str, An
                "best_params": best.params, "best_config": best.user_attrs["config"],
                "objective": objective}
     out.mkdir(parents=True, exist_ok=True)
-    rd.write_json(out / BEST_CONFIG, best.user_attrs["config"])
+    files.write_json(out / BEST_CONFIG, best.user_attrs["config"])
     result["plots"] = _plots(study, out)
     if verbose:
         _print_table(complete)
@@ -53,7 +53,7 @@ def _plots(study, out: Path) -> list[str]:
         figure = axes.figure
         figure.set_size_inches(8, 5)
         figure.tight_layout()
-        rd.atomic_write(out / f"{name}.png", lambda tmp, f=figure: f.savefig(tmp, format="png"))
+        files.atomic_write(out / f"{name}.png", lambda tmp, f=figure: f.savefig(tmp, format="png"))
         plt.close(figure)
         written.append(str(out / f"{name}.png"))
     return written

@@ -4,6 +4,7 @@
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from export.checks import (
     DEFAULT_OPSET,
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _export(args: argparse.Namespace, output: Path | None) -> dict:
+def _export(args: argparse.Namespace, output: Path | None) -> dict[str, Any]:
     import keras_pg  # noqa: F401  (quiets TensorFlow's start-up logging before it loads)
     from export.export import to_onnx
 
@@ -68,7 +69,7 @@ def _export(args: argparse.Namespace, output: Path | None) -> dict:
                    quantize=args.quantize)
 
 
-def _print_report(report: dict) -> None:
+def _print_report(report: dict[str, Any]) -> None:
     print(f"wrote {report['path']} ({report['file_bytes']:,} bytes, opset {report['opset']}) "
           f"in {report['export_s']:.1f} s; max |Δ| {max(report['max_abs_diff'].values()):.1e} "
           f"on {sum(report['observations'].values()):,} observations, greedy agreement "

@@ -13,10 +13,10 @@ import tf2onnx
 import keras_pg
 from export.checks import check_opset
 from export.source import PolicySource
-from keras_pg.envs.spaces import describe_space
 from keras_pg.policy import Head, make_head, observation_spec
 from serve import contract
 from serve.contract_render import render_tables
+from serve.spaces import describe_space
 
 
 def policy_function(model: keras.Model, head: Head) -> tf.types.experimental.GenericFunction:

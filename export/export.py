@@ -24,13 +24,13 @@ from export.errors import ExportError
 from export.precision import in_float32
 from export.quantize import check_dtype, quantized_name
 from export.quantize import quantize as quantize_model
-from export.source import PolicySource, load_source, make_env
+from export.source import PolicySource, load_source, training_env
 from export.verify import rollout_observations, sample_observations, verify
-from keras_pg.envs.source import is_factory_name
 from keras_pg.policy import make_head
 from keras_pg.run.files import atomic_write, write_json
 from keras_pg.run.lock import RunDirLock
 from keras_pg.run.run_dir import CONFIG, EXPORT_REPORT, RunDirError
+from serve.envs import is_factory_name
 
 REPORT = EXPORT_REPORT
 """The export report's file name in a run directory (also returned by to_onnx)."""
@@ -126,9 +126,9 @@ def export_policy(policy: PolicySource, path: str | Path | None = None, *,
     if policy.observations is not None:
         observations["rollout"] = policy.observations[:VERIFY_OBSERVATIONS]
     elif policy.env_id and not is_factory_name(policy.env_id):
-        make_env(policy.config).close()  # a one-line ExportError if it cannot be made
+        training_env(policy.config).close()  # a one-line ExportError if it cannot be made
         observations["rollout"] = rollout_observations(
-            function, lambda: make_env(policy.config), VERIFY_OBSERVATIONS, seed)
+            function, lambda: training_env(policy.config), VERIFY_OBSERVATIONS, seed)
     report = verify(model_bytes, function, observations)
     if quantize is not None:
         model_bytes, report["quantization"] = quantize_model(

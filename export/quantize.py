@@ -25,7 +25,7 @@ import logging
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -197,7 +197,8 @@ def _same_action(expected: dict[str, np.ndarray], got: dict[str, np.ndarray],
     want, have = expected[contract.ACTION], got[contract.ACTION]
     if want.dtype.kind != "f":
         return want == have
-    span = (action_space.high - action_space.low).astype(np.float64)
+    box = cast(gym.spaces.Box, action_space)  # a float action is a gaussian policy's, in a Box
+    span = (box.high - box.low).astype(np.float64)
     scale = np.where(np.isfinite(span), span, expected[contract.STD])
     return (np.abs(have - want) <= ACTION_TOLERANCE * scale).all(axis=1)
 
@@ -205,7 +206,7 @@ def _same_action(expected: dict[str, np.ndarray], got: dict[str, np.ndarray],
 class _Calibration(CalibrationDataReader):
     """The observations, CALIBRATION_BATCH at a time, for quantize_static's MinMax ranges."""
 
-    def __init__(self, observations: dict[str, np.ndarray]):
+    def __init__(self, observations: dict[str, np.ndarray]) -> None:
         obs = np.concatenate(list(observations.values()))
         self._batches = iter([{contract.INPUT: obs[i:i + CALIBRATION_BATCH]}
                               for i in range(0, len(obs), CALIBRATION_BATCH)])

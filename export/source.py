@@ -21,11 +21,11 @@ from export.checks import check_keras_file, check_source
 from export.errors import ExportError
 from keras_pg.config import ConfigError
 from keras_pg.envs.source import EnvSource, check_env_id, check_spaces
-from keras_pg.envs.spaces import is_image_space, space_from_description
 from keras_pg.errors import first_line
 from keras_pg.policy import POLICY_NAME
 from keras_pg.run import run_dir as rd
 from keras_pg.run.run_dir import RunDir, RunDirError
+from serve.spaces import observation_dtype, observation_shape, space_from_description
 
 ENV_HINT = "pass the env it was trained on (--env, or env_id=)"
 T = TypeVar("T")
@@ -95,7 +95,7 @@ def load_source(source: keras_pg.REINFORCE | keras.Model | str | Path,
     if spaces is None or env_id is not None:
         return _from_env(model, config, summary, run.path, str(model_path))
     observation_space, action_space = _saved_spaces(run.file(rd.SPACES), spaces)
-    check_fits(model, str(model_path), observation_space, action_space,
+    check_model_fits(model, str(model_path), observation_space, action_space,
                f"{run.file(rd.SPACES)}", "were model.keras and spaces.json copied from "
                "different runs?")
     return PolicySource(model, config, summary, run.path, observation_space, action_space,
@@ -131,19 +131,19 @@ def _observations(run: RunDir, space: gym.Space) -> np.ndarray | None:
 def _from_env(model: keras.Model, config: dict[str, Any], summary: dict | None,
               run_dir: Path | None, where: str) -> PolicySource:
     """A PolicySource whose spaces come from creating the env (no spaces.json)."""
-    env = make_env(config)
+    env = training_env(config)
     env.close()
     try:
         check_spaces(config["env_id"], env.observation_space, env.action_space)
     except ConfigError as exc:
         raise ExportError(str(exc)) from None
-    check_fits(model, where, env.observation_space, env.action_space, config["env_id"],
+    check_model_fits(model, where, env.observation_space, env.action_space, config["env_id"],
                ENV_HINT)
     return PolicySource(model, config, summary, run_dir, env.observation_space,
                         env.action_space)
 
 
-def make_env(config: dict[str, Any]) -> gym.Env:
+def training_env(config: dict[str, Any]) -> gym.Env:
     """The env of a training config (id, env_kwargs, max_episode_steps), or ExportError."""
     try:
         check_env_id(config["env_id"])
@@ -172,14 +172,12 @@ def check_policy(model: keras.Model, where: str) -> None:
             f"{len(model.inputs)} input(s) and {len(model.outputs)} output(s)")
 
 
-def check_fits(model: keras.Model, where: str, observation_space: gym.Space,
+def check_model_fits(model: keras.Model, where: str, observation_space: gym.Space,
                action_space: gym.Space, spaces_from: str, hint: str) -> None:
     """Raise ExportError unless the policy's input takes the observation space's observations
     and its output has the size the action space's head needs (logits [B, n], or a mean and
     a log-std [B, 2d]); the message names both."""
-    discrete = isinstance(observation_space, gym.spaces.Discrete)
-    shape = () if discrete else tuple(observation_space.shape)
-    dtype = "uint8" if is_image_space(observation_space) else "float32"
+    shape, dtype = observation_shape(observation_space), observation_dtype(observation_space)
     got_shape, got_dtype = tuple(model.input_shape[1:]), str(model.inputs[0].dtype)
     if (got_shape, got_dtype) != (shape, dtype):
         raise ExportError(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -11,9 +11,12 @@ import onnx
 import onnxruntime as ort
 
 from export.errors import VerificationError
-from keras_pg.envs.spaces import is_image_space
 from serve import contract
 from serve.sampling import sample_categorical, sample_gaussian
+from serve.spaces import is_image_space
+
+if TYPE_CHECKING:  # for its name only: the caller converts the tf.function it passes here
+    import tensorflow as tf
 
 UNBOUNDED_RANGE = 10.0  # sampled range for Box dimensions without finite bounds
 MAX_ABS_DIFF = 1e-5  # the largest accepted |ONNX - Keras| of any float output
@@ -27,14 +30,16 @@ def sample_observations(space: gym.Space, count: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     if isinstance(space, gym.spaces.Discrete):
         return rng.integers(space.start, space.start + space.n, size=count).astype(np.float32)
-    if is_image_space(space):
-        return rng.integers(0, 256, size=(count, *space.shape), dtype=np.uint8)
-    low = np.where(np.abs(space.low) < 1e6, space.low, -UNBOUNDED_RANGE).astype(np.float64)
-    high = np.where(np.abs(space.high) < 1e6, space.high, UNBOUNDED_RANGE).astype(np.float64)
-    return rng.uniform(low, high, size=(count, *space.shape)).astype(np.float32)
+    box = cast(gym.spaces.Box, space)  # check_spaces admits Discrete and Box only
+    if is_image_space(box):
+        return rng.integers(0, 256, size=(count, *box.shape), dtype=np.uint8)
+    low = np.where(np.abs(box.low) < 1e6, box.low, -UNBOUNDED_RANGE).astype(np.float64)
+    high = np.where(np.abs(box.high) < 1e6, box.high, UNBOUNDED_RANGE).astype(np.float64)
+    return rng.uniform(low, high, size=(count, *box.shape)).astype(np.float32)
 
 
-def rollout_observations(policy, make_env: Callable[[], gym.Env], count: int, seed: int,
+def rollout_observations(policy: tf.types.experimental.GenericFunction,
+                         make_env: Callable[[], gym.Env], count: int, seed: int,
                          num_envs: int = 8) -> np.ndarray:
     """[count, *shape] observations met by the policy in `num_envs` envs made by
     `make_env`, sampling its actions."""
@@ -43,7 +48,7 @@ def rollout_observations(policy, make_env: Callable[[], gym.Env], count: int, se
     rng = np.random.default_rng(seed)
     try:
         obs, _ = env.reset(seed=seed)
-        seen = []
+        seen: list[np.ndarray] = []
         while sum(len(o) for o in seen) < count:
             seen.append(obs.astype(dtype))
             outputs = {k: v.numpy() for k, v in policy(seen[-1]).items()}
@@ -61,11 +66,12 @@ def sample_actions(outputs: dict[str, np.ndarray], action_space: gym.Space,
         probs = outputs[contract.PROBS]
         return sample_categorical(probs, rng.random(len(probs)))
     mean, std = outputs[contract.MEAN], outputs[contract.STD]
-    return sample_gaussian(mean, std, rng.standard_normal(mean.shape), action_space.low,
-                           action_space.high)
+    box = cast(gym.spaces.Box, action_space)  # a gaussian policy's action space is a Box
+    return sample_gaussian(mean, std, rng.standard_normal(mean.shape), box.low, box.high)
 
 
-def verify(model_bytes: bytes, policy, observations: dict[str, np.ndarray]) -> dict[str, Any]:
+def verify(model_bytes: bytes, policy: tf.types.experimental.GenericFunction,
+           observations: dict[str, np.ndarray]) -> dict[str, Any]:
     """Check the model and compare every output with the TensorFlow `policy` function.
 
     Args:
@@ -94,7 +100,7 @@ def verify(model_bytes: bytes, policy, observations: dict[str, np.ndarray]) -> d
         if out.shape != (size, *actions.shape[1:]) or out.dtype != actions.dtype:
             raise VerificationError(f"batch {size}: action has shape {out.shape} {out.dtype}; "
                                     f"expected {(size, *actions.shape[1:])} {actions.dtype}")
-    worst = max(max_abs_diff, key=max_abs_diff.get)
+    worst = max(max_abs_diff, key=max_abs_diff.__getitem__)
     if max_abs_diff[worst] > MAX_ABS_DIFF or agreement < 1.0:
         raise VerificationError(
             f"ONNX and Keras disagree: max |Δ{worst}| {max_abs_diff[worst]:.2e} (limit "

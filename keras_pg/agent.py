@@ -26,7 +26,6 @@ from keras_pg.backends import make_backend
 from keras_pg.callbacks import CallbackDriver
 from keras_pg.config import Config, ConfigError, ConfigTypeError, is_positive_int
 from keras_pg.envs.source import factory_name, is_factory_name, prepare_env
-from keras_pg.envs.spaces import describe_space
 from keras_pg.evaluate import evaluate_policy
 from keras_pg.policy import build_policy, load_policy, make_act_fn
 from keras_pg.policy.networks import build_features, check_serializable, user_features
@@ -40,6 +39,7 @@ from keras_pg.run.tensorboard import TensorBoardLog, drop_events_after, hparams
 from keras_pg.seeding import EVAL_STREAM, PREDICT_STREAM, derived_seed, initialization
 from keras_pg.train import INTERRUPTED, Trainer
 from serve.observations import FLOAT32, UINT8, as_batch
+from serve.spaces import describe_space
 
 EnvArg = str | Callable[..., gym.Env]
 

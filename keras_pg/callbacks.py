@@ -28,7 +28,8 @@ round_*: the return (mean, min, max) and length (mean) of the update's own episo
 class CallbackDriver:
     """Calls a list of `keras.callbacks.Callback` objects at the points of the training loop."""
 
-    def __init__(self, callbacks: list | None, model: keras.Model, params: dict[str, Any]):
+    def __init__(self, callbacks: list[keras.callbacks.Callback] | None, model: keras.Model,
+                 params: dict[str, Any]) -> None:
         self.callbacks = list(callbacks or [])
         for callback in self.callbacks:
             if not isinstance(callback, keras.callbacks.Callback):

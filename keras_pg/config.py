@@ -12,6 +12,7 @@ import itertools
 import json
 import math
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,7 @@ class Config:
     env_id: str = _doc(
         "gymnasium env id, or module:EnvId to import the module that registers it "
         "(from Python, a callable's name <module.function>)", default="CartPole-v1")
+    # A bare `dict`: _type_problems and flags.py compare the annotation with `dict` itself.
     env_kwargs: dict = field(default_factory=dict, metadata={"help": (
         "keyword arguments for gymnasium.make, a JSON object such as "
         "'{\"is_slippery\": false}'")})
@@ -130,7 +132,7 @@ class Config:
                                        self._number_problems()):
             raise ConfigError(problem)  # the first one, in one line
 
-    def _choice_problems(self):
+    def _choice_problems(self) -> Iterator[str]:
         if not isinstance(self.env_id, str) or not self.env_id:
             yield f"env_id must be a gym id such as CartPole-v1, got {self.env_id!r}"
         yield from _env_kwargs_problems(self.env_kwargs)
@@ -150,7 +152,7 @@ class Config:
             yield ("bootstrap_truncated needs a value estimate and the episodes' last "
                    "observations: baseline value with backend gym or ray")
 
-    def _count_problems(self):
+    def _count_problems(self) -> Iterator[str]:
         for name in ("num_envs", "episodes_per_update", "value_epochs", "max_steps",
                      "solve_window", "num_workers"):
             if not is_positive_int(getattr(self, name)):
@@ -166,7 +168,7 @@ class Config:
         if not self.hidden or not all(is_positive_int(w) for w in self.hidden):
             yield f"hidden must be positive layer widths like 128 or 128,128, got {self.hidden!r}"
 
-    def _number_problems(self):
+    def _number_problems(self) -> Iterator[str]:
         if not 0.0 <= self.gamma <= 1.0:
             yield f"gamma must be in [0, 1], got {self.gamma}"
         for name in ("lr", "value_lr", "return_eps"):
@@ -202,11 +204,12 @@ class Config:
         return cls(**values)
 
 
-_KINDS = {str: ("a string", str), int: ("an integer", int), float: ("a number", (int, float)),
-          bool: ("true or false", bool), dict: ("a JSON object", dict)}
+_KINDS: dict[type, tuple[str, type | tuple[type, ...]]] = {
+    str: ("a string", str), int: ("an integer", int), float: ("a number", (int, float)),
+    bool: ("true or false", bool), dict: ("a JSON object", dict)}
 
 
-def _type_problems(config: Config):
+def _type_problems(config: Config) -> Iterator[str]:
     """A field whose value has the wrong type (config.json is edited by hand: "0.99" is a
     string, not a number), named with what was expected."""
     hints = typing.get_type_hints(Config)
@@ -229,7 +232,7 @@ def _is(value: object, kind: type) -> bool:
     return isinstance(value, _KINDS[kind][1]) and (kind is bool or not isinstance(value, bool))
 
 
-def _env_kwargs_problems(kwargs: object):
+def _env_kwargs_problems(kwargs: object) -> Iterator[str]:
     if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
         yield f"env_kwargs must be a JSON object (a dict with string keys), got {kwargs!r}"
         return

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from typing import Any
 
 from keras_pg.config import NETWORKS, Config, parse_env_kwargs
@@ -14,7 +15,7 @@ FLAG_NAMES = {"env_id": "--env"}
 CHOICES = {"network": [n for n in NETWORKS if n != "custom"]}
 
 
-def _parser_for(annotation: Any):
+def _parser_for(annotation: str) -> Callable[[str], Any]:
     """A string -> value parser for a Config field's type annotation."""
     hint = typing.get_type_hints(Config)[annotation]
     args = typing.get_args(hint)
@@ -38,7 +39,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """A flag per Config field, with its help text and default (None: not given)."""
     for f in dataclasses.fields(Config):
         flag = FLAG_NAMES.get(f.name, "--" + f.name.replace("_", "-"))
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        default = (f.default_factory() if f.default_factory is not dataclasses.MISSING
+                   else f.default)
         default = ",".join(map(str, default)) if isinstance(default, tuple) else default
         help_text = f"{f.metadata['help']} (default: {default})".replace("%", "%%")
         if isinstance(f.default, bool):

@@ -8,6 +8,7 @@ max_episode_steps. A caller may name another env, or other arguments, instead.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -15,6 +16,25 @@ import gymnasium as gym
 from serve import contract
 
 ENV_HINT = "pass --env ID (a gymnasium id or module:EnvId)"
+
+
+def factory_name(factory: Callable[..., Any]) -> str:
+    """How an env given as a Python callable is named in config.json and the ONNX metadata:
+    "<module.function>" (it cannot be rebuilt from the name)."""
+    module = getattr(factory, "__module__", None) or "?"
+    return f"<{module}.{getattr(factory, '__qualname__', type(factory).__name__)}>"
+
+
+def is_factory_name(env_id: str) -> bool:
+    """Whether `env_id` names a Python env factory ("<module.function>", see factory_name)."""
+    return env_id.startswith("<") and env_id.endswith(">")
+
+
+def env_module(env_id: str) -> str | None:
+    """The module to import before making "module:EnvId" (it registers EnvId); None for a
+    plain gymnasium id."""
+    module, colon, _ = env_id.rpartition(":")
+    return module if colon else None
 
 
 class EnvRecipe(NamedTuple):
@@ -63,7 +83,7 @@ def make_env(recipe: EnvRecipe, render_mode: str | None = None) -> gym.Env:
     render_mode is passed only when given: hand-written envs often take no render_mode
     argument, and gymnasium hands on render_mode=None as it is.
     """
-    if recipe.from_metadata and recipe.env_id.startswith("<") and recipe.env_id.endswith(">"):
+    if recipe.from_metadata and is_factory_name(recipe.env_id):
         raise ValueError(f"the policy was trained on a Python env factory {recipe.env_id}, "
                          f"which serve cannot rebuild; {ENV_HINT}")
     options = dict(recipe.kwargs)
@@ -71,9 +91,9 @@ def make_env(recipe: EnvRecipe, render_mode: str | None = None) -> gym.Env:
         options["max_episode_steps"] = recipe.max_episode_steps
     if render_mode is not None:
         options["render_mode"] = render_mode
-    module, colon, _ = recipe.env_id.rpartition(":")
+    module = env_module(recipe.env_id)
     try:
-        if colon:  # gymnasium imports it too, but buries the reason in two more sentences
+        if module:  # gymnasium imports it too, but buries the reason in two more sentences
             importlib.import_module(module)
         return gym.make(recipe.env_id, **options)
     except Exception as exc:  # an env's constructor may raise anything for kwargs it rejects
@@ -82,7 +102,7 @@ def make_env(recipe: EnvRecipe, render_mode: str | None = None) -> gym.Env:
                          f"{ENV_HINT} and --env-kwargs JSON") from None
 
 
-def check_fits(env: gym.Env, recipe: EnvRecipe, observation_shape: tuple[int, ...],
+def check_env_fits(env: gym.Env, recipe: EnvRecipe, observation_shape: tuple[int, ...],
                action_space: dict[str, Any]) -> None:
     """A one-line ValueError unless the env's observations have the policy's shape and its
     action space is the one the policy acts in (Discrete n, or a Box of shape [d])."""

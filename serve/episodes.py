@@ -6,11 +6,11 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from serve.envs import check_fits, env_recipe, make_env
+from serve.envs import check_env_fits, env_recipe, make_env
 from serve.policy import OnnxPolicy
 
 
@@ -50,15 +50,17 @@ def run_episodes(policy: OnnxPolicy, env_id: str | None = None, episodes: int = 
         # Off-screen rendering: pygame needs no display (and warns without one).
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     env = make_env(recipe, render_mode="rgb_array" if gif else None)
-    returns, latencies_ns, frames = [], [], []
+    returns: list[float] = []
+    latencies_ns: list[int] = []
+    frames: list[np.ndarray] = []
     try:
-        check_fits(env, recipe, policy.observation_shape, policy.action_space)
+        check_env_fits(env, recipe, policy.observation_shape, policy.action_space)
         for i in range(episodes):
             obs, _ = env.reset(seed=seed + i)
             total, done = 0.0, False
             while not done:  # observations reach act() as the env made them (uint8 frames too)
                 if gif and i == 0:
-                    frames.append(env.render())
+                    frames.append(cast(np.ndarray, env.render()))  # rgb_array: one frame
                 start = time.perf_counter_ns()
                 action = policy.act(obs, deterministic=deterministic)
                 latencies_ns.append(time.perf_counter_ns() - start)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import gymnasium as gym
@@ -34,7 +35,7 @@ class Learner:
     """
 
     def __init__(self, config: Config, observation_space: gym.Space, action_space: gym.Space,
-                 policy: keras.Model):
+                 policy: keras.Model) -> None:
         self.config = config
         self.head = make_head(action_space)
         self.model = policy
@@ -47,7 +48,7 @@ class Learner:
         self.update = UpdateStep(policy, self.head, self.optimizers[0], config.max_grad_norm,
                                  config.entropy_coef, self.value, self.optimizers[-1],
                                  config.value_epochs)
-        self._values = tf.function(
+        self._values: Callable[[tf.Tensor], tf.Tensor] | None = tf.function(
             lambda obs: self.value(obs, training=False), autograph=False,
             input_signature=[observation_spec(policy)]) if self.value is not None else None
         self._advantages = tf.function(
@@ -76,10 +77,11 @@ class Learner:
         with the value network's estimate of the state they were cut off in."""
         if not batch.bootstrap_discount.any():
             return batch.returns
+        assert self._values is not None  # Config: bootstrap_truncated needs baseline value
         final_values = self._values(batch.final_obs).numpy()
         return batch.returns + batch.bootstrap_discount * final_values[batch.episode]
 
-    def state_variables(self) -> list[tuple[str, list]]:
+    def state_variables(self) -> list[tuple[str, list[keras.Variable]]]:
         """Everything a resume needs, by name: weights (normalizer statistics included) and
         optimizer state."""
         named = [("model", self.model.weights)]

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import NamedTuple
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_pg.policy import Head, observation_spec
@@ -72,12 +73,13 @@ class UpdateStep:
                  max_grad_norm: float | None = None, entropy_coef: float = 0.0,
                  value: keras.Model | None = None,
                  value_optimizer: keras.optimizers.Optimizer | None = None,
-                 value_epochs: int = 1):
+                 value_epochs: int = 1) -> None:
         self.model, self.head, self.optimizer = model, head, optimizer
         self.max_grad_norm, self.entropy_coef = max_grad_norm, entropy_coef
         self.value, self.value_optimizer, self.value_epochs = value, value_optimizer, value_epochs
         optimizer.build(model.trainable_variables)
         if value is not None:
+            assert value_optimizer is not None, "a value model needs its value_optimizer"
             value_optimizer.build(value.trainable_variables)
         signature = [
             observation_spec(model, name="obs"),
@@ -94,13 +96,16 @@ class UpdateStep:
         """How many times the update has been traced (1 after the first call)."""
         return self._step.experimental_get_tracing_count()
 
-    def __call__(self, obs, actions, advantages, returns=None) -> UpdateMetrics:
+    def __call__(self, obs: tf.Tensor | np.ndarray, actions: tf.Tensor | np.ndarray,
+                 advantages: tf.Tensor | np.ndarray,
+                 returns: tf.Tensor | np.ndarray | None = None) -> UpdateMetrics:
         if returns is None:
             returns = advantages
         with refusing_non_finite():
             return self._step(obs, actions, advantages, returns)
 
-    def update_fn(self, obs, actions, advantages, returns) -> UpdateMetrics:
+    def update_fn(self, obs: tf.Tensor, actions: tf.Tensor, advantages: tf.Tensor,
+                  returns: tf.Tensor) -> UpdateMetrics:
         """The update's TensorFlow ops, for use inside another compiled function."""
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
@@ -118,16 +123,18 @@ class UpdateStep:
         with tf.control_dependencies([finite]):
             self.optimizer.apply_gradients(zip(grads, variables, strict=True))
         value_loss = tf.constant(0.0)
-        for epoch in range(self.value_epochs if self.value is not None else 0):
-            value_variables = self.value.trainable_variables
-            with tf.GradientTape() as value_tape:
-                loss_v = tf.reduce_mean(tf.square(self.value(obs, training=True) - returns))
-            value_grads = value_tape.gradient(loss_v, value_variables)
-            finite = tf.debugging.check_numerics(
-                loss_v + tf.linalg.global_norm(value_grads), NON_FINITE)
-            with tf.control_dependencies([finite]):
-                self.value_optimizer.apply_gradients(
-                    zip(value_grads, value_variables, strict=True))
-            if epoch == 0:
-                value_loss = loss_v
+        value, value_optimizer = self.value, self.value_optimizer
+        if value is not None and value_optimizer is not None:  # __init__ checked the pair
+            for epoch in range(self.value_epochs):
+                value_variables = value.trainable_variables
+                with tf.GradientTape() as value_tape:
+                    loss_v = tf.reduce_mean(tf.square(value(obs, training=True) - returns))
+                value_grads = value_tape.gradient(loss_v, value_variables)
+                finite = tf.debugging.check_numerics(
+                    loss_v + tf.linalg.global_norm(value_grads), NON_FINITE)
+                with tf.control_dependencies([finite]):
+                    value_optimizer.apply_gradients(zip(value_grads, value_variables,
+                                                        strict=True))
+                if epoch == 0:
+                    value_loss = loss_v
         return UpdateMetrics(loss, entropy, grad_norm, value_loss)

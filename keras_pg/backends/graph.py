@@ -19,6 +19,7 @@ from keras_pg.algorithm.update import UpdateMetrics, refusing_non_finite
 from keras_pg.backends import Round, RoundInterrupted
 from keras_pg.config import Config
 from keras_pg.envs.graph import make_graph_env
+from keras_pg.envs.graph.base import GraphEnv, GraphEnvState
 from keras_pg.envs.source import EnvSource
 from keras_pg.seeding import TRAIN_STREAM, derived_seed
 
@@ -49,7 +50,7 @@ def discounted_returns_tf(rewards: tf.Tensor, gamma: float) -> tf.Tensor:
 class GraphBackend:
     """Rounds from a TensorFlow env; each round's update happens inside the same call."""
 
-    def __init__(self, config: Config, source: EnvSource, learner: Learner):
+    def __init__(self, config: Config, source: EnvSource, learner: Learner) -> None:
         self.config = config
         self.env = make_graph_env(source.name, source.kwargs, source.max_episode_steps)
         self.iteration = make_graph_iteration(self.env, learner, config.num_envs, config.gamma)
@@ -73,11 +74,12 @@ class GraphBackend:
         """Nothing to release: the env is a set of TensorFlow ops."""
 
 
-def make_graph_iteration(env, learner: Learner, num_envs: int, gamma: float):
+def make_graph_iteration(env: GraphEnv, learner: Learner, num_envs: int,
+                         gamma: float) -> Callable[[tf.Tensor], GraphIteration]:
     """A tf.function `iteration(seed int64 [2]) -> GraphIteration` for one update."""
     model, head = learner.model, learner.head
 
-    def rollout(seed):
+    def rollout(seed: tf.Tensor) -> list[tf.Tensor]:
         """[T, N, ...] observations, actions, rewards and alive masks, T the number of steps
         until every env's episode has ended (at most the time limit)."""
         state, obs = env.reset(seed, num_envs)
@@ -85,7 +87,9 @@ def make_graph_iteration(env, learner: Learner, num_envs: int, gamma: float):
         arrays = [tf.TensorArray(dtype, size=0, dynamic_size=True)
                   for dtype in (tf.float32, head.action_spec.dtype, tf.float32, tf.bool)]
 
-        def body(t, state, obs, alive, arrays):
+        def body(t: tf.Tensor, state: GraphEnvState, obs: tf.Tensor, alive: tf.Tensor,
+                 arrays: list[tf.TensorArray]
+                 ) -> tuple[tf.Tensor, GraphEnvState, tf.Tensor, tf.Tensor, list[tf.TensorArray]]:
             step_seed = tf.stack([seed[0], seed[1] * 65536 + tf.cast(t, tf.int64)])
             action = head.sample(model(obs, training=False), step_seed)
             state, next_obs, reward, terminated, truncated = env.step(
@@ -104,7 +108,7 @@ def make_graph_iteration(env, learner: Learner, num_envs: int, gamma: float):
     # No autograph: the loop is an explicit tf.while_loop, and converting the Python code
     # took most of the first iteration's time (measured: ~80% of tracing).
     @tf.function(input_signature=[tf.TensorSpec([2], tf.int64)], autograph=False)
-    def iteration(seed):
+    def iteration(seed: tf.Tensor) -> GraphIteration:
         obs, actions, rewards, alive = rollout(seed)
         returns = discounted_returns_tf(rewards, gamma)
         obs, actions, returns = (tf.boolean_mask(x, alive) for x in (obs, actions, returns))

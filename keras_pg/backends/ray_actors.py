@@ -15,6 +15,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from keras_pg.algorithm.batch import Batch, concatenate
 from keras_pg.algorithm.learner import Learner
@@ -24,13 +27,17 @@ from keras_pg.backends.rollout import EnvFailure
 from keras_pg.config import Config, ConfigError
 from keras_pg.envs.source import EnvSource
 from keras_pg.errors import first_line
+from keras_pg.policy import Head
+
+if TYPE_CHECKING:  # for its name only: Ray is imported when a RayBackend is made
+    from ray import ObjectRef
 
 
 class RolloutWorker:
     """A Ray actor: envs, a CPU copy of the policy, and an EpisodeCollector."""
 
-    def __init__(self, source: EnvSource, config: Config, model_config: dict, head,
-                 num_envs: int, index: int):
+    def __init__(self, source: EnvSource, config: Config, model_config: dict[str, Any],
+                 head: Head, num_envs: int, index: int) -> None:
         import keras
 
         import keras_pg  # noqa: F401  (registers keras_pg's layers, quietly)
@@ -40,7 +47,7 @@ class RolloutWorker:
         self.model = keras.saving.deserialize_keras_object(model_config)
         self.collector = EpisodeCollector(self.env, self.model, head, config, part=(index,))
 
-    def collect(self, weights: list, round_index: int, episodes: int,
+    def collect(self, weights: list[np.ndarray], round_index: int, episodes: int,
                 max_steps: int | None) -> Batch:
         self.model.set_weights(weights)
         return self.collector.collect(round_index, episodes, lambda: False, max_steps)
@@ -53,7 +60,7 @@ class RolloutWorker:
 class RayBackend:
     """Rounds collected by Ray actors (see the module docstring)."""
 
-    def __init__(self, config: Config, source: EnvSource, learner: Learner):
+    def __init__(self, config: Config, source: EnvSource, learner: Learner) -> None:
         import keras
         import ray
 
@@ -68,8 +75,11 @@ class RayBackend:
         per_worker = config.envs_per_worker or math.ceil(config.num_envs / config.num_workers)
         actor = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=0)(RolloutWorker)
         model_config = keras.saving.serialize_keras_object(learner.model)
-        self.workers = [actor.remote(source, config, model_config, learner.head, per_worker, i)
-                        for i in range(config.num_workers)]
+        # Ray types a new actor as ActorHandle[T] | type[T], so that methods decorated with
+        # @ray.method type-check; RolloutWorker's are plain (Ray is imported lazily).
+        self.workers: list[Any] = [
+            actor.remote(source, config, model_config, learner.head, per_worker, i)
+            for i in range(config.num_workers)]
 
     def _check_picklable(self, source: EnvSource) -> None:
         try:
@@ -87,7 +97,7 @@ class RayBackend:
                    [math.ceil(max_steps * s / self.config.episodes_per_update) for s in shares])
         weights = self.ray.put(self.learner.model.get_weights())  # once, for every actor
 
-        def submit(i: int):
+        def submit(i: int) -> ObjectRef[Batch]:
             return self.workers[i].collect.remote(weights, round_index, shares[i], budgets[i])
 
         pending = {submit(i): i for i, share in enumerate(shares) if share}

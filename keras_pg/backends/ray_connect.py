@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import sys
+from typing import Any
 
 from keras_pg.config import ConfigError
 from keras_pg.errors import first_line
@@ -33,8 +34,8 @@ def connect(address: str | None) -> bool:
         check_ray_answers(address, CONNECT_TIMEOUT_S)
     # Actors import keras_pg (and the user's env module) the way this process did.
     path = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p and os.path.isdir(p))
-    options = {"runtime_env": {"env_vars": {"PYTHONPATH": path}}, "logging_level": logging.ERROR,
-               "log_to_driver": False}
+    options: dict[str, Any] = {"runtime_env": {"env_vars": {"PYTHONPATH": path}},
+                               "logging_level": logging.ERROR, "log_to_driver": False}
     try:
         if address is None:
             ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **options)

@@ -62,7 +62,7 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
     episode_returns = np.zeros(num_episodes)
     episode_lengths = np.zeros(num_episodes, dtype=np.int64)
     completed, taken = 0, 0
-    steps: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    steps: list[tuple[np.ndarray, ...]] = []
 
     while completed < (num_episodes if max_steps is None or taken < max_steps else started):
         actions = np.asarray(act(obs))

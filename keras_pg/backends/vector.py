@@ -6,16 +6,18 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 
+import gymnasium as gym
+import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_pg.algorithm.batch import Batch
 from keras_pg.algorithm.learner import Learner
 from keras_pg.backends import Round, RoundInterrupted
-from keras_pg.backends.rollout import collect_episodes
+from keras_pg.backends.rollout import ActFn, collect_episodes
 from keras_pg.config import Config, KerasPGWarning
 from keras_pg.envs.source import EnvSource
-from keras_pg.policy import make_act_fn
+from keras_pg.policy import Head, make_act_fn
 from keras_pg.seeding import ACTION_STREAM, TRAIN_STREAM, derived_seed
 
 
@@ -28,7 +30,8 @@ class EpisodeCollector:
     actions sampled by a compiled function with stateless seeds derived from (seed, round,
     `part`): the same round gives the same episodes wherever and whenever it is collected."""
 
-    def __init__(self, env, model, head, config: Config, part: tuple[int, ...] = ()):
+    def __init__(self, env: gym.vector.VectorEnv, model: keras.Model, head: Head,
+                 config: Config, part: tuple[int, ...] = ()) -> None:
         self.env, self.head, self.config, self.part = env, head, config, part
         self.act = make_act_fn(model, head)
         self.obs_dtype = model.inputs[0].dtype
@@ -40,7 +43,7 @@ class EpisodeCollector:
             self.env, self._actor(round_index, should_stop), episodes, self.config.gamma,
             seed=seed, to_env=self.head.to_env, obs_dtype=self.obs_dtype, max_steps=max_steps)
 
-    def _actor(self, round_index: int, should_stop: Callable[[], bool]):
+    def _actor(self, round_index: int, should_stop: Callable[[], bool]) -> ActFn:
         """The sampling policy for one round: fresh stateless seeds per step."""
         round_seed = derived_seed(self.config.seed, ACTION_STREAM, round_index, *self.part)
         step = iter(range(1 << 62))
@@ -58,7 +61,7 @@ class VectorBackend:
     """Rounds of complete episodes from a gymnasium vector env in this process (`sync`), or
     one subprocess per env (`async`); the learner updates."""
 
-    def __init__(self, config: Config, source: EnvSource, learner: Learner):
+    def __init__(self, config: Config, source: EnvSource, learner: Learner) -> None:
         self.config = config
         if config.num_envs > config.episodes_per_update:
             warnings.warn(

@@ -24,6 +24,7 @@ import numpy as np
 
 from keras_pg.config import Config, ConfigError, ConfigTypeError, KerasPGWarning
 from keras_pg.errors import first_line
+from serve.envs import env_module, factory_name, is_factory_name
 
 DEFAULT_TIME_LIMIT = 1000
 """Episode cap, in steps, for an env that has no time limit of its own."""
@@ -89,16 +90,6 @@ class EnvInfo(NamedTuple):
     """The registered return that counts as solved, if any."""
 
 
-def factory_name(factory: Callable) -> str:
-    """How a callable env is named in config.json and the ONNX metadata: <module.function>."""
-    module = getattr(factory, "__module__", None) or "?"
-    return f"<{module}.{getattr(factory, '__qualname__', type(factory).__name__)}>"
-
-
-def is_factory_name(env_id: str) -> bool:
-    return env_id.startswith("<") and env_id.endswith(">")
-
-
 def env_source(env: str | Callable[..., gym.Env], config: Config) -> EnvSource:
     """The EnvSource of a user's `env` argument (an id, "module:EnvId" or a callable)."""
     if isinstance(env, gym.Env | gym.vector.VectorEnv):
@@ -122,7 +113,7 @@ def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
     if is_factory_name(env_id):
         raise ConfigError(f"{env_id} names a Python env factory, which only Python can pass: "
                           f"keras_pg.REINFORCE.load(RUN_DIR, env=the_function)")
-    module, _, name = env_id.rpartition(":")
+    module, name = env_module(env_id), env_id.rpartition(":")[2]
     if module:
         try:
             importlib.import_module(module)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar, Literal, cast
 
 import gymnasium as gym
 import numpy as np
@@ -21,7 +22,7 @@ class CategoricalHead:
     """A categorical distribution over `num_actions` actions parameterized by logits [B, A]."""
 
     num_actions: int
-    kind = "categorical"
+    kind: ClassVar[Literal["categorical"]] = "categorical"
 
     @property
     def action_spec(self) -> tf.TensorSpec:
@@ -75,7 +76,7 @@ class GaussianHead:
     action_dim: int
     low: tuple[float, ...]
     high: tuple[float, ...]
-    kind = "gaussian"
+    kind: ClassVar[Literal["gaussian"]] = "gaussian"
 
     @property
     def action_spec(self) -> tf.TensorSpec:
@@ -126,5 +127,6 @@ def make_head(action_space: gym.Space) -> Head:
     """The distribution head for a Discrete or one-dimensional-array Box action space."""
     if isinstance(action_space, gym.spaces.Discrete):
         return CategoricalHead(int(action_space.n))
-    return GaussianHead(int(action_space.shape[0]), tuple(map(float, action_space.low)),
-                        tuple(map(float, action_space.high)))
+    box = cast(gym.spaces.Box, action_space)  # check_spaces admits Discrete and Box only
+    return GaussianHead(int(box.shape[0]), tuple(map(float, box.low)),
+                        tuple(map(float, box.high)))

@@ -6,8 +6,17 @@ model, so `model.keras` and the exported `policy.onnx` need no side file.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import keras
 from keras import ops
+
+if TYPE_CHECKING:  # the tensors of the TensorFlow backend; this module uses keras.ops only
+    import numpy as np
+    import tensorflow as tf
+
+Shape = tuple[int | None, ...]
+"""A Keras shape: the batch dimension first, None where unknown."""
 
 
 @keras.saving.register_keras_serializable(package="keras_pg")
@@ -19,12 +28,16 @@ class RunningNormalization(keras.layers.Layer):
     functions see new statistics without retracing. Shapes: x [B, *obs_shape] -> same.
     """
 
-    def __init__(self, clip: float = 10.0, epsilon: float = 1e-8, **kwargs):
+    mean: keras.Variable
+    variance: keras.Variable
+    count: keras.Variable
+
+    def __init__(self, clip: float = 10.0, epsilon: float = 1e-8, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.clip = float(clip)
         self.epsilon = float(epsilon)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         shape = tuple(input_shape[1:])
         self.mean = self.add_weight(shape=shape, initializer="zeros", trainable=False,
                                     name="mean")
@@ -33,11 +46,11 @@ class RunningNormalization(keras.layers.Layer):
         self.count = self.add_weight(shape=(), initializer="zeros", trainable=False,
                                      dtype="float64", name="count")
 
-    def call(self, x):
+    def call(self, x: tf.Tensor) -> tf.Tensor:
         scaled = (x - self.mean) / ops.sqrt(self.variance + self.epsilon)
         return ops.clip(scaled, -self.clip, self.clip)
 
-    def update(self, batch) -> None:
+    def update(self, batch: np.ndarray | tf.Tensor) -> None:
         """Merge the statistics of a non-empty `batch` [N, *obs_shape] (array or tensor) into
         the running ones; works eagerly and inside compiled functions. Math in float64."""
         batch = ops.cast(batch, "float64")
@@ -53,7 +66,7 @@ class RunningNormalization(keras.layers.Layer):
         self.variance.assign(ops.cast(m2 / total, "float32"))
         self.count.assign(total)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "clip": self.clip, "epsilon": self.epsilon}
 
 
@@ -61,18 +74,18 @@ class RunningNormalization(keras.layers.Layer):
 class OneHot(keras.layers.Layer):
     """A Discrete observation (float [B], values start..start+n-1) -> one-hot float [B, n]."""
 
-    def __init__(self, num_values: int, start: int = 0, **kwargs):
+    def __init__(self, num_values: int, start: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.num_values = int(num_values)
         self.start = int(start)
 
-    def call(self, x):
+    def call(self, x: tf.Tensor) -> tf.Tensor:
         return ops.one_hot(ops.cast(x, "int32") - self.start, self.num_values)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (*input_shape, self.num_values)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "num_values": self.num_values, "start": self.start}
 
 
@@ -81,21 +94,23 @@ class StateIndependentLogStd(keras.layers.Layer):
     """Appends a trainable log-std vector that does not depend on the state to the mean:
     mean [B, d] -> [B, 2d] = [mean, log_std] (the parameters of a diagonal Gaussian)."""
 
-    def __init__(self, initial_log_std: float = 0.0, **kwargs):
+    log_std: keras.Variable
+
+    def __init__(self, initial_log_std: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.initial_log_std = float(initial_log_std)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, int]) -> None:
         self.log_std = self.add_weight(
             shape=(input_shape[-1],), name="log_std",
             initializer=keras.initializers.Constant(self.initial_log_std))
 
-    def call(self, mean):
+    def call(self, mean: tf.Tensor) -> tf.Tensor:
         log_std = ops.broadcast_to(self.log_std, ops.shape(mean))
         return ops.concatenate([mean, log_std], axis=-1)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int | None, int]) -> Shape:
         return (*input_shape[:-1], 2 * input_shape[-1])
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "initial_log_std": self.initial_log_std}

@@ -17,12 +17,12 @@ import gymnasium as gym
 import keras
 import tensorflow as tf
 
-from keras_pg.envs.spaces import is_image_space
 from keras_pg.errors import first_line
 from keras_pg.policy.heads import Head, make_head
 from keras_pg.policy.layers import OneHot, RunningNormalization, StateIndependentLogStd
 from keras_pg.policy.networks import fresh_copy
 from keras_pg.run.run_dir import RunDirError
+from serve.spaces import is_image_space, observation_dtype, observation_shape
 
 POLICY_NAME = "keras_pg_policy"
 VALUE_NAME = "keras_pg_value"
@@ -30,11 +30,9 @@ VALUE_NAME = "keras_pg_value"
 
 def observation_input(observation_space: gym.Space) -> keras.KerasTensor:
     """The policy's input: float32 [B] (Discrete), uint8 [B, H, W, C] (images, see
-    `is_image_space`) or float32 [B, *obs_shape] (other Boxes)."""
-    if isinstance(observation_space, gym.spaces.Discrete):
-        return keras.Input(shape=(), dtype="float32", name="obs")
-    dtype = "uint8" if is_image_space(observation_space) else "float32"
-    return keras.Input(shape=observation_space.shape, dtype=dtype, name="obs")
+    `serve.spaces.is_image_space`) or float32 [B, *obs_shape] (other Boxes)."""
+    return keras.Input(shape=observation_shape(observation_space),
+                       dtype=observation_dtype(observation_space), name="obs")
 
 
 def _preprocess(obs, observation_space: gym.Space, normalizer: RunningNormalization | None):

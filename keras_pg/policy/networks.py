@@ -16,22 +16,26 @@ them, the losses and the exported ONNX file stay float32.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 import gymnasium as gym
 import keras
 
 from keras_pg.config import ConfigError, ConfigTypeError
-from keras_pg.envs.spaces import is_image_space
 from keras_pg.errors import first_line
+from serve.spaces import is_image_space
 
 FEATURES_NAME = "features"
 NATURE_MIN_SIDE = 36  # the smallest side the Nature CNN's 8/4, 4/2, 3/1 convolutions fit
 
 
-def preprocessed_shape(observation_space) -> tuple[int, ...]:
+def preprocessed_shape(observation_space: gym.Space) -> tuple[int, ...]:
     """The shape (without batch) that a feature network receives."""
     if isinstance(observation_space, gym.spaces.Discrete):
         return (int(observation_space.n),)
-    return tuple(int(d) for d in observation_space.shape)
+    box = cast(gym.spaces.Box, observation_space)  # check_spaces admits Discrete and Box only
+    return tuple(int(d) for d in box.shape)
 
 
 def dtype_policy(precision: str) -> str:
@@ -76,14 +80,14 @@ def cnn(input_shape: tuple[int, ...], hidden: tuple[int, ...],
     return keras.Model(inputs, x, name=FEATURES_NAME)
 
 
-def network_kind(network: str, observation_space) -> str:
+def network_kind(network: str, observation_space: gym.Space) -> str:
     """"mlp" or "cnn": `auto` picks the CNN for (H, W, C) uint8 images."""
     if network == "auto":
         return "cnn" if is_image_space(observation_space) else "mlp"
     return network
 
 
-def build_features(network: str, observation_space, hidden: tuple[int, ...],
+def build_features(network: str, observation_space: gym.Space, hidden: tuple[int, ...],
                    precision: str = "float32") -> keras.Model:
     """The built-in feature network named by `network` (auto, mlp or cnn), computing in
     `precision` (float32 or bfloat16)."""
@@ -92,7 +96,8 @@ def build_features(network: str, observation_space, hidden: tuple[int, ...],
     return build(shape, hidden, precision)
 
 
-def user_features(policy, observation_space) -> keras.Model:
+def user_features(policy: keras.Model | Callable[[gym.Space], keras.Model],
+                  observation_space: gym.Space) -> keras.Model:
     """The user's `policy=` argument (a keras.Model, or a function of the observation space
     that returns one) as a feature network, checked against the observation space."""
     if not isinstance(policy, keras.Model) and callable(policy):
@@ -136,7 +141,7 @@ def fresh_copy(features: keras.Model) -> keras.Model:
     return keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(features))
 
 
-def _declared_input_shape(model: keras.Model) -> tuple | None:
+def _declared_input_shape(model: keras.Model) -> tuple[int | None, ...] | None:
     try:
         inputs = model.inputs
     except (AttributeError, ValueError):  # a subclassed model declares no input
@@ -149,6 +154,6 @@ def _declared_input_shape(model: keras.Model) -> tuple | None:
     return tuple(inputs[0].shape[1:])
 
 
-def _compatible(declared: tuple, expected: tuple[int, ...]) -> bool:
+def _compatible(declared: tuple[int | None, ...], expected: tuple[int, ...]) -> bool:
     return len(declared) == len(expected) and all(
         d is None or d == e for d, e in zip(declared, expected, strict=True))

@@ -2,7 +2,7 @@
 
     RUN_DIR/
       config.json          the Config, as a JSON object
-      spaces.json          the observation and action spaces (keras_pg.envs.spaces), so that
+      spaces.json          the observation and action spaces (serve.spaces), so that
                            export needs no env
       checkpoint.npz       weights, optimizer state, counters, and what they belong to
                            (config, spaces, checksums) for `train --resume` (checkpoint.py)
@@ -133,7 +133,7 @@ class RunDir:
         return files.read_json(self.path / CONFIG)
 
     def read_spaces(self) -> dict[str, Any]:
-        """spaces.json: {"observation_space": ..., "action_space": ...} (keras_pg.envs.spaces)."""
+        """spaces.json: {"observation_space": ..., "action_space": ...} (serve.spaces)."""
         return files.read_json(self.path / SPACES)
 
     def read_summary(self) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from keras_pg.flags import add_config_flags
 from keras_pg.tuning.tune import OBJECTIVES
 
 
-def add_tune_parser(commands) -> None:
+def add_tune_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tune = commands.add_parser(
         "tune", help="search hyperparameters with Optuna",
         description="Search hyperparameters with Optuna (TPE, median pruning). The study "

@@ -17,9 +17,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keras_pg.config import Config, ConfigError
+
+if TYPE_CHECKING:  # for its names only: optuna is imported when a study runs
+    import optuna
 
 DEFAULT_SPACE: dict[str, dict[str, Any]] = {
     "lr": {"type": "log", "low": 1e-4, "high": 0.1},
@@ -36,7 +39,8 @@ FIELDS = {f.name for f in dataclasses.fields(Config)} - {"env_id", "env_kwargs",
                                                           "max_steps", "backend"}
 
 
-def read_space(path: Path | None, overrides: dict[str, Any] | None = None) -> dict[str, dict]:
+def read_space(path: Path | None,
+               overrides: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """DEFAULT_SPACE, replaced by the JSON object in `path` if given, then `overrides`; every
     entry checked (a ConfigError naming the first unknown parameter or malformed entry)."""
     space = dict(DEFAULT_SPACE)
@@ -69,7 +73,7 @@ def check(name: str, spec: Any) -> None:
                           f"\"low\": L, \"high\": H}} or {{\"choices\": [...]}}")
 
 
-def suggest(trial, space: dict[str, dict]) -> dict[str, Any]:
+def suggest(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Config values for an optuna trial: one draw per parameter of `space` (trial.params
     holds the draws as written in the space). num_envs is capped at episodes_per_update:
     more envs than episodes would idle."""

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keras_pg.config import ConfigError
 from keras_pg.envs.source import factory_name
+
+if TYPE_CHECKING:  # for their names only: optuna is imported when a study runs
+    import gymnasium as gym
+    import optuna
 
 DIRECTION = "maximize"
 RECORD = "keras_pg_study"  # the study's user attr holding its study_record
@@ -18,8 +22,9 @@ UNRECORDED_SETTINGS = frozenset({"tensorboard", "histogram_every", "ray_address"
 _UNSET = object()
 
 
-def study_record(env: str | Callable, *, search: dict, objective: str, max_steps: int,
-                 seed: int, seeds: int, preset: str, settings: dict) -> dict[str, Any]:
+def study_record(env: str | Callable[..., gym.Env], *, search: dict[str, dict[str, Any]],
+                 objective: str, max_steps: int, seed: int, seeds: int, preset: str,
+                 settings: dict[str, Any]) -> dict[str, Any]:
     """What makes a study's trials comparable, as the storage keeps it (JSON): recorded when
     the study is created, compared with every command that continues it."""
     fixed = {k: v for k, v in settings.items() if k not in UNRECORDED_SETTINGS | {"env_kwargs"}}
@@ -30,7 +35,7 @@ def study_record(env: str | Callable, *, search: dict, objective: str, max_steps
     return json.loads(json.dumps(record, default=repr))  # tuples as lists, as read back
 
 
-def check_record(study, storage: str, record: dict[str, Any]) -> None:
+def check_record(study: optuna.Study, storage: str, record: dict[str, Any]) -> None:
     """Record what a new study tunes; refuse a study recorded with other settings, or made by
     an older keras-pg (no record) that already has trials: one line naming the difference."""
     name = study.study_name
@@ -51,7 +56,8 @@ def check_record(study, storage: str, record: dict[str, Any]) -> None:
             f"use another --study name or the same settings")
 
 
-def _differences(recorded: dict, given: dict) -> Iterator[tuple[str, Any, Any]]:
+def _differences(recorded: dict[str, Any],
+                 given: dict[str, Any]) -> Iterator[tuple[str, Any, Any]]:
     """(field, recorded value, given value) per difference; the space and the fixed settings
     are compared parameter by parameter ("space.lr", "settings.gamma")."""
     for key, value in given.items():
@@ -64,5 +70,5 @@ def _differences(recorded: dict, given: dict) -> Iterator[tuple[str, Any, Any]]:
             yield key, old, value
 
 
-def _shown(value) -> str:
+def _shown(value: Any) -> str:
     return "(not set)" if value is _UNSET else json.dumps(value)

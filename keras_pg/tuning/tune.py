@@ -36,13 +36,18 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import keras
 
 from keras_pg.config import ConfigError, is_positive_int
 from keras_pg.tuning.search_space import read_space, suggest
 from keras_pg.tuning.study_record import DIRECTION, check_record, study_record
+
+if TYPE_CHECKING:  # for their names only: optuna is imported when a study runs
+    import gymnasium as gym
+    import optuna
 
 CHECKPOINTS = 20
 STORAGE_ATTEMPTS = 5
@@ -55,13 +60,14 @@ class TrialReport(keras.callbacks.Callback):
     """Reports the training mean return at CHECKPOINTS points of the step budget to an
     Optuna trial, stops training when the pruner says so, and keeps the curve for the AUC."""
 
-    def __init__(self, trial, max_steps: int, first_step: int = 0):
+    def __init__(self, trial: optuna.Trial, max_steps: int, first_step: int = 0) -> None:
         super().__init__()
         self.trial, self.max_steps, self.first_step = trial, max_steps, first_step
         self.curve: list[float] = []
         self.pruned = False
 
-    def on_epoch_end(self, epoch, logs=None) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        assert logs is not None  # training passes every update's logs (callbacks.LOG_KEYS)
         while (len(self.curve) < CHECKPOINTS
                and logs["env_steps"] >= (len(self.curve) + 1) * self.max_steps / CHECKPOINTS):
             self.curve.append(float(logs["mean_return"]))
@@ -77,7 +83,7 @@ class TrialReport(keras.callbacks.Callback):
         return float(sum(points) / len(points))
 
 
-def tune(env: str | Callable = "CartPole-v1", *, trials: int = 20,
+def tune(env: str | Callable[..., gym.Env] = "CartPole-v1", *, trials: int = 20,
          storage: str = "sqlite:///runs/tune.db", study: str = "keras_pg",
          max_steps: int = 100_000, out: str | Path | None = None,
          space: str | Path | None = None, objective: str = "auc", seed: int = 0,
@@ -133,7 +139,8 @@ def tune(env: str | Callable = "CartPole-v1", *, trials: int = 20,
     return write_report(the_study, out, objective, verbose)
 
 
-def _check_arguments(trials, storage, study, max_steps, objective, space) -> dict:
+def _check_arguments(trials: int, storage: str, study: str, max_steps: int, objective: str,
+                     space: str | Path | None) -> dict[str, dict[str, Any]]:
     if not is_positive_int(trials):
         raise ConfigError(f"trials must be a positive integer, got {trials!r}")
     if not is_positive_int(max_steps):
@@ -165,7 +172,7 @@ def _check_writable(out: Path) -> None:
                       str(out)) from None
 
 
-def _open_study(optuna, storage: str, name: str, seed: int):
+def _open_study(optuna: ModuleType, storage: str, name: str, seed: int) -> optuna.Study:
     if storage.startswith("sqlite:///"):
         folder = Path(storage.removeprefix("sqlite:///")).parent
         try:
@@ -198,14 +205,16 @@ def _open_study(optuna, storage: str, name: str, seed: int):
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=CHECKPOINTS // 4))
 
 
-def _objective(env, study, search: dict, out: Path, max_steps: int, objective: str, seed: int,
-               seeds: int, preset: str, settings: dict):
+def _objective(env: str | Callable[..., gym.Env], study: optuna.Study,
+               search: dict[str, dict[str, Any]], out: Path, max_steps: int, objective: str,
+               seed: int, seeds: int, preset: str,
+               settings: dict[str, Any]) -> Callable[[optuna.Trial], float]:
     """The function Optuna calls per trial: train, report, and return the objective."""
     import optuna
 
     from keras_pg.agent import REINFORCE
 
-    def run(trial) -> float:
+    def run(trial: optuna.Trial) -> float:
         values = {**settings, **suggest(trial, search), "max_steps": max_steps}
         if values.get("backend") == "graph":
             values["num_envs"] = values.get("episodes_per_update", values.get("num_envs", 16))

@@ -12,17 +12,21 @@ served against the real gymnasium environment.
 
 from __future__ import annotations
 
+from typing import Any
+
 from keras_pg.config import ConfigError
 from keras_pg.envs.graph.acrobot import Acrobot
+from keras_pg.envs.graph.base import GraphEnv
 from keras_pg.envs.graph.cartpole import CartPole
 from keras_pg.envs.graph.mountain_car import MountainCar
 from keras_pg.envs.graph.pendulum import Pendulum
 
-GRAPH_ENVS = {env.env_id: env for env in (CartPole, Acrobot, MountainCar, Pendulum)}
+GRAPH_ENVS: dict[str, type[GraphEnv]] = {
+    env.env_id: env for env in (CartPole, Acrobot, MountainCar, Pendulum)}
 
 
-def make_graph_env(env_id: str, env_kwargs: dict | None = None,
-                   max_episode_steps: int | None = None):
+def make_graph_env(env_id: str, env_kwargs: dict[str, Any] | None = None,
+                   max_episode_steps: int | None = None) -> GraphEnv:
     """The TensorFlow implementation of `env_id` (truncating at `max_episode_steps`, by
     default gymnasium's limit), or a ConfigError naming the ones there are."""
     if env_id not in GRAPH_ENVS:

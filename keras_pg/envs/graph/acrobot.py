@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-from keras_pg.envs.graph.base import GraphEnvState, advance, uniform_reset
+from keras_pg.envs.graph.base import GraphEnvState, GraphStep, advance, uniform_reset
 
 PI = math.pi
 
@@ -36,7 +36,7 @@ class Acrobot:
     link_com_pos_1 = link_com_pos_2 = 0.5
     max_vel_1, max_vel_2 = 4 * PI, 9 * PI
 
-    def __init__(self):
+    def __init__(self) -> None:
         high = np.array([1.0, 1.0, 1.0, 1.0, self.max_vel_1, self.max_vel_2], dtype=np.float32)
         self.observation_space = gym.spaces.Box(-high, high, dtype=np.float32)
         self.action_space = gym.spaces.Discrete(3)
@@ -68,7 +68,7 @@ class Acrobot:
         ddtheta1 = -(d2 * ddtheta2 + phi1) / d1
         return tf.stack([dtheta1, dtheta2, ddtheta1, ddtheta2], 1)
 
-    def step(self, state: GraphEnvState, action: tf.Tensor):
+    def step(self, state: GraphEnvState, action: tf.Tensor) -> GraphStep:
         """(state, obs float32 [B, 6], reward float32 [B], terminated, truncated bool [B])."""
         torque = tf.cast(action, tf.float64) - 1.0
         s, h = state.physics, self.dt

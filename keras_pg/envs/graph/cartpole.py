@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-from keras_pg.envs.graph.base import GraphEnvState, advance, uniform_reset
+from keras_pg.envs.graph.base import GraphEnvState, GraphStep, advance, uniform_reset
 
 
 class CartPole:
@@ -26,7 +26,7 @@ class CartPole:
     theta_threshold = 12 * 2 * math.pi / 360
     x_threshold = 2.4
 
-    def __init__(self):
+    def __init__(self) -> None:
         high = np.array([self.x_threshold * 2, np.inf, self.theta_threshold * 2, np.inf],
                         dtype=np.float32)
         self.observation_space = gym.spaces.Box(-high, high, dtype=np.float32)
@@ -37,7 +37,7 @@ class CartPole:
         state = uniform_reset(seed, [-0.05] * 4, [0.05] * 4, batch)
         return state, tf.cast(state.physics, tf.float32)
 
-    def step(self, state: GraphEnvState, action: tf.Tensor):
+    def step(self, state: GraphEnvState, action: tf.Tensor) -> GraphStep:
         """(state, obs float32 [B, 4], reward float32 [B], terminated, truncated bool [B])."""
         x, x_dot, theta, theta_dot = tf.unstack(state.physics, axis=1)
         force = tf.where(tf.equal(action, 1), self.force_mag, -self.force_mag)

@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-from keras_pg.envs.graph.base import GraphEnvState, advance, uniform_reset
+from keras_pg.envs.graph.base import GraphEnvState, GraphStep, advance, uniform_reset
 
 
 class MountainCar:
@@ -20,7 +20,7 @@ class MountainCar:
     goal_position, goal_velocity = 0.5, 0.0
     force, gravity = 0.001, 0.0025
 
-    def __init__(self):
+    def __init__(self) -> None:
         low = np.array([self.min_position, -self.max_speed], dtype=np.float32)
         high = np.array([self.max_position, self.max_speed], dtype=np.float32)
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
@@ -31,7 +31,7 @@ class MountainCar:
         state = uniform_reset(seed, [-0.6, 0.0], [-0.4, 0.0], batch)
         return state, tf.cast(state.physics, tf.float32)
 
-    def step(self, state: GraphEnvState, action: tf.Tensor):
+    def step(self, state: GraphEnvState, action: tf.Tensor) -> GraphStep:
         """(state, obs float32 [B, 2], reward float32 [B], terminated, truncated bool [B])."""
         position, velocity = tf.unstack(state.physics, axis=1)
         velocity = velocity + (tf.cast(action, tf.float64) - 1.0) * self.force + tf.cos(

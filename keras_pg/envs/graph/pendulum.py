@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-from keras_pg.envs.graph.base import GraphEnvState, advance, uniform_reset
+from keras_pg.envs.graph.base import GraphEnvState, GraphStep, advance, uniform_reset
 
 
 class Pendulum:
@@ -20,7 +20,7 @@ class Pendulum:
     max_episode_steps = 200
     max_speed, max_torque, dt, g, m, length = 8.0, 2.0, 0.05, 10.0, 1.0, 1.0
 
-    def __init__(self):
+    def __init__(self) -> None:
         high = np.array([1.0, 1.0, self.max_speed], dtype=np.float32)
         self.observation_space = gym.spaces.Box(-high, high, dtype=np.float32)
         self.action_space = gym.spaces.Box(-self.max_torque, self.max_torque, (1,), np.float32)
@@ -35,7 +35,7 @@ class Pendulum:
         theta, theta_dot = tf.unstack(physics, axis=1)
         return tf.cast(tf.stack([tf.cos(theta), tf.sin(theta), theta_dot], 1), tf.float32)
 
-    def step(self, state: GraphEnvState, action: tf.Tensor):
+    def step(self, state: GraphEnvState, action: tf.Tensor) -> GraphStep:
         """(state, obs float32 [B, 3], reward float32 [B], terminated, truncated bool [B])."""
         theta, theta_dot = tf.unstack(state.physics, axis=1)
         # gymnasium clips the float32 action, then computes in float64.

@@ -1,7 +1,10 @@
-"""Observation and action spaces as JSON, and back.
+"""Spaces, the vocabulary training, export and serve share: as JSON and back, and the
+dtype a policy takes its observations in.
 
 The run directory records the spaces (`spaces.json`) and the ONNX metadata carries them, so
-that export and serve know a policy's inputs and outputs without creating its env.
+that export and serve know a policy's inputs and outputs without creating its env. This
+module needs gymnasium and numpy only (no TensorFlow), so that keras_pg, export and serve
+all read it.
 
     {"type": "Box", "shape": [4], "dtype": "float32", "low": [...], "high": [...]}
     {"type": "Discrete", "n": 16, "start": 0}
@@ -53,3 +56,15 @@ def is_image_space(space: gym.Space) -> bool:
     [0, 1] inside the model (so the policy takes raw uint8 frames)."""
     return (isinstance(space, gym.spaces.Box) and len(space.shape) == 3
             and space.dtype == np.uint8)
+
+
+def observation_dtype(space: gym.Space) -> str:
+    """The dtype a policy takes observations of `space` in: "uint8" for images (raw frames,
+    see `is_image_space`), "float32" for everything else (Discrete indices included)."""
+    return "uint8" if is_image_space(space) else "float32"
+
+
+def observation_shape(space: gym.Space) -> tuple[int, ...]:
+    """The shape of one observation as the policy takes it: () for a Discrete index, the
+    Box's shape otherwise."""
+    return () if isinstance(space, gym.spaces.Discrete) else tuple(space.shape)

@@ -29,11 +29,11 @@ from export.verify import rollout_observations, sample_observations, verify
 from keras_pg.policy import make_head
 from keras_pg.run.files import atomic_write, write_json
 from keras_pg.run.lock import RunDirLock
-from keras_pg.run.run_dir import CONFIG, EXPORT_REPORT, RunDirError
+from keras_pg.run.run_dir import CONFIG, RunDirError
 from serve.envs import is_factory_name
 
-REPORT = EXPORT_REPORT
-"""The export report's file name in a run directory (also returned by to_onnx)."""
+REPORT = "export_report.json"
+"""The export report's file name in a run directory (to_onnx returns it too)."""
 VERIFY_OBSERVATIONS = 1000  # per set: sampled from the space, and met in rollouts
 
 

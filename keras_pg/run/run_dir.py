@@ -15,12 +15,13 @@
       summary.json         the run's outcome (see Trainer.summary)
       tb/                  TensorBoard event files (tensorboard.py)
       policy.onnx          written by export (`python -m export RUN_DIR`), with
-      export_report.json   its verification report
+      export_report.json   its verification report (export names these two: its command
+                           line checks them before TensorFlow, and keras_pg, load)
 
 Every file is written to a temporary name in the same directory and renamed into place
 (files.py), so a crash or Ctrl-C never leaves a half-written file. `.lock` holds the PID of
-the one process that may write here (lock.py). Every file name of a run lives in this
-module, and every read and write of one goes through `RunDir`.
+the one process that may write here (lock.py). Every file keras_pg writes or reads in a run
+is named in this module, and read and written through `RunDir`.
 """
 
 from __future__ import annotations
@@ -47,8 +48,6 @@ MODEL = "model.keras"
 CURVE = "learning_curve.png"
 SUMMARY = "summary.json"
 TENSORBOARD = "tb"
-POLICY_ONNX = "policy.onnx"
-EXPORT_REPORT = "export_report.json"
 
 
 class EpisodeRow(NamedTuple):
@@ -122,10 +121,6 @@ class RunDir:
     @property
     def tensorboard_dir(self) -> Path:
         return self.path / TENSORBOARD
-
-    @property
-    def onnx_file(self) -> Path:
-        return self.path / POLICY_ONNX
 
     # -- JSON --------------------------------------------------------------------------------
     def read_config(self) -> dict[str, Any]:

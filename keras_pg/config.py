@@ -16,8 +16,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from keras_pg.backends import BACKENDS
-
+BACKENDS = {
+    "gym": "keras_pg.backends.vector:VectorBackend",
+    "graph": "keras_pg.backends.graph:GraphBackend",
+    "ray": "keras_pg.backends.ray_actors:RayBackend",
+}
+"""The backends by name (`backend`, `--backend`): the module and class of each, imported when
+a run uses it (keras_pg.backends.make_backend). A new backend is a new module, named here."""
 VECTOR_MODES = ("sync", "async")
 MAX_SEED = 2**32 - 1  # numpy's and gymnasium's seeds are 32-bit
 NETWORKS = ("auto", "mlp", "cnn", "custom")

@@ -10,28 +10,21 @@ A round is `episodes_per_update` complete, on-policy episodes; its randomness (r
 action sampling) derives from (config.seed, round_index) alone, so a run is reproducible and
 a resumed run continues exactly. A backend returns the round's transitions for the learner
 (`Round.batch`), or, when its rollout and update are one compiled function, the update it
-already made (`Round.update`). A new backend is a new module registered in `BACKENDS`.
+already made (`Round.update`). A new backend is a new module, named in config.BACKENDS.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:  # imported for their names only: config.py reads BACKENDS from here
-    from keras_pg.algorithm.batch import Batch
-    from keras_pg.algorithm.learner import Learner, UpdateResult
-    from keras_pg.config import Config
-    from keras_pg.envs.source import EnvSource
-
-BACKENDS = {
-    "gym": "keras_pg.backends.vector:VectorBackend",
-    "graph": "keras_pg.backends.graph:GraphBackend",
-    "ray": "keras_pg.backends.ray_actors:RayBackend",
-}
+from keras_pg.algorithm.batch import Batch
+from keras_pg.algorithm.learner import Learner, UpdateResult
+from keras_pg.config import BACKENDS, Config
+from keras_pg.envs.source import EnvSource
 
 
 class RoundInterrupted(Exception):

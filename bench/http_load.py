@@ -198,16 +198,16 @@ def health_under_large_requests(policy: Path, processes: int) -> dict:
     """/healthz latency every 20 ms while 20 concurrent /v1/act requests of just under 1 MiB
     (43,679 observations of one decimal each) run; --decode-processes `processes`."""
     sys.path.insert(0, str(ROOT))
-    from tests.test_http import _health_latencies, _post, big_body
+    from tests.servers import big_body, health_latencies, post
 
     body, rows = big_body()
 
     async def load(port):
         latencies, stop = [], asyncio.Event()
-        probe = asyncio.create_task(_health_latencies(port, stop, latencies))
+        probe = asyncio.create_task(health_latencies(port, stop, latencies))
         await asyncio.sleep(0.2)
         start = time.perf_counter()
-        statuses = await asyncio.gather(*(_post(port, "/v1/act", body) for _ in range(20)))
+        statuses = await asyncio.gather(*(post(port, "/v1/act", body) for _ in range(20)))
         wall = time.perf_counter() - start
         stop.set()
         await probe

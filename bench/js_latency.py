@@ -78,10 +78,10 @@ def page(policy_path: Path, episodes: int = 20) -> dict:
     """The page in headless Chromium playing `episodes` greedy episodes at full speed."""
     from playwright.sync_api import sync_playwright
 
-    from tests.test_web import service
-    from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, open_page, wait_for_state
+    from tests.servers import running_server
+    from tests.web_page import CHROMIUM, CHROMIUM_ARGS, open_page, wait_for_state
 
-    with (service(policy_path) as port, sync_playwright() as playwright):
+    with (running_server(policy_path) as port, sync_playwright() as playwright):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                              args=CHROMIUM_ARGS)
         start = time.perf_counter()

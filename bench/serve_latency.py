@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -58,26 +57,12 @@ def subprocess_stats(code: str, repeats: int = 5) -> dict:
 
 
 def http_stats(policy_path: Path) -> dict:
-    from bench.http_load import run_load
+    from bench.http_load import run_load, server
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "serve", str(policy_path), "--http",
-                               "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL)
-    try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with server(policy_path) as port:
         body = b'{"obs": [0.01, -0.02, 0.03, 0.04]}'
         run_load("127.0.0.1", port, "/v1/act", body, clients=4, seconds=1.0)  # warm-up
         return run_load("127.0.0.1", port, "/v1/act", body, clients=4, seconds=10.0)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import os
 import sys
 
 from keras_pg._quiet import quiet_tensorflow_import
+from serve import __version__  # the one version of keras-pg and keras-pg-serve
 
 try:
     with quiet_tensorflow_import():
@@ -29,6 +30,5 @@ except KeyboardInterrupt:
         raise SystemExit(130) from None
     raise
 
-__version__ = "0.1.0"
 __all__ = ["PRESETS", "REINFORCE", "Config", "ConfigError", "ConfigTypeError", "__version__",
            "tune"]

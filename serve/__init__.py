@@ -10,14 +10,19 @@ Importing serve loads numpy and onnxruntime only; gymnasium is imported by the e
 and FastAPI/uvicorn by the HTTP service (serve.http), when they are used.
 """
 
+from typing import Any
+
 from serve.policy import NonFiniteOutputError, OnnxPolicy, PolicyLoadError
 
+__version__ = "0.2.0"  # of keras-pg and keras-pg-serve alike: both pyproject.toml files read it
 
-def run_episodes(*args, **kwargs):
+
+def run_episodes(*args: Any, **kwargs: Any) -> dict[str, Any]:
     """See serve.episodes.run_episodes (imported on first use: it needs gymnasium)."""
     from serve.episodes import run_episodes as run
 
     return run(*args, **kwargs)
 
 
-__all__ = ["NonFiniteOutputError", "OnnxPolicy", "PolicyLoadError", "run_episodes"]
+__all__ = ["NonFiniteOutputError", "OnnxPolicy", "PolicyLoadError", "__version__",
+           "run_episodes"]

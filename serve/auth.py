@@ -14,6 +14,8 @@ import hmac
 import os
 from pathlib import Path
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from serve.errors import error_response
 
 KEY_ENV = "KERAS_PG_API_KEY"
@@ -48,11 +50,11 @@ class ApiKeyAuth:
     """ASGI middleware: 401 for a request without a valid bearer key, except on health
     routes (load balancers and Kubernetes probes call them without one)."""
 
-    def __init__(self, app, keys: list[bytes]):
+    def __init__(self, app: ASGIApp, keys: list[bytes]) -> None:
         self.app = app
         self.keys = keys
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS or self._allowed(scope):
             return await self.app(scope, receive, send)
         response = error_response(scope["path"], 401, "missing or invalid API key; send "
@@ -60,7 +62,7 @@ class ApiKeyAuth:
                                   headers={"WWW-Authenticate": "Bearer"})
         return await response(scope, receive, send)
 
-    def _allowed(self, scope) -> bool:
+    def _allowed(self, scope: Scope) -> bool:
         return authorized(dict(scope["headers"]).get(b"authorization", b""), self.keys)
 
 

@@ -8,7 +8,9 @@ import importlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
+from serve import contract
 from serve.config import ServiceConfig
 from serve.policy import OnnxPolicy, PolicyLoadError
 from serve.ports import check_free, check_port
@@ -42,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--observation-shape", default=None, metavar="DIMS",
                         help="for an .onnx without keras_pg metadata: the observation shape, "
                              "comma-separated, e.g. 4 or 84,84,3 (the episodes need --env)")
-    parser.add_argument("--action-type", choices=("discrete", "continuous"), default=None,
+    parser.add_argument("--action-type", choices=tuple(contract.ACTION_TYPES), default=None,
                         help="for an .onnx without keras_pg metadata: discrete (the first "
                              "output holds logits, or an output named probs) or continuous "
                              "(the first output is the action)")
@@ -127,7 +129,7 @@ def _http(args: argparse.Namespace) -> int:
     load_keys(config.api_key_file)
     check_free(config.host, config.port, "--port")
     if config.grpc_port is not None:
-        _check_grpc(config)
+        _check_grpc(config.host, config.grpc_port)
     models = load_models(config)
     names = ", ".join(models)
     grpc = "" if args.grpc_port is None else f" and grpc://{args.host}:{args.grpc_port}"
@@ -139,14 +141,14 @@ def _http(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_grpc(config: ServiceConfig) -> None:
-    """The gRPC service's requirements are installed and its port is free."""
+def _check_grpc(host: str, port: int) -> None:
+    """The gRPC service's requirements are installed and `port` is free on `host`."""
     try:
         importlib.import_module("serve.grpc_v2")
     except ImportError as exc:
         raise ValueError(f"--grpc-port needs grpcio and tritonclient[grpc] ({exc}); pip "
                          "install './serve[grpc]'") from None
-    check_free(config.host, config.grpc_port, "--grpc-port")
+    check_free(host, port, "--grpc-port")
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
@@ -170,7 +172,7 @@ def _dims(text: str | None) -> tuple[int, ...] | None:
     return dims
 
 
-def _json_object(text: str | None) -> dict | None:
+def _json_object(text: str | None) -> dict[str, Any] | None:
     """--env-kwargs as a dict (None when not given)."""
     if text is None:
         return None
@@ -184,7 +186,8 @@ def _json_object(text: str | None) -> dict | None:
     return value
 
 
-def _episodes(policy: OnnxPolicy, args: argparse.Namespace, env_kwargs: dict | None) -> int:
+def _episodes(policy: OnnxPolicy, args: argparse.Namespace,
+              env_kwargs: dict[str, Any] | None) -> int:
     import gymnasium as gym
 
     from serve.episodes import run_episodes

@@ -29,10 +29,8 @@ from serve.tensors import (
 
 
 class Inference(NamedTuple):
-    """A decoded v2 request: the input batch and how to answer."""
+    """A decoded v2 request but its input batch: how to answer."""
 
-    batch: np.ndarray | None
-    """In the graph's shape (None once the model has run)."""
     outputs: list[tuple[str, bool]] | None
     """(name, as binary data) of each output asked for; None: every output."""
     binary: bool
@@ -70,29 +68,28 @@ def encode_act(result: tuple[np.ndarray, dict[str, np.ndarray]]) -> bytes:
 
 
 def decode_infer(body: bytes, header_length: str | None, spec: TensorSpec, graph: TensorSpec,
-                 outputs: list[str], max_batch: int) -> Inference | Failure:
-    """The input batch of a v2 infer body (JSON, or the binary tensor data extension),
-    checked against the model's input `spec` in its wire shape (name, datatype, shape, size)
-    and `outputs`, in the shape of the graph's input `graph`."""
+                 outputs: list[str], max_batch: int) -> tuple[np.ndarray, Inference] | Failure:
+    """(the input batch, how to answer) of a v2 infer body (JSON, or the binary tensor data
+    extension), checked against the model's input `spec` in its wire shape (name, datatype,
+    shape, size) and `outputs`; the batch in the shape of the graph's input `graph`."""
     start = time.perf_counter_ns()
     try:
-        request = _decode_infer(body, header_length, spec, outputs, max_batch)
+        array, request = _decode_infer(body, header_length, spec, outputs, max_batch)
     except RequestError as exc:
         return Failure(exc.status, exc.message)
     except ValueError as exc:
         return Failure(400, str(exc))
-    batch = protocol.to_graph(request.batch, graph)
-    return request._replace(batch=batch,
-                            phases={"compute_input": time.perf_counter_ns() - start})
+    batch = protocol.to_graph(array, graph)
+    return batch, request._replace(phases={"compute_input": time.perf_counter_ns() - start})
 
 
 def _decode_infer(body: bytes, header_length: str | None, spec: TensorSpec,
-                  outputs: list[str], max_batch: int) -> Inference:
+                  outputs: list[str], max_batch: int) -> tuple[np.ndarray, Inference]:
     header, binary = split_body(body, header_length)
     request = parse(InferRequest, header)
-    tensor = request.inputs[0] if request.inputs else None
-    protocol.check_input([i.name for i in request.inputs], tensor and tensor.datatype,
-                         tensor and tensor.shape, spec, max_batch)
+    protocol.check_input_names([i.name for i in request.inputs], spec)
+    tensor = request.inputs[0]
+    protocol.check_input(tensor.datatype, tensor.shape, spec, max_batch)
     size = (tensor.parameters or {}).get(BINARY_DATA_SIZE)
     array, used = input_array(spec.name, spec.datatype, tensor.shape, tensor.data, size,
                               binary, 0)
@@ -105,7 +102,7 @@ def _decode_infer(body: bytes, header_length: str | None, spec: TensorSpec,
              for o in request.outputs or []}
     wanted = None if request.outputs is None else [
         (output, asked[output]) for output in protocol.answered(list(asked), outputs)]
-    return Inference(array, wanted, every, request.id, len(array), {})
+    return array, Inference(wanted, every, request.id, len(array), {})
 
 
 def encode_infer(name: str, version: int, result: tuple[Inference, dict[str, np.ndarray]]

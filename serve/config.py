@@ -64,7 +64,7 @@ class ServiceConfig:
     """For an .onnx without keras_pg metadata (with `action_type`)."""
     action_type: str | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if (self.policy is None) == (self.repository is None):
             raise ValueError("give a policy file or --model-repository DIR (one of them)")
         if self.model_name is not None and self.repository is not None:

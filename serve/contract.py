@@ -55,6 +55,13 @@ METADATA_KEYS: tuple[str, ...] = tuple(entry["key"] for entry in SPEC["metadata"
 
 KINDS: dict[str, str] = {kind: rule["action_space"] for kind, rule in SPEC["policy_kinds"].items()}
 """policy_kind -> the type of its action space ("categorical" -> "Discrete")."""
+ACTION_TYPES: dict[str, str] = {"discrete": "Discrete", "continuous": "Box"}
+"""A caller's action_type (`OnnxPolicy(..., action_type=...)`, `--action-type`: the load option
+of an ONNX file without keras_pg metadata) -> the type of the action space it declares, which
+KINDS gives a contract file's policy_kind."""
+ACTION_TYPE_OF_SPACE: dict[str, str] = {space: action_type
+                                        for action_type, space in ACTION_TYPES.items()}
+"""The type of an action space -> the action_type that declares it ("Box" -> "continuous")."""
 OBSERVATION_SPACES: tuple[str, ...] = tuple(SPEC["input"]["observation_spaces"])
 TRITON: dict[str, Any] = SPEC["triton"]
 

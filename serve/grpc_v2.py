@@ -18,7 +18,8 @@ from __future__ import annotations
 import concurrent.futures
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeAlias
 
 import grpc
 import numpy as np
@@ -40,12 +41,14 @@ GRPC_CODES = {400: grpc.StatusCode.INVALID_ARGUMENT, 401: grpc.StatusCode.UNAUTH
               404: grpc.StatusCode.NOT_FOUND, 422: grpc.StatusCode.INVALID_ARGUMENT}
 SERVICE = "/inference.GRPCInferenceService/"
 OPEN_METHODS = frozenset({SERVICE + "ServerLive", SERVICE + "ServerReady"})
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # an RPC's, of any message types
 # The typed field of InferTensorContents holding each datatype, and the dtype read from it:
 # as wide as the field, so that the policy checks the values as REST's JSON data is checked.
-CONTENTS = {"FP32": ("fp32_contents", np.float32), "FP64": ("fp64_contents", np.float64),
-            "INT64": ("int64_contents", np.int64), "INT32": ("int_contents", np.int32),
-            "INT8": ("int_contents", np.int32), "UINT8": ("uint_contents", np.uint32),
-            "BOOL": ("bool_contents", np.bool_)}
+CONTENTS: dict[str, tuple[str, type[np.generic]]] = {
+    "FP32": ("fp32_contents", np.float32), "FP64": ("fp64_contents", np.float64),
+    "INT64": ("int64_contents", np.int64), "INT32": ("int_contents", np.int32),
+    "INT8": ("int_contents", np.int32), "UINT8": ("uint_contents", np.uint32),
+    "BOOL": ("bool_contents", np.bool_)}
 
 
 def grpc_server(models: dict[str, ServedModel], config: ServiceConfig) -> grpc.Server:
@@ -76,20 +79,22 @@ def grpc_server(models: dict[str, ServedModel], config: ServiceConfig) -> grpc.S
 class ApiKeyCheck(grpc.ServerInterceptor):
     """UNAUTHENTICATED for an RPC without a valid `authorization: Bearer KEY`, but health."""
 
-    def __init__(self, keys: list[bytes]):
+    def __init__(self, keys: list[bytes]) -> None:
         self.keys = keys
-        self.refuse = grpc.unary_unary_rpc_method_handler(_unauthenticated)
+        self.refuse: Handler = grpc.unary_unary_rpc_method_handler(_unauthenticated)
 
-    def intercept_service(self, continuation, handler_call_details):
+    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Handler | None],
+                          handler_call_details: grpc.HandlerCallDetails) -> Handler | None:
         if handler_call_details.method in OPEN_METHODS:
             return continuation(handler_call_details)
-        header = dict(handler_call_details.invocation_metadata or ()).get("authorization", "")
-        if authorized(header.encode(), self.keys):
+        value = dict(handler_call_details.invocation_metadata or ()).get("authorization", "")
+        header = value if isinstance(value, bytes) else value.encode()
+        if authorized(header, self.keys):
             return continuation(handler_call_details)
         return self.refuse
 
 
-def _unauthenticated(request, context: grpc.ServicerContext):
+def _unauthenticated(request: Any, context: grpc.ServicerContext) -> NoReturn:
     _abort(context, 401, "missing or invalid API key; send the metadata authorization: "
                          "Bearer KEY")
 
@@ -97,50 +102,59 @@ def _unauthenticated(request, context: grpc.ServicerContext):
 class InferenceService(service_pb2_grpc.GRPCInferenceServiceServicer):
     """The v2 RPCs over `models` (whose `current` versions hot reload swaps)."""
 
-    def __init__(self, models: dict[str, ServedModel], max_batch: int):
+    def __init__(self, models: dict[str, ServedModel], max_batch: int) -> None:
         self.models, self.max_batch = models, max_batch
 
-    def ServerLive(self, request, context):
+    def ServerLive(self, request: service_pb2.ServerLiveRequest, context: grpc.ServicerContext
+                   ) -> service_pb2.ServerLiveResponse:
         return service_pb2.ServerLiveResponse(live=True)
 
-    def ServerReady(self, request, context):
+    def ServerReady(self, request: service_pb2.ServerReadyRequest, context: grpc.ServicerContext
+                    ) -> service_pb2.ServerReadyResponse:
         return service_pb2.ServerReadyResponse(ready=True)  # models load before serving
 
-    def ServerMetadata(self, request, context):
+    def ServerMetadata(self, request: service_pb2.ServerMetadataRequest,
+                       context: grpc.ServicerContext) -> service_pb2.ServerMetadataResponse:
         return service_pb2.ServerMetadataResponse(**protocol.SERVER)
 
-    def ModelReady(self, request, context):
+    def ModelReady(self, request: service_pb2.ModelReadyRequest, context: grpc.ServicerContext
+                   ) -> service_pb2.ModelReadyResponse:
         try:
             protocol.find(self.models, request.name, request.version)
         except RequestError:
             return service_pb2.ModelReadyResponse(ready=False)
         return service_pb2.ModelReadyResponse(ready=True)
 
-    def ModelMetadata(self, request, context):
+    def ModelMetadata(self, request: service_pb2.ModelMetadataRequest,
+                      context: grpc.ServicerContext) -> service_pb2.ModelMetadataResponse:
         metadata = protocol.model_metadata(
             request.name, self._find(request.name, request.version, context))
         return ParseDict({key: value for key, value in metadata.items()
                           if key != "parameters"},  # keras-pg's; the gRPC message has none
                          service_pb2.ModelMetadataResponse())
 
-    def ModelConfig(self, request, context):
+    def ModelConfig(self, request: service_pb2.ModelConfigRequest, context: grpc.ServicerContext
+                    ) -> service_pb2.ModelConfigResponse:
         served = self._find(request.name, request.version, context)
         config = protocol.model_config(request.name, served, self.max_batch)
         return service_pb2.ModelConfigResponse(
             config=ParseDict(config, model_config_pb2.ModelConfig()))
 
-    def ModelStatistics(self, request, context):
+    def ModelStatistics(self, request: service_pb2.ModelStatisticsRequest,
+                        context: grpc.ServicerContext) -> service_pb2.ModelStatisticsResponse:
         try:
             report = protocol.statistics(self.models, request.name, request.version)
         except RequestError as exc:
             _abort(context, exc.status, exc.message)
         return ParseDict(report, service_pb2.ModelStatisticsResponse())
 
-    def RepositoryIndex(self, request, context):
+    def RepositoryIndex(self, request: service_pb2.RepositoryIndexRequest,
+                        context: grpc.ServicerContext) -> service_pb2.RepositoryIndexResponse:
         index = protocol.repository_index(self.models, request.ready)
         return ParseDict({"models": index}, service_pb2.RepositoryIndexResponse())
 
-    def ModelInfer(self, request, context):
+    def ModelInfer(self, request: service_pb2.ModelInferRequest, context: grpc.ServicerContext
+                   ) -> service_pb2.ModelInferResponse:
         start = time.perf_counter_ns()
         served = self._find(request.model_name, request.model_version, context)
         answer = infer(served, request, self.max_batch)
@@ -190,10 +204,10 @@ def input_batch(served: ModelVersion, request: service_pb2.ModelInferRequest,
                 max_batch: int) -> np.ndarray:
     """The request's input in the graph's shape, checked as REST checks it (protocol):
     ValueError for a bad request, RequestError 413 for a batch over `max_batch`."""
-    names = [tensor.name for tensor in request.inputs]
-    tensor = request.inputs[0] if names else service_pb2.ModelInferRequest.InferInputTensor()
-    protocol.check_input(names, tensor.datatype, list(tensor.shape), served.wire.inputs[0],
-                         max_batch)
+    protocol.check_input_names([tensor.name for tensor in request.inputs],
+                               served.wire.inputs[0])
+    tensor = request.inputs[0]
+    protocol.check_input(tensor.datatype, list(tensor.shape), served.wire.inputs[0], max_batch)
     array = input_array(tensor, request.raw_input_contents)
     protocol.check_outputs([o.name for o in request.outputs],
                            [o.name for o in served.signature.outputs])
@@ -227,6 +241,6 @@ def input_array(tensor: service_pb2.ModelInferRequest.InferInputTensor,
     return np.asarray(values, dtype).reshape(shape)
 
 
-def _abort(context: grpc.ServicerContext, status: int, message: str) -> None:
+def _abort(context: grpc.ServicerContext, status: int, message: str) -> NoReturn:
     """End the RPC with the grpc code of the HTTP `status` (GRPC_CODES) and `message`."""
     context.abort(GRPC_CODES.get(status, grpc.StatusCode.INTERNAL), message)

@@ -18,6 +18,8 @@ import contextlib
 import copy
 import os
 import sys
+from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -49,14 +51,13 @@ def create_app(policy: OnnxPolicy | None = None, config: ServiceConfig | None = 
     bounds (and reloads the file when it is replaced, once served by uvicorn);
     `create_app(config=...)` loads what the config names (PolicyLoadError if it cannot).
     """
-    if config is None:
-        config = ServiceConfig(policy=str(policy.path))
+    config = _config_or_default(config, policy)
     models = load_models(config, policy)
     watcher = Watcher(models, config.reload_interval)
     offload = Offload(config.inference_threads, config.decode_processes)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         grpc_service = None
         if config.grpc_port is not None:
             from serve.grpc_v2 import grpc_server  # grpcio: the optional extra "grpc"
@@ -103,6 +104,16 @@ def create_app(policy: OnnxPolicy | None = None, config: ServiceConfig | None = 
     return app
 
 
+def _config_or_default(config: ServiceConfig | None, policy: OnnxPolicy | None
+                       ) -> ServiceConfig:
+    """`config`, or else the default one serving `policy`'s file."""
+    if config is not None:
+        return config
+    if policy is None:
+        raise TypeError("create_app needs a policy or a config; got neither")
+    return ServiceConfig(policy=str(policy.path))
+
+
 def app_from_environment() -> FastAPI:
     """The app of a uvicorn worker process (`--workers N`), from $KERAS_PG_SERVE_CONFIG."""
     return create_app(config=ServiceConfig.from_json(os.environ[CONFIG_ENV]))
@@ -117,7 +128,7 @@ def exposure_warning(config: ServiceConfig, keys: list[bytes]) -> str | None:
             f"KERAS_PG_API_KEY)")
 
 
-def log_config() -> dict:
+def log_config() -> dict[str, Any]:
     """uvicorn's logging configuration plus the logger `serve` at INFO (hot reload's swaps
     and refusals), applied in every worker process."""
     from uvicorn.config import LOGGING_CONFIG
@@ -136,8 +147,9 @@ def serve_http(config: ServiceConfig, policy: OnnxPolicy | None = None) -> None:
     warning = exposure_warning(config, load_keys(config.api_key_file))
     if warning:
         print(warning, file=sys.stderr, flush=True)
-    options = {"host": config.host, "port": config.port, "log_level": "warning",
-               "access_log": False, "log_config": log_config()}
+    options: dict[str, Any] = {"host": config.host, "port": config.port,
+                               "log_level": "warning", "access_log": False,
+                               "log_config": log_config()}
     if config.workers == 1:
         uvicorn.run(create_app(policy, config), **options)
         return

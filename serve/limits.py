@@ -6,6 +6,8 @@ the batch before inference. ServiceConfig.max_body_bytes and max_batch set them.
 
 from __future__ import annotations
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from serve.errors import RequestError, error_response
 
 
@@ -21,17 +23,18 @@ class BodyLimit:
     The body is read here in full (it is bounded), so the routes get it at once.
     """
 
-    def __init__(self, app, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             return await self._reject(scope, receive, send)
-        chunks, size, more = [], 0, True
+        chunks: list[bytes] = []
+        size, more = 0, True
         while more:
             message = await receive()
             if message["type"] != "http.request":  # the client went away
@@ -43,7 +46,7 @@ class BodyLimit:
                 return await self._reject(scope, receive, send)
         body = [b"".join(chunks)]
 
-        async def replay():
+        async def replay() -> Message:
             """The body once; then what the client sends next (a disconnect), which a
             streaming response waits for: replaying the body again would spin for ever."""
             if body:
@@ -52,7 +55,7 @@ class BodyLimit:
 
         return await self.app(scope, replay, send)
 
-    async def _reject(self, scope, receive, send) -> None:
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(scope["path"], 413, f"request body over {self.max_bytes} "
                                                       "bytes (--max-body-bytes)")
         await response(scope, receive, send)

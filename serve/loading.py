@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
+import numpy as np
 import onnxruntime as ort
 
 from serve import contract
 from serve.observations import FLOAT32, UINT8
 
-INPUT_DTYPES = {"tensor(float)": FLOAT32, "tensor(uint8)": UINT8}
+INPUT_DTYPES: dict[str, np.dtype] = {"tensor(float)": FLOAT32, "tensor(uint8)": UINT8}
 TENSOR_TYPES = {"float32": "tensor(float)", "uint8": "tensor(uint8)", "int64": "tensor(int64)"}
 FIX = "re-export it with python -m export"
+Dims = Sequence[int | str | None]  # an ONNX tensor's shape: sizes, symbolic names, unknowns
 
 
 class PolicyLoadError(ValueError):
@@ -130,7 +133,7 @@ def _check_outputs(path: Path, session: ort.InferenceSession, kind: str,
                 f"{TENSOR_TYPES[dtype]} {_text([contract.BATCH_DIM, *shape])}")
 
 
-def _fits(dims: list | None, shape: tuple[int, ...], dynamic_batch: bool = True) -> bool:
+def _fits(dims: Dims | None, shape: tuple[int, ...], dynamic_batch: bool = True) -> bool:
     """Whether ONNX dims [batch, *shape] fit: sizes match unless symbolic (str or None)."""
     if dims is None or len(dims) != 1 + len(shape):
         return False
@@ -186,11 +189,11 @@ def _bounds_ok(values: Any, size: int) -> bool:
             and all(_is_number(v) and math.isfinite(v) for v in values))
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -206,7 +209,7 @@ def _space_text(space: dict[str, Any]) -> str:
     return f"Box(shape={tuple(space['shape'])}, {space.get('dtype', 'float32')})"
 
 
-def _text(dims: list | None) -> str:
+def _text(dims: Dims | None) -> str:
     if dims is None:
         return "of unknown shape"
     return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"

@@ -15,7 +15,7 @@ import asyncio
 import concurrent.futures
 import multiprocessing
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -23,13 +23,16 @@ import anyio.to_thread
 from serve.errors import Failure
 
 LARGE_BODY = 64 << 10  # bytes; a body up to here is decoded in ~1 ms
+Decoded = TypeVar("Decoded")
+Result = TypeVar("Result")
+Encoded = TypeVar("Encoded")
 
 
 class Offload:
     """Threads (at most `threads` requests at once) and, between start() and stop(),
     `processes` worker processes for large bodies (0: threads only)."""
 
-    def __init__(self, threads: int, processes: int):
+    def __init__(self, threads: int, processes: int) -> None:
         self.threads, self.processes = threads, processes
         self._limiter: anyio.CapacityLimiter | None = None  # made in the event loop
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
@@ -52,8 +55,9 @@ class Offload:
             self._limiter = anyio.CapacityLimiter(self.threads)
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
 
-    async def respond(self, size: int, decode: Callable[[], Any],
-                      run: Callable[[Any], Any], encode: Callable[[Any], Any]) -> Any:
+    async def respond(self, size: int, decode: Callable[[], Decoded | Failure],
+                      run: Callable[[Decoded], Result | Failure],
+                      encode: Callable[[Result], Encoded]) -> Encoded | Failure:
         """encode(run(decode())), or the first Failure among them. `decode` and `encode`
         must pickle (functools.partial of module-level functions): for a body of `size`
         over LARGE_BODY they run in a worker process."""
@@ -69,8 +73,8 @@ class Offload:
         return await loop.run_in_executor(self._pool, encode, result)
 
 
-def _chain(decode: Callable[[], Any], run: Callable[[Any], Any],
-           encode: Callable[[Any], Any]) -> Any:
+def _chain(decode: Callable[[], Decoded | Failure], run: Callable[[Decoded], Result | Failure],
+           encode: Callable[[Result], Encoded]) -> Encoded | Failure:
     decoded = decode()
     if isinstance(decoded, Failure):
         return decoded

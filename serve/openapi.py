@@ -43,4 +43,6 @@ def document(app: FastAPI, models: list[type[BaseModel]],
         app.openapi_schema = schema
         return schema
 
-    app.openapi = openapi
+    # FastAPI's documented way to extend the schema it generates: replace the method
+    # (https://fastapi.tiangolo.com/how-to/extending-openapi/)
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -29,7 +29,6 @@ from serve.observations import as_batch
 from serve.sampling import sample_categorical, sample_gaussian, softmax
 
 SMALL_OUTPUT = 32  # values; up to here all_finite loops in Python
-ACTION_TYPES = {"discrete": "categorical", "continuous": "gaussian"}  # -> the contract's kinds
 CALLER_HINT = ("pass observation_shape=... and action_type='discrete' or 'continuous' "
                "(command line: --observation-shape 4 --action-type discrete)")
 
@@ -68,9 +67,19 @@ class OnnxPolicy:
     `act`, `probs`, `distribution` and `decide` are safe to call from several threads.
     """
 
+    kind: str
+    """The policy kind: "categorical", "gaussian", or "deterministic" (a continuous file
+    without metadata, whose one output is the action)."""
+    observation_shape: tuple[int, ...]
+    observation_dtype: np.dtype
+    action_space: dict[str, Any]
+    """{"type": "Discrete", "n", "start"} or {"type": "Box", "shape", ...}."""
+    _action_output: str | None
+    """The output holding the greedy action (None: the argmax of the probs)."""
+
     def __init__(self, path: str | Path, *, seed: int | None = None, intra_op_threads: int = 1,
                  observation_shape: tuple[int, ...] | None = None,
-                 action_type: str | None = None):
+                 action_type: str | None = None) -> None:
         self.path = Path(path)
         self._session = open_session(self.path, intra_op_threads)
         self.metadata = read_metadata(self._session)
@@ -92,7 +101,8 @@ class OnnxPolicy:
         if observation_shape is not None and _shape(self.path, observation_shape) != shape:
             raise PolicyLoadError(f"{self.path}: observation_shape={tuple(observation_shape)} "
                                   f"disagrees with the metadata's {shape}; leave it out")
-        if action_type is not None and ACTION_TYPES.get(action_type) != kind:
+        if (action_type is not None
+                and contract.ACTION_TYPES.get(action_type) != contract.KINDS[kind]):
             raise PolicyLoadError(f"{self.path}: action_type={action_type!r} disagrees with "
                                   f"the metadata's policy_kind {kind!r}; leave it out")
         self.kind, self.observation_shape, self._logits = kind, shape, False
@@ -109,7 +119,7 @@ class OnnxPolicy:
                      action_type: str | None) -> None:
         """Everything from the caller, for a file without metadata, checked against the
         graph."""
-        if observation_shape is None or action_type not in ACTION_TYPES:
+        if observation_shape is None or action_type not in contract.ACTION_TYPES:
             raise PolicyLoadError(f"{self.path} has no keras_pg metadata; {CALLER_HINT} to "
                                   f"load it (got action_type={action_type!r})")
         self.observation_shape = _shape(self.path, observation_shape)
@@ -200,8 +210,8 @@ class OnnxPolicy:
             if not deterministic:
                 raise ValueError("this policy has no distribution to sample from; "
                                  "use deterministic=True")
-            actions = self._session.run([self._action_output], {self._input: batch})[0]
-            _check_finite([self._action_output], [actions], batch)
+            actions = self._session.run(self._act_fetch, {self._input: batch})[0]
+            _check_finite(self._act_fetch, [actions], batch)  # its one output, the action
             return actions, {}
         dist = self._distribution(batch)
         if self.kind == "categorical":

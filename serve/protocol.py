@@ -6,6 +6,7 @@ gRPC (serve/grpc_v2.py) -- so both answer every request identically, and as Trit
     model_config       Triton's ModelConfig of the model (serve/triton_config.py)
     repository_index   the models and their state
     statistics         Triton's statistics extension (serve/stats.py)
+    check_input_names  a request's inputs against the model's one input
     check_input        a request's input tensor against the model's input
     infer              the model's outputs for an input batch, in wire shapes
 
@@ -87,13 +88,16 @@ def statistics(models: Mapping[str, ServedModel], name: str | None,
     return {"model_stats": report}
 
 
-def check_input(names: list[str], datatype: str, shape: list[int], spec: TensorSpec,
-                max_batch: int) -> None:
-    """A request's inputs (`names`; the one input's datatype and shape) against the model's
-    input `spec` (wire shape) and the batch bound: ValueError (400, as Triton answers a batch
-    over its max_batch_size) naming the first mismatch."""
+def check_input_names(names: list[str], spec: TensorSpec) -> None:
+    """A request's inputs are `names`: the model's one input `spec`, or a ValueError (400)."""
     if names != [spec.name]:
         raise ValueError(f"the request has inputs {names}; the model takes one, {spec.name!r}")
+
+
+def check_input(datatype: str, shape: list[int], spec: TensorSpec, max_batch: int) -> None:
+    """A request's input (its datatype and shape; its name checked by check_input_names)
+    against the model's input `spec` (wire shape) and the batch bound: ValueError (400, as
+    Triton answers a batch over its max_batch_size) naming the first mismatch."""
     if datatype != spec.datatype:
         raise ValueError(f"input {spec.name!r} has datatype {datatype}; the model "
                          f"takes {spec.datatype}")

@@ -33,6 +33,7 @@ def load_models(config: ServiceConfig, loaded: OnnxPolicy | None = None
         path = Path(config.policy)
         name = config.model_name or path.stem
         return {name: ServedModel(name, lambda: path, load, loaded)}
+    assert config.repository is not None  # ServiceConfig holds a policy or a repository
     root = Path(config.repository)
     if not root.is_dir():
         raise PolicyLoadError(f"{root} is not a directory; expected a Triton model repository "
@@ -60,10 +61,10 @@ def loader(config: ServiceConfig, loaded: OnnxPolicy | None) -> Loader:
     """How every file of the service is loaded: the config's options, or those `loaded` was
     loaded with (an .onnx without keras_pg metadata keeps its shape and action type)."""
     shape, action_type = config.observation_shape, config.action_type
-    untyped = loaded is not None and contract.CONTRACT_VERSION_KEY not in loaded.metadata
-    if untyped and shape is None:
+    if (loaded is not None and contract.CONTRACT_VERSION_KEY not in loaded.metadata
+            and shape is None):
         shape = loaded.observation_shape
-        action_type = "discrete" if loaded.kind == "categorical" else "continuous"
+        action_type = contract.ACTION_TYPE_OF_SPACE[loaded.action_space["type"]]
 
     def load(path: Path) -> OnnxPolicy:
         return OnnxPolicy(path, seed=config.seed, intra_op_threads=config.intra_op_threads,

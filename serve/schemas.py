@@ -8,16 +8,19 @@ with `parse`; FastAPI documents these models in /openapi.json (serve/openapi.py)
 from __future__ import annotations
 
 import json
-from typing import Any, Union
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import ErrorDetails
 from typing_extensions import TypeAliasType
 
 from serve.errors import RequestError
 
 # A number (an integer is a number too), or a list of Numbers: observations and tensor data.
-Numbers = TypeAliasType("Numbers", Union[StrictFloat, list["Numbers"]])  # noqa: UP007
+# mypy reads it as float | list[Any]: it cannot resolve a TypeAliasType that names itself
+# (python/mypy#18252), and pydantic needs one for a recursive schema.
+Numbers = TypeAliasType("Numbers", StrictFloat | list["Numbers"])  # type: ignore[misc]
 # The Open Inference Protocol's $parameter: a bool, a number or a string.
 Parameter = StrictBool | StrictInt | StrictFloat | StrictStr
 
@@ -128,19 +131,19 @@ def problem(exc: PydanticValidationError) -> str:
     return f"{where or 'the body'}: {error['msg']}{given}"
 
 
-def most_specific(exc: PydanticValidationError) -> dict[str, Any]:
+def most_specific(exc: PydanticValidationError) -> ErrorDetails:
     """The error deepest in the body: for [1, true] checked against Numbers, pydantic
     reports each branch of the union; the one at obs[1] says what is wrong."""
     return max(exc.errors(include_url=False), key=lambda e: len(path_of(e["loc"])))
 
 
-def path_of(loc: tuple) -> list[str | int]:
+def path_of(loc: tuple[int | str, ...]) -> list[str | int]:
     """("obs", "list[...]", 1, "float") -> ["obs", 1]: the union's branch tags left out."""
     return [part for part in loc if isinstance(part, int) or (
         part not in ("float", "int", "bool", "str") and "[" not in part)]
 
 
-def location(loc: tuple) -> str:
+def location(loc: tuple[int | str, ...]) -> str:
     """("obs", "list[...]", 1, "float") -> "obs[1]"."""
     text = ""
     for part in path_of(loc):

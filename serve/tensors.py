@@ -23,9 +23,10 @@ from serve import contract
 DATATYPES = {"tensor(float)": "FP32", "tensor(double)": "FP64", "tensor(int64)": "INT64",
              "tensor(int32)": "INT32", "tensor(uint8)": "UINT8", "tensor(int8)": "INT8",
              "tensor(bool)": "BOOL", "tensor(float16)": "FP16"}
-NUMPY = {"FP32": np.dtype("<f4"), "FP64": np.dtype("<f8"), "INT64": np.dtype("<i8"),
-         "INT32": np.dtype("<i4"), "UINT8": np.dtype("u1"), "INT8": np.dtype("i1"),
-         "BOOL": np.dtype("?"), "FP16": np.dtype("<f2")}
+NUMPY: dict[str, np.dtype] = {
+    "FP32": np.dtype("<f4"), "FP64": np.dtype("<f8"), "INT64": np.dtype("<i8"),
+    "INT32": np.dtype("<i4"), "UINT8": np.dtype("u1"), "INT8": np.dtype("i1"),
+    "BOOL": np.dtype("?"), "FP16": np.dtype("<f2")}
 V2_DATATYPES = {dtype: name for name, dtype in NUMPY.items()}  # numpy dtype -> v2 datatype
 BINARY_DATA_SIZE = "binary_data_size"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -26,10 +27,11 @@ from serve.openapi import body_of
 from serve.policy import NonFiniteOutputError, OnnxPolicy
 from serve.schemas import ActRequest, ActResponse
 
-ACT_ERRORS = {400: {"description": "observations of the wrong shape or range, or NaN"},
-              413: {"description": "body over --max-body-bytes, or batch over --max-batch"},
-              422: {"description": "a body of the wrong form (strict types), or a policy "
-                                   "output that is NaN or inf"}}
+ACT_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "observations of the wrong shape or range, or NaN"},
+    413: {"description": "body over --max-body-bytes, or batch over --max-batch"},
+    422: {"description": "a body of the wrong form (strict types), or a policy output that is "
+                         "NaN or inf"}}
 
 
 def v1_router(model: ServedModel, offload: Offload, max_batch: int) -> APIRouter:
@@ -60,7 +62,8 @@ def v1_router(model: ServedModel, offload: Offload, max_batch: int) -> APIRouter
     return router
 
 
-def decide(policy: OnnxPolicy, decoded: tuple) -> tuple | Failure:
+def decide(policy: OnnxPolicy, decoded: tuple[np.ndarray, bool]
+           ) -> tuple[np.ndarray, dict[str, np.ndarray]] | Failure:
     """(actions, distribution) for decoded (observations, deterministic)."""
     try:
         return policy.decide(*decoded)

@@ -23,8 +23,10 @@ from __future__ import annotations
 import functools
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -44,10 +46,11 @@ from serve.schemas import (
 )
 
 HEADER_LENGTH = "inference-header-content-length"
-ERRORS = {code: {"model": ErrorResponse, "description": text} for code, text in [
-    (400, "a request the model cannot take"), (404, "no such model or version"),
-    (413, "body or batch over the bounds"), (415, "a compressed body"),
-    (422, "a policy output that is NaN or inf")]}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text} for code, text in [
+        (400, "a request the model cannot take"), (404, "no such model or version"),
+        (413, "body or batch over the bounds"), (415, "a compressed body"),
+        (422, "a policy output that is NaN or inf")]}
 
 
 def v2_router(models: dict[str, ServedModel], offload: Offload, max_batch: int) -> APIRouter:
@@ -59,26 +62,27 @@ def v2_router(models: dict[str, ServedModel], offload: Offload, max_batch: int) 
     versioned = {"responses": ERRORS, "openapi_extra": path_parameters("name", "version")}
     # Inference first: a router tries its routes in order, ~5 µs each. Each model route
     # is there with and without /versions/{version} (clients send it when given one).
-    for path, endpoint, options in [
-            ("/models/{name}/infer", routes.infer,
-             infer | {"openapi_extra": body_of(InferRequest) | path_parameters("name")}),
-            ("/models/{name}/versions/{version}/infer", routes.infer,
-             infer | {"openapi_extra": body_of(InferRequest) | path_parameters("name",
-                                                                               "version")}),
-            ("", routes.server, {}), ("/health/live", routes.live, {}),
-            ("/health/ready", routes.ready, {}),
-            ("/models/stats", routes.all_stats, {"responses": ERRORS}),
-            ("/models/{name}", routes.model, meta),
-            ("/models/{name}/versions/{version}", routes.model_version, meta),
-            ("/models/{name}/ready", routes.model_ready, {"responses": ERRORS}),
-            ("/models/{name}/versions/{version}/ready", routes.model_version_ready,
-             {"responses": ERRORS}),
-            ("/models/{name}/config", routes.config, named),
-            ("/models/{name}/versions/{version}/config", routes.config, versioned),
-            ("/models/{name}/stats", routes.stats, named),
-            ("/models/{name}/versions/{version}/stats", routes.stats, versioned),
-            ("/repository/index", routes.index,
-             {"methods": ["POST"], "openapi_extra": body_of(RepositoryIndexRequest)})]:
+    endpoints: list[tuple[str, Callable[..., Any], dict[str, Any]]] = [
+        ("/models/{name}/infer", routes.infer,
+         infer | {"openapi_extra": body_of(InferRequest) | path_parameters("name")}),
+        ("/models/{name}/versions/{version}/infer", routes.infer,
+         infer | {"openapi_extra": body_of(InferRequest) | path_parameters("name",
+                                                                           "version")}),
+        ("", routes.server, {}), ("/health/live", routes.live, {}),
+        ("/health/ready", routes.ready, {}),
+        ("/models/stats", routes.all_stats, {"responses": ERRORS}),
+        ("/models/{name}", routes.model, meta),
+        ("/models/{name}/versions/{version}", routes.model_version, meta),
+        ("/models/{name}/ready", routes.model_ready, {"responses": ERRORS}),
+        ("/models/{name}/versions/{version}/ready", routes.model_version_ready,
+         {"responses": ERRORS}),
+        ("/models/{name}/config", routes.config, named),
+        ("/models/{name}/versions/{version}/config", routes.config, versioned),
+        ("/models/{name}/stats", routes.stats, named),
+        ("/models/{name}/versions/{version}/stats", routes.stats, versioned),
+        ("/repository/index", routes.index,
+         {"methods": ["POST"], "openapi_extra": body_of(RepositoryIndexRequest)})]
+    for path, endpoint, options in endpoints:
         router.add_api_route(path, endpoint, **options)
     return router
 
@@ -94,7 +98,8 @@ def path_parameters(*names: str) -> dict[str, Any]:
 class Routes:
     """The v2 endpoints over `models`."""
 
-    def __init__(self, models: dict[str, ServedModel], offload: Offload, max_batch: int):
+    def __init__(self, models: dict[str, ServedModel], offload: Offload, max_batch: int
+                 ) -> None:
         self.models, self.offload, self.max_batch = models, offload, max_batch
 
     async def server(self) -> dict[str, Any]:
@@ -142,12 +147,13 @@ class Routes:
             return _error(exc)
         return _json(protocol.repository_index(self.models, ready is True))
 
-    def _answer(self, request: Request, answer) -> Response:
+    def _answer(self, request: Request, answer: Callable[[ModelVersion, str], Any]
+                ) -> Response:
         parameters = request.path_params
         return self._reply(lambda: answer(protocol.find(
             self.models, parameters["name"], parameters.get("version")), parameters["name"]))
 
-    def _reply(self, answer) -> Response:
+    def _reply(self, answer: Callable[[], Any]) -> Response:
         try:
             return _json(answer())
         except RequestError as exc:
@@ -190,14 +196,16 @@ class Routes:
                         headers={"Inference-Header-Content-Length": str(header_length)})
 
 
-def outputs(served: ModelVersion, request: Inference) -> tuple | Failure:
-    """(the request without its batch, every output of the model for the batch)."""
+def outputs(served: ModelVersion, decoded: tuple[np.ndarray, Inference]
+            ) -> tuple[Inference, dict[str, np.ndarray]] | Failure:
+    """(how to answer, every output of the model) for a decoded (batch, how to answer)."""
+    batch, request = decoded
     start = time.perf_counter_ns()
-    values = protocol.infer(served, request.batch)
+    values = protocol.infer(served, batch)
     if isinstance(values, Failure):
         return values
     phases = {**request.phases, "compute_infer": time.perf_counter_ns() - start}
-    return request._replace(batch=None, phases=phases), values
+    return request._replace(phases=phases), values
 
 
 def _json(value: Any) -> Response:

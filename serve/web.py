@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, Response
 
-from serve.contract import CONTRACT_VERSION_KEY
+from serve.contract import ACTION_TYPE_OF_SPACE, CONTRACT_VERSION_KEY
 from serve.policy import OnnxPolicy
 
 JS = Path(__file__).resolve().parent / "js"
@@ -37,7 +38,6 @@ MEDIA_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; cha
                ".mjs": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
                ".wasm": "application/wasm", ".json": "application/json",
                ".onnx": "application/octet-stream"}
-ACTION_TYPES = {"categorical": "discrete", "deterministic": "continuous"}  # kind -> option
 MISSING = """<!doctype html><meta charset="utf-8"><title>keras-pg policy</title>
 <p>The web page needs {what}: {missing} is missing. {fix}
 The service's JSON routes work without it: <a href="docs">/docs</a>.</p>
@@ -55,7 +55,7 @@ def add_web_routes(app: FastAPI, current: Callable[[], OnnxPolicy]) -> None:
     (onnxruntime-web's .wasm is 14 MB) does not hold up the event loop."""
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def page():
+    def page() -> Response:
         index = JS / "web" / "index.html"
         vendor = (NODE_MODULES / f for f in VENDOR.values())
         missing = index if not index.is_file() else next(
@@ -66,37 +66,37 @@ def add_web_routes(app: FastAPI, current: Callable[[], OnnxPolicy]) -> None:
         return _file(index)
 
     @app.get("/policy.onnx", include_in_schema=False)
-    def policy_file():
+    def policy_file() -> Response:
         return _file(current().path)
 
     @app.get("/web/config.json", include_in_schema=False)
-    def config():
+    def config() -> dict[str, Any]:
         policy = current()
         return {"policy": "./policy.onnx", "options": {"name": policy.path.name,
                                                        **load_options(policy)}}
 
     @app.get("/web/{name}", include_in_schema=False)
-    def web(name: str):
+    def web(name: str) -> Response:
         return _file(_inside(JS / "web", name))
 
     @app.get("/js/src/{path:path}", include_in_schema=False)
-    def package(path: str):
+    def package(path: str) -> Response:
         return _file(_inside(JS / "src", path))
 
     @app.get("/js/vendor/{name:path}", include_in_schema=False)
-    def vendor(name: str):
+    def vendor(name: str) -> Response:
         if name not in VENDOR:
             raise HTTPException(404)
         return _file(NODE_MODULES / VENDOR[name])
 
 
-def load_options(policy: OnnxPolicy) -> dict:
+def load_options(policy: OnnxPolicy) -> dict[str, Any]:
     """What the page passes to loadPolicy: nothing for a keras_pg file; the observation shape
     and action type the service was started with for a file without metadata."""
-    if policy.kind not in ACTION_TYPES or CONTRACT_VERSION_KEY in policy.metadata:
+    if CONTRACT_VERSION_KEY in policy.metadata:
         return {}
     return {"observation_shape": list(policy.observation_shape),
-            "action_type": ACTION_TYPES[policy.kind]}
+            "action_type": ACTION_TYPE_OF_SPACE[policy.action_space["type"]]}
 
 
 def _inside(root: Path, relative: str) -> Path:

@@ -1,5 +1,8 @@
-"""`python -m serve ... --http` on a free loopback port, started and stopped by a test."""
+"""`python -m serve ... --http` on a free loopback port, started and stopped by a test, and
+the clients that call it (the tests' and bench/'s).
+"""
 
+import asyncio
 import contextlib
 import http.client
 import json
@@ -8,6 +11,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,3 +80,42 @@ def _wait_until_up(proc, port, headers, log) -> None:
                                  f"{log.read_text() if log else ''}")
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.1)
+
+
+def big_body(limit: int = 1 << 20) -> tuple[bytes, int]:
+    """(the largest /v1/act body under `limit` bytes, its observations): observations of one
+    decimal, the most observations per byte (as in the issue's report): ~43,700 of them."""
+    rows = np.round(np.random.default_rng(0).uniform(-1, 1, (50_000, 4)), 1).tolist()
+    low, high = 1, len(rows)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(json.dumps({"obs": rows[:middle]})) < limit:
+            low = middle
+        else:
+            high = middle - 1
+    return json.dumps({"obs": rows[:low]}).encode(), low
+
+
+async def post(port: int, path: str, body: bytes) -> int:
+    """The status of one POST of the JSON `body` to `path`, on a connection of its own."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 60)
+    writer.close()
+    return int(answer.split(b" ", 2)[1])
+
+
+async def health_latencies(port: int, stop: asyncio.Event, latencies: list[float]) -> None:
+    """GET /healthz every 20 ms until `stop` is set, appending each one's seconds to
+    `latencies`."""
+    while not stop.is_set():
+        start = time.perf_counter()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        await reader.read()
+        writer.close()
+        latencies.append(time.perf_counter() - start)
+        await asyncio.sleep(0.02)

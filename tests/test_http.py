@@ -4,15 +4,13 @@ import asyncio
 import http.client
 import json
 import threading
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import serve
 from tests.linear_policies import HUGE_OBS, discrete_policy
-from tests.servers import request, running_server
+from tests.servers import big_body, health_latencies, post, request, running_server
 from tests.test_serve_envs import (
     IMAGE_SPACE,
     discrete,
@@ -21,8 +19,6 @@ from tests.test_serve_envs import (
     image_policy,
     keras_pg_metadata,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +48,20 @@ def test_act_single_and_batch_equal_the_in_process_policy(server):
     assert len(body["probs"]) == 32
 
 
-def test_stochastic_actions_are_valid(server):
-    port, _ = server
-    obs = np.zeros((200, 4)).tolist()
-    status, body = request(port, "POST", "/v1/act", {"obs": obs, "deterministic": False})
-    assert status == 200 and set(body["actions"]) <= {0, 1}
+def test_stochastic_actions_are_sampled_from_the_probs(server):
+    # The observation the policy is least sure of, 2,000 times: greedy answers its argmax
+    # every time, sampling answers action 1 in a fraction p(1) of them.
+    port, policy = server
+    candidates = np.random.default_rng(0).uniform(-0.2, 0.2, (1000, 4))
+    obs = candidates[np.argmin(np.abs(policy.probs(candidates)[:, 1] - 0.5))]
+    p = float(policy.probs(obs)[1])
+    assert 0.3 < p < 0.7, f"no observation the policy is unsure of: p(1) = {p}"
+    status, body = request(port, "POST", "/v1/act", {"obs": [obs.tolist()] * 2000,
+                                                     "deterministic": False})
+    assert status == 200 and set(body["actions"]) == {0, 1}
+    # 2,000 draws: the fraction is within 0.05 of p(1) but once in ~10^5 (4.5 standard
+    # deviations); and the service seeds its Generator (--seed 0), so it answers the same.
+    assert abs(np.mean(body["actions"]) - p) < 0.05
 
 
 @pytest.mark.parametrize("body,status,detail", [
@@ -137,22 +142,32 @@ def test_bounded_concurrent_load_has_no_errors(server):
     assert errors == [] and len(done) == 400
 
 
-def test_continuous_policy_over_http(tmp_path):
+def test_continuous_policy_over_http_samples_when_asked(tmp_path):
     import gymnasium
+    import keras
 
     import export
     from tests.policies import mlp_policy
 
+    keras.utils.set_random_seed(0)
     env = gymnasium.make("Pendulum-v1")
     path = tmp_path / "g.onnx"
     export.to_onnx(mlp_policy(env.observation_space, env.action_space, (8,)), path,
                    env_id="Pendulum-v1")
+    obs = [[1.0, 0.0, 0.5]] * 200
     with running_server(path) as port:
-        status, body = request(port, "POST", "/v1/act", {"obs": [[1.0, 0.0, 0.5]] * 3,
-                                                         "deterministic": False})
-        assert status == 200 and set(body) == {"actions", "mean", "std"}
-        assert np.array(body["actions"]).shape == (3, 1)
-        assert all(-2.0 <= a[0] <= 2.0 for a in body["actions"])
+        greedy_status, greedy = request(port, "POST", "/v1/act", {"obs": obs})
+        status, body = request(port, "POST", "/v1/act", {"obs": obs, "deterministic": False})
+    assert greedy_status == status == 200 and set(body) == {"actions", "mean", "std"}
+    actions = np.array(body["actions"])
+    assert actions.shape == (200, 1) and np.all(np.abs(actions) <= 2.0)
+    # One observation 200 times: greedy answers the clipped mean every time; sampling draws
+    # clip(mean + std * N(0, 1)), a different action each time, on both sides of the mean.
+    mean = body["mean"][0][0]
+    np.testing.assert_allclose(greedy["actions"], [[np.clip(mean, -2.0, 2.0)]] * 200,
+                               rtol=1e-6)
+    assert len(np.unique(actions)) > 100
+    assert (actions < mean).any() and (actions > mean).any()
 
 
 def test_image_policy_over_http_takes_lists_of_integers(tmp_path):
@@ -191,42 +206,6 @@ def test_a_policy_output_that_is_not_finite_is_an_error_not_action_0(server):
     assert request(port, "POST", "/v1/act", {"obs": [0, 0, 0, 0]})[0] == 200
 
 
-def big_body(limit: int = 1 << 20) -> tuple[bytes, int]:
-    """The largest /v1/act body under `limit` of observations with one decimal (the most
-    observations per byte, as in the issue's report): ~43,700 of them."""
-    rows = np.round(np.random.default_rng(0).uniform(-1, 1, (50_000, 4)), 1).tolist()
-    low, high = 1, len(rows)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if len(json.dumps({"obs": rows[:middle]})) < limit:
-            low = middle
-        else:
-            high = middle - 1
-    return json.dumps({"obs": rows[:low]}).encode(), low
-
-
-async def _post(port: int, path: str, body: bytes) -> int:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
-    await writer.drain()
-    answer = await asyncio.wait_for(reader.read(), 60)
-    writer.close()
-    return int(answer.split(b" ", 2)[1])
-
-
-async def _health_latencies(port: int, stop: asyncio.Event, latencies: list) -> None:
-    while not stop.is_set():
-        start = time.perf_counter()
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        await writer.drain()
-        await reader.read()
-        writer.close()
-        latencies.append(time.perf_counter() - start)
-        await asyncio.sleep(0.02)
-
-
 def test_health_stays_fast_while_large_batches_run(tmp_path):
     # The issue's case: 20 concurrent requests of just under 1 MiB held /healthz for seconds
     # (2.8 s measured here before the fix); now decoding runs in a worker process.
@@ -235,9 +214,9 @@ def test_health_stays_fast_while_large_batches_run(tmp_path):
 
     async def load(port):
         latencies, stop = [], asyncio.Event()
-        probe = asyncio.create_task(_health_latencies(port, stop, latencies))
+        probe = asyncio.create_task(health_latencies(port, stop, latencies))
         await asyncio.sleep(0.2)
-        statuses = await asyncio.gather(*(_post(port, "/v1/act", body) for _ in range(20)))
+        statuses = await asyncio.gather(*(post(port, "/v1/act", body) for _ in range(20)))
         stop.set()
         await probe
         return statuses, latencies

@@ -7,14 +7,9 @@ tests/test_web_browser.py opens the page in Chromium.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import http.client
 import json
 import re
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,36 +18,10 @@ from fastapi import FastAPI
 import serve
 from serve import web
 from tests.js_fixtures import FIXTURES
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.servers import running_server
 
 
 # -- the service -----------------------------------------------------------------------------
-@contextlib.contextmanager
-def service(policy: Path, *args: str):
-    """`python -m serve POLICY --http ARGS` on a free loopback port; yields its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "serve", str(policy), "--http", "--host",
-                             "127.0.0.1", "--port", str(port), *args], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while get(port, "/healthz")[0] != 200:
-            assert proc.poll() is None, f"the service exited: {proc.stderr.read()}"
-            assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def get(port: int, path: str) -> tuple[int, str, bytes]:
     """(status, content type, body) of GET `path` sent as it is (no URL normalization)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -68,7 +37,7 @@ def get(port: int, path: str) -> tuple[int, str, bytes]:
 
 @pytest.fixture(scope="module")
 def cartpole_port():
-    with service(FIXTURES / "cartpole.onnx") as port:
+    with running_server(FIXTURES / "cartpole.onnx") as port:
         yield port
 
 

@@ -10,7 +10,6 @@ package (serve/js/test/fixtures/, see tests/js_fixtures.py).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -22,23 +21,21 @@ import pytest
 import serve
 from serve import web
 from tests.js_fixtures import FIXTURES
-from tests.test_web import service
+from tests.servers import running_server
+from tests.web_page import CHROMIUM, CHROMIUM_ARGS, open_page, wait_for_state
 
 try:  # a requirement (requirements.txt); the tests say so if it is missing
     from playwright.sync_api import expect, sync_playwright
 except ImportError:
     expect = sync_playwright = None
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 NO_METADATA = ["--observation-shape", "4", "--action-type", "discrete"]
 SCREENSHOT_ENV = "KERAS_PG_WEB_SCREENSHOT"  # where the CartPole test saves its screenshot
 
 
 @pytest.fixture(scope="module")
 def cartpole_port():
-    with service(FIXTURES / "cartpole.onnx") as port:
+    with running_server(FIXTURES / "cartpole.onnx") as port:
         yield port
 
 
@@ -61,26 +58,6 @@ def browser():
                                               args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-@contextlib.contextmanager
-def open_page(browser, url: str):
-    """A page at `url` whose console errors (and uncaught exceptions) are collected."""
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
-    page.errors = []
-    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.goto(url)
-    try:
-        yield page
-    finally:
-        page.close()
-
-
-def wait_for_state(page, *states: str, timeout_s: float = 60) -> str:
-    page.wait_for_function(f"{list(states)}.includes(document.body.dataset.state)",
-                           timeout=timeout_s * 1000)
-    return page.evaluate("document.body.dataset.state")
 
 
 def test_the_greedy_cartpole_policy_scores_at_least_475_in_chromium(browser, cartpole_port,
@@ -140,7 +117,8 @@ def test_a_policy_without_an_env_port_gets_a_probe(browser, policy, args, why):
     path = FIXTURES / policy
     expected = serve.OnnxPolicy(path, observation_shape=(4,) if args else None,
                                 action_type="discrete" if args else None)
-    with service(path, *args) as port, open_page(browser, f"http://127.0.0.1:{port}/") as page:
+    with (running_server(path, *args) as port,
+          open_page(browser, f"http://127.0.0.1:{port}/") as page):
         assert wait_for_state(page, "probe", "error") == "probe", page.text_content("#error")
         assert page.text_content("#probe-why").startswith(why)
         assert not page.is_visible("#canvas")

@@ -12,28 +12,27 @@ export const CONTRACT_VERSION = SPEC.version;
 /** @type {readonly number[]} */
 export const SUPPORTED_CONTRACT_VERSIONS = SPEC.supported_versions;
 
-export const INPUT = SPEC.names.INPUT;
-export const PROBS = SPEC.names.PROBS;
-export const MEAN = SPEC.names.MEAN;
-export const STD = SPEC.names.STD;
-export const ACTION = SPEC.names.ACTION;
-export const BATCH_DIM = SPEC.names.BATCH_DIM;
+export const { INPUT, PROBS, MEAN, STD, ACTION, BATCH_DIM } = SPEC.names;
 
-/** The metadata entries by their constant's name. */
-const METADATA = Object.fromEntries(SPEC.metadata.map((entry) => [entry.const, entry]));
-export const CONTRACT_VERSION_KEY = METADATA.CONTRACT_VERSION_KEY.key;
-export const POLICY_KIND_KEY = METADATA.POLICY_KIND_KEY.key;
-export const ENV_ID_KEY = METADATA.ENV_ID_KEY.key;
-export const ENV_KWARGS_KEY = METADATA.ENV_KWARGS_KEY.key;
-export const MAX_EPISODE_STEPS_KEY = METADATA.MAX_EPISODE_STEPS_KEY.key;
-export const OBSERVATION_SPACE_KEY = METADATA.OBSERVATION_SPACE_KEY.key;
-export const ACTION_SPACE_KEY = METADATA.ACTION_SPACE_KEY.key;
-export const QUANTIZATION_KEY = METADATA.QUANTIZATION_KEY.key;
+/** The metadata keys by their constant's name. */
+/** @type {Record<string, string>} */
+const KEYS = Object.fromEntries(SPEC.metadata.map((entry) => [entry.const, entry.key]));
+export const {
+  CONTRACT_VERSION_KEY, POLICY_KIND_KEY, ENV_ID_KEY, ENV_KWARGS_KEY, MAX_EPISODE_STEPS_KEY,
+  OBSERVATION_SPACE_KEY, ACTION_SPACE_KEY, QUANTIZATION_KEY,
+} = KEYS;
 
 /** policy_kind -> the type of its action space ("categorical" -> "Discrete"). */
 /** @type {Record<string, string>} */
 export const KINDS = Object.fromEntries(Object.entries(SPEC.policy_kinds)
   .map(([kind, rule]) => [kind, rule.action_space]));
+/**
+ * A caller's action_type (the load option of a file without keras-pg metadata) -> the type of
+ * the action space it declares, which KINDS gives a contract file's policy_kind (as
+ * serve/contract.py's ACTION_TYPES).
+ */
+/** @type {Readonly<Record<string, string>>} */
+export const ACTION_TYPES = Object.freeze({ discrete: "Discrete", continuous: "Box" });
 /** @type {readonly string[]} */
 export const OBSERVATION_SPACES = SPEC.input.observation_spaces;
 

@@ -11,8 +11,6 @@ import { checkContract } from "./checks.js";
 import { PolicyLoadError, checkInputShape } from "./loading.js";
 import { pyRepr, pyTuple } from "./python.js";
 
-/** action_type -> the contract's policy kind. */
-const ACTION_TYPES = { discrete: "categorical", continuous: "gaussian" };
 const CALLER_HINT = "pass observation_shape=... and action_type='discrete' or 'continuous' "
   + "(command line: --observation-shape 4 --action-type discrete)";
 
@@ -57,8 +55,7 @@ export function contractSpec(name, metadata, graph,
     throw new PolicyLoadError(`${name}: observation_shape=${pyTuple(shape)} disagrees with `
       + `the metadata's ${pyTuple(checked.shape)}; leave it out`);
   }
-  if (actionType != null
-      && ACTION_TYPES[/** @type {keyof ACTION_TYPES} */ (actionType)] !== checked.kind) {
+  if (actionType != null && contract.ACTION_TYPES[actionType] !== contract.KINDS[checked.kind]) {
     throw new PolicyLoadError(`${name}: action_type=${pyRepr(actionType)} disagrees with the `
       + `metadata's policy_kind ${pyRepr(checked.kind)}; leave it out`);
   }
@@ -76,7 +73,7 @@ export function contractSpec(name, metadata, graph,
  * @returns {PolicySpec}
  */
 export function callerSpec(name, graph, { observation_shape: shape, action_type: actionType }) {
-  const known = typeof actionType === "string" && Object.hasOwn(ACTION_TYPES, actionType);
+  const known = typeof actionType === "string" && Object.hasOwn(contract.ACTION_TYPES, actionType);
   if (shape == null || !known) {
     throw new PolicyLoadError(`${name} has no keras_pg metadata; ${CALLER_HINT} to load it `
       + `(got action_type=${pyRepr(actionType)})`);

@@ -10,6 +10,28 @@ from keras_pg.config import ConfigError
 from keras_pg.flags import add_config_flags
 from keras_pg.tuning.tune import OBJECTIVES
 
+TUNE_FLAGS: dict[str, dict[str, Any]] = {
+    "--trials": {"type": int, "default": 20, "help": "trials the study should have, completed "
+                 "or pruned (default: %(default)s)"},
+    "--storage": {"default": "sqlite:///runs/tune.db",
+                  "help": "an Optuna database URL (default: %(default)s)"},
+    "--study": {"default": "keras_pg", "help": "the study's name (default: %(default)s)"},
+    "--out": {"type": Path, "default": None,
+              "help": "trials, best_config.json and plots (default: runs/tune/STUDY)"},
+    "--space": {"type": Path, "default": None, "metavar": "FILE",
+                "help": "a JSON search space replacing the default one (see "
+                        "keras_pg/tuning/search_space.py)"},
+    "--objective": {"choices": OBJECTIVES, "default": "auc",
+                    "help": "auc: area under the learning curve; eval: greedy evaluation "
+                            "(default: %(default)s)"},
+    "--seeds": {"type": int, "default": 1,
+                "help": "seeds each trial trains on; it scores their mean (default: %(default)s)"},
+    "--tune-preset": {"default": "none", "dest": "preset",
+                      "help": "the preset under the sampled values (default: %(default)s)"},
+    "--quiet": {"action": "store_true", "help": "print only the result"},
+}
+"""The tune command's own flags (argparse options by flag); every Config field is a flag too."""
+
 
 def add_tune_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tune = commands.add_parser(
@@ -17,24 +39,8 @@ def add_tune_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
         description="Search hyperparameters with Optuna (TPE, median pruning). The study "
                     "lives in --storage: run the same command again to continue it. Config "
                     "flags fix a setting for every trial.")
-    tune.add_argument("--trials", type=int, default=20,
-                      help="trials the study should have, completed or pruned (default: 20)")
-    tune.add_argument("--storage", default="sqlite:///runs/tune.db",
-                      help="an Optuna database URL (default: sqlite:///runs/tune.db)")
-    tune.add_argument("--study", default="keras_pg", help="the study's name (default: keras_pg)")
-    tune.add_argument("--out", type=Path, default=None,
-                      help="trials, best_config.json and plots (default: runs/tune/STUDY)")
-    tune.add_argument("--space", type=Path, default=None, metavar="FILE",
-                      help="a JSON search space replacing the default one (see "
-                           "keras_pg/tuning/search_space.py)")
-    tune.add_argument("--objective", choices=OBJECTIVES, default="auc",
-                      help="auc: area under the learning curve; eval: greedy evaluation "
-                           "(default: auc)")
-    tune.add_argument("--seeds", type=int, default=1,
-                      help="seeds each trial trains on; it scores their mean (default: 1)")
-    tune.add_argument("--tune-preset", default="none", dest="preset",
-                      help="the preset under the sampled values (default: none)")
-    tune.add_argument("--quiet", action="store_true", help="print only the result")
+    for flag, options in TUNE_FLAGS.items():
+        tune.add_argument(flag, **options)
     add_config_flags(tune)
 
 

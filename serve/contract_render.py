@@ -2,7 +2,7 @@
 are current:
 
     serve/js/src/contract.spec.js   the JSON as an ES module (serve/js/src/contract.js reads it)
-    README.md                        the contract's tables, between the markers
+    docs/contract.md                 the contract's tables, between the markers
                                      <!-- contract:begin --> and <!-- contract:end -->
 
     python -m serve.contract_render --write    regenerate both
@@ -20,7 +20,7 @@ from serve.contract import NAMES, SOURCE, SPEC
 
 ROOT = SOURCE.parent.parent
 JS_SPEC = SOURCE.parent / "js" / "src" / "contract.spec.js"
-README = ROOT / "README.md"
+CONTRACT_PAGE = ROOT / "docs" / "contract.md"  # the documentation site's page
 BEGIN, END = "<!-- contract:begin -->", "<!-- contract:end -->"
 SIZE_NAMES = {"Discrete": "n_actions", "Box": "action_dim"}  # what action_size is, per space
 GENERATED = "generated from serve/contract.json by `python -m serve.contract_render --write`"
@@ -33,7 +33,7 @@ def render_js() -> str:
 
 
 def render_tables() -> str:
-    """The README's contract tables (Markdown): the graph, then the metadata."""
+    """The contract's tables (Markdown): the graph, then the metadata."""
     shape = "`[" + ", ".join(_dim(d) for d in SPEC["input"]["shape"]) + "]`"
     rows = ["| | name | type | shape | meaning |", "|---|---|---|---|---|",
             f"| input | `{NAMES[SPEC['input']['name']]}` | {SPEC['input']['dtype']}, or "
@@ -64,10 +64,10 @@ def _dim(dim: str, action_size: str = "") -> str:
     return action_size if dim == "action_size" else NAMES.get(dim, dim)
 
 
-def with_tables(readme: str) -> str:
-    """`readme` with the text between the markers replaced by the current tables."""
-    start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
-    return f"{readme[:start]}\n{render_tables()}\n{readme[end:]}"
+def with_tables(page: str) -> str:
+    """`page` with the text between the markers replaced by the current tables."""
+    start, end = page.index(BEGIN) + len(BEGIN), page.index(END)
+    return f"{page[:start]}\n{render_tables()}\n{page[end:]}"
 
 
 def stale() -> list[Path]:
@@ -75,10 +75,10 @@ def stale() -> list[Path]:
     found = []
     if not JS_SPEC.is_file() or JS_SPEC.read_text() != render_js():
         found.append(JS_SPEC)
-    if README.is_file():
-        text = README.read_text()
+    if CONTRACT_PAGE.is_file():  # a checkout's; an installed serve has no docs/
+        text = CONTRACT_PAGE.read_text()
         if with_tables(text) != text:
-            found.append(README)
+            found.append(CONTRACT_PAGE)
     return found
 
 
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.write:
         JS_SPEC.write_text(render_js())
-        README.write_text(with_tables(README.read_text()))
+        CONTRACT_PAGE.write_text(with_tables(CONTRACT_PAGE.read_text()))
         return 0
     paths = stale()
     for path in paths:

@@ -14,7 +14,7 @@ import pytest
 
 import serve
 from serve import contract
-from serve.contract_render import README, main, render_js, stale, with_tables
+from serve.contract_render import CONTRACT_PAGE, main, render_js, stale, with_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,16 +25,16 @@ def test_the_generated_copies_are_current():
 
 
 def test_a_stale_copy_is_named(tmp_path, monkeypatch, capsys):
-    js, readme = tmp_path / "contract.spec.js", tmp_path / "README.md"
+    js, page = tmp_path / "contract.spec.js", tmp_path / "contract.md"
     js.write_text(render_js().replace('"probs"', '"p"'))
-    readme.write_text(README.read_text())
+    page.write_text(CONTRACT_PAGE.read_text())
     monkeypatch.setattr("serve.contract_render.JS_SPEC", js)
-    monkeypatch.setattr("serve.contract_render.README", readme)
+    monkeypatch.setattr("serve.contract_render.CONTRACT_PAGE", page)
     assert stale() == [js]
     assert main(["--check"]) == 1
     assert capsys.readouterr().err.startswith(f"stale: {js} differs from")
-    readme.write_text(with_tables(README.read_text()).replace("| `env_id` |", "| `env` |"))
-    assert stale() == [js, readme]
+    page.write_text(with_tables(CONTRACT_PAGE.read_text()).replace("| `env_id` |", "| `env` |"))
+    assert stale() == [js, page]
 
 
 def test_the_python_constants_are_the_json_values():
@@ -96,7 +96,8 @@ def mutated(tmp_path_factory) -> Path:
     shutil.copytree(ROOT / "serve", root / "serve", ignore=shutil.ignore_patterns(
         "node_modules", "__pycache__"))
     os.symlink(ROOT / "serve" / "js" / "node_modules", root / "serve" / "js" / "node_modules")
-    shutil.copy(README, root / "README.md")
+    (root / "docs").mkdir()
+    shutil.copy(CONTRACT_PAGE, root / "docs" / "contract.md")
     source = root / "serve" / "contract.json"
     spec = json.loads(source.read_text())
     spec["names"] |= MUTATIONS

@@ -1,0 +1,438 @@
+"""The Results page, generated when the site is built (an mkdocs hook, see mkdocs.yml).
+
+docs/results.md holds the prose; each `<!-- results: NAME -->` line in it becomes the tables
+of bench/results/NAME.json, and bench/results/**/*.png are published under results/ so the
+page (and any other) can show them. A JSON file or a plot that no page shows, a marker
+without a JSON file, or a JSON file without a renderer below fails the strict build: the
+page cannot silently fall behind bench/results/.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+import re
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results"
+PAGE = "results.md"
+IMAGES = "results/"  # where bench/results/**/*.png are published, relative to docs/
+MARKER = re.compile(r"^<!-- results: (\w+) -->$", re.M)
+IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+SHOWN: set[str] = set()  # the images the pages link to, relative to docs/
+COMMON_KEYS = ("benchmark", "machine", "date")  # every bench/results/*.json has them
+log = logging.getLogger("mkdocs.hooks.results")
+
+
+# -- formatting --------------------------------------------------------------------------------
+def table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def num(value: float | None, digits: int = 3) -> str:
+    """A figure as the page writes it: thousands separated, `digits` significant digits."""
+    if value is None:
+        return "—"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}g}"
+
+
+def steps(value: float | None) -> str:
+    """An env-step count, short: 71k, 1.03 M."""
+    if value is None:
+        return "never"
+    if value >= 1e6:
+        return f"{value / 1e6:.2f} M"
+    return f"{value / 1e3:.0f}k"
+
+
+def each(values: list[float | None], fmt: Callable[[Any], str] = num) -> str:
+    return ", ".join(fmt(v) for v in values)
+
+
+def ratio(value: float) -> str:
+    return num(value) + "x"
+
+
+def source(name: str, data: dict[str, Any]) -> str:
+    """The line under a table: which file, when, on what."""
+    machine = data.get("machine", {})
+    where = ", ".join(str(part) for part in (
+        f"{machine['cpu_count']} cores" if "cpu_count" in machine else None,
+        machine.get("processor"), f"Python {machine['python']}" if "python" in machine else None,
+        f"Node {machine['node']}" if "node" in machine else None) if part)
+    return f"*`bench/results/{name}.json`, {data.get('date', 'undated')}; {where}.*"
+
+
+# -- one renderer per benchmark ----------------------------------------------------------------
+def train_speed(d: dict[str, Any]) -> str:
+    k, base = d["keras_pg"], d["seed_baseline"]
+    runs = k["runs"]
+    solved = [r for r in runs if r["solved"]]
+    evals = [r["eval_mean_return"] for r in runs]
+    solve_steps = [r["env_steps"] for r in solved]
+    main = table(["CartPole-v1, seeds " + each(k["seeds"]), "keras_pg",
+                  "the article's loop in Keras (`bench/seed_baseline.py`)"], [
+        ["solved (training mean and greedy eval >= threshold)",
+         f"{len(solved)}/{len(runs)} (eval {num(min(evals))}-{num(max(evals))})",
+         f"last-100 mean return {num(base['last_100_mean_return'])}"],
+        ["env steps to solve, median (range)",
+         f"{num(statistics.median(solve_steps))} ({num(min(solve_steps))}-"
+         f"{num(max(solve_steps))})" if solve_steps else "—",
+         f"{num(base['env_steps'])} steps run"],
+        ["training time to solve, median / max",
+         f"{k['time_to_solve_median_s']} s / {k['time_to_solve_max_s']} s",
+         f"not solved in {base['wall_s']} s"],
+        ["env steps per second, median", num(k["steps_per_s_median"]),
+         num(base["steps_per_s"])],
+        ["throughput ratio", ratio(k["steps_per_s_median"] / base["steps_per_s"]), "1x"],
+        ["peak RSS of the training process", f"{num(k['peak_rss_mb_max'])} MB", "—"],
+    ])
+    graph = d.get("graph_backend", {})
+    if not graph:
+        return main
+    envs = list(graph)
+    cell = {env: graph[env] for env in envs}
+    rows = [
+        ["preset"] + [f"`{' '.join(cell[e]['flags'])}`" for e in envs],
+        ["solved in training / greedy eval at the threshold"]
+        + [f"{cell[e]['solved']}/{len(cell[e]['seeds'])} / "
+           f"{cell[e]['eval_at_env_threshold']}/{len(cell[e]['seeds'])} (eval "
+           f"{num(min(cell[e]['eval_mean_return']))} to {num(max(cell[e]['eval_mean_return']))})"
+           for e in envs],
+        ["training time to solve, median / max"]
+        + [f"{cell[e]['time_to_solve_median_s']} s / {cell[e]['time_to_solve_max_s']} s"
+           for e in envs],
+        ["of which the first iteration (tracing, compiling), median"]
+        + [f"{cell[e]['first_iteration_median_s']} s" for e in envs],
+        ["env steps to solve, median"]
+        + [steps(statistics.median(cell[e]["env_steps"])) for e in envs],
+        ["env steps per second after the first iteration, median"]
+        + [num(cell[e]["steps_per_s_after_first_median"]) for e in envs],
+    ]
+    return (main + "\n\n**`--backend graph`**, seeds " + each(cell[envs[0]]["seeds"]) + ":\n\n"
+            + table(["", *envs], rows))
+
+
+def api_speed(d: dict[str, Any]) -> str:
+    pairs = d["pairs"]
+    same = all(p["api"]["env_steps"] == p["cli"]["env_steps"] for p in pairs)
+    m, r = d["median"], d["api_over_cli"]
+    return table(["CartPole-v1, " + str(len(pairs)) + " pairs", "Python API", "command line",
+                  "API / CLI per pair, median (range)"], [
+        ["training time to solve, median", f"{m['api']['train_wall_s']} s",
+         f"{m['cli']['train_wall_s']} s",
+         f"{r['train_wall_s']['median']} ({r['train_wall_s']['min']}-{r['train_wall_s']['max']})"],
+        ["whole process, median", f"{m['api']['process_wall_s']} s",
+         f"{m['cli']['process_wall_s']} s",
+         f"{r['process_wall_s']['median']} ({r['process_wall_s']['min']}-"
+         f"{r['process_wall_s']['max']})"],
+        ["env steps per second, median", num(m["api"]["steps_per_s"]),
+         num(m["cli"]["steps_per_s"]), ""],
+        ["equal env steps in every pair", "yes" if same else "no", "", ""],
+    ])
+
+
+def image_speed(d: dict[str, Any]) -> str:
+    out = []
+    for env, runs in d.items():
+        if env in COMMON_KEYS:
+            continue
+        names = [n for n in runs if n != "env_only"]
+        first = runs[names[0]]["settings"]
+        rows = [["env steps/s (after the first round)"]
+                + [f"{num(runs[n]['steps_per_s'])} ({num(runs[n]['steps_per_s_after_first'])})"
+                   for n in names],
+                ["final training mean return"]
+                + [num(runs[n]["final_mean_return"]) for n in names],
+                ["first round (tracing, compiling)"]
+                + [f"{runs[n]['first_iteration_s']} s" for n in names],
+                ["weights"] + [num(runs[n]["parameters"]) for n in names]]
+        if "env_only" in runs:
+            rows.append(["the env alone, random actions: env steps/s",
+                         num(runs["env_only"]["steps_per_s"])] + [""] * (len(names) - 1))
+        title = (f"`{env}`: {first['num_envs']} envs, {num(runs[names[0]]['env_steps'])} "
+                 f"env steps")
+        out.append(table([title] + [f"`{n}`" for n in names], rows))
+    return "\n\n".join(out)
+
+
+def tensorboard_cost(d: dict[str, Any]) -> str:
+    pairs = d["pairs"]
+    same = all(p["with"]["env_steps"] == p["without"]["env_steps"] for p in pairs)
+    r = d["with_over_without"]
+    return table(["CartPole-v1, " + str(len(pairs)) + " pairs", "with TensorBoard",
+                  "`--no-tensorboard`"], [
+        ["training time to solve, median", f"{d['median_train_wall_s']['with']} s",
+         f"{d['median_train_wall_s']['without']} s"],
+        ["with / without per pair, median (range)",
+         f"{r['median']} ({r['min']}-{r['max']})", ""],
+        ["event files per run, median", f"{num(d['event_bytes_median'] / 1000)} KB", "0"],
+        ["equal env steps in every pair", "yes" if same else "no", ""],
+    ])
+
+
+def envs(d: dict[str, Any]) -> str:
+    rows, figures = [], []
+    for r in d["results"]:
+        met = (f"{'yes' if r['target_met'] else 'no'}: "
+               f"{r['seeds_reaching_target']}/{len(r['seeds'])} seeds")
+        if "training_target_rule" in r:
+            met += (f"; {r['training_target_rule']}: "
+                    f"{'yes' if r['training_target_met'] else 'no'}")
+        rows.append([r["env"], f"`--preset {r['preset']} {' '.join(r['extra_flags'])}`".replace(
+            " `", "`"), each(r["eval_mean"]), f"{num(r['target'])}, {r['target_rule']}",
+            met,
+            each(r["steps_to_threshold_in_training"], steps)])
+        if r.get("figure"):
+            figures.append(f"![{r['env']}]({image(r['figure'])})")
+    seeds = each(d["results"][0]["seeds"])
+    return (table(["environment", "settings", f"greedy eval per seed ({seeds})",
+                   "target (greedy eval)", "met", "training mean reached the target at"], rows)
+            + "\n\n" + "\n".join(figures))
+
+
+def defaults(d: dict[str, Any]) -> str:
+    settings = list(d["settings"])
+    by_env: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in d["results"]:
+        by_env.setdefault(r["env"], {})[r["setting"]] = r
+    rows = []
+    for env, results in by_env.items():
+        spec = d["envs"][env]
+        label = (f"{env} (random: {num(d['random_policy_return'][env])}; "
+                 f"{steps(spec['max_steps'])} steps; good >= {num(spec['eval_level'])})")
+        rows.append([label] + [each(results[s]["eval_mean_return"]) if s in results else "—"
+                               for s in settings])
+    header = ["env"] + [f"`{s}`" for s in settings]
+    described = table(["setting", "differs from the generic defaults"], [
+        [f"`{s}`", ", ".join(f"{k} {v}" for k, v in d["settings"][s].items()) or
+         "nothing: the generic defaults"] for s in settings])
+    plot = RESULTS / "defaults.png"
+    figure = f"\n\n![the defaults, per env and seed]({image('bench/results/defaults.png')})" \
+        if plot.exists() else ""
+    return described + "\n\nGreedy evaluation per seed:\n\n" + table(header, rows) + figure
+
+
+def scale(d: dict[str, Any]) -> str:
+    rows = [[name, num(r["steps_per_s_after_first"]), num(r["steps_per_s"]),
+             f"{num(r['peak_rss_mb'])} MB"] for name, r in d["slow_env"].items()]
+    cheap = d["cheap_cartpole"]
+    cheap_rows = [[name, f"{r['train_wall_s']} s", num(r["env_steps"]),
+                   num(r["steps_per_s_after_first"]), "yes" if r["solved"] else "no"]
+                  for name, r in cheap.items()]
+    return (table(["`bench.slow_env:SlowCartPole-v1` (" + f"{d['step_cost_s'] * 1000:g} ms a step)",
+                   "env steps/s after the first round", "env steps/s overall",
+                   "peak memory of the process tree"], rows)
+            + f"\n\nScaling efficiency at 4 workers against 1: "
+              f"{d['scaling_efficiency_4_workers']}.\n\n"
+            + table(["CartPole-v1, its preset", "time to solve", "env steps",
+                     "env steps/s after the first round", "solved"], cheap_rows)
+            + f"\n\nRay over gymnasium, time to solve: {ratio(d['ray_over_gym_time_to_solve'])}.")
+
+
+def export(d: dict[str, Any]) -> str:
+    return table([f"{d['env_id']}, {d['repeats']} repeats", "measured"], [
+        ["`export.to_onnx`, verification included, median (max)",
+         f"{d['to_onnx_s_median']} s ({d['to_onnx_s_max']} s)"],
+        ["bare tf2onnx conversion of the same model, median", f"{d['bare_tf2onnx_s_median']} s"],
+        ["`python -m export RUN_DIR`, end to end, median", f"{d['cli_wall_s_median']} s"],
+        ["file size", f"{num(d['file_bytes'])} bytes"],
+        ["max \\|Δprobs\\| against Keras", f"{d['max_abs_diff_probs']:.1e}"],
+        ["greedy agreement (lowest)", f"{d['action_agreement_min']:.0%}"],
+        ["observations checked", num(d["observations_checked"])],
+    ])
+
+
+def serve_latency(d: dict[str, Any]) -> str:
+    h = d["http"]
+    return table([f"one CartPole policy ({num(d['policy_bytes'])} bytes)", "p50", "p99"], [
+        ["`OnnxPolicy.act`, one observation", f"{d['act_single']['p50_us']} µs",
+         f"{d['act_single']['p99_us']} µs"],
+        ["raw `InferenceSession.run`, one observation",
+         f"{d['raw_session_run_single']['p50_us']} µs",
+         f"{d['raw_session_run_single']['p99_us']} µs"],
+        ["`act` / raw, p50", ratio(d["act_over_raw_p50"]), ""],
+        ["Keras `model(obs)`", f"{num(d['keras_call_single']['p50_us'])} µs",
+         f"{num(d['keras_call_single']['p99_us'])} µs"],
+        ["Keras `model.predict(obs)`", f"{num(d['keras_predict_single']['p50_us'])} µs",
+         f"{num(d['keras_predict_single']['p99_us'])} µs"],
+        ["`act` faster than `model(obs)`, p50", ratio(d["speedup_vs_keras_call_p50"]), ""],
+        ["batched `act`, 1,024 observations", f"{d['batched_1024']['p50_us']} µs "
+         f"({num(d['batched_1024']['obs_per_s'] / 1e6)} M obs/s)",
+         f"{d['batched_1024']['p99_us']} µs"],
+        ["`import serve` (peak RSS)", f"{d['import_serve']['median_s']} s "
+         f"({num(d['import_serve']['peak_rss_mb'])} MB)", ""],
+        ["`import tensorflow` (peak RSS)", f"{d['import_tensorflow']['median_s']} s "
+         f"({num(d['import_tensorflow']['peak_rss_mb'])} MB)", ""],
+        ["loading the policy: `serve` (peak RSS)", f"{d['load_policy_serve']['median_s']} s "
+         f"({num(d['load_policy_serve']['peak_rss_mb'])} MB)", ""],
+        ["loading the policy: Keras (peak RSS)", f"{d['load_policy_keras']['median_s']} s "
+         f"({num(d['load_policy_keras']['peak_rss_mb'])} MB)", ""],
+        [f"HTTP `/v1/act`, {h['clients']} clients for {h['seconds']:g} s: "
+         f"{num(h['requests_per_s'])} requests/s, {h['errors']} errors",
+         f"{h['latency_p50_ms']} ms", f"{h['latency_p99_ms']} ms"],
+    ])
+
+
+ROUTES = {"v1_act": "`/v1/act`", "v2_infer_json": "v2 infer, JSON tensors",
+          "v2_infer_binary": "v2 infer, binary tensors"}
+
+
+def http_load(d: dict[str, Any]) -> str:
+    rows = []
+    for workers in ("workers_1", "workers_2"):
+        for route, r in d[workers].items():
+            rows.append([workers.split("_")[1], ROUTES.get(route, route), num(r["requests_per_s"]),
+                         f"{r['latency_p50_ms']:.2f} ms", f"{r['latency_p99_ms']:.2f} ms",
+                         r["errors"], f"{r['ratio_to_v1']:.2f}" if "ratio_to_v1" in r else ""])
+    reload_ = d["hot_reload"]
+    swap_rows = [[name.replace("_", " "), num(r["requests_per_s"]),
+                  f"{r['latency_p50_ms']:.2f} ms", f"{r['latency_p99_ms']:.2f} ms", r["errors"]]
+                 for name, r in reload_.items() if isinstance(r, dict)]
+    health = [[p["decode_processes"], num(p["body_bytes"]), p["statuses"],
+               f"{p['healthz_p50_ms']} ms", f"{p['healthz_max_ms']} ms"]
+              for p in d.get("healthz_under_20_large_requests", [])]
+    return (table(["workers", "route", "requests/s", "p50", "p99", "errors", "/ v1"], rows)
+            + f"\n\n{d['clients']} clients, {d['rounds']} alternating rounds of "
+              f"{d['seconds_per_round']:g} s.\n\n**Hot reload**: the file replaced "
+              f"{reload_['files_replaced']} times during the run, version "
+              f"{reload_['version_served_at_end']} served at the end, "
+              f"{reload_['failed_requests']} failed requests.\n\n"
+            + table(["", "requests/s", "p50", "p99", "errors"], swap_rows)
+            + ("\n\n**`/healthz` while 20 requests of ~1 MiB run:**\n\n"
+               + table(["`--decode-processes`", "body bytes", "statuses", "`/healthz` p50",
+                        "`/healthz` worst"], health) if health else ""))
+
+
+def js_latency(d: dict[str, Any]) -> str:
+    return table([f"`act`, one observation ({num(d['calls'])} calls x {d['rounds']} rounds)",
+                  "p50", "p99"], [
+        [f"Python, onnxruntime {d['machine'].get('onnxruntime_python', '')}",
+         f"{d['python_onnxruntime']['p50_us']} µs", f"{d['python_onnxruntime']['p99_us']} µs"],
+        [f"Node, onnxruntime-node {d['machine'].get('onnxruntime_js', '')}",
+         f"{d['js_onnxruntime_node']['p50_us']} µs", f"{d['js_onnxruntime_node']['p99_us']} µs"],
+        ["Node, onnxruntime-web", f"{d['js_onnxruntime_web_in_node']['p50_us']} µs",
+         f"{d['js_onnxruntime_web_in_node']['p99_us']} µs"],
+        ["onnxruntime-node / Python", ratio(d["js_over_python"]["p50_us"]),
+         ratio(d["js_over_python"]["p99_us"])],
+    ]) + f"\n\nTarget: {d['target']}."
+
+
+def js_page(d: dict[str, Any]) -> str:
+    return table(["the web page, headless Chromium " + d.get("chromium", ""), "measured"], [
+        ["runtime", d["runtime"]],
+        ["CartPole steps per second, the policy deciding every step", num(d["steps_per_s"])],
+        [f"greedy mean return over {d['episodes']} episodes", num(d["mean_return"])],
+        ["page load to playing", f"{d['page_load_to_playing_s']} s"],
+        ["console errors", len(d["console_errors"])],
+    ])
+
+
+def grpc_rest(d: dict[str, Any]) -> str:
+    rows = []
+    for case, r in d.items():
+        if not case.startswith("inference_threads"):
+            continue
+        batch = case.rsplit("_", 1)[1]
+        for proto in ("grpc", "rest"):
+            p = r[proto]
+            rows.append([batch, proto, num(p["requests_per_s"]), f"{p['latency_p50_ms']} ms",
+                         f"{p['latency_p99_ms']} ms", p["errors"],
+                         ratio(r["grpc_over_rest_requests_per_s"]) if proto == "grpc" else ""])
+    return (table(["batch", "protocol", "requests/s", "p50", "p99", "errors", "gRPC / REST"], rows)
+            + f"\n\n{d['clients']} clients, {d['rounds']} alternating rounds of "
+              f"{d['seconds_per_round']:g} s, binary tensors; policy: {d['policy']}.")
+
+
+def quantize(d: dict[str, Any]) -> str:
+    rows = []
+    for name, p in d["policies"].items():
+        f, q = p["float32"], p["int8"]
+        rows.append([f"{name} ({num(p['env_steps'])} steps, mean return "
+                     f"{num(p['final_mean_return'])})", p["method"],
+                     f"{p['greedy_agreement']:.2%}".replace(".00%", "%"),
+                     f"{p['max_abs_diff']['probs']:.1e}",
+                     f"{num(f['file_bytes'])} → {num(q['file_bytes'])}",
+                     f"{f['act_one_observation']['p50_us']} / {f['act_one_observation']['p99_us']}"
+                     f" → {q['act_one_observation']['p50_us']} / "
+                     f"{q['act_one_observation']['p99_us']}",
+                     f"{num(f['batch_256_obs_per_s'])} → {num(q['batch_256_obs_per_s'])}"])
+    return (table(["policy", "method", "greedy agreement", "max \\|Δprobs\\|", "file bytes",
+                   "`act` p50 / p99 (µs)", "batch of 256 (obs/s)"], rows)
+            + f"\n\nfloat32 → int8; onnxruntime threads: {d['onnxruntime_threads']}.")
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    f.__name__: f for f in (train_speed, api_speed, image_speed, tensorboard_cost, envs,
+                            defaults, scale, export, serve_latency, http_load, js_latency,
+                            js_page, grpc_rest, quantize)}
+
+
+# -- plots ---------------------------------------------------------------------------------------
+def image(path: str) -> str:
+    """The page's link to a plot of bench/results/ (`bench/results/x.png` -> `results/x.png`)."""
+    return IMAGES + str(Path(path).relative_to("bench/results"))
+
+
+def plots() -> list[Path]:
+    return sorted(RESULTS.rglob("*.png"))
+
+
+# -- mkdocs events -------------------------------------------------------------------------------
+def on_files(files, config, **kwargs):
+    for plot in plots():
+        files.append(File.generated(config, IMAGES + str(plot.relative_to(RESULTS)),
+                                    abs_src_path=str(plot)))
+    return files
+
+
+def on_pre_build(**kwargs) -> None:
+    SHOWN.clear()
+
+
+def on_page_markdown(markdown: str, page, **kwargs) -> str:
+    if page.file.src_uri == PAGE:
+        names = MARKER.findall(markdown)
+        found = sorted(p.stem for p in RESULTS.glob("*.json"))
+        for name in sorted(set(found) - set(names)):
+            log.warning(f"{PAGE} shows no results for bench/results/{name}.json: add a line "
+                        f"<!-- results: {name} --> (and a renderer in docs/hooks/results.py)")
+        markdown = MARKER.sub(lambda m: render(m.group(1)), markdown)
+    folder = posixpath.dirname(page.file.src_uri)
+    SHOWN.update(posixpath.normpath(posixpath.join(folder, target))
+                 for target in IMAGE_LINK.findall(markdown))
+    return markdown
+
+
+def render(name: str) -> str:
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        raise PluginError(f"{PAGE}: <!-- results: {name} --> but there is no {path}")
+    if name not in RENDERERS:
+        raise PluginError(f"bench/results/{name}.json has no renderer in docs/hooks/results.py")
+    data = json.loads(path.read_text())
+    return RENDERERS[name](data) + "\n\n" + source(name, data)
+
+
+def on_post_build(**kwargs) -> None:
+    """Every plot of bench/results/ is shown on some page."""
+    for plot in plots():
+        if IMAGES + str(plot.relative_to(RESULTS)) not in SHOWN:
+            log.warning(f"no page shows bench/results/{plot.relative_to(RESULTS)}")
+
+
+def on_serve(server, config, builder, **kwargs):
+    server.watch(str(RESULTS))
+    return server

@@ -9,7 +9,7 @@ rounds alternate the runtimes and each figure is the median over rounds. Then th
 in headless Chromium (Debian's chromium, driven by Playwright): the policy decides every
 step of 20 CartPole episodes as fast as the page goes; steps per second and the mean
 return. Writes bench/results/js_latency.json, js_page.json and web_screenshot.png (the
-README's picture of the page).
+picture of the page in docs/javascript.md).
 """
 
 from __future__ import annotations

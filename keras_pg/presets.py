@@ -4,7 +4,7 @@ A preset is applied over the generic defaults of `Config`, and settings given ex
 override it. With `preset="auto"` (the default of the command line and of
 `keras_pg.REINFORCE`) the preset named after the env id is applied when there is one
 (`ENV-graph` on the graph backend), so a tuned env trains with its tuned settings; `"none"`
-opts out. The per-environment figures are what bench/envs.py measures (README, Results).
+opts out. The per-environment figures are what bench/envs.py measures (docs/results.md).
 """
 
 from __future__ import annotations

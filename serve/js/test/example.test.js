@@ -1,4 +1,4 @@
-// The README's Node example: a trained CartPole policy plays the JavaScript CartPole.
+// The Node example of docs/javascript.md: a trained CartPole policy plays the JavaScript CartPole.
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";

@@ -15,7 +15,7 @@ import pytest
 from keras_pg.cli import main
 from keras_pg.run.run_dir import RunDir
 from keras_pg.tuning.study_record import RECORD, check_record
-from keras_pg.tuning.tune import CHECKPOINTS, TrialReport, _open_study
+from keras_pg.tuning.tune import CHECKPOINTS, TrialReport, open_study
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--env", "CartPole-v1", "--max-steps", "2000", "--eval-episodes", "2"]
@@ -61,7 +61,7 @@ def test_a_study_continues_and_its_best_config_trains(tmp_path, capsys):
 
 
 def test_the_pruner_stops_a_trial_that_is_clearly_worse(tmp_path):
-    study = _open_study(optuna, f"sqlite:///{tmp_path}/p.db", "p", seed=0)
+    study = open_study(optuna, f"sqlite:///{tmp_path}/p.db", "p", seed=0)
 
     def scripted(level: float):
         def objective(trial):

@@ -124,7 +124,7 @@ def tune(env: str | Callable[..., gym.Env] = "CartPole-v1", *, trials: int = 20,
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
     try:
-        the_study = _open_study(optuna, storage, study, seed)
+        the_study = open_study(optuna, storage, study, seed)
         check_record(the_study, storage, record)
         run = _objective(env, the_study, search, out, max_steps, objective, seed, seeds,
                          preset, settings)
@@ -172,7 +172,10 @@ def _check_writable(out: Path) -> None:
                       str(out)) from None
 
 
-def _open_study(optuna: ModuleType, storage: str, name: str, seed: int) -> optuna.Study:
+def open_study(optuna: ModuleType, storage: str, name: str, seed: int) -> optuna.Study:
+    """The study `name` in `storage` (created if new; its sqlite folder too), with TPE sampling
+    seeded by `seed`, median pruning, and heartbeats that retry a trial whose process died;
+    a ConfigError in one line when the storage cannot be opened."""
     if storage.startswith("sqlite:///"):
         folder = Path(storage.removeprefix("sqlite:///")).parent
         try:

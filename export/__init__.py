@@ -13,8 +13,13 @@ so that `python -m export` checks its arguments before TensorFlow loads.
 """
 
 import importlib
+from typing import TYPE_CHECKING
 
 from export.errors import ExportError, VerificationError
+
+if TYPE_CHECKING:  # their types, for type checkers; at run time __getattr__ imports them
+    from export.export import REPORT, export_policy, to_onnx
+    from export.source import PolicySource
 
 _LAZY = {"REPORT": "export.export", "export_policy": "export.export",
          "to_onnx": "export.export", "PolicySource": "export.source"}
@@ -23,7 +28,7 @@ __all__ = ["REPORT", "ExportError", "PolicySource", "VerificationError", "export
            "to_onnx"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name not in _LAZY:
         raise AttributeError(f"module 'export' has no attribute {name!r}")
     importlib.import_module("keras_pg")  # first: it quiets TensorFlow's start-up logging

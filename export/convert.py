@@ -27,6 +27,7 @@ def policy_function(model: keras.Model, head: Head) -> tf.types.experimental.Gen
     @tf.function(input_signature=[observation_spec(model, name=contract.INPUT)])
     def policy(obs: tf.Tensor) -> dict[str, tf.Tensor]:
         params = model(obs, training=False)
+        values: tuple[tf.Tensor, ...]
         if head.kind == "categorical":
             values = (tf.nn.softmax(params, axis=-1),
                       tf.argmax(params, axis=-1, output_type=tf.int64))

@@ -123,12 +123,13 @@ def export_policy(policy: PolicySource, path: str | Path | None = None, *,
     function = policy_function(policy.model, make_head(policy.action_space))
     observations = {"sampled": sample_observations(policy.observation_space,
                                                    VERIFY_OBSERVATIONS, seed)}
+    config = policy.config  # env_id is read from it: not None when env_id is set
     if policy.observations is not None:
         observations["rollout"] = policy.observations[:VERIFY_OBSERVATIONS]
-    elif policy.env_id and not is_factory_name(policy.env_id):
-        training_env(policy.config).close()  # a one-line ExportError if it cannot be made
+    elif config is not None and policy.env_id and not is_factory_name(policy.env_id):
+        training_env(config).close()  # a one-line ExportError if it cannot be made
         observations["rollout"] = rollout_observations(
-            function, lambda: training_env(policy.config), VERIFY_OBSERVATIONS, seed)
+            function, lambda: training_env(config), VERIFY_OBSERVATIONS, seed)
     report = verify(model_bytes, function, observations)
     if quantize is not None:
         model_bytes, report["quantization"] = quantize_model(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import gymnasium as gym
 import keras
@@ -128,7 +128,7 @@ def _observations(run: RunDir, space: gym.Space) -> np.ndarray | None:
     return observations
 
 
-def _from_env(model: keras.Model, config: dict[str, Any], summary: dict | None,
+def _from_env(model: keras.Model, config: dict[str, Any], summary: dict[str, Any] | None,
               run_dir: Path | None, where: str) -> PolicySource:
     """A PolicySource whose spaces come from creating the env (no spaces.json)."""
     env = training_env(config)
@@ -186,8 +186,9 @@ def check_model_fits(model: keras.Model, where: str, observation_space: gym.Spac
             f"{shape} {dtype}); {hint}")
     if isinstance(action_space, gym.spaces.Discrete):
         size, what = int(action_space.n), "one logit per action"
-    else:
-        size, what = 2 * int(action_space.shape[0]), "a mean and a log-std per dimension"
+    else:  # a Box: check_spaces and spaces.json (space_from_description) admit no other
+        box = cast(gym.spaces.Box, action_space)
+        size, what = 2 * int(box.shape[0]), "a mean and a log-std per dimension"
     got = model.output_shape
     if len(got) != 2 or got[-1] != size:
         raise ExportError(
@@ -198,4 +199,5 @@ def check_model_fits(model: keras.Model, where: str, observation_space: gym.Spac
 def _describe(space: gym.Space) -> str:
     if isinstance(space, gym.spaces.Discrete):
         return f"Discrete({int(space.n)})"
-    return f"Box(shape={tuple(space.shape)}, {space.dtype})"
+    box = cast(gym.spaces.Box, space)  # as in check_model_fits: Box or Discrete
+    return f"Box(shape={tuple(box.shape)}, {box.dtype})"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import gymnasium as gym
 import keras
@@ -37,11 +37,12 @@ from keras_pg.run.plots import plot_learning_curve
 from keras_pg.run.run_dir import EpisodeRow, RunDir, RunDirError
 from keras_pg.run.tensorboard import TensorBoardLog, drop_events_after, hparams
 from keras_pg.seeding import EVAL_STREAM, PREDICT_STREAM, derived_seed, initialization
-from keras_pg.train import INTERRUPTED, Trainer
+from keras_pg.train import INTERRUPTED, Progress, Trainer
 from serve.observations import FLOAT32, UINT8, as_batch
 from serve.spaces import describe_space
 
 EnvArg = str | Callable[..., gym.Env]
+PolicyArg: TypeAlias = keras.Model | Callable[[gym.Space], keras.Model]
 
 
 class REINFORCE:
@@ -67,9 +68,9 @@ class REINFORCE:
         anything is written.
     """
 
-    def __init__(self, env: EnvArg = "CartPole-v1", *, policy: keras.Model | Callable | None = None,
+    def __init__(self, env: EnvArg = "CartPole-v1", *, policy: PolicyArg | None = None,
                  run_dir: str | Path | None = None, preset: str = "auto", verbose: int = 0,
-                 **settings: Any):
+                 **settings: Any) -> None:
         if "env_id" in settings:
             raise ConfigTypeError("pass the env as the first argument, not env_id=")
         settings = dict(settings)
@@ -89,7 +90,7 @@ class REINFORCE:
             if (Path(run_dir) / rd.LOCK).exists():  # a run in progress: name its process
                 RunDirLock(run_dir).acquire().release()
             RunDir(run_dir).check_new()
-        self._lock = None
+        self._lock: RunDirLock | None = None
         self._setup(config, env, policy, Path(run_dir) if run_dir else None, verbose,
                     restore=False)
 
@@ -100,8 +101,9 @@ class REINFORCE:
         callable; an id or "module:EnvId" run rebuilds its env from config.json."""
         path = RunDir(path).check_resumable().path
         agent = cls.__new__(cls)
-        agent.preset, agent._lock = None, RunDirLock(path)
-        with agent._lock:  # nobody writes while the run is read and checked
+        lock = RunDirLock(path)
+        agent.preset, agent._lock = None, lock
+        with lock:  # nobody writes while the run is read and checked
             config = _read_config(path)
             if env is None and is_factory_name(config.env_id):
                 raise ConfigError(f"{path} was trained on the Python env factory "
@@ -111,18 +113,19 @@ class REINFORCE:
                          verbose, restore=True)
         return agent
 
-    def _setup(self, config: Config, env: EnvArg, policy, run_dir: Path | None, verbose: int,
-               restore: bool) -> None:
+    def _setup(self, config: Config, env: EnvArg, policy: PolicyArg | None,
+               run_dir: Path | None, verbose: int, restore: bool) -> None:
         """Check everything, build the networks and backend, then (only then) write."""
         config, self.env_source, info = prepare_env(env, config)
         self.config, self.run_dir, self.verbose = config, run_dir, verbose
         self.observation_space, self.action_space = info.observation_space, info.action_space
         self.spaces = {"observation_space": describe_space(info.observation_space),
                        "action_space": describe_space(info.action_space)}
-        if restore:
-            RunDir(run_dir).check_spaces(self.spaces)
+        restore_from = run_dir if restore else None  # `load` restores from its run_dir
+        if restore_from is not None:
+            RunDir(restore_from).check_spaces(self.spaces)
         with initialization(config.seed):
-            model = self._policy_model(policy, run_dir if restore else None)
+            model = self._policy_model(policy, restore_from)
             learner = Learner(config, info.observation_space, info.action_space, model)
         target = config.target_return if config.target_return is not None \
             else info.reward_threshold
@@ -130,15 +133,15 @@ class REINFORCE:
                                 target, run_dir, self.spaces)
         self.summary: dict[str, Any] | None = None
         self._predict_calls = 0
-        self._act = {}
-        if restore:
+        self._act: dict[bool, tf.types.experimental.ConcreteFunction] = {}
+        if restore_from is not None:
             try:
-                self._trainer.restore(run_dir)
+                self._trainer.restore(restore_from)
             except BaseException:
                 self._trainer.backend.close()  # its envs, and a Ray it may have started
                 raise
-            if RunDir(run_dir).tensorboard_dir.is_dir():
-                drop_events_after(RunDir(run_dir).tensorboard_dir,
+            if RunDir(restore_from).tensorboard_dir.is_dir():
+                drop_events_after(RunDir(restore_from).tensorboard_dir,
                                   self._trainer.progress.env_steps)
         elif run_dir is not None:
             RunDir(run_dir).create()
@@ -147,7 +150,7 @@ class REINFORCE:
                 self._write_config(run_dir)
                 self._trainer.save()  # a first checkpoint: a run killed at once resumes
 
-    def _policy_model(self, policy, restore_from: Path | None) -> keras.Model:
+    def _policy_model(self, policy: PolicyArg | None, restore_from: Path | None) -> keras.Model:
         c = self.config
         if c.network == "custom" and restore_from is not None:
             return load_policy(RunDir(restore_from).model_file)
@@ -161,7 +164,8 @@ class REINFORCE:
         return model
 
     # -- training ----------------------------------------------------------------------------
-    def learn(self, max_steps: int | None = None, callbacks: list | None = None, *,
+    def learn(self, max_steps: int | None = None,
+              callbacks: list[keras.callbacks.Callback] | None = None, *,
               checkpoint_every_s: float = 10.0,
               should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
         """Train; a second call continues where the first stopped.
@@ -201,7 +205,7 @@ class REINFORCE:
                     seed=derived_seed(self.config.seed, EVAL_STREAM, 0))
             self.summary = self._trainer.summary(evaluation) | {"stop_reason": reason}
             if self.run_dir is not None:
-                self._write_results(self.run_dir)
+                self._write_results(self.run_dir, self.summary)
             if board is not None:
                 board.write_results(self.summary["env_steps"], self.summary)
         return self.summary
@@ -265,15 +269,15 @@ class REINFORCE:
         updates.csv, model.keras, and after `learn` summary.json and learning_curve.png)
         into `path` (default: the agent's run_dir); `REINFORCE.load(path)` reads it back.
         `export.to_onnx(agent)` adds policy.onnx."""
-        if path is None and self.run_dir is None:
-            raise ConfigError("save() needs a path: this agent has no run_dir")
         path = Path(path) if path is not None else self.run_dir
+        if path is None:
+            raise ConfigError("save() needs a path: this agent has no run_dir")
         RunDir(path).create()
         with self._run_dir_lock(path):
             self._write_config(path)
             self._trainer.save(path)
             if self.summary is not None:
-                self._write_results(path)
+                self._write_results(path, self.summary)
         return path
 
     def _run_dir_lock(self, path: Path) -> RunDirLock:
@@ -309,7 +313,7 @@ class REINFORCE:
         return self._trainer.learner.model
 
     @property
-    def progress(self):
+    def progress(self) -> Progress:
         """The run's counters (updates, episodes, env_steps, train_wall_s, solved, ...)."""
         return self._trainer.progress
 
@@ -328,12 +332,12 @@ class REINFORCE:
     def _write_config(self, path: Path) -> None:
         RunDir(path).write_config(self.config.to_dict(), self.spaces)
 
-    def _write_results(self, path: Path) -> None:
+    def _write_results(self, path: Path, summary: dict[str, Any]) -> None:
         c = self.config
         returns = np.array([row.episode_return for row in self._trainer.episode_rows])
         plot_learning_curve(RunDir(path).file(rd.CURVE), returns, self._trainer.target,
                             f"REINFORCE on {c.env_id} (seed {c.seed})")
-        RunDir(path).write_summary(self.summary)
+        RunDir(path).write_summary(summary)
 
     def __repr__(self) -> str:
         return (f"REINFORCE({self.config.env_id!r}, steps={self.progress.env_steps:,}, "

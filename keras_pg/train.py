@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from keras_pg.algorithm.update import NonFiniteLossError
 from keras_pg.backends import Backend, Round, RoundInterrupted
 from keras_pg.callbacks import CallbackDriver
 from keras_pg.config import Config
+from keras_pg.evaluate import Evaluation
 from keras_pg.run import checkpoint
 from keras_pg.run.run_dir import EpisodeRow, RunDir, RunDirError, UpdateRow
 
@@ -58,7 +60,7 @@ class Trainer:
     """
 
     def __init__(self, config: Config, learner: Learner, backend: Backend,
-                 target: float | None, run_dir: Path | None, spaces: dict):
+                 target: float | None, run_dir: Path | None, spaces: dict[str, Any]) -> None:
         self.config, self.learner, self.backend = config, learner, backend
         self.target, self.spaces = target, spaces
         self.run_dir = run_dir
@@ -127,7 +129,10 @@ class Trainer:
         self._log_episodes(round_)
         if round_.update is None and p.solved:
             return None
-        result = round_.update or self.learner.learn(round_.batch)
+        result = round_.update
+        if result is None:
+            assert round_.batch is not None  # Round: a backend that did not update sends a batch
+            result = self.learner.learn(round_.batch)
         self._keep_observations(round_.observations)
         return result
 
@@ -241,6 +246,7 @@ class Trainer:
         """A RunDirError if another writer (an agent loaded from the same run directory, a
         `train --resume`) has checkpointed into the run directory since this trainer loaded
         or last wrote it: writing now would silently replace that training with this one's."""
+        assert self.run_dir is not None  # its callers check: a run without one has no writers
         progress = checkpoint.written_since(self.run_dir, self.checkpoint_id)
         if progress is not None:
             raise RunDirError(
@@ -258,7 +264,7 @@ class Trainer:
         self.checkpoint_id = saved.checkpoint_id
         self.observation_sample = RunDir(run_dir).read_observations()
 
-    def summary(self, evaluation) -> dict:
+    def summary(self, evaluation: Evaluation | None) -> dict[str, Any]:
         """The run's outcome (summary.json); `evaluation` is an Evaluation or None."""
         c, p = self.config, self.progress
         return {

@@ -67,4 +67,8 @@ def observation_dtype(space: gym.Space) -> str:
 def observation_shape(space: gym.Space) -> tuple[int, ...]:
     """The shape of one observation as the policy takes it: () for a Discrete index, the
     Box's shape otherwise."""
-    return () if isinstance(space, gym.spaces.Discrete) else tuple(space.shape)
+    if isinstance(space, gym.spaces.Discrete):
+        return ()
+    if space.shape is None:  # Dict, Tuple, ...: spaces no policy takes
+        raise TypeError(f"space {space} has no shape; expected Box or Discrete")
+    return tuple(space.shape)

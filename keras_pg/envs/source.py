@@ -53,7 +53,7 @@ class EnvSource:
                 env = _checked_env(self.factory(**self.kwargs), self.name)
                 return env if self.max_episode_steps is None else gym.wrappers.TimeLimit(
                     env, self.max_episode_steps)
-            extra = {"render_mode": render_mode} if render_mode else {}
+            extra: dict[str, Any] = {"render_mode": render_mode} if render_mode else {}
             return gym.make(self.name, **self._limit(), **self.kwargs, **extra)
 
     def make_vector(self, num_envs: int, mode: str = "sync") -> gym.vector.VectorEnv:
@@ -61,6 +61,7 @@ class EnvSource:
         rollout relies on it). `sync`: stepped in this process, with a registered env's
         native vectorized implementation (CartPole) where there is one; `async`: one
         subprocess per env (gymnasium's AsyncVectorEnv), for envs whose steps are slow."""
+        env: gym.vector.VectorEnv
         with _creating(self):
             if mode == "async":
                 env = gym.vector.AsyncVectorEnv([self.make] * num_envs)
@@ -74,7 +75,7 @@ class EnvSource:
             raise ConfigError(f"{self.name}: expected NEXT_STEP autoreset, got {mode}")
         return env
 
-    def _limit(self) -> dict[str, int]:
+    def _limit(self) -> dict[str, Any]:
         return {} if self.max_episode_steps is None else {
             "max_episode_steps": self.max_episode_steps}
 
@@ -181,13 +182,13 @@ def check_api(env_id: str, env: gym.Env) -> None:
     """Raise a one-line ConfigError unless `reset` returns (observation, info) and `step`
     the five values of gymnasium >= 0.26 (observation, reward, terminated, truncated, info);
     an env written for gym < 0.26 returns the observation alone, and four values from step."""
-    result = env.reset(seed=0)
-    if not (isinstance(result, tuple) and len(result) == 2):
-        raise ConfigError(f"the env {env_id}: reset() returned {_described(result)}; expected "
+    reset = env.reset(seed=0)
+    if not (isinstance(reset, tuple) and len(reset) == 2):
+        raise ConfigError(f"the env {env_id}: reset() returned {_described(reset)}; expected "
                           f"(observation, info) as gymnasium envs return (gym < 0.26 API?)")
-    result = env.step(env.action_space.sample())
-    if not (isinstance(result, tuple) and len(result) == 5):
-        raise ConfigError(f"the env {env_id}: step() returned {_described(result)}; expected "
+    step = env.step(env.action_space.sample())
+    if not (isinstance(step, tuple) and len(step) == 5):
+        raise ConfigError(f"the env {env_id}: step() returned {_described(step)}; expected "
                           f"(observation, reward, terminated, truncated, info) as gymnasium "
                           f"envs return (gym < 0.26 API, with one done flag?)")
 

@@ -35,7 +35,8 @@ def observation_input(observation_space: gym.Space) -> keras.KerasTensor:
                        dtype=observation_dtype(observation_space), name="obs")
 
 
-def _preprocess(obs, observation_space: gym.Space, normalizer: RunningNormalization | None):
+def _preprocess(obs: keras.KerasTensor, observation_space: gym.Space,
+                normalizer: RunningNormalization | None) -> keras.KerasTensor:
     """One-hot (Discrete), scaling to [0, 1] (images), or normalization (other Boxes, if on)."""
     if isinstance(observation_space, gym.spaces.Discrete):
         return OneHot(int(observation_space.n), int(observation_space.start), name="one_hot")(obs)
@@ -96,7 +97,7 @@ def has_convolutions(model: keras.Model) -> bool:
 
 
 def make_act_fn(model: keras.Model, head: Head, greedy: bool = False,
-                with_params: bool = False):
+                with_params: bool = False) -> tf.types.experimental.ConcreteFunction:
     """A compiled `act(obs [N, *obs_shape], seed int64 [2]) -> actions`, or with
     `with_params` `-> (actions, params)`, params being the network's output [N, k] (for a
     caller that checks it is finite).
@@ -111,7 +112,7 @@ def make_act_fn(model: keras.Model, head: Head, greedy: bool = False,
     # CPU (measured: 18k -> 13k obs/s for the Nature CNN at 84x84x3), where oneDNN wins.
     @tf.function(input_signature=signature, jit_compile=not has_convolutions(model),
                  autograph=False)
-    def act(obs: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    def act(obs: tf.Tensor, seed: tf.Tensor) -> tf.Tensor | tuple[tf.Tensor, tf.Tensor]:
         params = model(obs, training=False)
         actions = head.greedy(params) if greedy else head.sample(params, seed)
         return (actions, params) if with_params else actions

@@ -83,7 +83,7 @@ def save(run_dir: Path, arrays: dict[str, np.ndarray], progress: dict[str, Any],
     path, previous = run_dir / rd.CHECKPOINT, run_dir / rd.PREVIOUS_CHECKPOINT
 
     def write(tmp: Path) -> None:
-        np.savez(tmp, **payload)
+        np.savez(tmp, allow_pickle=False, **payload)  # numbers and text, as `read` loads them
         if path.exists():  # the current checkpoint becomes the previous one, atomically
             link = tmp.with_name(tmp.name + ".prev")
             os.link(path, link)
@@ -131,9 +131,9 @@ def load(run_dir: Path, config: dict[str, Any], spaces: dict[str, Any]) -> Check
             f"{path} was written for the spaces {state['spaces']} of {state['env_id']}, not "
             f"this env's {spaces}; resume with the run's own env")
     progress = state["progress"]
-    episode_rows = [EpisodeRow(*row) for row in _verified_rows(
+    episode_rows = [EpisodeRow._make(row) for row in _verified_rows(
         run_dir / rd.METRICS, progress["episodes"], state["metrics_sha256"], "episode")]
-    update_rows = [UpdateRow(*row) for row in _verified_rows(
+    update_rows = [UpdateRow._make(row) for row in _verified_rows(
         run_dir / rd.UPDATES, progress["updates"], state["updates_sha256"], "update")]
     return Checkpoint(arrays, progress, episode_rows, update_rows, state.get("checkpoint_id"))
 

@@ -24,7 +24,7 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Call `write(tmp_path)` on a temporary file next to `path`, then rename it to `path`.
 
     The temporary file keeps `path`'s suffix (Keras and matplotlib choose the format by it)

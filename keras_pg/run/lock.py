@@ -20,7 +20,7 @@ class RunDirLock:
     (or another RunDirLock) holds it. As a context manager it is re-entrant: nested blocks
     of the same object release it when the outermost one ends."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: str | os.PathLike[str]) -> None:
         self.path = Path(run_dir) / LOCK
         self._fd: int | None = None
         self._depth = 0

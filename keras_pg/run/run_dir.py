@@ -159,11 +159,11 @@ class RunDir:
     # -- metrics -----------------------------------------------------------------------------
     def episodes(self, limit: int | None = None) -> list[EpisodeRow]:
         """The first `limit` rows of metrics.csv (default: all; none before any episode)."""
-        return [EpisodeRow(*row) for row in files.read_csv(self.path / METRICS, limit)]
+        return [EpisodeRow._make(row) for row in files.read_csv(self.path / METRICS, limit)]
 
     def updates(self, limit: int | None = None) -> list[UpdateRow]:
         """The first `limit` rows of updates.csv (default: all; none before any update)."""
-        return [UpdateRow(*row) for row in files.read_csv(self.path / UPDATES, limit)]
+        return [UpdateRow._make(row) for row in files.read_csv(self.path / UPDATES, limit)]
 
     def write_metrics(self, episodes: list[EpisodeRow], updates: list[UpdateRow]) -> None:
         """metrics.csv and updates.csv, whole."""

@@ -25,6 +25,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -53,35 +54,42 @@ class TensorBoardLog(keras.callbacks.Callback):
         histogram_every: updates between histograms (0: none).
     """
 
-    def __init__(self, logdir: Path, hparams: dict, observations: Callable[[], np.ndarray | None],
-                 histogram_every: int = 10):
+    def __init__(self, logdir: Path, hparams: dict[str, float | int | str | bool],
+                 observations: Callable[[], np.ndarray | None], histogram_every: int = 10) -> None:
         super().__init__()
         self.logdir, self.hparams = Path(logdir), hparams
         self.observations, self.histogram_every = observations, histogram_every
-        self._writer = None
+        self._writer: tf.summary.SummaryWriter | None = None
 
-    def on_train_begin(self, logs=None) -> None:
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
         from tensorboard.plugins.hparams import api as hp
 
         first = not any(self.logdir.glob("events.out.tfevents.*"))
         with writing(self.logdir):
-            self._writer = tf.summary.create_file_writer(str(self.logdir))
+            self._writer = writer = tf.summary.create_file_writer(str(self.logdir))
             if first:  # once per run, not again when a run continues
-                with self._writer.as_default(step=0):
+                with writer.as_default(step=0):
                     hp.hparams_config(hparams=[hp.HParam(k) for k in sorted(self.hparams)],
                                       metrics=[hp.Metric(tag) for tag in RESULT_TAGS])
                     hp.hparams(self.hparams, trial_id=str(self.logdir.parent))
-            self._writer.flush()
+            writer.flush()
 
-    def on_epoch_end(self, epoch, logs=None) -> None:
-        step = int(logs["env_steps"])
-        with writing(self.logdir), self._writer.as_default(step=step):
+    def _opened_writer(self) -> tf.summary.SummaryWriter:
+        """The writer `on_train_begin` opened (Keras calls it first)."""
+        if self._writer is None:
+            raise RuntimeError("TensorBoardLog: on_train_begin was not called")
+        return self._writer
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        assert logs is not None  # keras_pg.callbacks passes every update's logs
+        step, writer = int(logs["env_steps"]), self._opened_writer()
+        with writing(self.logdir), writer.as_default(step=step):
             for tag, key in SCALARS.items():
                 if np.isfinite(logs.get(key, np.nan)):
                     tf.summary.scalar(tag, logs[key])
             if self.histogram_every and epoch % self.histogram_every == 0:
                 self._histograms()
-            self._writer.flush()
+            writer.flush()
 
     def _histograms(self) -> None:
         observations = self.observations()
@@ -110,9 +118,9 @@ class TensorBoardLog(keras.callbacks.Callback):
                         tf.summary.scalar(tag, value)
             writer.flush()
 
-    def on_train_end(self, logs=None) -> None:
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
         with writing(self.logdir):
-            self._writer.flush()
+            self._opened_writer().flush()
 
 
 @contextmanager
@@ -131,9 +139,9 @@ def _is_gaussian(model: keras.Model) -> bool:
     return any(layer.name == "gaussian" for layer in model.layers)
 
 
-def hparams(config: dict) -> dict[str, float | int | str | bool]:
+def hparams(config: dict[str, Any]) -> dict[str, float | int | str | bool]:
     """A config as HParams: numbers, strings and bools (lists and objects as text)."""
-    flat = {}
+    flat: dict[str, float | int | str | bool] = {}
     for key, value in config.items():
         if isinstance(value, bool | int | float | str):
             flat[key] = value

@@ -3,23 +3,27 @@ trials."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from keras_pg.run import files
+
+if TYPE_CHECKING:  # for its names only: optuna is imported when a study runs
+    import optuna
 
 BEST_CONFIG = "best_config.json"
 PLOTS = ("optimization_history", "param_importances")
 TABLE_ROWS = 5
 
 
-def write_report(study, out: Path, objective: str, verbose: int) -> dict[str, Any]:
+def write_report(study: optuna.Study, out: Path, objective: str, verbose: int) -> dict[str, Any]:
     """Write OUT/best_config.json and the plots; print the table when verbose; return the
     summary (study, trial counts, best trial, its `objective` value and config, files
     written)."""
     import optuna
 
-    counts = {}
+    counts: dict[str, int] = {}
     for trial in study.get_trials(deepcopy=False):
         counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
     result: dict[str, Any] = {"study": study.study_name, "trials": counts, "out": str(out)}
@@ -38,7 +42,7 @@ def write_report(study, out: Path, objective: str, verbose: int) -> dict[str, An
     return result
 
 
-def _plots(study, out: Path) -> list[str]:
+def _plots(study: optuna.Study, out: Path) -> list[str]:
     """Optuna's optimization history and parameter importances as PNG (importances need two
     completed trials that differ)."""
     import matplotlib.pyplot as plt
@@ -53,13 +57,13 @@ def _plots(study, out: Path) -> list[str]:
         figure = axes.figure
         figure.set_size_inches(8, 5)
         figure.tight_layout()
-        files.atomic_write(out / f"{name}.png", lambda tmp, f=figure: f.savefig(tmp, format="png"))
+        files.atomic_write(out / f"{name}.png", functools.partial(figure.savefig, format="png"))
         plt.close(figure)
         written.append(str(out / f"{name}.png"))
     return written
 
 
-def _print_table(complete: list) -> None:
+def _print_table(complete: list[optuna.trial.FrozenTrial]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -67,7 +71,8 @@ def _print_table(complete: list) -> None:
     for column in ("trial", "value", "env steps", "eval"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("parameters")
-    for trial in sorted(complete, key=lambda t: t.value, reverse=True)[:TABLE_ROWS]:
+    # A COMPLETE trial of a single-objective study has its value.
+    for trial in sorted(complete, key=lambda t: cast(float, t.value), reverse=True)[:TABLE_ROWS]:
         summary = trial.user_attrs.get("summary", {})
         evaluation = summary.get("eval_mean_return")
         table.add_row(str(trial.number), f"{trial.value:.2f}", f"{summary.get('env_steps', 0):,}",
@@ -76,5 +81,5 @@ def _print_table(complete: list) -> None:
     Console(width=max(Console().width, 120)).print(table)
 
 
-def _short(value) -> str:
+def _short(value: object) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -35,10 +35,9 @@ env, settings = sys.argv[1], json.loads(sys.argv[2])
 agent = keras_pg.REINFORCE(SquareSideEnv if env == "SquareSide" else env, preset="none",
                            eval_episodes=0, target_return=1e9, **settings)
 summary = agent.learn()
-rows = agent._trainer.update_rows
-first_steps, first_wall = rows[0][2], rows[0][-1]
+rows = agent.updates
 summary["steps_per_s_after_first"] = round(
-    (rows[-1][2] - first_steps) / (rows[-1][-1] - first_wall), 1)
+    (rows[-1].env_steps - rows[0].env_steps) / (rows[-1].wall_s - rows[0].wall_s), 1)
 summary["parameters"] = agent.model.count_params()
 print(json.dumps(summary))
 """

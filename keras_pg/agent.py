@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_pg.algorithm.learner import Learner
-from keras_pg.backends import make_backend
+from keras_pg.backends import Backend, make_backend
 from keras_pg.callbacks import CallbackDriver
 from keras_pg.config import Config, ConfigError, ConfigTypeError, is_positive_int
 from keras_pg.envs.source import factory_name, is_factory_name, prepare_env
@@ -34,7 +34,7 @@ from keras_pg.progress import ProgressBar
 from keras_pg.run import run_dir as rd
 from keras_pg.run.lock import RunDirLock
 from keras_pg.run.plots import plot_learning_curve
-from keras_pg.run.run_dir import EpisodeRow, RunDir, RunDirError
+from keras_pg.run.run_dir import EpisodeRow, RunDir, RunDirError, UpdateRow
 from keras_pg.run.tensorboard import TensorBoardLog, drop_events_after, hparams
 from keras_pg.seeding import EVAL_STREAM, PREDICT_STREAM, derived_seed, initialization
 from keras_pg.train import INTERRUPTED, Progress, Trainer
@@ -328,6 +328,24 @@ class REINFORCE:
         """One row per training episode (metrics.csv): episode, env_steps, episode_return,
         length, wall_s."""
         return list(self._trainer.episode_rows)
+
+    @property
+    def updates(self) -> list[UpdateRow]:
+        """One row per update (updates.csv): update, episodes, env_steps, loss, entropy,
+        grad_norm, value_loss, explained_variance, wall_s."""
+        return list(self._trainer.update_rows)
+
+    @property
+    def recent_mean_return(self) -> float:
+        """Mean return of the last `solve_window` training episodes (nan before any): what
+        decides solving, and the callbacks' `mean_return`."""
+        return self._trainer.recent_mean()
+
+    @property
+    def backend(self) -> Backend:
+        """What collects the rounds (config.backend: gymnasium vector envs, TensorFlow graph
+        envs, or Ray actors; see keras_pg.backends)."""
+        return self._trainer.backend
 
     def _write_config(self, path: Path) -> None:
         RunDir(path).write_config(self.config.to_dict(), self.spaces)

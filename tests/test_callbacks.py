@@ -28,8 +28,8 @@ def test_lambda_callback_sees_every_update_with_its_metrics():
         assert set(LOG_KEYS) <= set(logs)
     last = epochs[-1][1]
     assert last["env_steps"] == agent.progress.env_steps
-    assert last["mean_return"] == pytest.approx(agent._trainer.recent_mean())
-    assert last["loss"] == pytest.approx(agent._trainer.update_rows[-1][3])
+    assert last["mean_return"] == pytest.approx(agent.recent_mean_return)
+    assert last["loss"] == pytest.approx(agent.updates[-1].loss)
     assert np.isnan(last["explained_variance"])  # no value baseline
 
 
@@ -53,7 +53,7 @@ def test_csv_logger_writes_a_row_per_update(tmp_path):
         rows = list(csv.DictReader(f))
     assert len(rows) == agent.progress.updates
     assert [int(r["epoch"]) for r in rows] == list(range(len(rows)))
-    assert [int(r["env_steps"]) for r in rows] == [u[2] for u in agent._trainer.update_rows]
+    assert [int(r["env_steps"]) for r in rows] == [u.env_steps for u in agent.updates]
 
 
 def exploding_agent():

@@ -52,7 +52,7 @@ def test_a_killed_actor_is_restarted_and_its_share_collected_again(local_ray):
         agent.learn(max_steps=3000)
         reference = rows(agent)
     with keras_pg.REINFORCE("CartPole-v1", backend="ray", num_workers=2, **SMALL) as agent:
-        workers = agent._trainer.backend.workers
+        workers = agent.backend.workers
         victim = ray.get(workers[1].pid.remote())
         killed = threading.Event()
 

@@ -79,13 +79,18 @@ def input_dtype(observation_space: dict[str, Any], version: int = CONTRACT_VERSI
     `version`: the image dtype ("uint8") for a Box of that dtype and rank (an H x W x C image,
     which the graph scales to [0, 1], so the policy takes raw frames), else "float32"."""
     rule = SPEC["input"]
-    image = rule["image"]
-    is_image = (observation_space.get("type") == image["type"]
-                and observation_space.get("dtype") == image["dtype"]
-                and len(observation_space.get("shape", ())) == image["rank"])
-    if is_image and version >= rule["since"]["image_dtype"]:
+    if is_image(observation_space) and version >= rule["since"]["image_dtype"]:
         return rule["image_dtype"]
     return rule["dtype"]
+
+
+def is_image(observation_space: dict[str, Any]) -> bool:
+    """Whether an observation space description is an image's (the contract's one rule: a Box
+    of dtype uint8 and rank 3, H x W x C), which the policy takes as raw uint8 frames."""
+    image = SPEC["input"]["image"]
+    return (observation_space.get("type") == image["type"]
+            and observation_space.get("dtype") == image["dtype"]
+            and len(observation_space.get("shape", ())) == image["rank"])
 
 
 def action_size(action_space: dict[str, Any]) -> int:

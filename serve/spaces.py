@@ -19,6 +19,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from serve import contract
+
 
 def _bounds(values: np.ndarray) -> list[float | str]:
     return [float(v) if np.isfinite(v) else ("inf" if v > 0 else "-inf")
@@ -52,10 +54,11 @@ def space_from_description(description: dict[str, Any]) -> gym.Space:
 
 
 def is_image_space(space: gym.Space) -> bool:
-    """A Box of shape (H, W, C) and dtype uint8: frames, which get a CNN and are scaled to
-    [0, 1] inside the model (so the policy takes raw uint8 frames)."""
-    return (isinstance(space, gym.spaces.Box) and len(space.shape) == 3
-            and space.dtype == np.uint8)
+    """A Box of shape (H, W, C) and dtype uint8 (the contract's image rule, contract.is_image):
+    frames, which get a CNN and are scaled to [0, 1] inside the model (so the policy takes raw
+    uint8 frames)."""
+    return isinstance(space, gym.spaces.Box) and contract.is_image(
+        {"type": "Box", "dtype": str(space.dtype), "shape": space.shape})
 
 
 def observation_dtype(space: gym.Space) -> str:

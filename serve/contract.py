@@ -5,7 +5,7 @@ and export/ writes files by what this module reads).
 The JSON names every constant once: the input and output names, their dtypes and shapes per
 policy kind, the metadata keys and which versions require them, the input dtype rule for
 image observations, the wire shapes of the Open Inference Protocol and Triton, and the
-versions. serve/js/src/contract.js and the contract's tables in docs/contract.md are generated
+versions. serve/js/src/contract-names.js and the contract's tables in docs/contract.md are generated
 from it (serve/contract_render.py); a test fails when either is stale.
 
 Graph (`[batch, ...]`: the first dimension is the batch, dynamic, named BATCH_DIM):

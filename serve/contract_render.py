@@ -1,7 +1,7 @@
 """The copies of the contract generated from serve/contract.json, and the check that they
 are current:
 
-    serve/js/src/contract.spec.js   the JSON as an ES module (serve/js/src/contract.js reads it)
+    serve/js/src/contract.spec.js   the JSON as an ES module (src/contract-names.js reads it)
     docs/contract.md                 the contract's tables, between the markers
                                      <!-- contract:begin --> and <!-- contract:end -->
 

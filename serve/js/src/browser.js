@@ -12,7 +12,7 @@
 import * as ort from "onnxruntime-web";
 
 import { fromBytes, notFound, policyLoader } from "./load.js";
-import { PolicyLoadError } from "./loading.js";
+import { PolicyLoadError } from "./onnx-file.js";
 
 /**
  * The bytes of a URL, a Blob or File (a file input's), or bytes.

@@ -5,13 +5,13 @@
  * @module
  */
 
-import * as contract from "./contract.js";
+import * as contract from "./contract-names.js";
 import {
   PolicyLoadError, TENSOR_TYPES, checkInputShape, dimsText, fits, theInput,
-} from "./loading.js";
+} from "./onnx-file.js";
 import { pyJson, pyRepr } from "./python.js";
 
-/** @typedef {import("./loading.js").NodeArg} NodeArg */
+/** @typedef {import("./onnx-file.js").NodeArg} NodeArg */
 
 const FIX = "re-export it with python -m export";
 const KINDS = contract.KINDS;
@@ -21,7 +21,7 @@ const KINDS = contract.KINDS;
  * its metadata and graph are checked; a PolicyLoadError otherwise.
  * @param {string} name
  * @param {Record<string, any>} metadata
- * @param {import("./loading.js").Graph} graph
+ * @param {import("./onnx-file.js").Graph} graph
  * @returns {{kind: string, shape: number[], actionSpace: contract.Space}}
  */
 export function checkContract(name, metadata, graph) {

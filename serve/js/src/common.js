@@ -3,8 +3,8 @@
  * @module
  */
 
-export * as contract from "./contract.js";
-export { PolicyLoadError } from "./loading.js";
+export * as contract from "./contract-names.js";
+export { PolicyLoadError } from "./onnx-file.js";
 export { NOT_FINITE } from "./observations.js";
-export { Policy } from "./policy.js";
+export { Policy } from "./onnx-policy.js";
 export { Random } from "./random.js";

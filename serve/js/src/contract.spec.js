@@ -1,6 +1,6 @@
 // generated from serve/contract.json by `python -m serve.contract_render --write`; do not edit.
 export default /** @type {const} */ ({
-  "//": "The ONNX contract of a keras_pg policy.onnx, its one source: serve/contract.py reads this file; serve/js/src/contract.js and the contract's tables in docs/contract.md are generated from it (python -m serve.contract_render --write), and a test fails when a generated copy is stale.",
+  "//": "The ONNX contract of a keras_pg policy.onnx, its one source: serve/contract.py reads this file; serve/js/src/contract-names.js and the contract's tables in docs/contract.md are generated from it (python -m serve.contract_render --write), and a test fails when a generated copy is stale.",
   "version": 3,
   "supported_versions": [
     1,

@@ -4,8 +4,8 @@
  * @module
  */
 
-import { PolicyLoadError, openSession } from "./loading.js";
-import { Policy } from "./policy.js";
+import { PolicyLoadError, openSession } from "./onnx-file.js";
+import { Policy } from "./onnx-policy.js";
 
 const OPTIONS = ["seed", "name", "observation_shape", "action_type"];
 

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
 
 import { fromBytes, notFound, policyLoader } from "./load.js";
-import { PolicyLoadError } from "./loading.js";
+import { PolicyLoadError } from "./onnx-file.js";
 
 /**
  * The bytes of a file path, a file: URL, or bytes.

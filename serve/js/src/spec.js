@@ -6,9 +6,9 @@
  * @module
  */
 
-import * as contract from "./contract.js";
+import * as contract from "./contract-names.js";
 import { checkContract } from "./checks.js";
-import { PolicyLoadError, checkInputShape } from "./loading.js";
+import { PolicyLoadError, checkInputShape } from "./onnx-file.js";
 import { pyRepr, pyTuple } from "./python.js";
 
 const CALLER_HINT = "pass observation_shape=... and action_type='discrete' or 'continuous' "
@@ -44,7 +44,7 @@ const CALLER_HINT = "pass observation_shape=... and action_type='discrete' or 'c
  * graph; options given must agree with it.
  * @param {string} name
  * @param {Record<string, any>} metadata
- * @param {import("./loading.js").Graph} graph
+ * @param {import("./onnx-file.js").Graph} graph
  * @param {LoadOptions} options
  * @returns {PolicySpec}
  */
@@ -68,7 +68,7 @@ export function contractSpec(name, metadata, graph,
 /**
  * The spec of a file without metadata, from the caller's options.
  * @param {string} name
- * @param {import("./loading.js").Graph} graph
+ * @param {import("./onnx-file.js").Graph} graph
  * @param {LoadOptions} options
  * @returns {PolicySpec}
  */

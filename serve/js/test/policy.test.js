@@ -8,7 +8,7 @@ import { test } from "node:test";
 
 import protobuf from "protobufjs/light.js";
 
-import * as contract from "../src/contract.js";
+import * as contract from "../src/contract-names.js";
 import { Policy, loadPolicy } from "../src/node.js";
 import { fixturePath, readFixture } from "./fixtures.js";
 

@@ -4,8 +4,8 @@
  * @module
  */
 
-import * as contract from "./contract.js";
-import { INPUT_DTYPES, nodeArgs, readMetadata, theInput } from "./loading.js";
+import * as contract from "./contract-names.js";
+import { INPUT_DTYPES, nodeArgs, readMetadata, theInput } from "./onnx-file.js";
 import { asBatch } from "./observations.js";
 import { pyRepr, pyTuple } from "./python.js";
 import { Random } from "./random.js";
@@ -22,7 +22,7 @@ import { callerSpec, contractSpec } from "./spec.js";
 export class Policy {
   /**
    * Use `loadPolicy`, which reads the file and opens the session.
-   * @param {import("./loading.js").Session} session
+   * @param {import("./onnx-file.js").Session} session
    * @param {{Tensor: new (type: string, data: any, dims: number[]) => any}} ort
    * @param {Uint8Array} bytes the model, for its metadata
    * @param {string} name

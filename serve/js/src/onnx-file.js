@@ -7,7 +7,7 @@
 
 import protobuf from "protobufjs/light.js";
 
-import * as contract from "./contract.js";
+import * as contract from "./contract-names.js";
 import { pyRepr } from "./python.js";
 
 /** The contract's dtypes as onnxruntime's Python API names them in messages. */

@@ -110,7 +110,8 @@ def export_policy(policy: PolicySource, path: str | Path | None = None, *,
     policy = dataclasses.replace(policy, model=in_float32(policy.model))
     if path is None:
         if policy.run_dir is None:
-            raise ExportError("exporting a keras.Model needs an output path")
+            raise ExportError("no run directory to write into (a keras.Model, or an agent "
+                              "without run_dir): pass the output path")
         path = policy.run_dir / (ONNX_FILE if quantize is None else quantized_name(
             ONNX_FILE, quantize))
     path = Path(path)

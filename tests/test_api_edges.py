@@ -118,3 +118,13 @@ def test_an_env_of_the_old_gym_api_is_one_line_at_construction(tmp_path):
                                          r"terminated, truncated, info\)"):
         keras_pg.REINFORCE(OldGymEnv, run_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_an_agent_without_a_run_dir_exports_to_a_path_and_names_what_is_missing(tmp_path):
+    agent = keras_pg.REINFORCE("CartPole-v1", **SMALL)
+    with pytest.raises(export.ExportError, match=r"^no run directory to write into \(a "
+                       r"keras.Model, or an agent without run_dir\): pass the output path$"):
+        export.to_onnx(agent)
+    report = export.to_onnx(agent, tmp_path / "p.onnx")
+    assert report["action_agreement"] == 1.0 and (tmp_path / "p.onnx").exists()
+    assert not list(tmp_path.glob("export_report*.json"))  # no run directory: no report file

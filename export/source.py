@@ -96,8 +96,8 @@ def load_source(source: keras_pg.REINFORCE | keras.Model | str | Path,
         return _from_env(model, config, summary, run.path, str(model_path))
     observation_space, action_space = _saved_spaces(run.file(rd.SPACES), spaces)
     check_model_fits(model, str(model_path), observation_space, action_space,
-               f"{run.file(rd.SPACES)}", "were model.keras and spaces.json copied from "
-               "different runs?")
+                     f"{run.file(rd.SPACES)}", "were model.keras and spaces.json copied from "
+                     "different runs?")
     return PolicySource(model, config, summary, run.path, observation_space, action_space,
                         _observations(run, observation_space))
 
@@ -138,7 +138,7 @@ def _from_env(model: keras.Model, config: dict[str, Any], summary: dict[str, Any
     except ConfigError as exc:
         raise ExportError(str(exc)) from None
     check_model_fits(model, where, env.observation_space, env.action_space, config["env_id"],
-               ENV_HINT)
+                     ENV_HINT)
     return PolicySource(model, config, summary, run_dir, env.observation_space,
                         env.action_space)
 
@@ -173,7 +173,7 @@ def check_policy(model: keras.Model, where: str) -> None:
 
 
 def check_model_fits(model: keras.Model, where: str, observation_space: gym.Space,
-               action_space: gym.Space, spaces_from: str, hint: str) -> None:
+                     action_space: gym.Space, spaces_from: str, hint: str) -> None:
     """Raise ExportError unless the policy's input takes the observation space's observations
     and its output has the size the action space's head needs (logits [B, n], or a mean and
     a log-std [B, 2d]); the message names both."""

@@ -103,7 +103,7 @@ def make_env(recipe: EnvRecipe, render_mode: str | None = None) -> gym.Env:
 
 
 def check_env_fits(env: gym.Env, recipe: EnvRecipe, observation_shape: tuple[int, ...],
-               action_space: dict[str, Any]) -> None:
+                   action_space: dict[str, Any]) -> None:
     """A one-line ValueError unless the env's observations have the policy's shape and its
     action space is the one the policy acts in (Discrete n, or a Box of shape [d])."""
     hint = "pass the env the policy was trained on with --env ID"

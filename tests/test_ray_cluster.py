@@ -45,7 +45,7 @@ def test_the_learner_killed_with_sigkill_resumes_exactly(tmp_path):
     import signal
     import time
 
-    from keras_pg import checkpoint
+    from keras_pg.run import checkpoint
 
     flags = ["--backend", "ray", "--num-workers", "2", "--num-envs", "8",
              "--episodes-per-update", "8", "--lr", "0.01", "--max-steps", "6000",

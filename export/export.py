@@ -27,9 +27,8 @@ from export.quantize import quantize as quantize_model
 from export.source import PolicySource, load_source, training_env
 from export.verify import rollout_observations, sample_observations, verify
 from keras_pg.policy import make_head
-from keras_pg.run.files import atomic_write, write_json
-from keras_pg.run.lock import RunDirLock
-from keras_pg.run.run_dir import CONFIG, RunDirError
+from keras_pg.run import RunDirError, RunDirLock, atomic_write, write_json
+from keras_pg.run.run_dir import CONFIG
 from serve.envs import is_factory_name
 
 REPORT = "export_report.json"

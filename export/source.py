@@ -20,11 +20,11 @@ import keras_pg  # REINFORCE; importing it registers keras_pg's custom objects
 from export.checks import check_keras_file, check_source
 from export.errors import ExportError
 from keras_pg.config import ConfigError
-from keras_pg.envs.source import EnvSource, check_env_id, check_spaces
+from keras_pg.envs import EnvSource, check_env_id, check_spaces
 from keras_pg.errors import first_line
 from keras_pg.policy import POLICY_NAME
+from keras_pg.run import RunDir, RunDirError
 from keras_pg.run import run_dir as rd
-from keras_pg.run.run_dir import RunDir, RunDirError
 from serve.spaces import observation_dtype, observation_shape, space_from_description
 
 ENV_HINT = "pass the env it was trained on (--env, or env_id=)"

@@ -6,7 +6,9 @@ time, checkpoint.py saves and restores training exactly, tensorboard.py writes t
 event files, plots.py the learning curve.
 """
 
+from keras_pg.run.files import atomic_write, write_json
 from keras_pg.run.lock import RunDirLock
 from keras_pg.run.run_dir import EpisodeRow, RunDir, RunDirError, UpdateRow
 
-__all__ = ["EpisodeRow", "RunDir", "RunDirError", "RunDirLock", "UpdateRow"]
+__all__ = ["EpisodeRow", "RunDir", "RunDirError", "RunDirLock", "UpdateRow", "atomic_write",
+           "write_json"]

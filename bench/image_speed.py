@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 TRAIN = """
 import json, sys
 import keras_pg
-from keras_pg.run import run_dir as rd
 from tests.image_envs import SquareSideEnv
 env, settings = sys.argv[1], json.loads(sys.argv[2])
 agent = keras_pg.REINFORCE(SquareSideEnv if env == "SquareSide" else env, preset="none",

@@ -224,4 +224,7 @@ def test_health_stays_fast_while_large_batches_run(tmp_path):
     with running_server(path, "--max-batch", str(rows)) as port:
         statuses, latencies = asyncio.run(load(port))
     assert statuses == [200] * 20
-    assert len(latencies) >= 10 and max(latencies) < 0.5, max(latencies)
+    # Before the fix one probe waited 2.8 s; 1 s leaves room for a loaded machine twice as
+    # slow as this one (0.51 s was measured once under CI's load), and still catches it.
+    assert len(latencies) >= 10 and max(latencies) < 1.0, max(latencies)
+    assert float(np.median(latencies)) < 0.1, float(np.median(latencies))

@@ -191,9 +191,7 @@ class REINFORCE:
         extra = [*([ProgressBar()] if self.verbose else []), *([board] if board else [])]
         driver = CallbackDriver([*(callbacks or []), *extra], self.model,
                                 {"max_steps": budget, "verbose": self.verbose})
-        with self._lock or contextlib.nullcontext():  # the run directory is ours meanwhile
-            if self.run_dir is not None:
-                self._trainer.check_not_stale()
+        with self.writing():  # the run directory is ours meanwhile
             reason = self._trainer.train(budget, driver, should_stop or (lambda: False),
                                          checkpoint_every_s)
             if reason == INTERRUPTED:

@@ -200,7 +200,7 @@ class REINFORCE:
             if self.config.eval_episodes:
                 evaluation = evaluate_policy(
                     self.model, self.env_source, self.config.eval_episodes,
-                    seed=derived_seed(self.config.seed, EVAL_STREAM, 0))
+                    seed=derived_seed(self.config.seed, EVAL_STREAM, 0), actor=self.config.actor)
             self.summary = self._trainer.summary(evaluation) | {"stop_reason": reason}
             if self.run_dir is not None:
                 self._write_results(self.run_dir, self.summary)
@@ -257,7 +257,8 @@ class REINFORCE:
             raise ConfigError(f"episodes must be a positive integer, got {episodes!r}")
         if seed is None:
             seed = derived_seed(self.config.seed, EVAL_STREAM, 0)
-        result = evaluate_policy(self.model, self.env_source, episodes, seed=seed)
+        result = evaluate_policy(self.model, self.env_source, episodes, seed=seed,
+                                 actor=self.config.actor)
         return {"mean_return": result.mean_return, "std_return": result.std_return,
                 "episodes": result.episodes, "returns": result.returns.tolist()}
 

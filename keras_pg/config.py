@@ -27,6 +27,7 @@ VECTOR_MODES = ("sync", "async")
 MAX_SEED = 2**32 - 1  # numpy's and gymnasium's seeds are 32-bit
 NETWORKS = ("auto", "mlp", "cnn", "custom")
 PRECISIONS = ("float32", "bfloat16")
+ACTORS = ("auto", "numpy", "tensorflow")
 
 
 def is_positive_int(value: object) -> bool:
@@ -73,6 +74,12 @@ class Config:
     vector_mode: str = _doc(
         "sync: the gymnasium backend steps its envs in this process; async: one subprocess per "
         "env (gymnasium's AsyncVectorEnv), for envs whose steps are slow", default="sync")
+    actor: str = _doc(
+        "how rollouts of the gym and ray backends sample actions: numpy (the network's forward "
+        "pass in numpy from weights read once per round, a few µs per step), tensorflow (one "
+        "compiled call per step: any network), auto: numpy when every layer has a numpy form "
+        "(the built-in MLPs), else tensorflow (convolutions); summary.json says which ran",
+        default="auto")
     num_workers: int = _doc("Ray actors that collect episodes (--backend ray)", default=2)
     envs_per_worker: int | None = _doc(
         "envs per Ray actor (none: num_envs / num_workers, rounded up)", default=None)
@@ -143,7 +150,7 @@ class Config:
         yield from _env_kwargs_problems(self.env_kwargs)
         for name, choices in (("baseline", ("none", "value")), ("backend", tuple(BACKENDS)),
                               ("network", NETWORKS), ("vector_mode", VECTOR_MODES),
-                              ("precision", PRECISIONS)):
+                              ("precision", PRECISIONS), ("actor", ACTORS)):
             if getattr(self, name) not in choices:
                 yield f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}"
         if self.backend == "graph" and self.episodes_per_update != self.num_envs:

@@ -6,11 +6,10 @@ from typing import NamedTuple
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from keras_pg.backends.rollout import collect_episodes
 from keras_pg.envs.source import EnvSource
-from keras_pg.policy import make_act_fn, make_head
+from keras_pg.policy import make_actor, make_head
 
 
 class Evaluation(NamedTuple):
@@ -24,21 +23,19 @@ class Evaluation(NamedTuple):
 
 
 def evaluate_policy(model: keras.Model, source: EnvSource, episodes: int, seed: int,
-                    num_envs: int = 32) -> Evaluation:
+                    num_envs: int = 32, actor: str = "auto") -> Evaluation:
     """Run `episodes` complete episodes with the greedy action (argmax, or the clipped mean).
 
     The episodes are assigned to `num_envs` parallel envs up front, so short episodes are not
-    over-represented; `seed` seeds the first reset (use one the training never saw).
+    over-represented; `seed` seeds the first reset (use one the training never saw). `actor`
+    chooses how the policy runs (see `keras_pg.policy.actors`).
     """
     env = source.make_vector(min(num_envs, episodes))
     try:
         head = make_head(env.single_action_space)
-        act = make_act_fn(model, head, greedy=True)
-        dtype = model.inputs[0].dtype
-        no_seed = tf.zeros([2], tf.int64)
-        batch = collect_episodes(
-            env, lambda obs: act(tf.constant(obs, dtype=dtype), no_seed).numpy(),
-            episodes, gamma=1.0, seed=seed, to_env=head.to_env, obs_dtype=dtype)
+        act = make_actor(model, head, actor, greedy=True).for_round(seed)
+        batch = collect_episodes(env, act, episodes, gamma=1.0, seed=seed, to_env=head.to_env,
+                                 obs_dtype=model.inputs[0].dtype)
     finally:
         env.close()
     returns = batch.episode_returns

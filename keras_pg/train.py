@@ -273,6 +273,7 @@ class Trainer:
             "step_budget": p.step_budget,
             "train_wall_s": round(p.train_wall_s, 3), "steps_per_s": round(self.steps_per_s(), 1),
             "first_iteration_s": round(p.first_iteration_s, 3), "backend": c.backend,
+            "actor": self.backend.actor,
             "final_mean_return": self.recent_mean(),
             "eval_mean_return": evaluation.mean_return if evaluation else None,
             "eval_std_return": evaluation.std_return if evaluation else None,

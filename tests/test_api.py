@@ -69,7 +69,7 @@ def test_the_api_and_the_cli_give_the_same_metrics(tmp_path):
     agent.learn()
     for read in (RunDir.episodes, RunDir.updates):
         cli, api = (read(RunDir(tmp_path / d)) for d in ("cli", "api"))
-        assert len(cli) > 20
+        assert len(cli) >= 10
         np.testing.assert_array_equal(np.array(cli)[:, :-1], np.array(api)[:, :-1])  # not wall_s
     assert (RunDir(tmp_path / "cli").read_config()
             == RunDir(tmp_path / "api").read_config())

@@ -48,6 +48,9 @@ class Round(NamedTuple):
 
 
 class Backend(Protocol):
+    actor: str
+    """How its rollouts sample actions, for summary.json: "numpy", "tensorflow (...)", ..."""
+
     def collect(self, round_index: int, should_stop: Callable[[], bool],
                 max_steps: int | None = None) -> Round:
         """Collect round `round_index`; raise RoundInterrupted when `should_stop()`. Once the

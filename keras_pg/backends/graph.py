@@ -54,6 +54,7 @@ class GraphBackend:
         self.config = config
         self.env = make_graph_env(source.name, source.kwargs, source.max_episode_steps)
         self.iteration = make_graph_iteration(self.env, learner, config.num_envs, config.gamma)
+        self.actor = "graph (sampled inside the compiled iteration)"
 
     def collect(self, round_index: int, should_stop: Callable[[], bool],
                 max_steps: int | None = None) -> Round:

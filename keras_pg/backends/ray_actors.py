@@ -27,7 +27,7 @@ from keras_pg.backends.rollout import EnvFailure
 from keras_pg.config import Config, ConfigError
 from keras_pg.envs.source import EnvSource
 from keras_pg.errors import first_line
-from keras_pg.policy import Head
+from keras_pg.policy import Head, describe_actor
 
 if TYPE_CHECKING:  # for its name only: Ray is imported when a RayBackend is made
     from ray import ObjectRef
@@ -66,6 +66,7 @@ class RayBackend:
 
         self.config, self.learner, self.ray = config, learner, ray
         self._check_picklable(source)
+        self.actor = describe_actor(learner.model, config.actor)  # what every worker picks
         self.started_ray = connect(config.ray_address)
         try:
             check_worker_count(config.num_workers, ray.cluster_resources().get("CPU", 0.0))

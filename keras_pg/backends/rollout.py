@@ -20,9 +20,7 @@ import numpy as np
 
 from keras_pg.algorithm.batch import Batch
 from keras_pg.algorithm.returns import discounted_returns, truncation_discounts
-
-ActFn = Callable[[np.ndarray], np.ndarray]
-"""Maps observations [N, *obs_shape] to actions [N, ...]."""
+from keras_pg.policy.actors import ActFn
 
 
 def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, gamma: float,
@@ -56,55 +54,52 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
     resetting = np.zeros(num_envs, dtype=bool)  # this env's next step is an autoreset
     started = int(active.sum())
     slot = np.arange(num_envs)  # which of the K episodes each active env is playing
-    running_return = np.zeros(num_envs)
-    running_length = np.zeros(num_envs, dtype=np.int64)
     final_obs = np.zeros((num_episodes, *obs.shape[1:]), dtype=obs_dtype)
-    episode_returns = np.zeros(num_episodes)
-    episode_lengths = np.zeros(num_episodes, dtype=np.int64)
     completed, taken = 0, 0
     steps: list[tuple[np.ndarray, ...]] = []
 
+    # Per step, only what decides the next one; returns and lengths are sums at the end.
+    # `active` and `slot` are replaced, never changed in place: `steps` holds them.
     while completed < (num_episodes if max_steps is None or taken < max_steps else started):
         actions = np.asarray(act(obs))
         next_obs, rewards, terminated, truncated, _ = env.step(
             actions if to_env is None else to_env(actions))
-        done = np.logical_or(terminated, truncated)
-        cut_off = truncated & ~terminated  # a time limit, not the task, ended the episode
-        steps.append((obs, actions, rewards, done, cut_off, active, slot.copy()))
-        running_return += np.where(active, rewards, 0.0)
-        running_length += active
-        taken += int(active.sum())
-        finished = np.flatnonzero(done & active)
-        episode_returns[slot[finished]] = running_return[finished]
-        episode_lengths[slot[finished]] = running_length[finished]
-        cut = finished[cut_off[finished]]
-        final_obs[slot[cut]] = next_obs[cut]
-        completed += len(finished)
-        running_return[finished] = 0.0
-        running_length[finished] = 0
-        # An env whose step was an autoreset now holds a fresh first observation: give it
-        # the next unstarted episode, if any (and if the budget allows).
-        allowed = num_episodes - started if max_steps is None or taken < max_steps else 0
-        restart = np.flatnonzero(resetting)[:allowed]
-        slot[restart] = started + np.arange(len(restart))
-        started += len(restart)
-        active = active & ~done
-        active[restart] = True
-        resetting = done
+        steps.append((obs, actions, rewards, terminated, truncated, active, slot))
+        taken += int(np.count_nonzero(active))
+        done = terminated | truncated
+        if done.any() or resetting.any():
+            finished = np.flatnonzero(done & active)
+            cut = finished[truncated[finished] & ~terminated[finished]]  # by a time limit
+            final_obs[slot[cut]] = next_obs[cut]
+            completed += len(finished)
+            # An env whose step was an autoreset now holds a fresh first observation: give
+            # it the next unstarted episode, if any (and if the budget allows).
+            allowed = num_episodes - started if max_steps is None or taken < max_steps else 0
+            restart = np.flatnonzero(resetting)[:allowed]
+            active = active & ~done
+            if len(restart):
+                slot = slot.copy()
+                slot[restart] = started + np.arange(len(restart))
+                active[restart] = True
+                started += len(restart)
+            resetting = done
         obs = next_obs
 
-    obs_t, actions_t, rewards_t, done_t, cut_t, kept_t, slot_t = (
+    obs_t, actions_t, rewards_t, terminated_t, truncated_t, kept_t, slot_t = (
         np.stack(x) for x in zip(*steps, strict=True))
+    done_t = terminated_t | truncated_t
     check_env_output(obs_t, rewards_t, kept_t, final_obs[:started])
+    kept_slots = slot_t[kept_t]
     return Batch(
         obs=obs_t[kept_t].astype(obs_dtype, copy=False),
         actions=actions_t[kept_t],
         returns=discounted_returns(rewards_t, done_t, gamma)[kept_t],
-        episode_returns=episode_returns[:started],
-        episode_lengths=episode_lengths[:started],
-        episode=slot_t[kept_t].astype(np.int32),
+        episode_returns=np.bincount(kept_slots, weights=rewards_t[kept_t], minlength=started),
+        episode_lengths=np.bincount(kept_slots, minlength=started).astype(np.int64),
+        episode=kept_slots.astype(np.int32),
         final_obs=final_obs[:started],
-        bootstrap_discount=truncation_discounts(cut_t, done_t, gamma)[kept_t],
+        bootstrap_discount=truncation_discounts(truncated_t & ~terminated_t, done_t,
+                                                gamma)[kept_t],
     )
 
 

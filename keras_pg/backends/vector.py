@@ -1,5 +1,5 @@
 """The gymnasium backend: `num_envs` envs behind gymnasium's vector API, stepped in this
-process, with actions sampled by a compiled function (see `rollout.collect_episodes`)."""
+process, with actions from an actor (numpy or TensorFlow, see `keras_pg.policy.actors`)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from collections.abc import Callable
 import gymnasium as gym
 import keras
 import numpy as np
-import tensorflow as tf
 
 from keras_pg.algorithm.batch import Batch
 from keras_pg.algorithm.learner import Learner
 from keras_pg.backends import Round, RoundInterrupted
-from keras_pg.backends.rollout import ActFn, collect_episodes
+from keras_pg.backends.rollout import collect_episodes
 from keras_pg.config import Config, KerasPGWarning
 from keras_pg.envs.source import EnvSource
-from keras_pg.policy import Head, make_act_fn
+from keras_pg.policy import Head, make_actor
+from keras_pg.policy.actors import ActFn
 from keras_pg.seeding import ACTION_STREAM, TRAIN_STREAM, derived_seed
 
 
@@ -27,13 +27,13 @@ class NumEnvsWarning(KerasPGWarning):
 
 class EpisodeCollector:
     """Rounds of complete episodes (or one worker's share of a round) from a vector env,
-    actions sampled by a compiled function with stateless seeds derived from (seed, round,
+    actions sampled by the actor `config.actor` picks with seeds derived from (seed, round,
     `part`): the same round gives the same episodes wherever and whenever it is collected."""
 
     def __init__(self, env: gym.vector.VectorEnv, model: keras.Model, head: Head,
                  config: Config, part: tuple[int, ...] = ()) -> None:
         self.env, self.head, self.config, self.part = env, head, config, part
-        self.act = make_act_fn(model, head)
+        self.actor = make_actor(model, head, config.actor)
         self.obs_dtype = model.inputs[0].dtype
 
     def collect(self, round_index: int, episodes: int, should_stop: Callable[[], bool],
@@ -44,15 +44,14 @@ class EpisodeCollector:
             seed=seed, to_env=self.head.to_env, obs_dtype=self.obs_dtype, max_steps=max_steps)
 
     def _actor(self, round_index: int, should_stop: Callable[[], bool]) -> ActFn:
-        """The sampling policy for one round: fresh stateless seeds per step."""
-        round_seed = derived_seed(self.config.seed, ACTION_STREAM, round_index, *self.part)
-        step = iter(range(1 << 62))
+        """The sampling policy for one round, with the weights as they are now."""
+        policy = self.actor.for_round(
+            derived_seed(self.config.seed, ACTION_STREAM, round_index, *self.part))
 
         def act(obs: np.ndarray) -> np.ndarray:
             if should_stop():
                 raise RoundInterrupted
-            seed = tf.constant([round_seed, next(step)], dtype=tf.int64)
-            return self.act(tf.constant(obs, dtype=self.obs_dtype), seed).numpy()
+            return policy(obs)
 
         return act
 
@@ -71,6 +70,7 @@ class VectorBackend:
                 f"{config.episodes_per_update:,} or fewer)", NumEnvsWarning, stacklevel=2)
         self.env = source.make_vector(config.num_envs, config.vector_mode)
         self.collector = EpisodeCollector(self.env, learner.model, learner.head, config)
+        self.actor = self.collector.actor.description
 
     def collect(self, round_index: int, should_stop: Callable[[], bool],
                 max_steps: int | None = None) -> Round:

@@ -3,9 +3,11 @@
 heads.py holds the action distributions (categorical, diagonal Gaussian), networks.py the
 feature networks (MLP, CNN, the user's own), layers.py the custom layers a saved
 `model.keras` needs (registered with Keras when keras_pg is imported), model.py builds and
-loads the policy and its value network.
+loads the policy and its value network; actors.py acts with it in rollouts (numpy_forward.py:
+its forward pass in numpy).
 """
 
+from keras_pg.policy.actors import Actor, describe_actor, make_actor
 from keras_pg.policy.heads import CategoricalHead, GaussianHead, Head, make_head
 from keras_pg.policy.layers import OneHot, RunningNormalization, StateIndependentLogStd
 from keras_pg.policy.model import (
@@ -21,8 +23,8 @@ from keras_pg.policy.model import (
 )
 from keras_pg.policy.networks import build_features, check_serializable, cnn, mlp, user_features
 
-__all__ = ["POLICY_NAME", "VALUE_NAME", "CategoricalHead", "GaussianHead", "Head", "OneHot",
-           "RunningNormalization", "StateIndependentLogStd", "build_features", "build_policy",
-           "build_value", "check_serializable", "cnn", "feature_network", "load_policy",
-           "make_act_fn", "make_head", "mlp", "observation_normalizer", "observation_spec",
-           "user_features"]
+__all__ = ["POLICY_NAME", "VALUE_NAME", "Actor", "CategoricalHead", "GaussianHead", "Head",
+           "OneHot", "RunningNormalization", "StateIndependentLogStd", "build_features",
+           "build_policy", "build_value", "check_serializable", "cnn", "describe_actor",
+           "feature_network", "load_policy", "make_act_fn", "make_actor", "make_head", "mlp",
+           "observation_normalizer", "observation_spec", "user_features"]

@@ -58,6 +58,18 @@ class CategoricalHead:
         """The most probable action, int32 [B]."""
         return tf.argmax(logits, axis=-1, output_type=tf.int32)
 
+    def sample_numpy(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """`sample` in numpy, int32 [B] from logits [B, A]: the inverse CDF of the softmax
+        (computed in float64) at one uniform draw of `rng` per row."""
+        weights = np.exp(logits - logits.max(axis=1, keepdims=True), dtype=np.float64)
+        cdf = np.cumsum(weights, axis=1)
+        threshold = rng.random(len(logits)) * cdf[:, -1]
+        return (cdf[:, :-1] <= threshold[:, None]).sum(axis=1, dtype=np.int32)
+
+    def greedy_numpy(self, logits: np.ndarray) -> np.ndarray:
+        """`greedy` in numpy, int32 [B]."""
+        return logits.argmax(axis=1).astype(np.int32)
+
     def to_env(self, actions: np.ndarray) -> np.ndarray:
         """What the environment receives for sampled actions (the same integers)."""
         return actions
@@ -110,6 +122,16 @@ class GaussianHead:
     def greedy(self, params: tf.Tensor) -> tf.Tensor:
         """The mean, float [B, d] (clipped by `to_env`)."""
         return self.split(params)[0]
+
+    def sample_numpy(self, params: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """`sample` in numpy, float32 [B, d], with standard normal draws of `rng`."""
+        mean, log_std = params[:, : self.action_dim], params[:, self.action_dim:]
+        noise = rng.standard_normal(mean.shape, dtype=np.float32)
+        return mean + np.exp(log_std) * noise
+
+    def greedy_numpy(self, params: np.ndarray) -> np.ndarray:
+        """`greedy` in numpy: the mean, float32 [B, d]."""
+        return params[:, : self.action_dim]
 
     def to_env(self, actions: np.ndarray) -> np.ndarray:
         """Actions clipped to the action space's bounds."""

@@ -1,0 +1,119 @@
+"""Actors: how a rollout turns observations into actions with the policy as it is this round.
+
+    actor = make_actor(model, head, choice="auto")        # actor.name: "numpy" or "tensorflow"
+    act = actor.for_round(seed)                           # reads the weights, seeds the round
+    actions = act(obs)                                    # obs [N, *obs_shape] -> actions [N, ...]
+
+Two kinds, the same distribution (the one the update differentiates):
+- numpy: the forward pass in numpy (`NumpyForward`) from weights read once per round, and
+  the head's numpy sampling with a Generator seeded by the round's seed. A few microseconds
+  per step for the MLPs keras_pg builds, where a TensorFlow call costs hundreds.
+- tensorflow: one compiled TensorFlow call per step (`make_act_fn`) with stateless seeds
+  [seed, step]. It runs any network (convolutions, the user's own), where a convolution's
+  arithmetic, not the call, is the cost.
+`choice="auto"` takes numpy when the network has a numpy form, else tensorflow; either way,
+the same seed gives the same actions, so seeded runs and resumed runs reproduce exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_pg.config import ConfigError
+from keras_pg.policy.heads import Head
+from keras_pg.policy.model import make_act_fn
+from keras_pg.policy.numpy_forward import NoNumpyForm, NumpyForward
+
+ActFn = Callable[[np.ndarray], np.ndarray]
+"""Maps observations [N, *obs_shape] to actions [N, ...] (unclipped: see `Head.to_env`)."""
+
+
+class Actor(Protocol):
+    name: str
+    """"numpy" or "tensorflow"."""
+    description: str
+    """The name, and for tensorflow under choice "auto" why numpy cannot act, e.g.
+    "tensorflow (layer conv_0 is a Conv2D)": what summary.json's `actor` says."""
+
+    def for_round(self, seed: int) -> ActFn:
+        """The policy with the model's current weights, its sampling seeded by `seed`."""
+
+
+class NumpyActor:
+    """Acts with the model's numpy form."""
+
+    name = description = "numpy"
+
+    def __init__(self, forward: NumpyForward, head: Head, greedy: bool = False) -> None:
+        self.forward, self.head, self.greedy = forward, head, greedy
+
+    def for_round(self, seed: int) -> ActFn:
+        self.forward.sync()
+        forward, head, greedy = self.forward, self.head, self.greedy
+        rng = np.random.default_rng(seed)
+
+        def act(obs: np.ndarray) -> np.ndarray:
+            # Weights that diverged overflow to inf and NaN, as in TensorFlow, where the
+            # update then refuses the loss: no numpy warning in the user's process.
+            with np.errstate(over="ignore", invalid="ignore"):
+                params = forward(obs)
+                return head.greedy_numpy(params) if greedy else head.sample_numpy(params, rng)
+
+        return act
+
+
+class TensorFlowActor:
+    """Acts with one compiled TensorFlow call per step."""
+
+    name = "tensorflow"
+
+    def __init__(self, model: keras.Model, head: Head, greedy: bool = False,
+                 reason: str = "") -> None:
+        self.act = make_act_fn(model, head, greedy=greedy)
+        self.dtype, self.description = model.inputs[0].dtype, _description(reason)
+
+    def for_round(self, seed: int) -> ActFn:
+        act, dtype = self.act, self.dtype
+        step = iter(range(1 << 62))
+        return lambda obs: act(tf.constant(obs, dtype=dtype),
+                               tf.constant([seed, next(step)], dtype=tf.int64)).numpy()
+
+
+def make_actor(model: keras.Model, head: Head, choice: str = "auto",
+               greedy: bool = False) -> NumpyActor | TensorFlowActor:
+    """The actor `choice` names: "numpy" (a ConfigError naming the layer without a numpy
+    form, if any), "tensorflow", or "auto" (numpy if it can, else tensorflow)."""
+    forward, reason = _numpy_forward(model, choice)
+    if forward is not None:
+        return NumpyActor(forward, head, greedy)
+    return TensorFlowActor(model, head, greedy, reason)
+
+
+def describe_actor(model: keras.Model, choice: str = "auto") -> str:
+    """The `description` of the actor `make_actor(model, head, choice)` makes, without
+    compiling a TensorFlow function (for a process whose actors run elsewhere)."""
+    forward, reason = _numpy_forward(model, choice)
+    return NumpyActor.description if forward is not None else _description(reason)
+
+
+def _numpy_forward(model: keras.Model, choice: str) -> tuple[NumpyForward | None, str]:
+    """The model's numpy form when `choice` allows one and the model has it; else None and
+    why not ("" when the choice was tensorflow)."""
+    if choice == "tensorflow":
+        return None, ""
+    try:
+        return NumpyForward(model), ""
+    except NoNumpyForm as exc:
+        if choice == "numpy":
+            raise ConfigError(f"actor numpy cannot run this policy: {exc}; use actor auto "
+                              f"or tensorflow") from None
+        return None, str(exc)
+
+
+def _description(reason: str) -> str:
+    return f"{TensorFlowActor.name} ({reason})" if reason else TensorFlowActor.name

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 FLOAT32, UINT8 = np.dtype(np.float32), np.dtype(np.uint8)  # the input dtypes of the contract
 NOT_FINITE = "obs contains NaN or inf; expected finite numbers"
+SMALL = 64
+"""Values; up to here `all_finite` sums them in Python (~0.3 µs for 4 values, ~1.3 µs for 64)
+rather than calling np.isfinite and a reduction (~2 µs at any size below ~1,000)."""
 
 
 def as_batch(obs: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, bool]:
@@ -32,9 +36,21 @@ def as_batch(obs: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndar
     else:
         raise ValueError(f"obs has shape {array.shape}; expected {shape} "
                          f"or (batch, {', '.join(map(str, shape))})")
-    if dtype is FLOAT32 and not np.isfinite(array).all():
+    if dtype is FLOAT32 and not all_finite(array):
         raise ValueError(NOT_FINITE)
     return array, single
+
+
+def all_finite(values: np.ndarray) -> bool:
+    """No NaN or inf in `values`, in one reduction. A few float32 values are summed as Python
+    floats (float64): a NaN or inf makes the sum NaN or inf, and finite float32 values cannot
+    overflow float64 (their sum is below 3.5e38 times their count). Wider floats are checked
+    one by one (1e308 + 1e308 overflows); many values by numpy."""
+    if values.size > SMALL:
+        return bool(np.isfinite(values).all())
+    if values.dtype.itemsize <= 4:
+        return math.isfinite(sum(values.ravel().tolist()))
+    return all(map(math.isfinite, values.ravel().tolist()))
 
 
 def _as_uint8(obs: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -42,7 +58,7 @@ def _as_uint8(obs: Any, shape: tuple[int, ...]) -> np.ndarray:
     if isinstance(obs, np.ndarray) and obs.dtype == UINT8:
         return obs
     values = _real(obs, shape, np.dtype(np.float64))  # exact for every uint8 integer
-    if not np.isfinite(values).all():
+    if not all_finite(values):
         raise ValueError(NOT_FINITE)
     outside = (values < 0) | (values > 255) | (values != np.round(values))
     if outside.any():

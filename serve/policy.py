@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,13 @@ from serve.loading import (
     read_metadata,
     the_input,
 )
-from serve.observations import as_batch
+from serve.observations import FLOAT32, NOT_FINITE, all_finite, as_batch
 from serve.sampling import sample_categorical, sample_gaussian, softmax
 
-SMALL_OUTPUT = 32  # values; up to here all_finite loops in Python
+OUTPUT_DTYPES: dict[str, np.dtype] = {"tensor(float)": FLOAT32,
+                                      "tensor(int64)": np.dtype(np.int64)}
+"""The output dtypes `act` binds buffers for (serve/contract.py's, and a caller's float)."""
+ALIGN = 4  # float32 values: the arrays sharing _OneObservation.floats start 16-byte aligned
 CALLER_HINT = ("pass observation_shape=... and action_type='discrete' or 'continuous' "
                "(command line: --observation-shape 4 --action-type discrete)")
 
@@ -92,6 +96,9 @@ class OnnxPolicy:
             self._from_caller(observation_shape, action_type)
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
+        self._one = (None if self._action_output is None else _OneObservation.bind(
+            self._session, self._input, self.observation_shape, self.observation_dtype,
+            self._act_fetch, self._act_checked, categorical=self.kind == "categorical"))
 
     def _from_contract(self, observation_shape: tuple[int, ...] | None,
                        action_type: str | None) -> None:
@@ -159,7 +166,28 @@ class OnnxPolicy:
         samples from `probs` or N(mean, std) (clipped) with the Generator seeded at
         construction.
         """
-        batch, single = as_batch(obs, self.observation_shape, self.observation_dtype)
+        one, batch = self._one, None
+        if deterministic and one is not None:
+            # One observation -- the usual call -- goes through buffers bound to the session,
+            # with the same checks in fewer steps (_OneObservation): an array of the input's
+            # dtype and shape as it is, anything else once as_batch has checked it. Batches,
+            # and another thread's call meanwhile, take the path below.
+            row: np.ndarray | None = obs
+            if type(obs) is not np.ndarray or obs.shape != one.shape or obs.dtype is not one.dtype:
+                batch, single = as_batch(obs, self.observation_shape, self.observation_dtype)
+                row = batch[0] if single else None
+            if row is not None and one.acquire(False):
+                try:
+                    one.observation[...] = row
+                    one.run(one.binding)
+                    if not all_finite(one.floats):
+                        one.raise_not_finite()
+                    # A Box action is copied: the buffer is the next call's.
+                    return one.action.item(0) if one.categorical else one.action[0].copy()
+                finally:
+                    one.release()
+        if batch is None:
+            batch, single = as_batch(obs, self.observation_shape, self.observation_dtype)
         if deterministic and self._action_output is not None:
             values = self._session.run(self._act_fetch, {self._input: batch})
             for i in self._act_checked:
@@ -239,12 +267,89 @@ def _check_finite(names: list[str], values: list[np.ndarray], batch: np.ndarray)
             raise not_finite(name, value, batch)
 
 
-def all_finite(value: np.ndarray) -> bool:
-    """No NaN or inf in `value`. For the few values of one observation's output, Python's
-    math.isfinite over them (~0.3 µs) beats a numpy ufunc and reduction (~1.5 µs)."""
-    if value.size <= SMALL_OUTPUT:
-        return all(map(math.isfinite, value.flat))
-    return bool(np.isfinite(value).all())
+class _OneObservation:
+    """Greedy `act` on one observation through buffers bound to the session once (onnxruntime
+    I/O binding): per call, the observation copied in, and no feed dict, output arrays or
+    separate checks to make.
+
+    The float32 values `act` checks -- a float32 observation, and the outputs checked (the
+    distribution, or a deterministic policy's action) -- are views of one buffer, so one
+    all_finite over it finds any NaN or inf; only then are they looked at one by one, the
+    observation first, for the error to raise. (The model has then run on a non-finite
+    observation: harmless, and refused with the same message as before a run.)
+
+    Not reentrant: callers hold it with `acquire(False)` and take the other path when it is
+    busy.
+    """
+
+    batch: np.ndarray
+    """The input [1, *shape]; `observation` is its one row."""
+    outputs: list[np.ndarray]
+    """The outputs fetched, [1, ...] each."""
+    action: Any
+    """The first output: int64 [1] (`item(0)`, a Python int) or float32 [1, d]."""
+
+    def __init__(self, session: ort.InferenceSession, input_name: str, shape: tuple[int, ...],
+                 dtype: np.dtype, outputs: list[tuple[str, np.dtype, tuple[int, ...], bool]],
+                 categorical: bool) -> None:
+        self.shape, self.dtype, self.categorical = shape, dtype, categorical
+        # (dtype, shape, checked) of the input, then of each output (name, dtype, shape, checked)
+        arrays = [(dtype, (1, *shape), dtype is FLOAT32), *(o[1:] for o in outputs)]
+        shared = [math.prod(dims) if checked and kind is FLOAT32 else 0
+                  for kind, dims, checked in arrays]
+        starts = list(accumulate((-(-size // ALIGN) * ALIGN for size in shared), initial=0))
+        self.floats = np.zeros(starts[-1], FLOAT32)
+        self.batch, *self.outputs = [
+            self.floats[start:start + size].reshape(dims) if size else np.zeros(dims, kind)
+            for (kind, dims, _), size, start in zip(arrays, shared, starts[:-1], strict=True)]
+        self.observation = self.batch.reshape(shape)  # a view: the row act writes
+        self.action = self.outputs[0]
+        self.checked = [(name, array) for (name, _, _, check), array
+                        in zip(outputs, self.outputs, strict=True) if check]
+        # OrtValues on the arrays' memory (kept alive with them): onnxruntime reads the input
+        # from `batch` and writes the outputs into `outputs`.
+        self.ort_values = [ort.OrtValue.ortvalue_from_numpy(a)
+                           for a in (self.batch, *self.outputs)]
+        self.binding = session.io_binding()
+        self.binding.bind_ortvalue_input(input_name, self.ort_values[0])
+        for (name, *_), value in zip(outputs, self.ort_values[1:], strict=True):
+            self.binding.bind_ortvalue_output(name, value)
+        self.run = session.run_with_iobinding
+        lock = threading.Lock()
+        self.acquire, self.release = lock.acquire, lock.release
+
+    @classmethod
+    def bind(cls, session: ort.InferenceSession, input_name: str, shape: tuple[int, ...],
+             dtype: np.dtype, fetch: list[str], checked: range, categorical: bool
+             ) -> _OneObservation | None:
+        """Buffers for `fetch` (`checked`: the indices of those checked for NaN and inf), or
+        None -- `act` then takes its other path -- when an output's dtype is not one of
+        OUTPUT_DTYPES or its size at batch 1 is not in the graph, or a run on zeros fails
+        (e.g. an output whose shape is not the one the graph declares)."""
+        nodes = {node.name: node for node in session.get_outputs()}
+        outputs = []
+        for i, name in enumerate(fetch):
+            node = nodes[name]
+            dims = node.shape[1:] if node.shape else None
+            if (node.type not in OUTPUT_DTYPES or dims is None
+                    or not all(isinstance(d, int) and d >= 1 for d in dims)):
+                return None
+            outputs.append((name, OUTPUT_DTYPES[node.type], (1, *dims), i in checked))
+        one = cls(session, input_name, shape, dtype, outputs, categorical)
+        try:
+            one.run(one.binding)
+        except Exception:  # onnxruntime raises its own types
+            return None
+        return one
+
+    def raise_not_finite(self) -> None:
+        """The error `act` raises when `floats` holds a NaN or inf: the observation's first,
+        then the outputs' in fetch order (the checks and messages of the other path)."""
+        if self.dtype is FLOAT32 and not np.isfinite(self.batch).all():
+            raise ValueError(NOT_FINITE)
+        for name, value in self.checked:
+            if not np.isfinite(value).all():
+                raise not_finite(name, value, self.batch)
 
 
 def not_finite(name: str, value: np.ndarray, batch: np.ndarray) -> NonFiniteOutputError:

@@ -15,7 +15,7 @@ from onnx import TensorProto, helper
 import export
 import serve
 from serve.cli import main as serve_main
-from tests.linear_policies import discrete_answer, discrete_policy
+from tests.linear_policies import HUGE_OBS, continuous_policy, discrete_answer, discrete_policy
 from tests.policies import mlp_policy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,6 +250,62 @@ def test_cli_errors_exit_2(untrained, args, message):
                           text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.startswith(message) and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_one_observation_arrays_get_every_check_of_the_other_path(tmp_path):
+    # act's own path for one observation: the same answers and errors as a batch, or as a
+    # call while another thread holds that path.
+    policy = serve.OnnxPolicy(discrete_policy(tmp_path / "d.onnx"))
+    obs = observations(20)
+    _, actions = discrete_answer(obs)
+    assert [policy.act(o) for o in obs] == actions.tolist()
+    assert type(policy.act(obs[0])) is int and policy.act(obs[0].tolist()) == actions[0]
+    assert policy.act(obs[0].astype(np.float64)) == actions[0]  # other dtypes: cast
+    with pytest.raises(ValueError, match=r"^obs has shape \(3,\); expected \(4,\) or "):
+        policy.act(obs[0, :3])
+    with pytest.raises(ValueError, match=r"^obs must be real numbers with shape \(4,\)"):
+        policy.act(obs[0].astype(np.complex64))
+    for bad in (np.array([0, np.nan, 0, 0], np.float32), np.array([0, 0, 0, -np.inf], np.float32),
+                [np.inf, 0, 0, 0]):
+        with pytest.raises(ValueError) as info:
+            policy.act(bad)
+        assert str(info.value) == "obs contains NaN or inf; expected finite numbers"
+    huge = np.array(HUGE_OBS, np.float32)  # finite, but the logits are inf and -inf
+    errors = []
+    for bad in (huge, HUGE_OBS, huge[None]):
+        with pytest.raises(serve.NonFiniteOutputError) as info:
+            policy.act(bad)
+        errors.append(str(info.value))
+    assert errors[0].startswith("policy output 'probs' is NaN or inf for observation 0 (of 1), "
+                                "whose largest |value| is 3.4e+38")
+    assert errors == [errors[0]] * 3
+    one = policy._one
+    assert one is not None and one.acquire(False)  # as if another thread were in act
+    try:
+        with pytest.raises(serve.NonFiniteOutputError) as info:
+            policy.act(huge)
+        assert str(info.value) == errors[0]
+        assert policy.act(obs[1]) == actions[1]
+    finally:
+        one.release()
+    assert policy.act(obs[2]) == actions[2]  # after the errors, answers as before
+
+
+def test_one_observation_box_actions_are_their_own_arrays(tmp_path):
+    policy = serve.OnnxPolicy(continuous_policy(tmp_path / "c.onnx"))
+    obs = np.array([[0.1, 0.2, 0.3], [-0.3, 0.2, 0.1]], np.float32)
+    first, second = policy.act(obs[0]), policy.act(obs[1])
+    np.testing.assert_allclose(first, [0.5 * 0.1 - 0.2 + 2 * 0.3], rtol=1e-6)
+    np.testing.assert_allclose(second, [0.5 * -0.3 - 0.2 + 2 * 0.1], rtol=1e-6)
+    assert first.shape == (1,) and first.dtype == np.float32
+    huge = np.array([3.4e38, -3.4e38, 3.4e38], np.float32)  # the mean overflows to inf
+    messages = []
+    for call in (lambda: policy.act(huge), lambda: policy.act(huge[None])):
+        with pytest.raises(serve.NonFiniteOutputError) as info:
+            call()
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+    assert messages[0].startswith("policy output 'mean' is NaN or inf for observation 0")
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,8 @@ import { callerSpec, contractSpec } from "./spec.js";
 
 /**
  * @typedef {number | Float32Array} Action an action index (discrete) or a vector (continuous)
+ * @typedef {Record<string, {data: ArrayLike<any>, dims: readonly number[]}>} Results
+ *   a session's outputs by name
  * @typedef {Record<string, (number | Float32Array)[]>} Outputs outputs by name, one entry per
  *   observation: a number for a [batch] output, a row for a [batch, n] one
  */
@@ -81,7 +83,9 @@ export class Policy {
     const batch = this.#batch(obs);
     let actions;
     if (deterministic && this.spec.actionOutput !== null) {
-      const output = (await this.#run(batch, this.actionFetch))[this.spec.actionOutput];
+      let results = this.#run(batch, this.actionFetch);
+      if (results instanceof Promise) results = await results;  // Node's are there already
+      const output = results[this.spec.actionOutput];
       if (batch.single && output.dims.length === 1) return Number(output.data[0]);
       actions = rows(output);
     } else {
@@ -140,26 +144,26 @@ export class Policy {
   }
 
   /**
+   * The outputs `names` for `batch`: a promise of them, or (Node's sessions run in place,
+   * node.js) the outputs themselves; callers `await` either.
    * @param {import("./observations.js").Batch} batch
    * @param {string[]} names
-   * @returns {Promise<Record<string, {data: ArrayLike<any>, dims: readonly number[]}>>}
+   * @returns {Results | Promise<Results>}
    */
-  async #run(batch, names) {
+  #run(batch, names) {
     const one = this.one;
     if (batch.dims[0] !== 1 || one.busy) {
       const tensor = new this.ort.Tensor(this.observationDtype, batch.data, batch.dims);
-      return /** @type {any} */ (this.session.run({ [this.input]: tensor }, names));
+      return this.session.run({ [this.input]: tensor }, names);
     }
     // One observation goes through a tensor kept for it: fewer allocations per call, so the
     // garbage collector interrupts fewer calls (act's p99 latency). `busy` keeps a second
     // call from writing it while onnxruntime has yet to read it.
+    one.data.set(batch.data);
+    const results = this.session.run(one.feeds, names);
+    if (!(results instanceof Promise)) return results;  // read already
     one.busy = true;
-    try {
-      one.data.set(batch.data);
-      return /** @type {any} */ (await this.session.run(one.feeds, names));
-    } finally {
-      one.busy = false;
-    }
+    return results.finally(() => { one.busy = false; });
   }
 
   /**

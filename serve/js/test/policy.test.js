@@ -9,7 +9,7 @@ import { test } from "node:test";
 import protobuf from "protobufjs/light.js";
 
 import * as contract from "../src/contract-names.js";
-import { Policy, loadPolicy } from "../src/node.js";
+import { NOT_FINITE, Policy, loadPolicy } from "../src/node.js";
 import { fixturePath, readFixture } from "./fixtures.js";
 
 const PARITY = readFixture("parity.json");
@@ -87,6 +87,25 @@ test("typed arrays and {data, dims} tensors are observations too", async () => {
   assert.deepEqual(await image.act({ data, dims: [2, 36, 36, 1] }),
     PARITY.image.greedy.slice(0, 2));
   assert.equal(image.observationDtype, "uint8");
+});
+
+test("one Float32Array observation, act's usual call, keeps every check", async () => {
+  const policy = await loadPolicy(CARTPOLE);
+  const { observations, greedy } = PARITY.cartpole;
+  for (const [i, obs] of observations.slice(0, 4).entries()) {
+    assert.equal(await policy.act(Float32Array.from(obs)), greedy[i]);
+  }
+  for (const bad of [Float32Array.of(0, NaN, 0, 0), Float32Array.of(0, 0, 0, -Infinity)]) {
+    await assert.rejects(policy.act(bad), { message: NOT_FINITE });
+  }
+  await assert.rejects(policy.act(new Float32Array(3)),
+    { message: "obs has shape (3,); expected (4,) or (batch, 4)" });
+  await assert.rejects(policy.act(new Float32Array(8)),
+    { message: "obs has shape (8,); expected (4,) or (batch, 4)" });
+  // Node's sessions answer at once rather than a turn of the event loop later (node.js): a
+  // promise here means onnxruntime-node's native binding no longer loads as it did.
+  const results = policy.session.run(policy.one.feeds, policy.actionFetch);
+  assert.ok(!(results instanceof Promise) && results.action.dims[0] === 1);
 });
 
 test("the same seed gives the same sampled actions", async () => {

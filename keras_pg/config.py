@@ -93,7 +93,8 @@ class Config:
     precision: str = _doc(
         "float32; bfloat16: the built-in network computes in bfloat16 (Keras mixed precision: "
         "float32 weights, head, losses and ONNX export), ~1.6x faster convolutions on CPUs "
-        "with AVX512-BF16 or AMX (measured here); not measured on CPUs without", default="float32")
+        "with AVX512-BF16 or AMX; ~8x slower on CPUs without, where bfloat16 is emulated "
+        "(measured: AVX2 only)", default="float32")
     seed: int = _doc("seeds the environments, the weights and the action sampling", default=0)
     num_envs: int = _doc("environments stepped together through gymnasium's vector API", default=16)
     episodes_per_update: int = _doc("complete episodes per policy-gradient update", default=16)

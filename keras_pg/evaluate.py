@@ -33,9 +33,9 @@ def evaluate_policy(model: keras.Model, source: EnvSource, episodes: int, seed: 
     env = source.make_vector(min(num_envs, episodes))
     try:
         head = make_head(env.single_action_space)
-        act = make_actor(model, head, actor, greedy=True).for_round(seed)
-        batch = collect_episodes(env, act, episodes, gamma=1.0, seed=seed, to_env=head.to_env,
-                                 obs_dtype=model.inputs[0].dtype)
+        with make_actor(model, head, actor, greedy=True).round(seed) as act:
+            batch = collect_episodes(env, act, episodes, gamma=1.0, seed=seed,
+                                     to_env=head.to_env, obs_dtype=model.inputs[0].dtype)
     finally:
         env.close()
     returns = batch.episode_returns

@@ -132,9 +132,26 @@ def test_a_round_seed_fixes_the_actions_and_another_changes_them():
     model = mlp_policy(BOX4, THREE, (32,))
     actor = make_actor(model, make_head(THREE))
     obs = observations(BOX4, n=64)
-    first = [actor.for_round(11)(obs) for _ in range(2)]
+    first = []
+    for _ in range(2):
+        with actor.round(11) as act:
+            first.append(act(obs))
     np.testing.assert_array_equal(first[0], first[1])
-    assert (actor.for_round(12)(obs) != first[0]).any()
+    with actor.round(12) as act:
+        assert (act(obs) != first[0]).any()
+
+
+def test_blas_runs_on_one_thread_during_a_round_and_is_restored_after():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    actor = make_actor(mlp_policy(BOX4, THREE, (32,)), make_head(THREE))
+    with actor.round(0):
+        assert blas_threads() and set(blas_threads()) == {1}
+    assert blas_threads() == before
 
 
 def test_a_convolutional_network_acts_with_tensorflow_and_says_why():
@@ -142,8 +159,8 @@ def test_a_convolutional_network_acts_with_tensorflow_and_says_why():
                                max_episode_steps=4, eval_episodes=0)
     summary = agent.learn(max_steps=8)
     assert summary["actor"] == "tensorflow (layer conv_0 is a Conv2D)"
-    with pytest.raises(ConfigError, match="^actor numpy cannot run this policy: layer conv_0 is "
-                                          "a Conv2D; use actor auto or tensorflow$"):
+    with pytest.raises(ConfigError, match=r"^actor numpy cannot run this policy: layer conv_0 is "
+                                          r"a Conv2D; use actor auto or tensorflow$"):
         make_actor(agent.model, make_head(gym.spaces.Discrete(agent.model.output_shape[-1])),
                    "numpy")
 
@@ -158,7 +175,7 @@ def test_a_subclassed_model_has_no_numpy_form():
             return self.dense(x) * 2.0
 
     model = keras_pg.policy.build_policy(BOX4, THREE, Twice(name="twice"))
-    with pytest.raises(NoNumpyForm, match="^model twice is a subclassed Twice$"):
+    with pytest.raises(NoNumpyForm, match=r"^model twice is a subclassed Twice$"):
         NumpyForward(model)
     assert describe_actor(model) == "tensorflow (model twice is a subclassed Twice)"
 

@@ -39,21 +39,23 @@ class EpisodeCollector:
     def collect(self, round_index: int, episodes: int, should_stop: Callable[[], bool],
                 max_steps: int | None = None) -> Batch:
         seed = derived_seed(self.config.seed, TRAIN_STREAM, round_index, *self.part)
-        return collect_episodes(
-            self.env, self._actor(round_index, should_stop), episodes, self.config.gamma,
-            seed=seed, to_env=self.head.to_env, obs_dtype=self.obs_dtype, max_steps=max_steps)
+        action_seed = derived_seed(self.config.seed, ACTION_STREAM, round_index, *self.part)
+        with self.actor.round(action_seed) as policy:
+            return collect_episodes(
+                self.env, _stopping(policy, should_stop), episodes, self.config.gamma,
+                seed=seed, to_env=self.head.to_env, obs_dtype=self.obs_dtype,
+                max_steps=max_steps)
 
-    def _actor(self, round_index: int, should_stop: Callable[[], bool]) -> ActFn:
-        """The sampling policy for one round, with the weights as they are now."""
-        policy = self.actor.for_round(
-            derived_seed(self.config.seed, ACTION_STREAM, round_index, *self.part))
 
-        def act(obs: np.ndarray) -> np.ndarray:
-            if should_stop():
-                raise RoundInterrupted
-            return policy(obs)
+def _stopping(policy: ActFn, should_stop: Callable[[], bool]) -> ActFn:
+    """`policy`, raising RoundInterrupted at the first step after `should_stop()` turns true."""
 
-        return act
+    def act(obs: np.ndarray) -> np.ndarray:
+        if should_stop():
+            raise RoundInterrupted
+        return policy(obs)
+
+    return act
 
 
 class VectorBackend:

@@ -1,13 +1,16 @@
 """Actors: how a rollout turns observations into actions with the policy as it is this round.
 
     actor = make_actor(model, head, choice="auto")        # actor.name: "numpy" or "tensorflow"
-    act = actor.for_round(seed)                           # reads the weights, seeds the round
-    actions = act(obs)                                    # obs [N, *obs_shape] -> actions [N, ...]
+    with actor.round(seed) as act:                        # reads the weights, seeds the round
+        actions = act(obs)                                # obs [N, *obs_shape] -> actions [N, ...]
 
 Two kinds, the same distribution (the one the update differentiates):
 - numpy: the forward pass in numpy (`NumpyForward`) from weights read once per round, and
   the head's numpy sampling with a Generator seeded by the round's seed. A few microseconds
-  per step for the MLPs keras_pg builds, where a TensorFlow call costs hundreds.
+  per step for the MLPs keras_pg builds, where a TensorFlow call costs hundreds. During a
+  round numpy's BLAS runs on one thread (threadpoolctl; restored after): its threads and
+  TensorFlow's, spinning on the same cores, made a large matmul ~20x slower (measured, 2
+  cores), and one thread is as fast as the envs' step needs.
 - tensorflow: one compiled TensorFlow call per step (`make_act_fn`) with stateless seeds
   [seed, step]. It runs any network (convolutions, the user's own), where a convolution's
   arithmetic, not the call, is the cost.
@@ -17,12 +20,15 @@ the same seed gives the same actions, so seeded runs and resumed runs reproduce 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 import keras
 import numpy as np
 import tensorflow as tf
+from threadpoolctl import ThreadpoolController
 
 from keras_pg.config import ConfigError
 from keras_pg.policy.heads import Head
@@ -40,8 +46,9 @@ class Actor(Protocol):
     """The name, and for tensorflow under choice "auto" why numpy cannot act, e.g.
     "tensorflow (layer conv_0 is a Conv2D)": what summary.json's `actor` says."""
 
-    def for_round(self, seed: int) -> ActFn:
-        """The policy with the model's current weights, its sampling seeded by `seed`."""
+    def round(self, seed: int) -> AbstractContextManager[ActFn]:
+        """The policy with the model's current weights, its sampling seeded by `seed`, for
+        the `with` block of one round."""
 
 
 class NumpyActor:
@@ -52,7 +59,8 @@ class NumpyActor:
     def __init__(self, forward: NumpyForward, head: Head, greedy: bool = False) -> None:
         self.forward, self.head, self.greedy = forward, head, greedy
 
-    def for_round(self, seed: int) -> ActFn:
+    @contextmanager
+    def round(self, seed: int) -> Iterator[ActFn]:
         self.forward.sync()
         forward, head, greedy = self.forward, self.head, self.greedy
         rng = np.random.default_rng(seed)
@@ -64,7 +72,8 @@ class NumpyActor:
                 params = forward(obs)
                 return head.greedy_numpy(params) if greedy else head.sample_numpy(params, rng)
 
-        return act
+        with _blas().limit(limits=1, user_api="blas"):
+            yield act
 
 
 class TensorFlowActor:
@@ -77,11 +86,12 @@ class TensorFlowActor:
         self.act = make_act_fn(model, head, greedy=greedy)
         self.dtype, self.description = model.inputs[0].dtype, _description(reason)
 
-    def for_round(self, seed: int) -> ActFn:
+    @contextmanager
+    def round(self, seed: int) -> Iterator[ActFn]:
         act, dtype = self.act, self.dtype
         step = iter(range(1 << 62))
-        return lambda obs: act(tf.constant(obs, dtype=dtype),
-                               tf.constant([seed, next(step)], dtype=tf.int64)).numpy()
+        yield lambda obs: act(tf.constant(obs, dtype=dtype),
+                              tf.constant([seed, next(step)], dtype=tf.int64)).numpy()
 
 
 def make_actor(model: keras.Model, head: Head, choice: str = "auto",
@@ -113,6 +123,12 @@ def _numpy_forward(model: keras.Model, choice: str) -> tuple[NumpyForward | None
             raise ConfigError(f"actor numpy cannot run this policy: {exc}; use actor auto "
                               f"or tensorflow") from None
         return None, str(exc)
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The process's thread pools, inspected once (it reads the loaded libraries)."""
+    return ThreadpoolController()
 
 
 def _description(reason: str) -> str:

@@ -76,29 +76,68 @@ def source(name: str, data: dict[str, Any]) -> str:
 
 
 # -- one renderer per benchmark ----------------------------------------------------------------
-def train_speed(d: dict[str, Any]) -> str:
-    k, base = d["keras_pg"], d["seed_baseline"]
+def _trainer_column(k: dict[str, Any]) -> list[str]:
+    """A keras_pg configuration's cells in the training-speed table."""
     runs = k["runs"]
     solved = [r for r in runs if r["solved"]]
     evals = [r["eval_mean_return"] for r in runs]
     solve_steps = [r["env_steps"] for r in solved]
-    main = table(["CartPole-v1, seeds " + each(k["seeds"]), "keras_pg",
-                  "the article's loop in Keras (`bench/seed_baseline.py`)"], [
-        ["solved (training mean and greedy eval >= threshold)",
-         f"{len(solved)}/{len(runs)} (eval {num(min(evals))}-{num(max(evals))})",
-         f"last-100 mean return {num(base['last_100_mean_return'])}"],
-        ["env steps to solve, median (range)",
-         f"{num(statistics.median(solve_steps))} ({num(min(solve_steps))}-"
-         f"{num(max(solve_steps))})" if solve_steps else "—",
-         f"{num(base['env_steps'])} steps run"],
-        ["training time to solve, median / max",
-         f"{k['time_to_solve_median_s']} s / {k['time_to_solve_max_s']} s",
-         f"not solved in {base['wall_s']} s"],
-        ["env steps per second, median", num(k["steps_per_s_median"]),
-         num(base["steps_per_s"])],
-        ["throughput ratio", ratio(k["steps_per_s_median"] / base["steps_per_s"]), "1x"],
-        ["peak RSS of the training process", f"{num(k['peak_rss_mb_max'])} MB", "—"],
-    ])
+    return [
+        f"{len(solved)}/{len(runs)} (greedy eval {num(min(evals))}-{num(max(evals))})",
+        f"{num(statistics.median(solve_steps))} ({num(min(solve_steps))}-"
+        f"{num(max(solve_steps))})" if solve_steps else "—",
+        f"{k['time_to_solve_median_s']} s / {k['time_to_solve_max_s']} s",
+        num(k["steps_per_s_median"]),
+        f"{num(k['peak_rss_mb_max'])} MB",
+    ]
+
+
+def train_speed(d: dict[str, Any]) -> str:
+    k, today, jax, base = (d["keras_pg"], d["todays_configuration"], d["jax_gymnax"],
+                           d["seed_baseline"])
+    jax_runs = jax["runs"]
+    jax_times = [r["time_to_solve_s"] for r in jax_runs if r["solved"]]
+    jax_steps = [r["env_steps"] for r in jax_runs if r["solved"]]
+    columns = {
+        "keras_pg (its CartPole-v1 preset)": _trainer_column(k),
+        "the configuration of 2026-12-06 (`" + " ".join(today["flags"]) + "`)":
+            _trainer_column(today),
+        "JAX + gymnax, 256 envs in one jit (`bench/jax_reinforce.py`)": [
+            f"{jax['solved']}/{len(jax_runs)} (training mean)",
+            f"{num(statistics.median(jax_steps))} ({num(min(jax_steps))}-"
+            f"{num(max(jax_steps))})" if jax_steps else "—",
+            f"{jax['time_to_solve_median_s']} s / {num(max(jax_times))} s" if jax_times
+            else "—",
+            num(statistics.median(r["steps_per_s"] for r in jax_runs)), "—"],
+        "the article's loop in Keras (`bench/seed_baseline.py`)": [
+            f"last-100 mean return {num(base['last_100_mean_return'])}",
+            f"{num(base['env_steps'])} steps run", f"not solved in {base['wall_s']} s",
+            num(base["steps_per_s"]), "—"],
+    }
+    labels = ["solved", "env steps to solve, median (range)",
+              "training time to solve, median / max", "env steps per second, median",
+              "peak RSS of the training process"]
+    main = table(["CartPole-v1, seeds " + each(k["seeds"]), *columns],
+                 [[label, *(cells[i] for cells in columns.values())]
+                  for i, label in enumerate(labels)])
+    r, fast = d["ratios"], d["jax_gymnax_fast_compile"]
+    main += (
+        f"\n\nRatios in this run: time to solve {ratio(r['time_to_solve_over_jax'])} "
+        f"JAX+gymnax's (the graph backend {ratio(r['graph_time_to_solve_over_jax'])}); "
+        f"{ratio(r['time_to_solve_over_jax_fast_compile'])} JAX's with `--fast-compile` "
+        f"(median {fast['time_to_solve_median_s']} s, {fast['solved']}/{len(fast['runs'])} "
+        f"solved); {ratio(r['time_to_solve_over_today'])} the configuration of 2026-12-06's. "
+        f"Env steps per second {ratio(r['steps_per_s_over_today'])} its, "
+        f"{ratio(r['throughput_over_seed_baseline'])} the article's loop's.")
+    roll = d["rollout"]
+    main += ("\n\n**The rollout alone**, " + str(roll["num_envs"]) + " CartPole envs:\n\n"
+             + table(["", "numpy actor", "TensorFlow actor", "the env's own step"], [
+                 ["env steps per second", num(roll["numpy_steps_per_s"]),
+                  num(roll["tensorflow_steps_per_s"]), "—"],
+                 ["µs per vector step", num(roll["act_numpy_us"]),
+                  num(roll["act_tensorflow_us"]), num(roll["env_step_us"])],
+                 ["acting / the env's step", ratio(roll["acting_share_numpy"]),
+                  ratio(roll["acting_share_tensorflow"]), "1x"]]))
     graph = d.get("graph_backend", {})
     if not graph:
         return main
@@ -148,6 +187,13 @@ def image_speed(d: dict[str, Any]) -> str:
     out = []
     for env, runs in d.items():
         if env in COMMON_KEYS:
+            continue
+        if env == "cnn_against_baseline":
+            m = runs["steps_per_s_median"]
+            out.append(table(["float32 CNN, SquareSide 84x84x1, 3 runs each in turn",
+                              "this commit", f"commit {runs['baseline_tree_commit']}"], [
+                ["env steps/s, median", num(m["this"]), num(m["baseline"])],
+                ["ratio", ratio(runs["ratio"]), "1x"]]))
             continue
         names = [n for n in runs if n != "env_only"]
         first = runs[names[0]]["settings"]

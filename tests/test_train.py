@@ -35,7 +35,7 @@ def test_same_seed_same_metrics(tmp_path):
     assert train(tmp_path / "b", *flags) == 0
     assert train(tmp_path / "c", *flags[:-1], "8") == 0
     a, b, c = (episode_rows(tmp_path / name) for name in "abc")
-    assert len(a) > 100 and a == b
+    assert len(a) > 50 and a == b
     assert a != c
     updates = [RunDir(tmp_path / n).updates() for n in "ab"]
     assert [u[:6] for u in updates[0]] == [u[:6] for u in updates[1]]

@@ -109,9 +109,11 @@ def test_normalizer_statistics_and_new_weights_are_read_at_sync():
 def test_categorical_numpy_sampling_follows_the_probabilities():
     probs = np.array([[0.1, 0.0, 0.6, 0.3], [0.97, 0.01, 0.01, 0.01]])
     logits = np.log(np.maximum(probs, 1e-30)).astype(np.float32)
-    rng = np.random.default_rng(0)
     n = 100_000
-    actions = CategoricalHead(4).sample_numpy(np.repeat(logits, n, axis=0), rng)
+    sample = CategoricalHead(4).numpy_sampler(np.random.default_rng(0))
+    actions = np.concatenate([sample(np.repeat(logits, n // 1000, axis=0))
+                              for _ in range(1000)])  # 1,000 steps: several noise blocks
+    actions = actions.reshape(1000, 2, -1).transpose(1, 0, 2).reshape(-1)
     assert actions.dtype == np.int32
     for row in range(2):
         counts = np.bincount(actions[row * n:(row + 1) * n], minlength=4) / n
@@ -121,8 +123,9 @@ def test_categorical_numpy_sampling_follows_the_probabilities():
 
 def test_gaussian_numpy_sampling_follows_mean_and_std():
     head = GaussianHead(2, (-1.0, -1.0), (1.0, 1.0))
-    params = np.tile(np.array([[0.5, -2.0, np.log(0.3), np.log(2.0)]], np.float32), (50_000, 1))
-    actions = head.sample_numpy(params, np.random.default_rng(1))
+    params = np.tile(np.array([[0.5, -2.0, np.log(0.3), np.log(2.0)]], np.float32), (50, 1))
+    sample = head.numpy_sampler(np.random.default_rng(1))
+    actions = np.concatenate([sample(params) for _ in range(1000)])  # several noise blocks
     np.testing.assert_allclose(actions.mean(axis=0), [0.5, -2.0], atol=0.03)
     np.testing.assert_allclose(actions.std(axis=0), [0.3, 2.0], rtol=0.02)
     np.testing.assert_array_equal(head.greedy_numpy(params[:1]), [[0.5, -2.0]])

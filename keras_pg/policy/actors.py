@@ -62,15 +62,15 @@ class NumpyActor:
     @contextmanager
     def round(self, seed: int) -> Iterator[ActFn]:
         self.forward.sync()
-        forward, head, greedy = self.forward, self.head, self.greedy
-        rng = np.random.default_rng(seed)
+        forward = self.forward
+        choose = (self.head.greedy_numpy if self.greedy
+                  else self.head.numpy_sampler(np.random.default_rng(seed)))
 
         def act(obs: np.ndarray) -> np.ndarray:
             # Weights that diverged overflow to inf and NaN, as in TensorFlow, where the
             # update then refuses the loss: no numpy warning in the user's process.
             with np.errstate(over="ignore", invalid="ignore"):
-                params = forward(obs)
-                return head.greedy_numpy(params) if greedy else head.sample_numpy(params, rng)
+                return choose(forward(obs))
 
         with _blas().limit(limits=1, user_api="blas"):
             yield act

@@ -9,6 +9,7 @@ a head object.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Literal, cast
 
@@ -58,13 +59,13 @@ class CategoricalHead:
         """The most probable action, int32 [B]."""
         return tf.argmax(logits, axis=-1, output_type=tf.int32)
 
-    def sample_numpy(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """`sample` in numpy, int32 [B] from logits [B, A]: the inverse CDF of the softmax
-        (computed in float64) at one uniform draw of `rng` per row."""
-        weights = np.exp(logits - logits.max(axis=1, keepdims=True), dtype=np.float64)
-        cdf = np.cumsum(weights, axis=1)
-        threshold = rng.random(len(logits)) * cdf[:, -1]
-        return (cdf[:, :-1] <= threshold[:, None]).sum(axis=1, dtype=np.int32)
+    def numpy_sampler(self, rng: np.random.Generator) -> NumpySampler:
+        """`sample` in numpy: logits [B, A] -> int32 [B], the Gumbel-max trick with float64
+        Gumbel noise drawn from `rng` a block of steps at a time (one draw, not one per
+        step: a step then costs an add and an argmax)."""
+        noise = _NoiseBlocks(lambda size: rng.gumbel(size=size))
+        return lambda logits: (logits + noise.next(logits.shape)).argmax(axis=1).astype(
+            np.int32)
 
     def greedy_numpy(self, logits: np.ndarray) -> np.ndarray:
         """`greedy` in numpy, int32 [B]."""
@@ -123,11 +124,16 @@ class GaussianHead:
         """The mean, float [B, d] (clipped by `to_env`)."""
         return self.split(params)[0]
 
-    def sample_numpy(self, params: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """`sample` in numpy, float32 [B, d], with standard normal draws of `rng`."""
-        mean, log_std = params[:, : self.action_dim], params[:, self.action_dim:]
-        noise = rng.standard_normal(mean.shape, dtype=np.float32)
-        return mean + np.exp(log_std) * noise
+    def numpy_sampler(self, rng: np.random.Generator) -> NumpySampler:
+        """`sample` in numpy: params [B, 2d] -> float32 [B, d], mean + std * N(0, 1) with
+        the standard normal draws of `rng` made a block of steps at a time."""
+        noise = _NoiseBlocks(lambda size: rng.standard_normal(size, dtype=np.float32))
+
+        def sample(params: np.ndarray) -> np.ndarray:
+            mean, log_std = params[:, : self.action_dim], params[:, self.action_dim:]
+            return mean + np.exp(log_std) * noise.next(mean.shape)
+
+        return sample
 
     def greedy_numpy(self, params: np.ndarray) -> np.ndarray:
         """`greedy` in numpy: the mean, float32 [B, d]."""
@@ -143,6 +149,25 @@ class GaussianHead:
 
 
 Head = CategoricalHead | GaussianHead
+NumpySampler = Callable[[np.ndarray], np.ndarray]
+"""A head's sampling in numpy: the policy's output [B, P] -> actions [B, ...]."""
+NOISE_BLOCK = 256
+"""Steps of noise drawn at once by a numpy sampler."""
+
+
+class _NoiseBlocks:
+    """Noise of one shape per step, drawn `NOISE_BLOCK` steps at a time by `draw(size)`; a
+    step of another shape starts a new block (the rest of the old one is dropped), so the
+    same sequence of shapes always gets the same noise."""
+
+    def __init__(self, draw: Callable[[tuple[int, ...]], np.ndarray]) -> None:
+        self.draw, self.block, self.used = draw, np.empty((0,)), 0
+
+    def next(self, shape: tuple[int, ...]) -> np.ndarray:
+        if self.used == len(self.block) or self.block.shape[1:] != shape:
+            self.block, self.used = self.draw((NOISE_BLOCK, *shape)), 0
+        self.used += 1
+        return self.block[self.used - 1]
 
 
 def make_head(action_space: gym.Space) -> Head:

@@ -41,6 +41,10 @@ def _relu(x: Array) -> Array:
     return np.maximum(x, np.float32(0))
 
 
+def _relu_in_place(x: Array) -> Array:
+    return np.maximum(x, np.float32(0), out=x)
+
+
 def _sigmoid(x: Array) -> Array:
     # The tanh form never overflows (1 / (1 + exp(-x)) does, with a warning, below -88).
     return np.float32(0.5) * (np.float32(1) + np.tanh(np.float32(0.5) * x))
@@ -83,7 +87,9 @@ def _dense(layer: keras.layers.Dense) -> Step:
         raise NoNumpyForm(f"layer {layer.name} is quantized or has LoRA weights")
     kernel = layer.kernel.numpy()
     bias = layer.bias.numpy() if layer.use_bias else None
-    activation = _activation(layer, layer.activation)
+    # relu in place: the matmul's result is this step's own array.
+    activation = (_relu_in_place if layer.activation is keras.activations.relu
+                  else _activation(layer, layer.activation))
 
     def dense(x: Array) -> Array:
         y = x @ kernel

@@ -62,7 +62,8 @@ def run_trainer(seed: int, extra: list[str]) -> dict:
 THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0}  # the envs' reward_threshold
 TODAY_FLAGS = ["--preset", "CartPole-v1", "--num-envs", "16", "--episodes-per-update", "16",
                "--lr", "0.02", "--actor", "tensorflow"]
-"""The CartPole-v1 preset and acting of 2026-12-06, before the numpy actor."""
+"""The CartPole-v1 preset and acting of 2026-12-06, before the numpy actor (the preset's
+settings are the same today: only the actor differs)."""
 
 ROLLOUT = """
 import json, sys, time

@@ -48,8 +48,11 @@ def test_the_same_seed_and_worker_count_give_identical_metrics(local_ray):
 
 
 def test_a_killed_actor_is_restarted_and_its_share_collected_again(local_ray):
+    # Long enough that the kill, 0.5 s in, lands while rounds are collected: with the numpy
+    # actor 3,000 steps took less.
+    steps = 30_000
     with keras_pg.REINFORCE("CartPole-v1", backend="ray", num_workers=2, **SMALL) as agent:
-        agent.learn(max_steps=3000)
+        agent.learn(max_steps=steps)
         reference = rows(agent)
     with keras_pg.REINFORCE("CartPole-v1", backend="ray", num_workers=2, **SMALL) as agent:
         workers = agent.backend.workers
@@ -62,7 +65,7 @@ def test_a_killed_actor_is_restarted_and_its_share_collected_again(local_ray):
             killed.set()
 
         threading.Thread(target=kill_soon).start()
-        agent.learn(max_steps=3000)
+        agent.learn(max_steps=steps)
         assert killed.is_set()
         assert ray.get(workers[1].pid.remote()) != victim  # a new process
         assert rows(agent) == reference  # no episode lost, none counted twice

@@ -208,7 +208,7 @@ class NumpyForward:
     def __init__(self, model: keras.Model) -> None:
         self.model = model
         self.dtype = np.dtype(model.inputs[0].dtype)
-        self._forward = _chain_function([_step(layer) for layer in _chain(model)])
+        self.sync()
         self._check_against_model()
 
     def sync(self) -> None:

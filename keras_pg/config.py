@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from keras_pg.schedules import SCHEDULED, ScheduleError, schedule_name, schedule_problem
+
 BACKENDS = {
     "gym": "keras_pg.backends.vector:VectorBackend",
     "graph": "keras_pg.backends.graph:GraphBackend",
@@ -28,6 +30,7 @@ MAX_SEED = 2**32 - 1  # numpy's and gymnasium's seeds are 32-bit
 NETWORKS = ("auto", "mlp", "cnn", "custom")
 PRECISIONS = ("float32", "bfloat16")
 ACTORS = ("auto", "numpy", "tensorflow")
+ADVANTAGES = ("mc", "gae")
 
 
 def is_positive_int(value: object) -> bool:
@@ -101,11 +104,20 @@ class Config:
     gamma: float = _doc(
         "discount factor in [0, 1] (0.95: a horizon of about 20 steps; raise it for envs "
         "whose rewards come later)", default=0.95)
-    lr: float = _doc("Adam learning rate", default=1e-3)
+    lr: float | str = _doc(
+        "Adam learning rate: a number, START:END for a linear schedule over max_steps "
+        "(0.01:0.001), or module:function of progress in [0, 1]", default=1e-3)
     hidden: tuple[int, ...] = _doc("hidden layer widths, comma separated", default=(128,))
     baseline: str = _doc(
         "none: plain REINFORCE; value: subtract a learned state value V(s) from the returns",
         default="none")
+    advantage: str = _doc(
+        "what weights log pi(a|s): mc: the Monte Carlo return G_t (minus V(s_t) with "
+        "--baseline value); gae: generalized advantage estimation from the value network "
+        "over each complete episode (--baseline value; --gae-lambda 1 is mc, lower trades "
+        "bias for less variance); the value network fits the matching lambda-returns",
+        default="mc")
+    gae_lambda: float = _doc("lambda of --advantage gae, in [0, 1]", default=0.95)
     value_lr: float = _doc("Adam learning rate of the value network (--baseline value)",
                            default=1e-3)
     bootstrap_truncated: bool = _doc(
@@ -114,7 +126,9 @@ class Config:
         "gym and ray backends)", default=False)
     value_epochs: int = _doc("full-batch value-network steps per update (--baseline value)",
                              default=10)
-    entropy_coef: float = _doc("weight of the entropy bonus in the policy loss", default=0.01)
+    entropy_coef: float | str = _doc(
+        "weight of the entropy bonus in the policy loss: a number, START:END (linear over "
+        "max_steps) or module:function of progress", default=0.01)
     normalize_obs: bool = _doc(
         "normalize non-image Box observations by running mean/std, inside the model",
         default=True)
@@ -139,6 +153,11 @@ class Config:
         "updates between TensorBoard histograms of actions and weights (0: none)", default=10)
 
     def __post_init__(self) -> None:
+        for name in SCHEDULED:  # a schedule function is kept by its import name
+            try:
+                object.__setattr__(self, name, schedule_name(getattr(self, name), name))
+            except ScheduleError as exc:
+                raise ConfigError(str(exc)) from None
         for problem in _type_problems(self):  # types first: the value checks rely on them
             raise ConfigError(problem)
         for problem in itertools.chain(self._choice_problems(), self._count_problems(),
@@ -151,7 +170,8 @@ class Config:
         yield from _env_kwargs_problems(self.env_kwargs)
         for name, choices in (("baseline", ("none", "value")), ("backend", tuple(BACKENDS)),
                               ("network", NETWORKS), ("vector_mode", VECTOR_MODES),
-                              ("precision", PRECISIONS), ("actor", ACTORS)):
+                              ("precision", PRECISIONS), ("actor", ACTORS),
+                              ("advantage", ADVANTAGES)):
             if getattr(self, name) not in choices:
                 yield f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}"
         if self.backend == "graph" and self.episodes_per_update != self.num_envs:
@@ -161,6 +181,8 @@ class Config:
         if self.precision != "float32" and self.network == "custom":
             yield (f"precision {self.precision} applies to the built-in networks (mlp, cnn); "
                    f"give your own network's layers a dtype policy instead")
+        if self.advantage == "gae" and self.baseline != "value":
+            yield "advantage gae estimates advantages with the value network: set baseline value"
         if self.bootstrap_truncated and (self.baseline != "value" or self.backend == "graph"):
             yield ("bootstrap_truncated needs a value estimate and the episodes' last "
                    "observations: baseline value with backend gym or ray")
@@ -182,14 +204,17 @@ class Config:
             yield f"hidden must be positive layer widths like 128 or 128,128, got {self.hidden!r}"
 
     def _number_problems(self) -> Iterator[str]:
-        if not 0.0 <= self.gamma <= 1.0:
-            yield f"gamma must be in [0, 1], got {self.gamma}"
-        for name in ("lr", "value_lr", "return_eps"):
+        for name in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                yield f"{name} must be in [0, 1], got {getattr(self, name)}"
+        for name in ("value_lr", "return_eps"):
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):
                 yield f"{name} must be a positive number, got {value}"
-        if not (self.entropy_coef >= 0 and math.isfinite(self.entropy_coef)):
-            yield f"entropy_coef must be >= 0, got {self.entropy_coef}"
+        for name, strict in (("lr", True), ("entropy_coef", False)):
+            problem = schedule_problem(getattr(self, name), name, 0.0, strict)
+            if problem is not None:
+                yield problem
         for name in ("initial_log_std", "target_return"):
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):
@@ -227,6 +252,8 @@ def _type_problems(config: Config) -> Iterator[str]:
     string, not a number), named with what was expected."""
     hints = typing.get_type_hints(Config)
     for f in dataclasses.fields(Config):
+        if f.name in SCHEDULED:  # checked by schedule_problem
+            continue
         value, hint = getattr(config, f.name), hints[f.name]
         args = typing.get_args(hint)
         if type(None) in args:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from keras_pg.config import NETWORKS, Config, parse_env_kwargs
+from keras_pg.schedules import SCHEDULED
 
 FLAG_NAMES = {"env_id": "--env"}
 CHOICES = {"network": [n for n in NETWORKS if n != "custom"]}
@@ -17,6 +18,8 @@ CHOICES = {"network": [n for n in NETWORKS if n != "custom"]}
 
 def _parser_for(annotation: str) -> Callable[[str], Any]:
     """A string -> value parser for a Config field's type annotation."""
+    if annotation in SCHEDULED:
+        return _schedule
     hint = typing.get_type_hints(Config)[annotation]
     args = typing.get_args(hint)
     optional = isinstance(hint, types.UnionType) and type(None) in args
@@ -33,6 +36,14 @@ def _parser_for(annotation: str) -> Callable[[str], Any]:
 
     parse.__name__ = getattr(base, "__name__", str(base))  # argparse names it in errors
     return parse
+
+
+def _schedule(text: str) -> float | str:
+    """A number, or schedule text (START:END, module:function) that Config checks."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:

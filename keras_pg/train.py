@@ -69,6 +69,8 @@ class Trainer:
         self.update_rows: list[UpdateRow] = []
         self.observation_sample: np.ndarray | None = None
         self.last_round: Round | None = None
+        self.scheduled: dict[str, float] = {}
+        """The scheduled settings' values for the latest update ("lr", "entropy_coef")."""
         self.checkpoint_id: str | None = None
         """The id of the checkpoint in run_dir this trainer loaded or last wrote."""
 
@@ -125,6 +127,7 @@ class Trainer:
         """Collect a round, log its episodes and update on it (None: the round solved the
         run and is not used). The backend may have made the update itself."""
         p = self.progress
+        self.scheduled = self.learner.set_progress(min(p.env_steps / self.config.max_steps, 1.0))
         round_ = self.backend.collect(p.updates, should_stop, p.step_budget - p.env_steps)
         self._log_episodes(round_)
         if round_.update is None and p.solved:
@@ -194,7 +197,7 @@ class Trainer:
             "value_loss": float(m.value_loss) if m is not None else nan,
             "explained_variance": result.explained_variance if result is not None else nan,
             "env_steps": p.env_steps, "episodes": p.episodes, "steps_per_s": self.steps_per_s(),
-            **self._round_logs(),
+            **self._round_logs(), **self.scheduled,
         }
 
     def _round_logs(self) -> dict[str, float]:

@@ -15,6 +15,8 @@ class Batch(NamedTuple):
     taken in."""
     actions: np.ndarray
     """int32 [M] (Discrete) or float32 [M, d] (Box, unclipped), the sampled actions."""
+    rewards: np.ndarray
+    """float32 [M], the reward the env returned for each action."""
     returns: np.ndarray
     """float32 [M], the discounted reward-to-go G_t of each action (not normalized)."""
     episode_returns: np.ndarray
@@ -38,3 +40,13 @@ def concatenate(batches: list[Batch]) -> Batch:
     shifted = [b._replace(episode=b.episode + offset)
                for b, offset in zip(batches, offsets, strict=True)]
     return Batch(*(np.concatenate(parts) for parts in zip(*shifted, strict=True)))
+
+
+def episode_steps(episode: np.ndarray) -> np.ndarray:
+    """int32 [M]: the index t of each transition within its episode (0 for its first), for
+    `episode` int [M] of transitions in time order within each episode."""
+    order = np.argsort(episode, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(np.bincount(episode))[:-1]])
+    steps = np.empty(len(episode), dtype=np.int32)
+    steps[order] = np.arange(len(episode)) - starts[episode[order]]
+    return steps

@@ -10,12 +10,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_pg.algorithm.advantages import advantages
-from keras_pg.algorithm.batch import Batch
+from keras_pg.algorithm.advantages import (
+    advantages,
+    explained_variance,
+    lambda_advantages,
+    normalize,
+)
+from keras_pg.algorithm.batch import Batch, episode_steps
 from keras_pg.algorithm.update import UpdateMetrics, UpdateStep
 from keras_pg.config import Config
 from keras_pg.policy import build_value, make_head, observation_normalizer, observation_spec
 from keras_pg.run.run_dir import RunDirError
+from keras_pg.schedules import SCHEDULED, make_schedule
 
 
 class UpdateResult(NamedTuple):
@@ -42,44 +48,88 @@ class Learner:
         self.normalizer = observation_normalizer(policy)
         self.value = (build_value(observation_space, policy)
                       if config.baseline == "value" else None)
-        self.optimizers = [keras.optimizers.Adam(config.lr)]
+        self.schedules = {name: make_schedule(getattr(config, name), name)
+                          for name in SCHEDULED}
+        self.optimizers = [keras.optimizers.Adam(self.schedules["lr"](0.0))]
         if self.value is not None:
             self.optimizers.append(keras.optimizers.Adam(config.value_lr))
         self.update = UpdateStep(policy, self.head, self.optimizers[0], config.max_grad_norm,
-                                 config.entropy_coef, self.value, self.optimizers[-1],
-                                 config.value_epochs)
+                                 self.schedules["entropy_coef"](0.0), self.value,
+                                 self.optimizers[-1], config.value_epochs)
         self._values: Callable[[tf.Tensor], tf.Tensor] | None = tf.function(
             lambda obs: self.value(obs, training=False), autograph=False,
             input_signature=[observation_spec(policy)]) if self.value is not None else None
+        vector = tf.TensorSpec([None], tf.float32)
         self._advantages = tf.function(
             self.advantages_fn, autograph=False,
-            input_signature=[observation_spec(policy), tf.TensorSpec([None], tf.float32)])
+            input_signature=[observation_spec(policy), vector])
+        self._gae = tf.function(
+            self.gae_fn, autograph=False,
+            input_signature=[observation_spec(policy), vector, tf.TensorSpec([None, 2], tf.int32),
+                             vector])
 
-    def advantages_fn(self, obs: tf.Tensor, returns: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Normalized advantages [M] and explained variance, with the value network as it is
-        (call before the update: the batch was collected with these weights)."""
+    def set_progress(self, progress: float) -> dict[str, float]:
+        """Set the scheduled settings for training progress (env steps / max_steps) and
+        return their values, {"lr": ..., "entropy_coef": ...}."""
+        values = {name: float(schedule(progress)) for name, schedule in self.schedules.items()}
+        self.optimizers[0].learning_rate = values["lr"]
+        self.update.entropy_coef.assign(values["entropy_coef"])
+        return values
+
+    def advantages_fn(self, obs: tf.Tensor,
+                      returns: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """`advantage="mc"`: normalized advantages [M], the value targets (the returns) and
+        the explained variance, with the value network as it is (call before the update:
+        the batch was collected with these weights)."""
         values = self.value(obs, training=False) if self.value is not None else None
-        return advantages(returns, values, self.config.return_eps)
+        weights, explained = advantages(returns, values, self.config.return_eps)
+        return weights, returns, explained
+
+    def gae_fn(self, obs: tf.Tensor, rewards: tf.Tensor, cells: tf.Tensor,
+               end_values: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """`advantage="gae"`: normalized advantages [M], the lambda-returns A_t + V(s_t) the
+        value network fits [M], and its explained variance on them. `cells` and
+        `end_values` as in `lambda_advantages`."""
+        assert self.value is not None  # Config: advantage gae needs baseline value
+        values = self.value(obs, training=False)
+        raw = lambda_advantages(rewards, values, cells, end_values, self.config.gamma,
+                                self.config.gae_lambda)
+        targets = raw + values
+        return (normalize(raw, self.config.return_eps), targets,
+                explained_variance(values, targets))
 
     def learn(self, batch: Batch) -> UpdateResult:
         """One update on `batch`. The observation statistics absorb the batch only after
         the update, so the update sees the policy exactly as it acted."""
-        returns = self.bootstrapped_returns(batch) if self.config.bootstrap_truncated \
-            else batch.returns
-        weights, explained = self._advantages(batch.obs, returns)
-        metrics = self.update(batch.obs, batch.actions, weights, returns)
+        if self.config.advantage == "gae":
+            cells = np.stack([episode_steps(batch.episode), batch.episode], axis=1)
+            weights, targets, explained = self._gae(batch.obs, batch.rewards, cells,
+                                                    self.end_values(batch))
+        else:
+            returns = self.bootstrapped_returns(batch) if self.config.bootstrap_truncated \
+                else batch.returns
+            weights, targets, explained = self._advantages(batch.obs, returns)
+        metrics = self.update(batch.obs, batch.actions, weights, targets)
         if self.normalizer is not None:
             self.normalizer.update(batch.obs)
         return UpdateResult(metrics, float(explained))
+
+    def end_values(self, batch: Batch) -> np.ndarray:
+        """float32 [K]: the value network's estimate of the state each episode a time limit
+        cut off stopped in, with `bootstrap_truncated`; 0 for the others (terminated)."""
+        end = np.zeros(len(batch.episode_returns), dtype=np.float32)
+        cut = np.unique(batch.episode[batch.bootstrap_discount > 0])
+        if self.config.bootstrap_truncated and len(cut):
+            assert self._values is not None  # Config: bootstrap_truncated needs baseline value
+            end[cut] = self._values(batch.final_obs[cut]).numpy()
+        return end
 
     def bootstrapped_returns(self, batch: Batch) -> np.ndarray:
         """float32 [M]: the batch's returns, those of time-limit-truncated episodes continued
         with the value network's estimate of the state they were cut off in."""
         if not batch.bootstrap_discount.any():
             return batch.returns
-        assert self._values is not None  # Config: bootstrap_truncated needs baseline value
-        final_values = self._values(batch.final_obs).numpy()
-        return batch.returns + batch.bootstrap_discount * final_values[batch.episode]
+        return batch.returns + batch.bootstrap_discount * self.end_values(batch)[batch.episode]
 
     def state_variables(self) -> list[tuple[str, list[keras.Variable]]]:
         """Everything a resume needs, by name: weights (normalizer statistics included) and

@@ -75,7 +75,10 @@ class UpdateStep:
                  value_optimizer: keras.optimizers.Optimizer | None = None,
                  value_epochs: int = 1) -> None:
         self.model, self.head, self.optimizer = model, head, optimizer
-        self.max_grad_norm, self.entropy_coef = max_grad_norm, entropy_coef
+        self.max_grad_norm = max_grad_norm
+        # A variable, so that a schedule changes it without retracing.
+        self.entropy_coef = tf.Variable(float(entropy_coef), trainable=False,
+                                        name="entropy_coef")
         self.value, self.value_optimizer, self.value_epochs = value, value_optimizer, value_epochs
         optimizer.build(model.trainable_variables)
         if value is not None:

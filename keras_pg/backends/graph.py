@@ -111,10 +111,16 @@ def make_graph_iteration(env: GraphEnv, learner: Learner, num_envs: int,
     @tf.function(input_signature=[tf.TensorSpec([2], tf.int64)], autograph=False)
     def iteration(seed: tf.Tensor) -> GraphIteration:
         obs, actions, rewards, alive = rollout(seed)
-        returns = discounted_returns_tf(rewards, gamma)
-        obs, actions, returns = (tf.boolean_mask(x, alive) for x in (obs, actions, returns))
-        weights, explained = learner.advantages_fn(obs, returns)
-        metrics = learner.update.update_fn(obs, actions, weights, returns)
+        if learner.config.advantage == "gae":  # each env's column is one episode
+            obs, actions, kept_rewards = (tf.boolean_mask(x, alive)
+                                          for x in (obs, actions, rewards))
+            weights, targets, explained = learner.gae_fn(
+                obs, kept_rewards, tf.cast(tf.where(alive), tf.int32), tf.zeros([num_envs]))
+        else:
+            returns = discounted_returns_tf(rewards, gamma)
+            obs, actions, returns = (tf.boolean_mask(x, alive) for x in (obs, actions, returns))
+            weights, targets, explained = learner.advantages_fn(obs, returns)
+        metrics = learner.update.update_fn(obs, actions, weights, targets)
         if learner.normalizer is not None:
             learner.normalizer.update(obs)
         return GraphIteration(metrics, tf.reduce_sum(rewards, axis=0),

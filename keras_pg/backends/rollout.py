@@ -93,6 +93,7 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
     return Batch(
         obs=obs_t[kept_t].astype(obs_dtype, copy=False),
         actions=actions_t[kept_t],
+        rewards=rewards_t[kept_t].astype(np.float32),
         returns=discounted_returns(rewards_t, done_t, gamma)[kept_t],
         episode_returns=np.bincount(kept_slots, weights=rewards_t[kept_t], minlength=started),
         episode_lengths=np.bincount(kept_slots, minlength=started).astype(np.int64),

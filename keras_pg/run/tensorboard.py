@@ -7,6 +7,7 @@ Scalars per update, at step = env steps, named by prefix as CleanRL names them:
     charts/mean_return          mean return of the last `solve_window` episodes
     charts/steps_per_s          env steps per second of training
     losses/policy, losses/value, losses/entropy, losses/grad_norm, losses/explained_variance
+    schedule/lr, schedule/entropy_coef   the values their schedules gave the update
 
 every `histogram_every` updates histograms of the action distribution on the latest
 observations (`actions/prob_<a>`, or `actions/mean_<i>` and `actions/log_std`) and of every
@@ -40,7 +41,8 @@ SCALARS = {"charts/episodic_return": "round_return_mean",
            "charts/mean_return": "mean_return", "charts/steps_per_s": "steps_per_s",
            "losses/policy": "loss", "losses/value": "value_loss", "losses/entropy": "entropy",
            "losses/grad_norm": "grad_norm",
-           "losses/explained_variance": "explained_variance"}
+           "losses/explained_variance": "explained_variance",
+           "schedule/lr": "lr", "schedule/entropy_coef": "entropy_coef"}
 
 
 class TensorBoardLog(keras.callbacks.Callback):

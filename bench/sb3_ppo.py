@@ -1,0 +1,194 @@
+"""The SB3 PPO peer (issue #23): Stable-Baselines3 PPO with rl-zoo3's tuned settings.
+
+    bench/.venv-peers/bin/python bench/sb3_ppo.py --env LunarLander-v3 --seed S
+        [--max-steps 2000000] [--threshold 200] [--eval-episodes 100] [--eval-seed 10000]
+        [--threads 1]
+
+Runs in the peer venv (bench/requirements-peers.txt: stable-baselines3, torch's CPU build,
+Box2D and pygame for gymnasium's box2d envs) and prints ONE JSON line on stdout, nothing else:
+    {"peer": "sb3-ppo", "env", "seed", "solved", "env_steps", "train_wall_s",
+     "eval_mean_return", "eval_std_return", "eval_episodes", "settings", "versions", ...}
+
+Settings: rl-zoo3's tuned hyperparameters, copied from rl_zoo3/hyperparams/ppo.yml (rl-zoo3
+2.9.2, checked in the released wheel), entry `LunarLander-v3`:
+    n_envs: 16, n_timesteps: 1e6, policy: 'MlpPolicy', n_steps: 1024, batch_size: 64,
+    gae_lambda: 0.98, gamma: 0.999, n_epochs: 4, ent_coef: 0.01
+Everything else is SB3's PPO default (lr 3e-4, clip_range 0.2, vf_coef 0.5, max_grad_norm 0.5,
+advantage normalization, separate 64-64 tanh actor and critic MLPs): the entry has no
+`normalize`, `env_wrapper`, `frame_stack` or `policy_kwargs`, so there is no VecNormalize and
+no other wrapper. The vec env is built as rl-zoo3's ExperimentManager.create_envs builds it:
+`make_vec_env(env_id, n_envs=16, seed=S)` with its default DummyVecEnv (the zoo's `--vec-env
+dummy`), which wraps each env in a Monitor directly over `gym.make(env_id)` (whose TimeLimit
+is inside it), so the Monitor's episode returns are the env's raw, undiscounted returns.
+`n_timesteps` is the zoo's training budget; here the budget is --max-steps instead. Not
+taken from the zoo: its periodic EvalCallback (`--eval-freq`, evaluation during training is
+not part of the algorithm, and would count in the wall time) and model saving.
+
+Threads (--threads, default 1; 0 keeps torch's default): torch.set_num_threads(1), as
+keras_pg's numpy actor runs BLAS on one thread during its rollouts. Every torch call here is
+small (a 16 x 8 observation batch per env step, 64-sample minibatches through 64-64 MLPs),
+where intra-op threads cost more in hand-offs than they save; on this 2-core machine a second
+thread also competes with whatever else runs. rl-zoo3's own default (`--num-threads -1`) leaves
+torch at its default (one thread per core).
+
+Stop rule: after every vec-env step (16 env steps), the Monitor episodes that finished in that
+step are appended, in env order, to a window of the last 100 completed training episodes (the
+same episodes, in the same order, as SB3's `model.ep_info_buffer`, whose maxlen is 100; read
+from the step's `infos` because SB3 calls the callback before it updates that buffer); the run
+is solved as soon as the window holds 100 episodes and their mean return is >= --threshold
+(200 = LunarLander-v3's reward_threshold), or stops unsolved once `num_timesteps` reaches
+--max-steps. env_steps is `model.num_timesteps` at that moment (a multiple of 16); the step
+that solves ends learn() mid-rollout, before that rollout is used for an update.
+train_wall_s is time.perf_counter() around model.learn() (building the model and the envs,
+and the imports, are outside it).
+
+Evaluation: the policy at the stop, greedy (deterministic=True: the most likely action),
+on --eval-episodes fresh envs, episode i reset with seed eval_seed + i (unseen in training,
+whose envs are seeded S .. S+15 once), all stepped together in one batch until each ends
+(terminated or truncated at LunarLander's 1000-step limit); mean and population std of the
+undiscounted returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import time
+
+ZOO_VERSION = "2.9.2"
+# rl-zoo3 hyperparams/ppo.yml (rl-zoo3 2.9.2), entry LunarLander-v3, verbatim.
+ZOO_HYPERPARAMS = {
+    "LunarLander-v3": {
+        "n_envs": 16,
+        "n_timesteps": 1e6,
+        "policy": "MlpPolicy",
+        "n_steps": 1024,
+        "batch_size": 64,
+        "gae_lambda": 0.98,
+        "gamma": 0.999,
+        "n_epochs": 4,
+        "ent_coef": 0.01,
+    },
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="LunarLander-v3", choices=sorted(ZOO_HYPERPARAMS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-steps", type=int, default=2_000_000)
+    parser.add_argument("--threshold", type=float, default=200.0,
+                        help="mean return of the last 100 training episodes that solves")
+    parser.add_argument("--eval-episodes", type=int, default=100)
+    parser.add_argument("--eval-seed", type=int, default=10_000)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch.set_num_threads (0: torch's default)")
+    args = parser.parse_args()
+
+    import gymnasium as gym
+    import numpy as np
+    import stable_baselines3
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+
+    hyper = dict(ZOO_HYPERPARAMS[args.env])
+    n_envs, policy = hyper.pop("n_envs"), hyper.pop("policy")
+    zoo_timesteps = hyper.pop("n_timesteps")
+
+    class StopOnSolve(BaseCallback):
+        """Stops learn() when the last 100 training episodes' mean return reaches threshold."""
+
+        def __init__(self) -> None:
+            super().__init__(verbose=0)
+            self.window: collections.deque[float] = collections.deque(maxlen=100)
+            self.episodes = 0
+            self.solved = False
+            self.steps_at_stop = 0
+
+        def _on_step(self) -> bool:
+            ended = [info["episode"]["r"] for info in self.locals["infos"]
+                     if "episode" in info]  # the Monitor's records of episodes just ended
+            if ended:
+                self.window.extend(float(r) for r in ended)
+                self.episodes += len(ended)
+                if len(self.window) == 100 and np.mean(self.window) >= args.threshold:
+                    self.solved = True
+            if self.solved or self.num_timesteps >= args.max_steps:
+                self.steps_at_stop = self.num_timesteps
+                return False
+            return True
+
+    env = make_vec_env(args.env, n_envs=n_envs, seed=args.seed)
+    model = PPO(policy, env, seed=args.seed, device="cpu", verbose=0, **hyper)
+    stop = StopOnSolve()
+    start = time.perf_counter()
+    model.learn(total_timesteps=args.max_steps, callback=stop)
+    train_wall_s = time.perf_counter() - start
+    env.close()
+
+    returns = evaluate(model, args.env, args.eval_episodes, args.eval_seed)
+    settings = {
+        "source": f"rl-zoo3 {ZOO_VERSION} hyperparams/ppo.yml, {args.env}; the rest SB3 defaults",
+        "n_envs": n_envs, "policy": policy, **hyper,
+        "zoo_n_timesteps": zoo_timesteps,
+        "learning_rate": model.learning_rate, "clip_range": model.clip_range(1.0),
+        "vf_coef": model.vf_coef, "max_grad_norm": model.max_grad_norm,
+        "normalize_advantage": model.normalize_advantage,
+        "net_arch": str(model.policy.net_arch),
+        "activation_fn": model.policy.activation_fn.__name__,
+        "vec_env": type(env).__name__, "normalize": False,
+        "threshold": args.threshold, "max_steps": args.max_steps,
+        "torch_threads": torch.get_num_threads(),
+    }
+    result = {
+        "peer": "sb3-ppo", "env": args.env, "seed": args.seed,
+        "solved": stop.solved, "env_steps": int(stop.steps_at_stop or model.num_timesteps),
+        "train_wall_s": round(train_wall_s, 3),
+        "steps_per_s": round(model.num_timesteps / train_wall_s, 1),
+        "updates": model._n_updates // model.n_epochs,
+        "train_episodes": stop.episodes,
+        "train_last100_mean_return": (round(float(np.mean(stop.window)), 3)
+                                      if stop.window else None),
+        "eval_mean_return": round(float(np.mean(returns)), 3) if returns else None,
+        "eval_std_return": round(float(np.std(returns)), 3) if returns else None,
+        "eval_episodes": len(returns), "eval_seed": args.eval_seed,
+        "settings": settings,
+        "versions": {"sb3": stable_baselines3.__version__, "torch": torch.__version__,
+                     "gymnasium": gym.__version__},
+    }
+    print(json.dumps(result), flush=True)
+
+
+def evaluate(model, env_id: str, episodes: int, eval_seed: int) -> list[float]:
+    """Greedy returns of `episodes` episodes, episode i reset with seed eval_seed + i."""
+    import gymnasium as gym
+    import numpy as np
+
+    if episodes <= 0:
+        return []
+    envs = [gym.make(env_id) for _ in range(episodes)]
+    obs = np.stack([e.reset(seed=eval_seed + i)[0] for i, e in enumerate(envs)])
+    returns = np.zeros(episodes)
+    active = np.ones(episodes, dtype=bool)
+    while active.any():
+        idx = np.flatnonzero(active)
+        actions, _ = model.predict(obs[idx], deterministic=True)
+        for i, action in zip(idx, actions, strict=True):
+            o, r, terminated, truncated, _ = envs[i].step(action)
+            obs[i] = o
+            returns[i] += r
+            if terminated or truncated:
+                active[i] = False
+    for e in envs:
+        e.close()
+    return returns.tolist()
+
+
+if __name__ == "__main__":
+    main()

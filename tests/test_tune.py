@@ -230,3 +230,17 @@ def test_a_storage_that_cannot_be_opened_is_one_line_exit_2(tmp_path, capsys, da
                  *SMALL]) == 2
     reason = reason.replace("TMP", str(tmp_path))
     assert capsys.readouterr().err == f"error: cannot open the storage {storage}: {reason}\n"
+
+
+def test_a_gae_draw_brings_the_value_baseline_it_needs():
+    import optuna
+
+    from keras_pg.config import Config
+    from keras_pg.tuning.search_space import DEFAULT_SPACE, suggest
+
+    space = DEFAULT_SPACE | {"advantage": {"choices": ["gae"]},
+                             "baseline": {"choices": ["none"]}}
+    trial = optuna.create_study().ask()
+    values = suggest(trial, space)
+    assert values["advantage"] == "gae" and values["baseline"] == "value"
+    Config(**values)  # a valid configuration, not a ConfigError

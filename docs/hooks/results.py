@@ -271,6 +271,28 @@ def defaults(d: dict[str, Any]) -> str:
     return described + "\n\nGreedy evaluation per seed:\n\n" + table(header, rows) + figure
 
 
+def lunar_sb3(d: dict[str, Any]) -> str:
+    ours, peer = d["keras_pg"], d["sb3_ppo"]
+    rows = []
+    for name, side, whole in (("keras_pg `--preset LunarLander-v3`", ours, "train_wall_s"),
+                              ("SB3 PPO, rl-zoo3 settings", peer, "train_wall_s")):
+        runs = side["runs"]
+        rows.append([name, each([r["eval_mean_return"] for r in runs]),
+                     each([r["steps_to_200"] for r in runs], steps),
+                     each([r["time_to_200_s"] for r in runs]),
+                     each([r["env_steps"] for r in runs], steps),
+                     each([r[whole] for r in runs])])
+    seeds = each([r["seed"] for r in ours["runs"]])
+    against = d["ratio_train_wall_to_sb3_time_to_200"]
+    verdict = (f"keras_pg landed {ours['landed']}/{len(ours['runs'])}; its median whole run "
+               f"{num(ours['train_wall_median_s'])} s against SB3 PPO's median time to 200 "
+               f"{num(peer['time_to_200_median_s'])} s: {ratio(against) if against else '—'} "
+               f"(target below 0.333x: {'met' if d['target_met'] else 'not met'}).")
+    return (table(["", f"greedy eval per seed ({seeds})", "training mean reached 200 at",
+                   "seconds to 200", "steps in the run", "seconds in the run"], rows)
+            + "\n\n" + verdict + f"\n\n![LunarLander-v3 against SB3]({image(d['figure'])})")
+
+
 def scale(d: dict[str, Any]) -> str:
     rows = [[name, num(r["steps_per_s_after_first"]), num(r["steps_per_s"]),
              f"{num(r['peak_rss_mb'])} MB"] for name, r in d["slow_env"].items()]
@@ -423,7 +445,7 @@ def quantize(d: dict[str, Any]) -> str:
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     f.__name__: f for f in (train_speed, api_speed, image_speed, tensorboard_cost, envs,
                             defaults, scale, export, serve_latency, http_load, js_latency,
-                            js_page, grpc_rest, quantize)}
+                            js_page, grpc_rest, quantize, lunar_sb3)}
 
 
 # -- plots ---------------------------------------------------------------------------------------

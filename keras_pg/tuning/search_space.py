@@ -32,6 +32,8 @@ DEFAULT_SPACE: dict[str, dict[str, Any]] = {
     "hidden": {"choices": ["64", "128", "64,64", "128,128", "256,256"]},
     "entropy_coef": {"choices": [0.0, 0.001, 0.003, 0.01, 0.03]},
     "baseline": {"choices": ["none", "value"]},
+    "advantage": {"choices": ["mc", "gae"]},
+    "gae_lambda": {"choices": [0.9, 0.95, 0.98, 1.0]},
     "normalize_obs": {"choices": [True, False]},
     "max_grad_norm": {"choices": [None, 0.5, 1.0, 5.0]},
 }
@@ -76,7 +78,7 @@ def check(name: str, spec: Any) -> None:
 def suggest(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Config values for an optuna trial: one draw per parameter of `space` (trial.params
     holds the draws as written in the space). num_envs is capped at episodes_per_update:
-    more envs than episodes would idle."""
+    more envs than episodes would idle; advantage gae brings the value baseline it needs."""
     values = {}
     for name, spec in space.items():
         if "choices" in spec:
@@ -88,6 +90,8 @@ def suggest(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, 
                                                log=spec["type"] == "log")
     if isinstance(values.get("hidden"), str):
         values["hidden"] = tuple(int(w) for w in values["hidden"].split(","))
+    if values.get("advantage") == "gae":
+        values["baseline"] = "value"
     if "num_envs" in values and "episodes_per_update" in values:
         values["num_envs"] = min(values["num_envs"], values["episodes_per_update"])
     return values

@@ -6,8 +6,13 @@ gradient step (update.py), and the Learner that owns the networks and optimizers
 environment or a file.
 """
 
-from keras_pg.algorithm.advantages import advantages, explained_variance, normalize
-from keras_pg.algorithm.batch import Batch, concatenate
+from keras_pg.algorithm.advantages import (
+    advantages,
+    explained_variance,
+    lambda_advantages,
+    normalize,
+)
+from keras_pg.algorithm.batch import Batch, concatenate, episode_steps
 from keras_pg.algorithm.learner import Learner, UpdateResult
 from keras_pg.algorithm.returns import discounted_returns, reward_to_go, truncation_discounts
 from keras_pg.algorithm.update import (
@@ -18,5 +23,6 @@ from keras_pg.algorithm.update import (
 )
 
 __all__ = ["Batch", "Learner", "NonFiniteLossError", "UpdateMetrics", "UpdateResult", "UpdateStep",
-           "advantages", "concatenate", "discounted_returns", "explained_variance", "normalize",
-           "reinforce_loss", "reward_to_go", "truncation_discounts"]
+           "advantages", "concatenate", "discounted_returns", "episode_steps",
+           "explained_variance", "lambda_advantages", "normalize", "reinforce_loss",
+           "reward_to_go", "truncation_discounts"]

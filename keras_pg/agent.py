@@ -26,7 +26,7 @@ from keras_pg.backends import Backend, make_backend
 from keras_pg.callbacks import CallbackDriver
 from keras_pg.config import Config, ConfigError, ConfigTypeError, is_positive_int
 from keras_pg.envs.source import factory_name, is_factory_name, prepare_env
-from keras_pg.evaluate import evaluate_policy
+from keras_pg.evaluate import Evaluation, evaluate_policy
 from keras_pg.policy import build_policy, load_policy, make_act_fn
 from keras_pg.policy.networks import build_features, check_serializable, user_features
 from keras_pg.presets import resolve_config
@@ -130,7 +130,7 @@ class REINFORCE:
         target = config.target_return if config.target_return is not None \
             else info.reward_threshold
         self._trainer = Trainer(config, learner, make_backend(config, self.env_source, learner),
-                                target, run_dir, self.spaces)
+                                target, run_dir, self.spaces, self._evaluate_during_training)
         self.summary: dict[str, Any] | None = None
         self._predict_calls = 0
         self._act: dict[bool, tf.types.experimental.ConcreteFunction] = {}
@@ -215,6 +215,13 @@ class REINFORCE:
         return TensorBoardLog(RunDir(self.run_dir).tensorboard_dir, hparams(self.config.to_dict()),
                               lambda: self._trainer.observation_sample,
                               self.config.histogram_every)
+
+    def _evaluate_during_training(self, number: int) -> Evaluation:
+        """The `number`-th greedy evaluation during training (config.eval_every): its own
+        seeds, never those of the training rounds or of the evaluation after training."""
+        return evaluate_policy(self.model, self.env_source, self.config.eval_every_episodes,
+                               seed=derived_seed(self.config.seed, EVAL_STREAM, number),
+                               actor=self.config.actor)
 
     # -- using the policy --------------------------------------------------------------------
     def predict(self, obs: Any, deterministic: bool = True) -> int | np.ndarray:

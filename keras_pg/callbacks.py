@@ -19,12 +19,14 @@ from keras_pg.config import ConfigTypeError
 LOG_KEYS = ("mean_return", "episode_length", "loss", "entropy", "grad_norm", "value_loss",
             "explained_variance", "env_steps", "episodes", "steps_per_s", "round_return_mean",
             "round_return_min", "round_return_max", "round_episode_length", "lr",
-            "entropy_coef")
+            "entropy_coef", "eval_return")
 """mean_return and episode_length: means over the last `solve_window` training episodes;
 loss, entropy, grad_norm, value_loss, explained_variance: the update's (see UpdateMetrics);
 env_steps, episodes: totals so far; steps_per_s: env steps per second of training;
 round_*: the return (mean, min, max) and length (mean) of the update's own episodes;
-lr, entropy_coef: the values their schedules gave the update (see keras_pg.schedules)."""
+lr, entropy_coef: the values their schedules gave the update (see keras_pg.schedules);
+eval_return: the mean return of the greedy evaluation that followed the update (with
+eval_every; nan after the others)."""
 
 
 class CallbackDriver:

@@ -142,12 +142,19 @@ class Config:
     )
     max_steps: int = _doc("training budget in environment steps", default=1_000_000)
     target_return: float | None = _doc(
-        "stop when the mean training return of the last solve_window episodes reaches this "
-        "(none: the env's reward_threshold)",
+        "stop when the mean training return of the last solve_window episodes reaches this, "
+        "or with eval_every a greedy evaluation's mean return (none: the env's "
+        "reward_threshold)",
         default=None,
     )
     solve_window: int = _doc("episodes in the moving mean that decides solving", default=100)
     eval_episodes: int = _doc("greedy evaluation episodes after training (0: none)", default=100)
+    eval_every: int = _doc(
+        "env steps between greedy evaluations during training (0: none); with them the run is "
+        "solved when an evaluation's mean return reaches target_return, not the training mean",
+        default=0)
+    eval_every_episodes: int = _doc("greedy episodes of each evaluation during training",
+                                    default=20)
     tensorboard: bool = _doc("write TensorBoard event files into RUN_DIR/tb", default=True)
     histogram_every: int = _doc(
         "updates between TensorBoard histograms of actions and weights (0: none)", default=10)
@@ -189,10 +196,10 @@ class Config:
 
     def _count_problems(self) -> Iterator[str]:
         for name in ("num_envs", "episodes_per_update", "value_epochs", "max_steps",
-                     "solve_window", "num_workers"):
+                     "solve_window", "num_workers", "eval_every_episodes"):
             if not is_positive_int(getattr(self, name)):
                 yield f"{name} must be a positive integer, got {getattr(self, name)!r}"
-        for name in ("eval_episodes", "histogram_every"):
+        for name in ("eval_episodes", "eval_every", "histogram_every"):
             if getattr(self, name) < 0:
                 yield f"{name} must be 0 or a positive integer, got {getattr(self, name)!r}"
         if not 0 <= self.seed <= MAX_SEED:

@@ -1,9 +1,12 @@
-"""The training loop: collect a round -> log its episodes -> update -> callbacks -> checkpoint.
+"""The training loop: collect a round -> log its episodes -> update -> (evaluate) -> callbacks
+-> checkpoint.
 
 `Trainer` holds a run's state (learner, backend, counters, metrics rows) and trains in
 rounds until the run is solved, the step budget is spent, a callback stops it, or
 `should_stop()` turns true; it checkpoints into the run directory, if it has one, on the
-way and on the way out (Ctrl-C and errors included).
+way and on the way out (Ctrl-C and errors included). With `config.eval_every` it evaluates
+the greedy policy every so many env steps, and such an evaluation, not the training mean,
+decides solving.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from keras_pg.callbacks import CallbackDriver
 from keras_pg.config import Config
 from keras_pg.evaluate import Evaluation
 from keras_pg.run import checkpoint
-from keras_pg.run.run_dir import EpisodeRow, RunDir, RunDirError, UpdateRow
+from keras_pg.run.run_dir import EpisodeRow, EvalRow, RunDir, RunDirError, UpdateRow
 
 SOLVED, BUDGET, CALLBACK, INTERRUPTED = "solved", "max_steps", "callback", "interrupted"
 OBSERVATION_SAMPLE_BYTES = 8 << 20  # observations kept for export's verification
@@ -44,6 +47,8 @@ class Progress:
     solved: bool = False
     step_budget: int = 0
     """Training stops once env_steps reaches this (rounds are whole, so it may overshoot)."""
+    evaluated_at: int = 0
+    """env_steps at the last evaluation during training (config.eval_every)."""
 
 
 class Trainer:
@@ -54,19 +59,25 @@ class Trainer:
         learner: the networks, optimizers and compiled update.
         backend: collects rounds of complete episodes (see keras_pg.backends).
         target: the solve threshold on the mean return of the last `solve_window` training
-            episodes (None: never solved, train to the budget).
+            episodes, or of an evaluation with `config.eval_every` (None: never solved, train
+            to the budget).
         run_dir: where checkpoints and metrics go (None: nowhere).
         spaces: the env's spaces as JSON (spaces.json), recorded in checkpoints.
+        evaluate: `evaluate(n)` runs the n-th greedy evaluation during training (1-based,
+            `config.eval_every_episodes` episodes, seeded by n); needed with eval_every.
     """
 
     def __init__(self, config: Config, learner: Learner, backend: Backend,
-                 target: float | None, run_dir: Path | None, spaces: dict[str, Any]) -> None:
+                 target: float | None, run_dir: Path | None, spaces: dict[str, Any],
+                 evaluate: Callable[[int], Evaluation] | None = None) -> None:
         self.config, self.learner, self.backend = config, learner, backend
         self.target, self.spaces = target, spaces
         self.run_dir = run_dir
+        self.evaluate = evaluate
         self.progress = Progress()
         self.episode_rows: list[EpisodeRow] = []
         self.update_rows: list[UpdateRow] = []
+        self.eval_rows: list[EvalRow] = []
         self.observation_sample: np.ndarray | None = None
         self.last_round: Round | None = None
         self.scheduled: dict[str, float] = {}
@@ -106,7 +117,8 @@ class Trainer:
                     reason = SOLVED
                     break
                 self._log_update(result)
-                logs = self.logs(result)
+                evaluation = self._evaluate_if_due()
+                logs = self.logs(result, evaluation)
                 if callbacks.update(p.updates - 1, logs):
                     reason = CALLBACK
                     break
@@ -157,9 +169,28 @@ class Trainer:
             p.env_steps += int(length)
             self.episode_rows.append(EpisodeRow(p.episodes, p.env_steps, float(ret),
                                                 int(length), round(p.train_wall_s, 4)))
-        p.solved = (self.target is not None and p.episodes >= window
-                    and self.recent_mean() >= self.target)
+        p.solved = (self.target is not None and not self.config.eval_every
+                    and p.episodes >= window and self.recent_mean() >= self.target)
         self.last_round = round_
+
+    def _evaluate_if_due(self) -> EvalRow | None:
+        """Evaluate the greedy policy when `config.eval_every` env steps have passed since the
+        last evaluation (None: not due); the run is solved when its mean reaches the target.
+        Its time counts as training time: it is part of what the run costs."""
+        p, every = self.progress, self.config.eval_every
+        if not every or p.env_steps // every <= p.evaluated_at // every:
+            return None
+        assert self.evaluate is not None  # the agent gives one whenever eval_every is set
+        start = time.perf_counter()
+        result = self.evaluate(len(self.eval_rows) + 1)
+        wall_s = time.perf_counter() - start
+        p.train_wall_s += wall_s
+        p.evaluated_at = p.env_steps
+        row = EvalRow(len(self.eval_rows) + 1, p.updates, p.env_steps, result.mean_return,
+                      result.std_return, result.episodes, round(wall_s, 4))
+        self.eval_rows.append(row)
+        p.solved = self.target is not None and result.mean_return >= self.target
+        return row
 
     def _log_update(self, result: UpdateResult) -> None:
         p, m = self.progress, result.metrics
@@ -182,9 +213,11 @@ class Trainer:
             latest = np.concatenate([latest, self.observation_sample])[:count]
         self.observation_sample = latest
 
-    def logs(self, result: UpdateResult | None) -> dict[str, float]:
+    def logs(self, result: UpdateResult | None,
+             evaluation: EvalRow | None = None) -> dict[str, float]:
         """The callbacks' logs after an update (see callbacks.LOG_KEYS); NaN metrics when
-        the update was refused for a non-finite loss."""
+        the update was refused for a non-finite loss, and eval_return NaN when no evaluation
+        followed the update."""
         p = self.progress
         nan = math.nan
         m = result.metrics if result is not None else None
@@ -197,6 +230,7 @@ class Trainer:
             "value_loss": float(m.value_loss) if m is not None else nan,
             "explained_variance": result.explained_variance if result is not None else nan,
             "env_steps": p.env_steps, "episodes": p.episodes, "steps_per_s": self.steps_per_s(),
+            "eval_return": evaluation.mean_return if evaluation is not None else nan,
             **self._round_logs(), **self.scheduled,
         }
 
@@ -235,10 +269,10 @@ class Trainer:
         if own:
             self.check_not_stale()
         run = RunDir(run_dir)
-        run.write_metrics(self.episode_rows, self.update_rows)
+        run.write_metrics(self.episode_rows, self.update_rows, self.eval_rows)
         checkpoint_id = checkpoint.save(
             run_dir, self.learner.state_arrays(), asdict(self.progress), self.config.to_dict(),
-            self.spaces, self.episode_rows, self.update_rows)
+            self.spaces, self.episode_rows, self.update_rows, self.eval_rows)
         if own:
             self.checkpoint_id = checkpoint_id
         run.write_model(self.learner.model)
@@ -264,6 +298,7 @@ class Trainer:
         self.learner.assign_state(saved.arrays)
         self.progress = Progress(**saved.progress)
         self.episode_rows, self.update_rows = saved.episode_rows, saved.update_rows
+        self.eval_rows = saved.eval_rows
         self.checkpoint_id = saved.checkpoint_id
         self.observation_sample = RunDir(run_dir).read_observations()
 
@@ -278,6 +313,8 @@ class Trainer:
             "first_iteration_s": round(p.first_iteration_s, 3), "backend": c.backend,
             "actor": self.backend.actor,
             "final_mean_return": self.recent_mean(),
+            "evaluations": len(self.eval_rows),
+            "last_eval_return": self.eval_rows[-1].mean_return if self.eval_rows else None,
             "eval_mean_return": evaluation.mean_return if evaluation else None,
             "eval_std_return": evaluation.std_return if evaluation else None,
             "eval_episodes": evaluation.episodes if evaluation else 0,

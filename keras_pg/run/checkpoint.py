@@ -26,7 +26,7 @@ from keras_pg.config import Config
 from keras_pg.errors import first_line
 from keras_pg.run import files
 from keras_pg.run import run_dir as rd
-from keras_pg.run.run_dir import EpisodeRow, UpdateRow
+from keras_pg.run.run_dir import EpisodeRow, EvalRow, UpdateRow
 
 STATE = "state_json"
 
@@ -40,6 +40,8 @@ class Checkpoint(NamedTuple):
     """The metrics.csv rows it covers (verified)."""
     update_rows: list[UpdateRow]
     """The updates.csv rows it covers (verified)."""
+    eval_rows: list[EvalRow]
+    """The evals.csv rows it covers (verified; none in a checkpoint older than evals.csv)."""
     checkpoint_id: str | None
     """The id written with it (None for a checkpoint older than ids)."""
 
@@ -64,11 +66,11 @@ def config_digest(config: dict[str, Any]) -> str:
 
 def save(run_dir: Path, arrays: dict[str, np.ndarray], progress: dict[str, Any],
          config: dict[str, Any], spaces: dict[str, Any], episode_rows: list[EpisodeRow],
-         update_rows: list[UpdateRow]) -> str:
+         update_rows: list[UpdateRow], eval_rows: list[EvalRow]) -> str:
     """Write checkpoint.npz atomically, keeping the previous one as checkpoint.prev.npz;
     return its new id.
 
-    Call it after metrics.csv and updates.csv hold `episode_rows` and `update_rows`: a crash
+    Call it after metrics.csv, updates.csv and evals.csv hold the rows given: a crash
     between the two leaves metrics ahead of the checkpoint, which a resume recomputes.
     """
     checkpoint_id = uuid.uuid4().hex
@@ -78,6 +80,8 @@ def save(run_dir: Path, arrays: dict[str, np.ndarray], progress: dict[str, Any],
         "env_id": config["env_id"], "spaces": spaces, "arrays_sha256": arrays_digest(arrays),
         "metrics_sha256": digest(files.csv_text(rd.EPISODE_COLUMNS, episode_rows)),
         "updates_sha256": digest(files.csv_text(rd.UPDATE_COLUMNS, update_rows)),
+        "evals": len(eval_rows),
+        "evals_sha256": digest(files.csv_text(rd.EVAL_COLUMNS, eval_rows)),
     }
     payload = dict(arrays, **{STATE: np.array(json.dumps(state))})
     path, previous = run_dir / rd.CHECKPOINT, run_dir / rd.PREVIOUS_CHECKPOINT
@@ -135,7 +139,11 @@ def load(run_dir: Path, config: dict[str, Any], spaces: dict[str, Any]) -> Check
         run_dir / rd.METRICS, progress["episodes"], state["metrics_sha256"], "episode")]
     update_rows = [UpdateRow._make(row) for row in _verified_rows(
         run_dir / rd.UPDATES, progress["updates"], state["updates_sha256"], "update")]
-    return Checkpoint(arrays, progress, episode_rows, update_rows, state.get("checkpoint_id"))
+    eval_rows = [EvalRow._make(row) for row in _verified_rows(
+        run_dir / rd.EVALS, state["evals"], state["evals_sha256"], "evaluation")
+    ] if state.get("evals") else []
+    return Checkpoint(arrays, progress, episode_rows, update_rows, eval_rows,
+                      state.get("checkpoint_id"))
 
 
 def read(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -9,6 +9,7 @@
       checkpoint.prev.npz  the checkpoint before it, kept in case the latest is damaged
       metrics.csv          one row per episode (EpisodeRow)
       updates.csv          one row per update (UpdateRow)
+      evals.csv            one row per greedy evaluation during training (EvalRow; eval_every)
       model.keras          the policy (keras.models.load_model after `import keras_pg`)
       observations.npy     up to 1,000 observations of the last rounds (export verifies on them)
       learning_curve.png   episode return, its 10-episode moving average, the solve threshold
@@ -44,6 +45,7 @@ PREVIOUS_CHECKPOINT = "checkpoint.prev.npz"
 LOCK = ".lock"
 METRICS = "metrics.csv"
 UPDATES = "updates.csv"
+EVALS = "evals.csv"
 MODEL = "model.keras"
 CURVE = "learning_curve.png"
 SUMMARY = "summary.json"
@@ -87,10 +89,29 @@ class UpdateRow(NamedTuple):
     """Training seconds of the run after this update's round (collection and update)."""
 
 
+class EvalRow(NamedTuple):
+    """One row of evals.csv: a greedy evaluation during training (config.eval_every)."""
+
+    evaluation: int
+    """1-based."""
+    update: int
+    """The update whose weights were evaluated (the evaluation runs right after it)."""
+    env_steps: int
+    """Training env steps of the run so far (the evaluation's own steps are not counted)."""
+    mean_return: float
+    """Mean undiscounted return of the greedy episodes."""
+    std_return: float
+    episodes: int
+    wall_s: float
+    """Seconds the evaluation took (also counted in the run's training seconds)."""
+
+
 EPISODE_COLUMNS = tuple("return" if f == "episode_return" else f for f in EpisodeRow._fields)
 """The header of metrics.csv."""
 UPDATE_COLUMNS = UpdateRow._fields
 """The header of updates.csv."""
+EVAL_COLUMNS = EvalRow._fields
+"""The header of evals.csv."""
 
 
 class RunDir:
@@ -165,10 +186,17 @@ class RunDir:
         """The first `limit` rows of updates.csv (default: all; none before any update)."""
         return [UpdateRow._make(row) for row in files.read_csv(self.path / UPDATES, limit)]
 
-    def write_metrics(self, episodes: list[EpisodeRow], updates: list[UpdateRow]) -> None:
-        """metrics.csv and updates.csv, whole."""
+    def evals(self, limit: int | None = None) -> list[EvalRow]:
+        """The first `limit` rows of evals.csv (default: all; none without evaluations)."""
+        return [EvalRow._make(row) for row in files.read_csv(self.path / EVALS, limit)]
+
+    def write_metrics(self, episodes: list[EpisodeRow], updates: list[UpdateRow],
+                      evals: list[EvalRow]) -> None:
+        """metrics.csv and updates.csv, whole, and evals.csv when there are evaluations."""
         files.write_csv(self.path / METRICS, EPISODE_COLUMNS, episodes)
         files.write_csv(self.path / UPDATES, UPDATE_COLUMNS, updates)
+        if evals:
+            files.write_csv(self.path / EVALS, EVAL_COLUMNS, evals)
 
     # -- the model and its observations ------------------------------------------------------
     def write_model(self, model: Any) -> None:

@@ -8,6 +8,7 @@ Scalars per update, at step = env steps, named by prefix as CleanRL names them:
     charts/steps_per_s          env steps per second of training
     losses/policy, losses/value, losses/entropy, losses/grad_norm, losses/explained_variance
     schedule/lr, schedule/entropy_coef   the values their schedules gave the update
+    eval/mean_return            the greedy evaluation after the update (eval_every), if any
 
 every `histogram_every` updates histograms of the action distribution on the latest
 observations (`actions/prob_<a>`, or `actions/mean_<i>` and `actions/log_std`) and of every
@@ -42,7 +43,8 @@ SCALARS = {"charts/episodic_return": "round_return_mean",
            "losses/policy": "loss", "losses/value": "value_loss", "losses/entropy": "entropy",
            "losses/grad_norm": "grad_norm",
            "losses/explained_variance": "explained_variance",
-           "schedule/lr": "lr", "schedule/entropy_coef": "entropy_coef"}
+           "schedule/lr": "lr", "schedule/entropy_coef": "entropy_coef",
+           "eval/mean_return": "eval_return"}
 
 
 class TensorBoardLog(keras.callbacks.Callback):

@@ -1,0 +1,89 @@
+"""Greedy evaluations during training (eval_every): when they run, what they evaluate, that
+they decide solving instead of the training mean, TensorBoard, and an exact resume."""
+
+import pytest
+
+import keras_pg
+from keras_pg.cli import main
+from keras_pg.config import ConfigError
+from keras_pg.run.run_dir import RunDir
+from keras_pg.seeding import EVAL_STREAM, derived_seed
+
+SETTINGS = dict(preset="none", max_steps=6000, eval_every=2000, eval_every_episodes=4,
+                eval_episodes=0, seed=3)
+
+
+def test_evaluations_follow_the_update_crossing_each_multiple_and_use_their_own_seeds(tmp_path):
+    with keras_pg.REINFORCE("CartPole-v1", run_dir=tmp_path, **SETTINGS) as agent:
+        summary = agent.learn()
+        rows = RunDir(tmp_path).evals()
+        updates = RunDir(tmp_path).updates()
+        assert [row.evaluation for row in rows] == [1, 2, 3]
+        for k, row in enumerate(rows, start=1):
+            crossing = next(u for u in updates if u.env_steps >= 2000 * k)
+            assert (row.update, row.env_steps) == (crossing.update, crossing.env_steps)
+            assert row.episodes == 4
+        # the last evaluation followed the last update: it is the final greedy policy's,
+        # on the seeds of evaluation 3 (not those of the evaluation after training)
+        assert rows[-1].update == summary["updates"]
+        again = agent.evaluate(4, seed=derived_seed(3, EVAL_STREAM, 3))
+        assert again["mean_return"] == rows[-1].mean_return
+        assert agent.evaluate(4)["returns"] != agent.evaluate(
+            4, seed=derived_seed(3, EVAL_STREAM, 3))["returns"]
+    assert (summary["evaluations"], summary["last_eval_return"]) == (3, rows[-1].mean_return)
+    assert summary["stop_reason"] == "max_steps"
+
+    import tensorflow as tf
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "tb")).Reload().Tensors("eval/mean_return")
+    assert [e.step for e in events] == [row.env_steps for row in rows]
+    assert [float(tf.make_ndarray(e.tensor_proto)) for e in events] == pytest.approx(
+        [row.mean_return for row in rows])
+
+
+@pytest.mark.parametrize("backend", ["gym", "graph"])
+def test_an_evaluation_not_the_training_mean_decides_solving(backend):
+    settings = dict(SETTINGS, eval_every=3000, backend=backend, num_envs=8,
+                    episodes_per_update=8, target_return=-1.0, solve_window=8)
+    with keras_pg.REINFORCE("CartPole-v1", **{**settings, "eval_every": 0}) as agent:
+        by_training_mean = agent.learn()
+    with keras_pg.REINFORCE("CartPole-v1", **settings) as agent:
+        by_evaluation = agent.learn()
+    assert by_training_mean["stop_reason"] == by_evaluation["stop_reason"] == "solved"
+    assert by_training_mean["env_steps"] < 1000 and by_training_mean["evaluations"] == 0
+    assert by_evaluation["env_steps"] >= 3000 and by_evaluation["evaluations"] == 1
+    assert by_evaluation["last_eval_return"] >= -1.0
+
+
+def test_a_target_no_evaluation_reaches_trains_to_the_budget():
+    with keras_pg.REINFORCE("CartPole-v1", **SETTINGS, target_return=1e6) as agent:
+        summary = agent.learn()
+    assert summary["stop_reason"] == "max_steps" and not summary["solved"]
+    assert summary["evaluations"] == 3
+
+
+def test_evaluations_resume_exactly(tmp_path):
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    flags = ["train", "--quiet", "--preset", "none", "--max-steps", "6000", "--eval-every",
+             "2000", "--eval-every-episodes", "4", "--eval-episodes", "0", "--seed", "3",
+             "--no-tensorboard"]
+    assert main([*flags, "--run-dir", str(whole)]) == 0
+    agent = keras_pg.REINFORCE("CartPole-v1", run_dir=part, tensorboard=False, **SETTINGS)
+    agent.learn(2500)
+    agent.save()
+    agent.close()
+    assert main(["train", "--quiet", "--resume", str(part)]) == 0
+    expected = [row[:-1] for row in RunDir(whole).evals()]  # all but the seconds
+    assert [row[:-1] for row in RunDir(part).evals()] == expected
+    assert len(expected) == 3
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"eval_every": -1}, "eval_every must be 0 or a positive integer, got -1"),
+    ({"eval_every_episodes": 0}, "eval_every_episodes must be a positive integer, got 0"),
+])
+def test_bad_evaluation_settings_are_one_line_errors(settings, message):
+    with pytest.raises(ConfigError) as error:
+        keras_pg.REINFORCE("CartPole-v1", preset="none", **settings)
+    assert str(error.value) == message

@@ -26,19 +26,20 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# (name, preset, extra flags, target on the greedy evaluation, seeds that must reach it)
+# (name, preset, extra flags, target on the greedy evaluation, seeds that must reach it).
+# The step budgets are the presets' max_steps (CartPole 1M, Acrobot 300k, LunarLander 2M,
+# FrozenLake 1M) and Pendulum's 1M of issue #23 (its preset trains 2M).
 SUITES = [
     ("CartPole-v1", "CartPole-v1", [], 475.0, 5),
     ("CartPole-v1 + value baseline", "CartPole-v1", ["--baseline", "value"], 475.0, 5),
     ("Acrobot-v1", "Acrobot-v1", [], -100.0, 5),
     ("LunarLander-v3", "LunarLander-v3", [], 200.0, 5),
-    ("Pendulum-v1", "Pendulum-v1", [], -250.0, None),  # None: the median must reach it
+    ("Pendulum-v1", "Pendulum-v1", ["--max-steps", "1000000"], -200.0, None),  # the median
     ("FrozenLake-v1", "FrozenLake-v1", [], 0.70, 3),
 ]
-# The issue's rule for Acrobot is in training: every seed's last-100 training mean reaches
-# the threshold within this many env steps.
-TRAINING_BUDGETS = {"Acrobot-v1": 300_000}
-THRESHOLDS = {"CartPole": 475.0, "Acrobot": -100.0, "LunarLander": 200.0, "Pendulum": -250.0,
+# Median env steps a suite must stay within (issue #23: CartPole keeps <= 100k).
+STEP_TARGETS = {"CartPole-v1": 100_000}
+THRESHOLDS = {"CartPole": 475.0, "Acrobot": -100.0, "LunarLander": 200.0, "Pendulum": -200.0,
               "FrozenLake": 0.70}  # the level whose first crossing in training is reported
 
 
@@ -134,15 +135,12 @@ def main() -> None:
             "preset": preset, "extra_flags": extra, "seeds": seeds,
             "figure": str(plot(name, curves, target).relative_to(ROOT))}
         r = results[name]
-        if name in TRAINING_BUDGETS:
-            budget = TRAINING_BUDGETS[name]
-            r["training_target_rule"] = (f"every seed reaches {target:g} in training within "
-                                         f"{budget:,} steps")
-            r["training_target_met"] = all(
-                steps is not None and steps <= budget
-                for steps in r["steps_to_threshold_in_training"])
-            print(f"{name}: in training {r['steps_to_threshold_in_training']} (target met: "
-                  f"{r['training_target_met']})", flush=True)
+        if name in STEP_TARGETS:
+            r["steps_median"] = float(np.median(r["env_steps"]))
+            r["steps_target"] = STEP_TARGETS[name]
+            r["target_met"] = r["target_met"] and r["steps_median"] <= STEP_TARGETS[name]
+            print(f"{name}: median {r['steps_median']:,.0f} env steps (target "
+                  f"<= {STEP_TARGETS[name]:,})", flush=True)
         print(f"{name}: eval median {r['eval_median']}, {r['seeds_reaching_target']}/"
               f"{len(seeds)} >= {target} (target met: {r['target_met']}), "
               f"{time.perf_counter() - start:.0f} s", flush=True)

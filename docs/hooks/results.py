@@ -234,18 +234,18 @@ def envs(d: dict[str, Any]) -> str:
     for r in d["results"]:
         met = (f"{'yes' if r['target_met'] else 'no'}: "
                f"{r['seeds_reaching_target']}/{len(r['seeds'])} seeds")
-        if "training_target_rule" in r:
-            met += (f"; {r['training_target_rule']}: "
-                    f"{'yes' if r['training_target_met'] else 'no'}")
+        if "steps_target" in r:
+            met += f"; median {steps(r['steps_median'])} steps <= {steps(r['steps_target'])}"
         rows.append([r["env"], f"`--preset {r['preset']} {' '.join(r['extra_flags'])}`".replace(
             " `", "`"), each(r["eval_mean"]), f"{num(r['target'])}, {r['target_rule']}",
-            met,
+            met, each(r["env_steps"], steps),
             each(r["steps_to_threshold_in_training"], steps)])
         if r.get("figure"):
             figures.append(f"![{r['env']}]({image(r['figure'])})")
     seeds = each(d["results"][0]["seeds"])
     return (table(["environment", "settings", f"greedy eval per seed ({seeds})",
-                   "target (greedy eval)", "met", "training mean reached the target at"], rows)
+                   "target (greedy eval)", "met", "env steps trained",
+                   "training mean reached the target at"], rows)
             + "\n\n" + "\n".join(figures))
 
 

@@ -6,7 +6,7 @@ import pytest
 import keras_pg
 from keras_pg.cli import main
 from keras_pg.config import ConfigError
-from keras_pg.run.run_dir import RunDir
+from keras_pg.run.run_dir import EvalRow, RunDir
 from keras_pg.seeding import EVAL_STREAM, derived_seed
 
 SETTINGS = dict(preset="none", max_steps=6000, eval_every=2000, eval_every_episodes=4,
@@ -77,6 +77,14 @@ def test_evaluations_resume_exactly(tmp_path):
     expected = [row[:-1] for row in RunDir(whole).evals()]  # all but the seconds
     assert [row[:-1] for row in RunDir(part).evals()] == expected
     assert len(expected) == 3
+
+
+def test_metrics_written_for_a_checkpoint_drop_evaluations_it_does_not_cover(tmp_path):
+    run = RunDir(tmp_path)
+    run.write_metrics([], [], [EvalRow(1, 3, 2048, 40.0, 2.0, 4, 0.01)])
+    assert len(run.evals()) == 1
+    run.write_metrics([], [], [])  # a resume from a checkpoint before that evaluation
+    assert run.evals() == []
 
 
 @pytest.mark.parametrize("settings,message", [

@@ -192,10 +192,11 @@ class RunDir:
 
     def write_metrics(self, episodes: list[EpisodeRow], updates: list[UpdateRow],
                       evals: list[EvalRow]) -> None:
-        """metrics.csv and updates.csv, whole, and evals.csv when there are evaluations."""
+        """metrics.csv and updates.csv, whole, and evals.csv when there are evaluations or
+        were (a resume drops the rows its checkpoint does not cover from all three)."""
         files.write_csv(self.path / METRICS, EPISODE_COLUMNS, episodes)
         files.write_csv(self.path / UPDATES, UPDATE_COLUMNS, updates)
-        if evals:
+        if evals or (self.path / EVALS).exists():
             files.write_csv(self.path / EVALS, EVAL_COLUMNS, evals)
 
     # -- the model and its observations ------------------------------------------------------

@@ -47,8 +47,6 @@ class Progress:
     solved: bool = False
     step_budget: int = 0
     """Training stops once env_steps reaches this (rounds are whole, so it may overshoot)."""
-    evaluated_at: int = 0
-    """env_steps at the last evaluation during training (config.eval_every)."""
 
 
 class Trainer:
@@ -178,14 +176,14 @@ class Trainer:
         last evaluation (None: not due); the run is solved when its mean reaches the target.
         Its time counts as training time: it is part of what the run costs."""
         p, every = self.progress, self.config.eval_every
-        if not every or p.env_steps // every <= p.evaluated_at // every:
+        last = self.eval_rows[-1].env_steps if self.eval_rows else 0
+        if not every or p.env_steps // every <= last // every:
             return None
         assert self.evaluate is not None  # the agent gives one whenever eval_every is set
         start = time.perf_counter()
         result = self.evaluate(len(self.eval_rows) + 1)
         wall_s = time.perf_counter() - start
         p.train_wall_s += wall_s
-        p.evaluated_at = p.env_steps
         row = EvalRow(len(self.eval_rows) + 1, p.updates, p.env_steps, result.mean_return,
                       result.std_return, result.episodes, round(wall_s, 4))
         self.eval_rows.append(row)

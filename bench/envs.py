@@ -12,11 +12,8 @@ bench/results/curves/.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -44,18 +41,11 @@ THRESHOLDS = {"CartPole": 475.0, "Acrobot": -100.0, "LunarLander": 200.0, "Pendu
 
 
 def run(preset: str, extra: list[str], seed: int, curves: Path, name: str) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run(
-            [sys.executable, "-m", "keras_pg", "train", "--quiet", "--preset",
-             preset, "--seed", str(seed), "--run-dir", tmp, *extra],
-            cwd=ROOT, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{name} seed {seed}: {proc.stderr[-2000:]}")
-        summary = json.loads((Path(tmp) / "summary.json").read_text())
-        with open(Path(tmp) / "metrics.csv") as f:
-            rows = list(csv.DictReader(f))
-    steps = np.array([int(r["env_steps"]) for r in rows])
-    returns = np.array([float(r["return"]) for r in rows])
+    from bench.keras_pg_run import train
+
+    summary, metrics = train(["--preset", preset, "--seed", str(seed), *extra],
+                             f"{name} seed {seed}")
+    steps, returns = metrics["env_steps"], metrics["return"]
     np.savez(curves / f"{name.replace(' ', '_')}-seed{seed}.npz", steps=steps, returns=returns)
     from keras_pg.run.plots import moving_average
 

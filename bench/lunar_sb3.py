@@ -21,11 +21,9 @@ median `train_wall_s` (the whole run, not only to 200) is below a third of SB3's
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,21 +37,12 @@ ENV, THRESHOLD = "LunarLander-v3", 200.0
 
 def keras_pg_run(seed: int, max_steps: int) -> dict:
     """The preset's run on `seed`: its summary, time to a training mean of 200, and curve."""
+    from bench.keras_pg_run import train
     from keras_pg.run.plots import moving_average
 
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run(
-            [sys.executable, "-m", "keras_pg", "train", "--quiet", "--preset", ENV, "--seed",
-             str(seed), "--max-steps", str(max_steps), "--no-tensorboard", "--run-dir", tmp],
-            cwd=ROOT, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"keras_pg seed {seed}: {proc.stderr[-2000:]}")
-        summary = json.loads((Path(tmp) / "summary.json").read_text())
-        with open(Path(tmp) / "metrics.csv") as f:
-            rows = list(csv.DictReader(f))
-    steps = np.array([int(r["env_steps"]) for r in rows])
-    returns = np.array([float(r["return"]) for r in rows])
-    walls = np.array([float(r["wall_s"]) for r in rows])
+    summary, metrics = train(["--preset", ENV, "--seed", str(seed), "--max-steps",
+                              str(max_steps), "--no-tensorboard"], f"keras_pg seed {seed}")
+    steps, returns, walls = metrics["env_steps"], metrics["return"], metrics["wall_s"]
     means = moving_average(returns, 100)
     crossed = np.flatnonzero((np.arange(len(returns)) >= 99) & (means >= THRESHOLD))
     time_to, steps_to = None, None

@@ -216,10 +216,11 @@ class REINFORCE:
                               lambda: self._trainer.observation_sample,
                               self.config.histogram_every)
 
-    def _evaluate_during_training(self, number: int) -> Evaluation:
-        """The `number`-th greedy evaluation during training (config.eval_every): its own
-        seeds, never those of the training rounds or of the evaluation after training."""
-        return evaluate_policy(self.model, self.env_source, self.config.eval_every_episodes,
+    def _evaluate_during_training(self, number: int, episodes: int) -> Evaluation:
+        """The `number`-th greedy evaluation during training (config.eval_every), on
+        `episodes` episodes: its own seeds, never those of the training rounds or of the
+        evaluation after training."""
+        return evaluate_policy(self.model, self.env_source, episodes,
                                seed=derived_seed(self.config.seed, EVAL_STREAM, number),
                                actor=self.config.actor)
 

@@ -155,6 +155,10 @@ class Config:
         default=0)
     eval_every_episodes: int = _doc("greedy episodes of each evaluation during training",
                                     default=20)
+    eval_confirm_episodes: int = _doc(
+        "with eval_every: an evaluation that reaches target_return is confirmed on this many "
+        "fresh greedy episodes, and the confirmation decides solving (0: it decides itself)",
+        default=0)
     tensorboard: bool = _doc("write TensorBoard event files into RUN_DIR/tb", default=True)
     histogram_every: int = _doc(
         "updates between TensorBoard histograms of actions and weights (0: none)", default=10)
@@ -199,9 +203,11 @@ class Config:
                      "solve_window", "num_workers", "eval_every_episodes"):
             if not is_positive_int(getattr(self, name)):
                 yield f"{name} must be a positive integer, got {getattr(self, name)!r}"
-        for name in ("eval_episodes", "eval_every", "histogram_every"):
+        for name in ("eval_episodes", "eval_every", "eval_confirm_episodes", "histogram_every"):
             if getattr(self, name) < 0:
                 yield f"{name} must be 0 or a positive integer, got {getattr(self, name)!r}"
+        if self.eval_confirm_episodes and not self.eval_every:
+            yield "eval_confirm_episodes confirms evaluations during training: set eval_every too"
         if not 0 <= self.seed <= MAX_SEED:
             yield f"seed must be an integer in [0, {MAX_SEED}], got {self.seed}"
         for name in ("max_episode_steps", "envs_per_worker"):

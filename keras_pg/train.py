@@ -61,13 +61,13 @@ class Trainer:
             to the budget).
         run_dir: where checkpoints and metrics go (None: nowhere).
         spaces: the env's spaces as JSON (spaces.json), recorded in checkpoints.
-        evaluate: `evaluate(n)` runs the n-th greedy evaluation during training (1-based,
-            `config.eval_every_episodes` episodes, seeded by n); needed with eval_every.
+        evaluate: `evaluate(n, k)` runs the n-th greedy evaluation during training (1-based,
+            k episodes, seeded by n); needed with eval_every.
     """
 
     def __init__(self, config: Config, learner: Learner, backend: Backend,
                  target: float | None, run_dir: Path | None, spaces: dict[str, Any],
-                 evaluate: Callable[[int], Evaluation] | None = None) -> None:
+                 evaluate: Callable[[int, int], Evaluation] | None = None) -> None:
         self.config, self.learner, self.backend = config, learner, backend
         self.target, self.spaces = target, spaces
         self.run_dir = run_dir
@@ -174,20 +174,33 @@ class Trainer:
     def _evaluate_if_due(self) -> EvalRow | None:
         """Evaluate the greedy policy when `config.eval_every` env steps have passed since the
         last evaluation (None: not due); the run is solved when its mean reaches the target.
-        Its time counts as training time: it is part of what the run costs."""
+
+        With `config.eval_confirm_episodes`, an evaluation that reaches the target is only a
+        screen: a confirmation on that many fresh episodes follows at once and decides (its
+        row comes right after, at the same update). Returns the deciding evaluation's row.
+        Evaluation time counts as training time: it is part of what the run costs."""
         p, every = self.progress, self.config.eval_every
         last = self.eval_rows[-1].env_steps if self.eval_rows else 0
         if not every or p.env_steps // every <= last // every:
             return None
+        row = self._evaluate(self.config.eval_every_episodes)
+        confirm = self.config.eval_confirm_episodes
+        if confirm and self.target is not None and row.mean_return >= self.target:
+            row = self._evaluate(confirm)
+        p.solved = self.target is not None and row.mean_return >= self.target
+        return row
+
+    def _evaluate(self, episodes: int) -> EvalRow:
+        """The next greedy evaluation during training, on `episodes` episodes, recorded."""
         assert self.evaluate is not None  # the agent gives one whenever eval_every is set
+        p, number = self.progress, len(self.eval_rows) + 1
         start = time.perf_counter()
-        result = self.evaluate(len(self.eval_rows) + 1)
+        result = self.evaluate(number, episodes)
         wall_s = time.perf_counter() - start
         p.train_wall_s += wall_s
-        row = EvalRow(len(self.eval_rows) + 1, p.updates, p.env_steps, result.mean_return,
-                      result.std_return, result.episodes, round(wall_s, 4))
+        row = EvalRow(number, p.updates, p.env_steps, result.mean_return, result.std_return,
+                      result.episodes, round(wall_s, 4))
         self.eval_rows.append(row)
-        p.solved = self.target is not None and result.mean_return >= self.target
         return row
 
     def _log_update(self, result: UpdateResult) -> None:

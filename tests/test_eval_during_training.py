@@ -1,11 +1,13 @@
 """Greedy evaluations during training (eval_every): when they run, what they evaluate, that
 they decide solving instead of the training mean, TensorBoard, and an exact resume."""
 
+import numpy as np
 import pytest
 
 import keras_pg
 from keras_pg.cli import main
 from keras_pg.config import ConfigError
+from keras_pg.evaluate import Evaluation
 from keras_pg.run.run_dir import EvalRow, RunDir
 from keras_pg.seeding import EVAL_STREAM, derived_seed
 
@@ -56,6 +58,38 @@ def test_an_evaluation_not_the_training_mean_decides_solving(backend):
     assert by_evaluation["last_eval_return"] >= -1.0
 
 
+def test_a_screen_that_reaches_the_target_is_confirmed_on_fresh_episodes_that_decide(tmp_path):
+    settings = dict(SETTINGS, eval_confirm_episodes=6, target_return=-1.0)
+    with keras_pg.REINFORCE("CartPole-v1", run_dir=tmp_path, tensorboard=False,
+                            **settings) as agent:
+        summary = agent.learn()
+        screen, confirmation = RunDir(tmp_path).evals()
+        again = agent.evaluate(6, seed=derived_seed(3, EVAL_STREAM, 2))
+    assert (screen.episodes, confirmation.episodes) == (4, 6)
+    assert (screen.update, screen.env_steps) == (confirmation.update, confirmation.env_steps)
+    assert confirmation.mean_return == again["mean_return"]  # evaluation 2's own seeds
+    assert summary["stop_reason"] == "solved" and summary["evaluations"] == 2
+    assert summary["last_eval_return"] == confirmation.mean_return
+
+
+def test_a_confirmation_below_the_target_keeps_training(monkeypatch, tmp_path):
+    """Screens score 100 and confirmations 10 against a target of 50: every due evaluation
+    is a screen and its confirmation, and the run trains to the budget unsolved."""
+    def scripted(model, source, episodes, seed, actor):
+        score = 100.0 if episodes == 4 else 10.0
+        return Evaluation(score, 0.0, episodes, np.full(episodes, score))
+
+    monkeypatch.setattr("keras_pg.agent.evaluate_policy", scripted)
+    with keras_pg.REINFORCE("CartPole-v1", run_dir=tmp_path, tensorboard=False, **SETTINGS,
+                            eval_confirm_episodes=6, target_return=50.0) as agent:
+        summary = agent.learn()
+    rows = RunDir(tmp_path).evals()
+    assert [(row.evaluation, row.episodes, row.mean_return) for row in rows] == [
+        (1, 4, 100.0), (2, 6, 10.0), (3, 4, 100.0), (4, 6, 10.0), (5, 4, 100.0), (6, 6, 10.0)]
+    assert summary["stop_reason"] == "max_steps" and not summary["solved"]
+    assert summary["last_eval_return"] == 10.0
+
+
 def test_a_target_no_evaluation_reaches_trains_to_the_budget():
     with keras_pg.REINFORCE("CartPole-v1", **SETTINGS, target_return=1e6) as agent:
         summary = agent.learn()
@@ -90,6 +124,8 @@ def test_metrics_written_for_a_checkpoint_drop_evaluations_it_does_not_cover(tmp
 @pytest.mark.parametrize("settings,message", [
     ({"eval_every": -1}, "eval_every must be 0 or a positive integer, got -1"),
     ({"eval_every_episodes": 0}, "eval_every_episodes must be a positive integer, got 0"),
+    ({"eval_confirm_episodes": 100},
+     "eval_confirm_episodes confirms evaluations during training: set eval_every too"),
 ])
 def test_bad_evaluation_settings_are_one_line_errors(settings, message):
     with pytest.raises(ConfigError) as error:

@@ -1,11 +1,13 @@
 """Benchmark: keras_pg's LunarLander-v3 preset beside SB3 PPO with rl-zoo3's settings.
 
     python bench/lunar_sb3.py [--seeds 0,1,2,3,4] [--max-steps 2000000] [--peer-python PY]
+                              [--jobs 2]
 
 Per seed, in the same run and alternating which goes first: `python -m keras_pg train
 --preset LunarLander-v3 --seed S` and bench/sb3_ppo.py (in the peer venv of
 bench/requirements-peers.txt, one torch thread) on the same seed. Both are greedy-evaluated
-on 100 episodes with seeds training never used.
+on 100 episodes with seeds training never used. With --jobs 2, two seeds run at a time (each
+seed's two runs one after the other), so both libraries share the machine alike.
 
 Reported per seed and as medians:
 - `time_to_200_s`: training wall seconds until the mean return of the last 100 training
@@ -25,6 +27,7 @@ import json
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -106,21 +109,29 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--max-steps", type=int, default=2_000_000)
     parser.add_argument("--peer-python", default=None)
+    parser.add_argument("--jobs", type=int, default=1, help="seeds run in parallel")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/lunar_sb3.json")
     args = parser.parse_args()
     from bench.peers import peer_python
     from bench.train_speed import machine
 
     python = peer_python(args.peer_python)
-    ours, peers = [], []
-    for i, seed in enumerate(int(s) for s in args.seeds.split(",")):
+
+    def pair(i: int, seed: int) -> tuple[dict, dict]:
+        """keras_pg's and SB3's runs on `seed`; which goes first alternates with `i`."""
         order = [("keras_pg", keras_pg_run, ()), ("sb3", sb3_run, (python,))]
+        results = {}
         for name, fn, extra in order if i % 2 == 0 else order[::-1]:
-            result = fn(seed, args.max_steps, *extra)
-            (ours if name == "keras_pg" else peers).append(result)
+            result = results[name] = fn(seed, args.max_steps, *extra)
             print(f"{name} seed {seed}: {result['env_steps']:,} steps, "
                   f"{result['train_wall_s']:.1f} s (to 200: {result['time_to_200_s']}), "
                   f"greedy {result['eval_mean_return']:.1f}", flush=True)
+        return results["keras_pg"], results["sb3"]
+
+    seeds = [int(s) for s in args.seeds.split(",")]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        pairs = list(pool.map(pair, range(len(seeds)), seeds))
+    ours, peers = [p[0] for p in pairs], [p[1] for p in pairs]
     ours.sort(key=lambda r: r["seed"])
     peers.sort(key=lambda r: r["seed"])
     landed = sum(r["eval_mean_return"] >= THRESHOLD and r["env_steps"] <= args.max_steps
@@ -135,7 +146,7 @@ def main() -> None:
     plot(ours, figure)
     result = {
         "benchmark": "lunar_sb3", "machine": machine(), "date": time.strftime("%Y-%m-%d"),
-        "env": ENV, "max_steps": args.max_steps,
+        "env": ENV, "max_steps": args.max_steps, "jobs": args.jobs,
         "keras_pg": {"preset": ENV, "runs": ours, "landed": landed,
                      "train_wall_median_s": ours_time,
                      "time_to_200_median_s": median([r["time_to_200_s"] for r in ours]),

@@ -12,7 +12,8 @@ seed's two runs one after the other), so both libraries share the machine alike.
 Reported per seed and as medians:
 - `time_to_200_s`: training wall seconds until the mean return of the last 100 training
   episodes first reaches 200 (SB3's stop rule; keras_pg's preset stops when a greedy
-  evaluation of 100 episodes reaches 220, evaluations included in its `train_wall_s`);
+  screen of 20 episodes and its confirmation on 100 fresh ones reach 220, evaluations
+  included in its `train_wall_s`);
 - `train_wall_s`, `env_steps`: the whole training run, to its own stop;
 - `eval_mean_return`: the greedy evaluation of the policy it stopped with.
 The issue's target: keras_pg lands (greedy >= 200) on 5/5 seeds within 2M steps, and its

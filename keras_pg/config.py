@@ -159,6 +159,10 @@ class Config:
         "with eval_every: an evaluation that reaches target_return is confirmed on this many "
         "fresh greedy episodes, and the confirmation decides solving (0: it decides itself)",
         default=0)
+    eval_screen_margin: float = _doc(
+        "with eval_confirm_episodes: an evaluation that comes within this much below "
+        "target_return is confirmed too (a short screen is noisy; the confirmation still "
+        "decides)", default=0.0)
     tensorboard: bool = _doc("write TensorBoard event files into RUN_DIR/tb", default=True)
     histogram_every: int = _doc(
         "updates between TensorBoard histograms of actions and weights (0: none)", default=10)
@@ -172,7 +176,7 @@ class Config:
         for problem in _type_problems(self):  # types first: the value checks rely on them
             raise ConfigError(problem)
         for problem in itertools.chain(self._choice_problems(), self._count_problems(),
-                                       self._number_problems()):
+                                       self._number_problems(), self._evaluation_problems()):
             raise ConfigError(problem)  # the first one, in one line
 
     def _choice_problems(self) -> Iterator[str]:
@@ -206,8 +210,6 @@ class Config:
         for name in ("eval_episodes", "eval_every", "eval_confirm_episodes", "histogram_every"):
             if getattr(self, name) < 0:
                 yield f"{name} must be 0 or a positive integer, got {getattr(self, name)!r}"
-        if self.eval_confirm_episodes and not self.eval_every:
-            yield "eval_confirm_episodes confirms evaluations during training: set eval_every too"
         if not 0 <= self.seed <= MAX_SEED:
             yield f"seed must be an integer in [0, {MAX_SEED}], got {self.seed}"
         for name in ("max_episode_steps", "envs_per_worker"):
@@ -234,6 +236,17 @@ class Config:
                 yield f"{name} must be a finite number, got {value}"
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:
             yield f"max_grad_norm must be positive or none, got {self.max_grad_norm}"
+
+    def _evaluation_problems(self) -> Iterator[str]:
+        """The settings of evaluations during training that need one another."""
+        if self.eval_confirm_episodes and not self.eval_every:
+            yield "eval_confirm_episodes confirms evaluations during training: set eval_every too"
+        margin = self.eval_screen_margin
+        if not (margin >= 0 and math.isfinite(margin)):
+            yield f"eval_screen_margin must be 0 or a positive number, got {margin}"
+        if margin and not self.eval_confirm_episodes:
+            yield ("eval_screen_margin widens the screen of confirmed evaluations: set "
+                   "eval_confirm_episodes too")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""

@@ -175,9 +175,10 @@ class Trainer:
         """Evaluate the greedy policy when `config.eval_every` env steps have passed since the
         last evaluation (None: not due); the run is solved when its mean reaches the target.
 
-        With `config.eval_confirm_episodes`, an evaluation that reaches the target is only a
-        screen: a confirmation on that many fresh episodes follows at once and decides (its
-        row comes right after, at the same update). Returns the deciding evaluation's row.
+        With `config.eval_confirm_episodes`, an evaluation that reaches the target (less
+        `config.eval_screen_margin`) is only a screen: a confirmation on that many fresh
+        episodes follows at once and decides (its row comes right after, at the same update).
+        Returns the deciding evaluation's row.
         Evaluation time counts as training time: it is part of what the run costs."""
         p, every = self.progress, self.config.eval_every
         last = self.eval_rows[-1].env_steps if self.eval_rows else 0
@@ -185,7 +186,8 @@ class Trainer:
             return None
         row = self._evaluate(self.config.eval_every_episodes)
         confirm = self.config.eval_confirm_episodes
-        if confirm and self.target is not None and row.mean_return >= self.target:
+        margin = self.config.eval_screen_margin
+        if confirm and self.target is not None and row.mean_return >= self.target - margin:
             row = self._evaluate(confirm)
         p.solved = self.target is not None and row.mean_return >= self.target
         return row

@@ -90,6 +90,28 @@ def test_a_confirmation_below_the_target_keeps_training(monkeypatch, tmp_path):
     assert summary["last_eval_return"] == 10.0
 
 
+@pytest.mark.parametrize("margin,rows,stop_reason", [
+    (10.0, [(1, 4, 45.0), (2, 6, 60.0)], "solved"),
+    (4.0, [(1, 4, 45.0), (2, 4, 45.0), (3, 4, 45.0)], "max_steps"),
+])
+def test_a_screen_within_the_margin_below_the_target_is_confirmed(monkeypatch, tmp_path, margin,
+                                                                  rows, stop_reason):
+    """Screens score 45 and confirmations 60 against a target of 50: a margin of 10 confirms
+    the first screen and the confirmation solves; a margin of 4 confirms none."""
+    def scripted(model, source, episodes, seed, actor):
+        score = 45.0 if episodes == 4 else 60.0
+        return Evaluation(score, 0.0, episodes, np.full(episodes, score))
+
+    monkeypatch.setattr("keras_pg.agent.evaluate_policy", scripted)
+    with keras_pg.REINFORCE("CartPole-v1", run_dir=tmp_path, tensorboard=False, **SETTINGS,
+                            eval_confirm_episodes=6, eval_screen_margin=margin,
+                            target_return=50.0) as agent:
+        summary = agent.learn()
+    assert [(row.evaluation, row.episodes, row.mean_return)
+            for row in RunDir(tmp_path).evals()] == rows
+    assert summary["stop_reason"] == stop_reason
+
+
 def test_a_target_no_evaluation_reaches_trains_to_the_budget():
     with keras_pg.REINFORCE("CartPole-v1", **SETTINGS, target_return=1e6) as agent:
         summary = agent.learn()
@@ -126,6 +148,11 @@ def test_metrics_written_for_a_checkpoint_drop_evaluations_it_does_not_cover(tmp
     ({"eval_every_episodes": 0}, "eval_every_episodes must be a positive integer, got 0"),
     ({"eval_confirm_episodes": 100},
      "eval_confirm_episodes confirms evaluations during training: set eval_every too"),
+    ({"eval_every": 1000, "eval_screen_margin": 5.0},
+     "eval_screen_margin widens the screen of confirmed evaluations: set "
+     "eval_confirm_episodes too"),
+    ({"eval_every": 1000, "eval_confirm_episodes": 100, "eval_screen_margin": -1.0},
+     "eval_screen_margin must be 0 or a positive number, got -1.0"),
 ])
 def test_bad_evaluation_settings_are_one_line_errors(settings, message):
     with pytest.raises(ConfigError) as error:

@@ -98,20 +98,33 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the evaluations became screens of 20 episodes confirmed on 100 fresh ones, which cut
     # their cost (a hovering lander's greedy episodes last 1,000 steps): seeds 0-4 greedy
     # 222, 203, 226, 236, 224 at 551k, 2.0M (the budget's last round), 1.15M, 600k, 1.60M
-    # steps. Seed 1 would stop at 1.90M on a 100-episode evaluation (227), but its
-    # 20-episode screen there falls short of 220.
+    # steps. Seed 1 reached 200 only with the round that crossed the budget: a 20-episode
+    # screen can fall short of 220 for a policy a 100-episode evaluation would accept, so
+    # screens within 20 of the target are confirmed too (eval_screen_margin): seed 1 then
+    # stops at 1.95M (confirmation 225; 209 on the 100 unseen).
     "LunarLander-v3": _tuned(env_id="LunarLander-v3", num_envs=16, episodes_per_update=16,
                              lr="0.005:0.0005", gamma=0.99, hidden=(128, 128),
                              entropy_coef="0.01:0",
                              baseline="value", value_lr=0.005, bootstrap_truncated=True,
                              advantage="gae", gae_lambda=0.95, max_grad_norm=1.0,
                              normalize_obs=True, eval_every=50_000, eval_every_episodes=20,
-                             eval_confirm_episodes=100,
+                             eval_confirm_episodes=100, eval_screen_margin=20.0,
                              target_return=220.0, max_steps=2_000_000),
-    # Dense rewards, no termination: a shorter horizon (gamma 0.95) and a value baseline.
-    "Pendulum-v1": _tuned(env_id="Pendulum-v1", num_envs=32, episodes_per_update=32,
-                          lr=0.003, gamma=0.95, baseline="value", normalize_obs=True,
-                          max_steps=2_000_000),
+    # Dense rewards, no termination: a short horizon. Until 2026-12-07: 32 envs and 32
+    # episodes per update, Adam 0.003, gamma 0.95, a value baseline, 2M steps for about -171
+    # (median -319 at 1M). Re-tuned for issue #23's 1M budget: 8-episode GAE updates (4x the
+    # updates), gamma 0.9, Adam decaying 0.0065 to 0.001, and a value network that learns
+    # 20x faster (value_lr 0.02: with 0.001 it lags the returns, whose scale is about -100,
+    # and the advantages stay noise -- seed 1 collapsed to -1,175; 0.01 landed 1 of 3), with
+    # 20-episode greedy screens every 20k steps, confirmed on 100 episodes within 20 of -170.
+    # Seeds 0-4: greedy -174, -178, -175, -166, -200 on 100 unseen episodes, at 720k, 720k,
+    # 600k, 680k, 360k steps (median -175).
+    "Pendulum-v1": _tuned(env_id="Pendulum-v1", num_envs=8, episodes_per_update=8,
+                          lr="0.0065:0.001", gamma=0.9, baseline="value", value_lr=0.02,
+                          advantage="gae", gae_lambda=0.95, entropy_coef=0.01,
+                          normalize_obs=True, eval_every=20_000, eval_every_episodes=20,
+                          eval_confirm_episodes=100, eval_screen_margin=20.0,
+                          target_return=-170.0, max_steps=1_000_000),
     # Slippery 4x4: a sparse 0/1 reward. The value baseline credits the states that lead to
     # the goal, the entropy bonus avoids an early deterministic policy, and training goes
     # on to a last-100 success of 0.8 so that the greedy policy is near the optimum; success

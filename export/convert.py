@@ -14,6 +14,7 @@ import keras_pg
 from export.checks import check_opset
 from export.source import PolicySource
 from keras_pg.policy import Head, make_head, observation_spec
+from keras_pg.policy.heads import BernoulliHead, GaussianHead, MultiCategoricalHead
 from serve import contract
 from serve.contract_render import render_tables
 from serve.spaces import describe_space
@@ -21,22 +22,33 @@ from serve.spaces import describe_space
 
 def policy_function(model: keras.Model, head: Head) -> tf.types.experimental.GenericFunction:
     """obs [batch, *obs_shape] (float32, or uint8 for images) -> the contract's outputs for
-    the head's kind: {probs [batch, A], action int64 [batch]} or {mean, std, action}
-    float32 [batch, d]."""
+    the head's kind (`distribution_outputs`)."""
 
     @tf.function(input_signature=[observation_spec(model, name=contract.INPUT)])
     def policy(obs: tf.Tensor) -> dict[str, tf.Tensor]:
-        params = model(obs, training=False)
-        values: tuple[tf.Tensor, ...]
-        if head.kind == "categorical":
-            values = (tf.nn.softmax(params, axis=-1),
-                      tf.argmax(params, axis=-1, output_type=tf.int64))
-        else:
-            mean, log_std = head.split(params)
-            values = (mean, tf.exp(log_std), tf.clip_by_value(mean, head.low, head.high))
+        values = distribution_outputs(head, model(obs, training=False))
         return dict(zip(contract.output_names(head.kind), values, strict=True))
 
     return policy
+
+
+def distribution_outputs(head: Head, params: tf.Tensor) -> tuple[tf.Tensor, ...]:
+    """The contract's outputs, in its order, from the policy's output `params`:
+    categorical: probs [B, n], the greedy action int64 [B]; gaussian: mean, std and the
+    clipped mean [B, d]; multi_categorical: each branch's probs side by side [B, sum(nvec)]
+    and its greedy action int64 [B, k]; bernoulli: each bit's P(1) [B, n] and the greedy
+    bits int64 [B, n]."""
+    if isinstance(head, GaussianHead):
+        mean, log_std = head.split(params)
+        return mean, tf.exp(log_std), tf.clip_by_value(mean, head.low, head.high)
+    if isinstance(head, MultiCategoricalHead):
+        probs = tf.concat([tf.nn.softmax(part, axis=-1)
+                           for part in tf.split(params, list(head.nvec), axis=-1)], axis=-1)
+    elif isinstance(head, BernoulliHead):
+        probs = tf.sigmoid(params)
+    else:
+        probs = tf.nn.softmax(params, axis=-1)
+    return probs, tf.cast(head.greedy(params), tf.int64)
 
 
 def to_model_proto(source: PolicySource, opset: int) -> onnx.ModelProto:

@@ -195,8 +195,8 @@ def _same_action(expected: dict[str, np.ndarray], got: dict[str, np.ndarray],
                  action_space: gym.Space) -> np.ndarray:
     """bool [n]: whether each observation's int8 action counts as the float one."""
     want, have = expected[contract.ACTION], got[contract.ACTION]
-    if want.dtype.kind != "f":
-        return want == have
+    if want.dtype.kind != "f":  # one action, or one per branch (bit): all must agree
+        return (want == have).reshape(len(want), -1).all(axis=1)
     box = cast(gym.spaces.Box, action_space)  # a float action is a gaussian policy's, in a Box
     span = (box.high - box.low).astype(np.float64)
     scale = np.where(np.isfinite(span), span, expected[contract.STD])

@@ -186,6 +186,10 @@ def check_model_fits(model: keras.Model, where: str, observation_space: gym.Spac
             f"{shape} {dtype}); {hint}")
     if isinstance(action_space, gym.spaces.Discrete):
         size, what = int(action_space.n), "one logit per action"
+    elif isinstance(action_space, gym.spaces.MultiDiscrete):
+        size, what = int(action_space.nvec.sum()), "one logit per action of each branch"
+    elif isinstance(action_space, gym.spaces.MultiBinary):
+        size, what = int(np.prod(action_space.shape)), "one logit per bit"
     else:  # a Box: check_spaces and spaces.json (space_from_description) admit no other
         box = cast(gym.spaces.Box, action_space)
         size, what = 2 * int(box.shape[0]), "a mean and a log-std per dimension"
@@ -199,5 +203,9 @@ def check_model_fits(model: keras.Model, where: str, observation_space: gym.Spac
 def _describe(space: gym.Space) -> str:
     if isinstance(space, gym.spaces.Discrete):
         return f"Discrete({int(space.n)})"
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return f"MultiDiscrete({[int(n) for n in space.nvec]})"
+    if isinstance(space, gym.spaces.MultiBinary):
+        return f"MultiBinary({int(np.prod(space.shape))})"
     box = cast(gym.spaces.Box, space)  # as in check_model_fits: Box or Discrete
     return f"Box(shape={tuple(box.shape)}, {box.dtype})"

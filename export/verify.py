@@ -12,7 +12,12 @@ import onnxruntime as ort
 
 from export.errors import VerificationError
 from serve import contract
-from serve.sampling import sample_categorical, sample_gaussian
+from serve.sampling import (
+    sample_bernoulli,
+    sample_categorical,
+    sample_gaussian,
+    sample_multi_categorical,
+)
 from serve.spaces import is_image_space
 
 if TYPE_CHECKING:  # for its name only: the caller converts the tf.function it passes here
@@ -60,8 +65,16 @@ def rollout_observations(policy: tf.types.experimental.GenericFunction,
 
 def sample_actions(outputs: dict[str, np.ndarray], action_space: gym.Space,
                    rng: np.random.Generator) -> np.ndarray:
-    """Actions drawn from the policy's distribution (probs, or mean and std then clipped),
+    """Actions drawn from the policy's distribution (probs per action, branch or bit, or
+    mean and std then clipped),
     with serve's samplers: the same draws an app would make from the exported file."""
+    if isinstance(action_space, gym.spaces.MultiDiscrete):
+        probs = outputs[contract.PROBS]
+        nvec = [int(n) for n in action_space.nvec]
+        return sample_multi_categorical(probs, nvec, rng.random((len(probs), len(nvec))))
+    if isinstance(action_space, gym.spaces.MultiBinary):
+        probs = outputs[contract.PROBS]
+        return sample_bernoulli(probs, rng.random(probs.shape)).astype(np.int8)
     if contract.PROBS in outputs:
         probs = outputs[contract.PROBS]
         return sample_categorical(probs, rng.random(len(probs)))
@@ -91,8 +104,8 @@ def verify(model_bytes: bytes, policy: tf.types.experimental.GenericFunction,
     max_abs_diff = {name: float(np.max(np.abs(got[name] - expected[name])))
                     for name in names if np.issubdtype(got[name].dtype, np.floating)}
     actions, greedy = got[contract.ACTION], expected[contract.ACTION]
-    same = (actions == greedy) if actions.dtype == np.int64 else (
-        np.abs(actions - greedy).reshape(len(obs), -1).max(axis=1) <= MAX_ABS_DIFF)
+    same = ((actions == greedy).reshape(len(obs), -1).all(axis=1) if actions.dtype == np.int64
+            else np.abs(actions - greedy).reshape(len(obs), -1).max(axis=1) <= MAX_ABS_DIFF)
     agreement = float(np.mean(same))
     for size in BATCH_SIZES:
         batch = np.resize(obs, (size, *obs.shape[1:]))

@@ -228,9 +228,11 @@ class REINFORCE:
     def predict(self, obs: Any, deterministic: bool = True) -> int | np.ndarray:
         """Actions for one observation or a batch [B, *obs_shape], as `serve.OnnxPolicy.act`.
 
-        Discrete actions: a Python int, or int64 [B]. Box actions: float32 [d] or [B, d],
-        clipped to the bounds. deterministic=True takes the greedy action (argmax, or the
-        mean); False samples from the policy (seeded by `seed` and the call count).
+        Discrete actions: a Python int, or int64 [B]. MultiDiscrete (MultiBinary) actions:
+        int64 [k] per branch (bit), or [B, k]. Box actions: float32 [d] or [B, d], clipped
+        to the bounds. deterministic=True takes the greedy action (the argmax per branch, the
+        bits more likely 1 than 0, or the mean); False samples from the policy (seeded by
+        `seed` and the call count).
 
         Raises:
             ValueError: one line, for observations that are not the policy's (as_batch), and
@@ -249,12 +251,15 @@ class REINFORCE:
         if not np.isfinite(params.numpy()).all():
             from serve.policy import not_finite
 
-            output = "probs" if isinstance(self.action_space, gym.spaces.Discrete) else "mean"
+            output = "mean" if isinstance(self.action_space, gym.spaces.Box) else "probs"
             raise not_finite(output, params.numpy(), batch)
-        actions = self._trainer.learner.head.to_env(actions.numpy())
-        if isinstance(self.action_space, gym.spaces.Discrete):
-            actions = actions.astype(np.int64)
-            return int(actions[0]) if single else actions
+        head = self._trainer.learner.head
+        actions = head.to_env(actions.numpy())
+        if head.kind == "gaussian":
+            return actions[0] if single else actions
+        actions = actions.astype(np.int64)
+        if head.kind == "categorical" and single:
+            return int(actions[0])
         return actions[0] if single else actions
 
     def evaluate(self, episodes: int = 100, seed: int | None = None) -> dict[str, Any]:

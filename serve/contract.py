@@ -94,17 +94,29 @@ def is_image(observation_space: dict[str, Any]) -> bool:
 
 
 def action_size(action_space: dict[str, Any]) -> int:
-    """The size of an action space: a Discrete space's n, a Box's one dimension."""
-    return action_space["n"] if action_space["type"] == "Discrete" else action_space["shape"][0]
+    """The size of an action space's distribution output: a Discrete or MultiBinary space's
+    n, a Box's one dimension, the sum of a MultiDiscrete space's branch sizes."""
+    kind = action_space["type"]
+    if kind == "Box":
+        return int(action_space["shape"][0])
+    return int(sum(action_space["nvec"])) if kind == "MultiDiscrete" else int(action_space["n"])
+
+
+def action_branches(action_space: dict[str, Any]) -> int:
+    """The actions a MultiDiscrete (its branches) or MultiBinary (its bits) space takes at
+    once, the size of the `action` output after the batch."""
+    return len(action_space["nvec"]) if action_space["type"] == "MultiDiscrete" else int(
+        action_space["n"])
 
 
 def output_specs(kind: str, action_space: dict[str, Any]) -> dict[str, tuple[str, list[int]]]:
     """{output name: (dtype, shape without the batch)} of a policy of `kind` acting in
     `action_space`: {"probs": ("float32", [n]), "action": ("int64", [])} for a categorical
     policy of n actions."""
-    size = action_size(action_space)
+    sizes = {"action_size": lambda: action_size(action_space),
+             "action_branches": lambda: action_branches(action_space)}
     return {NAMES[output["name"]]: (output["dtype"],
-                                    [size for dim in output["shape"][1:] if dim == "action_size"])
+                                    [sizes[dim]() for dim in output["shape"][1:]])
             for output in SPEC["policy_kinds"][kind]["outputs"]}
 
 

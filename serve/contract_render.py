@@ -22,7 +22,9 @@ ROOT = SOURCE.parent.parent
 JS_SPEC = SOURCE.parent / "js" / "src" / "contract.spec.js"
 CONTRACT_PAGE = ROOT / "docs" / "contract.md"  # the documentation site's page
 BEGIN, END = "<!-- contract:begin -->", "<!-- contract:end -->"
-SIZE_NAMES = {"Discrete": "n_actions", "Box": "action_dim"}  # what action_size is, per space
+SIZE_NAMES = {"Discrete": "n_actions", "Box": "action_dim", "MultiDiscrete": "sum(nvec)",
+              "MultiBinary": "n_bits"}  # what action_size is, per space
+BRANCH_NAMES = {"MultiDiscrete": "len(nvec)", "MultiBinary": "n_bits"}  # action_branches
 GENERATED = "generated from serve/contract.json by `python -m serve.contract_render --write`"
 
 
@@ -40,9 +42,10 @@ def render_tables() -> str:
             f"{SPEC['input']['image_dtype']} for images | {shape} | "
             f"{SPEC['input']['description']} |"]
     for kind, rule in SPEC["policy_kinds"].items():
-        size = SIZE_NAMES[rule["action_space"]]
+        names = {"action_size": SIZE_NAMES[rule["action_space"]],
+                 "action_branches": BRANCH_NAMES.get(rule["action_space"], "")}
         for output in rule["outputs"]:
-            dims = "`[" + ", ".join(_dim(d, size) for d in output["shape"]) + "]`"
+            dims = "`[" + ", ".join(names.get(d) or _dim(d) for d in output["shape"]) + "]`"
             rows.append(f"| output ({kind}) | `{NAMES[output['name']]}` | {output['dtype']} "
                         f"| {dims} | {output['description']} |")
     rows += ["", "| key | since | required | example | meaning |", "|---|---|---|---|---|"]
@@ -59,9 +62,9 @@ def render_tables() -> str:
     return "\n".join(rows)
 
 
-def _dim(dim: str, action_size: str = "") -> str:
+def _dim(dim: str) -> str:
     """A symbolic dimension as the tables write it."""
-    return action_size if dim == "action_size" else NAMES.get(dim, dim)
+    return NAMES.get(dim, dim)
 
 
 def with_tables(page: str) -> str:

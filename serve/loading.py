@@ -166,10 +166,15 @@ def _space_problem(name: str, space: Any, types: tuple[str, ...], why: str = "")
     if not isinstance(space, dict) or space.get("type") not in types:
         return (f"{name} is {_short(space)}; expected a JSON object with type "
                 f"{' or '.join(types)}{why}")
-    if space["type"] == "Discrete":
+    if space["type"] in ("Discrete", "MultiBinary"):
         n = space.get("n")
         return None if _is_int(n) and n >= 1 else f"{name} has n {_short(n)}; expected an " \
                                                   "integer >= 1"
+    if space["type"] == "MultiDiscrete":
+        nvec = space.get("nvec")
+        ok = isinstance(nvec, list) and nvec and all(_is_int(n) and n >= 1 for n in nvec)
+        return None if ok else f"{name} has nvec {_short(nvec)}; expected a list of " \
+                               "integers >= 1"
     shape = space.get("shape")
     if not isinstance(shape, list) or not all(_is_int(d) and d >= 1 for d in shape):
         return f"{name} has shape {_short(shape)}; expected a list of positive integers"
@@ -204,8 +209,10 @@ def _short(value: Any) -> str:
 
 
 def _space_text(space: dict[str, Any]) -> str:
-    if space["type"] == "Discrete":
-        return f"Discrete({space['n']})"
+    if space["type"] in ("Discrete", "MultiBinary"):
+        return f"{space['type']}({space['n']})"
+    if space["type"] == "MultiDiscrete":
+        return f"MultiDiscrete({space['nvec']})"
     return f"Box(shape={tuple(space['shape'])}, {space.get('dtype', 'float32')})"
 
 

@@ -1,8 +1,9 @@
 """OnnxPolicy: a keras_pg `policy.onnx` (or another tool's ONNX policy) in onnxruntime.
 
 Reads the contract in serve/contract.py: input `obs` float32 (uint8 for image observations)
-[batch, *obs_shape]; outputs `probs` [batch, n_actions] and `action` [batch] (categorical) or
-`mean`, `std` and `action` [batch, action_dim] (gaussian); JSON metadata_props.
+[batch, *obs_shape]; outputs `probs` [batch, n_actions] and `action` [batch] (categorical),
+`mean`, `std` and `action` [batch, action_dim] (gaussian), or `probs` and `action` int64
+[batch, branches] (multi_categorical, bernoulli); JSON metadata_props.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from serve.loading import (
     the_input,
 )
 from serve.observations import FLOAT32, NOT_FINITE, all_finite, as_batch
-from serve.sampling import sample_categorical, sample_gaussian, softmax
+from serve.sampling import (
+    sample_bernoulli,
+    sample_categorical,
+    sample_gaussian,
+    sample_multi_categorical,
+    softmax,
+)
 
 OUTPUT_DTYPES: dict[str, np.dtype] = {"tensor(float)": FLOAT32,
                                       "tensor(int64)": np.dtype(np.int64)}
@@ -72,12 +79,13 @@ class OnnxPolicy:
     """
 
     kind: str
-    """The policy kind: "categorical", "gaussian", or "deterministic" (a continuous file
-    without metadata, whose one output is the action)."""
+    """The policy kind: "categorical", "gaussian", "multi_categorical", "bernoulli", or
+    "deterministic" (a continuous file without metadata, whose one output is the action)."""
     observation_shape: tuple[int, ...]
     observation_dtype: np.dtype
     action_space: dict[str, Any]
-    """{"type": "Discrete", "n", "start"} or {"type": "Box", "shape", ...}."""
+    """{"type": "Discrete", "n", "start"}, {"type": "Box", "shape", ...},
+    {"type": "MultiDiscrete", "nvec"} or {"type": "MultiBinary", "n"}."""
     _action_output: str | None
     """The output holding the greedy action (None: the argmax of the probs)."""
 
@@ -113,8 +121,8 @@ class OnnxPolicy:
             raise PolicyLoadError(f"{self.path}: action_type={action_type!r} disagrees with "
                                   f"the metadata's policy_kind {kind!r}; leave it out")
         self.kind, self.observation_shape, self._logits = kind, shape, False
-        self._dist_outputs = ([contract.PROBS] if kind == "categorical"
-                              else [contract.MEAN, contract.STD])
+        self._dist_outputs = ([contract.MEAN, contract.STD] if kind == "gaussian"
+                              else [contract.PROBS])
         self._action_output = contract.ACTION
         # Greedy act fetches the action and the distribution it comes from, checked for NaN
         # and inf: `action` is the argmax of `probs` (or the clipped mean), so a NaN there
@@ -162,8 +170,10 @@ class OnnxPolicy:
         """Actions for one observation or a batch [B, *obs_shape].
 
         Discrete: a Python int, or int64 [B]. Continuous: float32 [d], or [B, d].
-        deterministic=True takes the in-graph `action` (argmax, or the clipped mean); False
-        samples from `probs` or N(mean, std) (clipped) with the Generator seeded at
+        MultiDiscrete (MultiBinary): int64 [k], one action per branch (bit), or [B, k].
+        deterministic=True takes the in-graph `action` (the argmax per branch, the bits
+        whose P(1) is above 1/2, or the clipped mean); False samples from `probs` (each
+        branch, each bit) or N(mean, std) (clipped) with the Generator seeded at
         construction.
         """
         one, batch = self._one, None
@@ -208,8 +218,10 @@ class OnnxPolicy:
         return self._decide(batch, deterministic)
 
     def probs(self, obs: Any) -> np.ndarray:
-        """Action probabilities of a discrete policy: float32 [n], or [B, n] for a batch."""
-        if self.kind != "categorical":
+        """Action probabilities: float32 [n] (categorical), each branch's side by side
+        [sum(nvec)] (multi_categorical), or each bit's P(1) [n] (bernoulli); [B, ...] for a
+        batch."""
+        if self.kind in ("gaussian", "deterministic"):
             raise ValueError(f"probs() needs a discrete policy; this one is {self.kind}: "
                              "use distribution()")
         batch, single = as_batch(obs, self.observation_shape, self.observation_dtype)
@@ -241,17 +253,29 @@ class OnnxPolicy:
             actions = self._session.run(self._act_fetch, {self._input: batch})[0]
             _check_finite(self._act_fetch, [actions], batch)  # its one output, the action
             return actions, {}
+        if deterministic and self._action_output is not None:  # the graph's greedy action
+            values = self._session.run(self._act_fetch, {self._input: batch})
+            _check_finite(self._act_fetch, values, batch)
+            return values[0], dict(zip(self._dist_outputs, values[1:], strict=True))
         dist = self._distribution(batch)
         if self.kind == "categorical":
-            if deterministic:
+            if deterministic:  # a file without metadata: the argmax of its probs
                 return dist[contract.PROBS].argmax(axis=1).astype(np.int64), dist
             with self._rng_lock:
                 uniform = self._rng.random(len(batch))
             return sample_categorical(dist[contract.PROBS], uniform), dist
+        if self.kind == "multi_categorical":
+            nvec = self.action_space["nvec"]
+            with self._rng_lock:
+                uniform = self._rng.random((len(batch), len(nvec)))
+            return sample_multi_categorical(dist[contract.PROBS], nvec, uniform), dist
+        if self.kind == "bernoulli":
+            probs = dist[contract.PROBS]
+            with self._rng_lock:
+                uniform = self._rng.random(probs.shape)
+            return sample_bernoulli(probs, uniform), dist
         low, high = (np.asarray(self.action_space[k], dtype=np.float32) for k in ("low", "high"))
         mean, std = dist[contract.MEAN], dist[contract.STD]
-        if deterministic:
-            return np.clip(mean, low, high), dist
         with self._rng_lock:
             normal = self._rng.standard_normal(mean.shape)
         return sample_gaussian(mean, std, normal, low, high), dist

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -22,3 +24,17 @@ def sample_gaussian(mean: np.ndarray, std: np.ndarray, normal: np.ndarray,
                     low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """mean + std * normal, clipped to [low, high]: float32 [B, d]."""
     return np.clip(mean + std * normal, low, high).astype(np.float32)
+
+
+def sample_multi_categorical(probs: np.ndarray, nvec: list[int] | tuple[int, ...],
+                             uniform: np.ndarray) -> np.ndarray:
+    """One action per branch: int64 [B, k] from the branches' probs side by side
+    [B, sum(nvec)] and uniform draws [B, k] in [0, 1) (inverse-CDF sampling per branch)."""
+    bounds = np.cumsum((0, *nvec))
+    return np.stack([sample_categorical(probs[:, a:b], uniform[:, i]) for i, (a, b)
+                     in enumerate(itertools.pairwise(bounds))], axis=1)
+
+
+def sample_bernoulli(probs: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """Bits, int64 [B, n]: 1 where the uniform draw [B, n] in [0, 1) is below P(1) [B, n]."""
+    return (uniform < probs).astype(np.int64)

@@ -37,10 +37,12 @@ class ActRequest(Strict):
 
 
 class ActResponse(BaseModel):
-    actions: list[int] | list[list[float]] = Field(
-        description="one action per observation: an integer (discrete) or a vector")
+    actions: list[int] | list[list[int]] | list[list[float]] = Field(
+        description="one action per observation: an integer (Discrete), one integer per "
+                    "branch (MultiDiscrete) or bit (MultiBinary), or a vector (Box)")
     probs: list[list[float]] | None = Field(
-        None, description="action probabilities per observation (discrete policies)")
+        None, description="action probabilities per observation (Discrete; each branch's "
+                          "side by side for MultiDiscrete; each bit's P(1) for MultiBinary)")
     mean: list[list[float]] | None = Field(
         None, description="Gaussian mean per observation (continuous policies)")
     std: list[list[float]] | None = Field(

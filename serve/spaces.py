@@ -8,6 +8,8 @@ all read it.
 
     {"type": "Box", "shape": [4], "dtype": "float32", "low": [...], "high": [...]}
     {"type": "Discrete", "n": 16, "start": 0}
+    {"type": "MultiDiscrete", "nvec": [3, 2]}
+    {"type": "MultiBinary", "n": 4}
 
 Unbounded Box entries are the strings "inf" and "-inf" (JSON has no infinity).
 """
@@ -28,13 +30,18 @@ def _bounds(values: np.ndarray) -> list[float | str]:
 
 
 def describe_space(space: gym.Space) -> dict[str, Any]:
-    """A JSON description of a Box or Discrete space (the only ones keras_pg trains on)."""
+    """A JSON description of a space keras_pg trains on."""
     if isinstance(space, gym.spaces.Box):
         return {"type": "Box", "shape": list(space.shape), "dtype": str(space.dtype),
                 "low": _bounds(space.low), "high": _bounds(space.high)}
     if isinstance(space, gym.spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
-    raise ValueError(f"cannot describe space {space}; expected Box or Discrete")
+    if isinstance(space, gym.spaces.MultiDiscrete):  # one-dimensional, starting at 0
+        return {"type": "MultiDiscrete", "nvec": [int(n) for n in space.nvec]}
+    if isinstance(space, gym.spaces.MultiBinary):  # one-dimensional
+        return {"type": "MultiBinary", "n": int(np.prod(space.shape))}
+    raise ValueError(f"cannot describe space {space}; expected Box, Discrete, MultiDiscrete "
+                     f"or MultiBinary")
 
 
 def space_from_description(description: dict[str, Any]) -> gym.Space:
@@ -48,9 +55,14 @@ def space_from_description(description: dict[str, Any]) -> gym.Space:
             low, high = (np.array([float(v) for v in description[k]]).reshape(shape).astype(
                 dtype) for k in ("low", "high"))
             return gym.spaces.Box(low, high, shape, dtype)
+        if description["type"] == "MultiDiscrete":
+            return gym.spaces.MultiDiscrete([int(n) for n in description["nvec"]])
+        if description["type"] == "MultiBinary":
+            return gym.spaces.MultiBinary(int(description["n"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"malformed space description {description!r}: {exc}") from None
-    raise ValueError(f"unknown space type in {description!r}; expected Box or Discrete")
+    raise ValueError(f"unknown space type in {description!r}; expected Box, Discrete, "
+                     f"MultiDiscrete or MultiBinary")
 
 
 def is_image_space(space: gym.Space) -> bool:

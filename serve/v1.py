@@ -2,6 +2,8 @@
 
     POST /v1/act       {"obs": [...] or [[...], ...], "deterministic": true}
                        -> {"actions": [...], "probs": [[...], ...]}  (discrete)
+                       -> {"actions": [[...]], "probs": [[...], ...]}  (MultiDiscrete,
+                          MultiBinary: one integer per branch or bit)
                        -> {"actions": [[...]], "mean": [[...]], "std": [[...]]}  (continuous)
     GET  /v1/metadata  the ONNX metadata, observation shape and dtype, action space, and
                        the version served (serve/models.py)

@@ -88,10 +88,13 @@ JS_LOAD = textwrap.dedent("""
 """)
 
 
+NEXT = contract.CONTRACT_VERSION + 1
+
+
 @pytest.fixture
 def mutated(tmp_path_factory) -> Path:
     """A copy of serve/ whose contract.json renames the input, two outputs and the key env_id,
-    and moves to version 4, with its copies regenerated: nothing else edited."""
+    and moves to the next version (NEXT), with its copies regenerated: nothing else edited."""
     root = tmp_path_factory.mktemp("mutated")
     shutil.copytree(ROOT / "serve", root / "serve", ignore=shutil.ignore_patterns(
         "node_modules", "__pycache__"))
@@ -101,7 +104,7 @@ def mutated(tmp_path_factory) -> Path:
     source = root / "serve" / "contract.json"
     spec = json.loads(source.read_text())
     spec["names"] |= MUTATIONS
-    spec["version"], spec["supported_versions"] = 4, [*spec["supported_versions"], 4]
+    spec["version"], spec["supported_versions"] = NEXT, [*spec["supported_versions"], NEXT]
     for entry in spec["metadata"]:
         if entry["key"] == "env_id":
             entry["key"] = "environment"
@@ -119,7 +122,7 @@ def test_a_constant_changed_in_the_json_alone_changes_every_runtime(mutated, tmp
     answer = json.loads(proc.stdout.splitlines()[-1])
     assert answer["inputs"] == ["observation"]
     assert sorted(answer["outputs"]) == ["act", "p"]
-    assert answer["version"] == 4 and answer["env"] == "CartPole-v1"
+    assert answer["version"] == NEXT and answer["env"] == "CartPole-v1"
     assert answer["distribution"] == ["act", "p"]
     assert 'name: "observation"' in answer["config"] and 'name: "act"' in answer["config"]
     # The JavaScript package of the copy reads the file; today's refuses its version.
@@ -135,8 +138,8 @@ def test_a_constant_changed_in_the_json_alone_changes_every_runtime(mutated, tmp
     assert sorted(answer["outputs"]) == ["act", "p"]
     unchanged = subprocess.run(["node", "--input-type=module", "-e", JS_LOAD, str(exported)],
                                cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert unchanged.returncode == 1  # today's package refuses a version 4 file
-    assert "uses export contract 4" in unchanged.stderr
+    assert unchanged.returncode == 1  # today's package refuses the next version's file
+    assert f"uses export contract {NEXT}" in unchanged.stderr
 
 
 OLDER_LOAD = textwrap.dedent("""

@@ -61,9 +61,10 @@ def test_hand_written_policies_are_reproduced_byte_for_byte(tmp_path):
 
 
 @pytest.mark.parametrize("name", TRAINED)
-def test_trained_policies_follow_todays_contract(name):
+def test_trained_policies_follow_a_supported_contract(name):
+    """Files of older contracts keep loading: these were exported at contract 3."""
     policy = serve.OnnxPolicy(FIXTURES / f"{name}.onnx")
-    assert policy.metadata[contract.CONTRACT_VERSION_KEY] == contract.CONTRACT_VERSION
+    assert policy.metadata[contract.CONTRACT_VERSION_KEY] == 3
     assert (FIXTURES / f"{name}.onnx").stat().st_size < 400_000  # small files in git
     if name == "cartpole":  # the example and the browser test play it to the maximum
         assert policy.metadata[contract.EVAL_MEAN_RETURN_KEY] == 500.0

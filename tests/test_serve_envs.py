@@ -157,8 +157,9 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, expected: str | re.
 
 
 # -- the contract module ---------------------------------------------------------------------
-def test_contract_names_version_3_and_its_input_dtype_rule():
-    assert contract.CONTRACT_VERSION == 3 and contract.SUPPORTED_CONTRACT_VERSIONS == (1, 2, 3)
+def test_contract_names_version_4_and_its_input_dtype_rule():
+    assert contract.CONTRACT_VERSION == 4
+    assert contract.SUPPORTED_CONTRACT_VERSIONS == (1, 2, 3, 4)
     assert contract.input_dtype(IMAGE_SPACE) == "uint8"
     assert contract.input_dtype(IMAGE_SPACE, version=1) == "float32"  # version 1: no uint8
     assert contract.input_dtype({**IMAGE_SPACE, "shape": [64, 3]}) == "float32"

@@ -162,20 +162,50 @@ def prepare_env(env: str | Callable[..., gym.Env], config: Config
 
 def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Space) -> None:
     """Raise a one-line ConfigError unless the spaces are ones the policy supports:
-    Discrete or one-dimensional Box actions; Box (any shape) or Discrete observations."""
-    box_actions = (isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1
-                   and np.all(np.isfinite(action_space.low))
-                   and np.all(np.isfinite(action_space.high)))
-    if not (isinstance(action_space, gym.spaces.Discrete) or box_actions):
+    Discrete, bounded one-dimensional Box, MultiDiscrete or MultiBinary actions; Box (any
+    shape) or Discrete observations."""
+    problem = _action_problem(action_space)
+    if problem:
         raise ConfigError(
-            f"{env_id} has action space {action_space}; keras_pg supports Discrete actions "
-            "and bounded one-dimensional Box actions")
+            f"{env_id} has action space {_one_line(action_space)}; keras_pg supports Discrete "
+            f"actions, bounded one-dimensional Box actions, MultiDiscrete and MultiBinary actions"
+            f"{f' ({problem})' if problem != UNSUPPORTED else ''}")
     box_obs = (isinstance(observation_space, gym.spaces.Box)
                and np.issubdtype(observation_space.dtype, np.number))
     if not (box_obs or isinstance(observation_space, gym.spaces.Discrete)):
         raise ConfigError(
-            f"{env_id} has observation space {observation_space}; keras_pg supports numeric "
-            "Box and Discrete observations")
+            f"{env_id} has observation space {_one_line(observation_space)}; keras_pg supports "
+            "numeric Box and Discrete observations")
+
+
+UNSUPPORTED = "unsupported"
+
+
+def _one_line(space: gym.Space) -> str:
+    """A space's repr on one line (an array of sizes prints on several)."""
+    return " ".join(str(space).split())
+
+
+def _action_problem(space: gym.Space) -> str | None:
+    """Why the policy cannot act in `space` (UNSUPPORTED for a kind of space it has no head
+    for), or None."""
+    if isinstance(space, gym.spaces.Discrete):
+        return None
+    if isinstance(space, gym.spaces.Box):
+        if len(space.shape) != 1:
+            return f"a Box action must be one-dimensional, got shape {space.shape}"
+        bounded = np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))
+        return None if bounded else "a Box action needs finite bounds"
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        if space.nvec.ndim != 1:
+            return f"a MultiDiscrete action must be one-dimensional, got nvec of shape " \
+                   f"{space.nvec.shape}"
+        return None if not np.any(space.start) else "a MultiDiscrete action must start at 0"
+    if isinstance(space, gym.spaces.MultiBinary):
+        shape = space.shape
+        return None if len(shape) == 1 else f"a MultiBinary action must be one-dimensional, " \
+                                             f"got shape {shape}"
+    return UNSUPPORTED
 
 
 def check_api(env_id: str, env: gym.Env) -> None:

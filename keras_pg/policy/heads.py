@@ -1,13 +1,20 @@
 """The action distributions a policy's output parameterizes (its head).
 
-Categorical logits [B, n] for a Discrete action space, [mean, log_std] [B, 2d] of a diagonal
-Gaussian for a Box one. Everything the loop does with those parameters -- sampling,
-log-probabilities, entropy, the greedy action, what the environment receives -- goes through
-a head object.
+    Discrete(n)            categorical        logits [B, n]           action int32 [B]
+    Box(d,)                gaussian           [mean, log_std] [B, 2d] action float32 [B, d]
+    MultiDiscrete(nvec)    multi_categorical  logits [B, sum(nvec)]   action int32 [B, k]
+    MultiBinary(n)         bernoulli          logits [B, n]           action int32 [B, n]
+
+A MultiDiscrete action is k independent categoricals, one per branch, whose logits are the
+consecutive slices of sizes nvec; a MultiBinary one is n independent Bernoullis. Their
+log-probabilities and entropies are the sums over branches (bits). Everything the loop does
+with the parameters -- sampling, log-probabilities, entropy, the greedy action, what the
+environment receives -- goes through a head object.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -148,7 +155,132 @@ class GaussianHead:
         return tf.clip_by_value(actions, self.low, self.high)
 
 
-Head = CategoricalHead | GaussianHead
+@dataclass(frozen=True)
+class MultiCategoricalHead:
+    """Independent categoricals, one per branch of sizes `nvec` (a MultiDiscrete space),
+    parameterized by the branches' logits side by side, [B, sum(nvec)]."""
+
+    nvec: tuple[int, ...]
+    kind: ClassVar[Literal["multi_categorical"]] = "multi_categorical"
+
+    @property
+    def action_spec(self) -> tf.TensorSpec:
+        return tf.TensorSpec([None, len(self.nvec)], tf.int32, name="actions")
+
+    @property
+    def params_size(self) -> int:
+        return sum(self.nvec)
+
+    def _branches(self, logits: tf.Tensor) -> list[tf.Tensor]:
+        """Each branch's log-probabilities, [B, nvec[i]]."""
+        return [tf.nn.log_softmax(part) for part in tf.split(logits, list(self.nvec), axis=-1)]
+
+    def log_prob(self, logits: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+        """sum_i log pi_i(a_i | s): float [B] from logits [B, sum(nvec)], actions [B, k]."""
+        actions = tf.cast(actions, tf.int32)
+        return tf.add_n([tf.gather(log_probs, actions[:, i], axis=1, batch_dims=1)
+                         for i, log_probs in enumerate(self._branches(logits))])
+
+    def entropy(self, logits: tf.Tensor) -> tf.Tensor:
+        """The sum of the branches' entropies, nats, float [B]."""
+        return -tf.add_n([tf.reduce_sum(tf.exp(log_probs) * log_probs, axis=-1)
+                          for log_probs in self._branches(logits)])
+
+    def sample(self, logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        """int32 [B, k]: the Gumbel-max trick per branch, stateless in `seed` int [2]."""
+        uniform = tf.random.stateless_uniform(
+            tf.shape(logits), seed, minval=tf.experimental.numpy.finfo(logits.dtype).tiny,
+            maxval=1.0, dtype=logits.dtype,
+        )
+        return self.greedy(logits - tf.math.log(-tf.math.log(uniform)))
+
+    def greedy(self, logits: tf.Tensor) -> tf.Tensor:
+        """Each branch's most probable action, int32 [B, k]."""
+        return tf.stack([tf.argmax(part, axis=-1, output_type=tf.int32)
+                         for part in tf.split(logits, list(self.nvec), axis=-1)], axis=1)
+
+    def numpy_sampler(self, rng: np.random.Generator) -> NumpySampler:
+        """`sample` in numpy: logits [B, sum(nvec)] -> int32 [B, k], Gumbel noise drawn a
+        block of steps at a time."""
+        noise = _NoiseBlocks(lambda size: rng.gumbel(size=size))
+        return lambda logits: self.greedy_numpy(logits + noise.next(logits.shape))
+
+    def greedy_numpy(self, logits: np.ndarray) -> np.ndarray:
+        """`greedy` in numpy, int32 [B, k]."""
+        bounds = np.cumsum((0, *self.nvec))
+        return np.stack([logits[:, a:b].argmax(axis=1) for a, b in itertools.pairwise(bounds)],
+                        axis=1).astype(np.int32)
+
+    def to_env(self, actions: np.ndarray) -> np.ndarray:
+        """What the environment receives: the same integers, int64 (MultiDiscrete's dtype)."""
+        return actions.astype(np.int64)
+
+    def env_action(self, actions: tf.Tensor) -> tf.Tensor:
+        """`to_env` in TensorFlow ops."""
+        return tf.cast(actions, tf.int64)
+
+
+@dataclass(frozen=True)
+class BernoulliHead:
+    """Independent Bernoullis, one per bit of a MultiBinary(n) space, parameterized by their
+    logits [B, n]: P(bit i = 1) = sigmoid(logit_i)."""
+
+    num_bits: int
+    kind: ClassVar[Literal["bernoulli"]] = "bernoulli"
+
+    @property
+    def action_spec(self) -> tf.TensorSpec:
+        return tf.TensorSpec([None, self.num_bits], tf.int32, name="actions")
+
+    @property
+    def params_size(self) -> int:
+        return self.num_bits
+
+    def log_prob(self, logits: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+        """sum_i a_i l_i - softplus(l_i) (= log sigmoid(+-l_i)): float [B] from logits
+        [B, n] and actions [B, n] of 0 and 1."""
+        bits = tf.cast(actions, logits.dtype)
+        return tf.reduce_sum(bits * logits - tf.nn.softplus(logits), axis=-1)
+
+    def entropy(self, logits: tf.Tensor) -> tf.Tensor:
+        """sum_i softplus(l_i) - l_i sigmoid(l_i), nats, float [B]."""
+        return tf.reduce_sum(tf.nn.softplus(logits) - logits * tf.sigmoid(logits), axis=-1)
+
+    def sample(self, logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        """int32 [B, n]: bit i is 1 where a uniform draw falls below sigmoid(l_i); stateless
+        in `seed` int [2]."""
+        uniform = tf.random.stateless_uniform(tf.shape(logits), seed, dtype=logits.dtype)
+        return tf.cast(uniform < tf.sigmoid(logits), tf.int32)
+
+    def greedy(self, logits: tf.Tensor) -> tf.Tensor:
+        """1 where a bit is more likely 1 than 0 (logit > 0), int32 [B, n]."""
+        return tf.cast(logits > 0, tf.int32)
+
+    def numpy_sampler(self, rng: np.random.Generator) -> NumpySampler:
+        """`sample` in numpy: logits [B, n] -> int32 [B, n], uniform draws a block of steps
+        at a time."""
+        noise = _NoiseBlocks(lambda size: rng.random(size, dtype=np.float32))
+
+        def sample(logits: np.ndarray) -> np.ndarray:
+            probs = 0.5 * (1.0 + np.tanh(0.5 * logits))  # sigmoid, without overflow
+            return (noise.next(logits.shape) < probs).astype(np.int32)
+
+        return sample
+
+    def greedy_numpy(self, logits: np.ndarray) -> np.ndarray:
+        """`greedy` in numpy, int32 [B, n]."""
+        return (logits > 0).astype(np.int32)
+
+    def to_env(self, actions: np.ndarray) -> np.ndarray:
+        """What the environment receives: the bits as int8 (MultiBinary's dtype)."""
+        return actions.astype(np.int8)
+
+    def env_action(self, actions: tf.Tensor) -> tf.Tensor:
+        """`to_env` in TensorFlow ops."""
+        return tf.cast(actions, tf.int8)
+
+
+Head = CategoricalHead | GaussianHead | MultiCategoricalHead | BernoulliHead
 NumpySampler = Callable[[np.ndarray], np.ndarray]
 """A head's sampling in numpy: the policy's output [B, P] -> actions [B, ...]."""
 NOISE_BLOCK = 256
@@ -171,9 +303,14 @@ class _NoiseBlocks:
 
 
 def make_head(action_space: gym.Space) -> Head:
-    """The distribution head for a Discrete or one-dimensional-array Box action space."""
+    """The distribution head for a Discrete, one-dimensional Box, MultiDiscrete or
+    MultiBinary action space (`check_spaces` admits no other)."""
     if isinstance(action_space, gym.spaces.Discrete):
         return CategoricalHead(int(action_space.n))
-    box = cast(gym.spaces.Box, action_space)  # check_spaces admits Discrete and Box only
+    if isinstance(action_space, gym.spaces.MultiDiscrete):
+        return MultiCategoricalHead(tuple(int(n) for n in action_space.nvec))
+    if isinstance(action_space, gym.spaces.MultiBinary):
+        return BernoulliHead(int(np.prod(action_space.shape)))
+    box = cast(gym.spaces.Box, action_space)
     return GaussianHead(int(box.shape[0]), tuple(map(float, box.low)),
                         tuple(map(float, box.high)))

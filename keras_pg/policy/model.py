@@ -52,7 +52,8 @@ def build_policy(observation_space: gym.Space, action_space: gym.Space,
 
     The preprocessing is one-hot for Discrete observations, scaling to [0, 1] for uint8
     images, and, with `normalize_obs`, a RunningNormalization for other Boxes (images are
-    never normalized: their scale is known). Output: logits [B, n] (Discrete actions) or
+    never normalized: their scale is known). Output: the head's parameters (heads.py): logits
+    [B, n] (Discrete), [B, sum(nvec)] (MultiDiscrete) or [B, n] (MultiBinary) actions, or
     [mean, log_std] [B, 2d] (Box actions).
     """
     head = make_head(action_space)
@@ -61,12 +62,12 @@ def build_policy(observation_space: gym.Space, action_space: gym.Space,
     normalizer = RunningNormalization(name="obs_normalization") if normalize else None
     obs = observation_input(observation_space)
     x = features(_preprocess(obs, observation_space, normalizer))
-    if head.kind == "categorical":
-        params = keras.layers.Dense(head.num_actions, name="logits")(x)
-    else:
+    if head.kind == "gaussian":
         mean = keras.layers.Dense(head.action_dim, name="mean",
                                   kernel_initializer=keras.initializers.Orthogonal(0.01))(x)
         params = StateIndependentLogStd(initial_log_std, name="gaussian")(mean)
+    else:  # the logits of a categorical, per branch of a multi-categorical, or per bit
+        params = keras.layers.Dense(head.params_size, name="logits")(x)
     return keras.Model(obs, params, name=POLICY_NAME)
 
 

@@ -1,11 +1,12 @@
 // generated from serve/contract.json by `python -m serve.contract_render --write`; do not edit.
 export default /** @type {const} */ ({
   "//": "The ONNX contract of a keras_pg policy.onnx, its one source: serve/contract.py reads this file; serve/js/src/contract-names.js and the contract's tables in docs/contract.md are generated from it (python -m serve.contract_render --write), and a test fails when a generated copy is stale.",
-  "version": 3,
+  "version": 4,
   "supported_versions": [
     1,
     2,
-    3
+    3,
+    4
   ],
   "names": {
     "INPUT": "obs",
@@ -91,11 +92,59 @@ export default /** @type {const} */ ({
           "description": "the mean clipped to the action bounds"
         }
       ]
+    },
+    "multi_categorical": {
+      "action_space": "MultiDiscrete",
+      "outputs": [
+        {
+          "name": "PROBS",
+          "dtype": "float32",
+          "shape": [
+            "BATCH_DIM",
+            "action_size"
+          ],
+          "description": "each branch's probabilities (softmax of its logits), the branches side by side in the order of `nvec`"
+        },
+        {
+          "name": "ACTION",
+          "dtype": "int64",
+          "shape": [
+            "BATCH_DIM",
+            "action_branches"
+          ],
+          "description": "each branch's greedy action (argmax), computed in the graph"
+        }
+      ]
+    },
+    "bernoulli": {
+      "action_space": "MultiBinary",
+      "outputs": [
+        {
+          "name": "PROBS",
+          "dtype": "float32",
+          "shape": [
+            "BATCH_DIM",
+            "action_size"
+          ],
+          "description": "each bit's probability of 1 (sigmoid of its logit)"
+        },
+        {
+          "name": "ACTION",
+          "dtype": "int64",
+          "shape": [
+            "BATCH_DIM",
+            "action_branches"
+          ],
+          "description": "the greedy bits: 1 where a bit's probability of 1 is above 1/2 (its logit above 0), computed in the graph"
+        }
+      ]
     }
   },
   "action_size": {
     "Discrete": "n",
-    "Box": "shape[0]"
+    "Box": "shape[0]",
+    "MultiDiscrete": "sum(nvec)",
+    "MultiBinary": "n"
   },
   "wire": {
     "batch_only_dims": [
@@ -116,7 +165,7 @@ export default /** @type {const} */ ({
       "key": "contract_version",
       "since": 1,
       "required": true,
-      "example": "3",
+      "example": "4",
       "description": "the contract this file follows; readers refuse a version they do not know in one line"
     },
     {
@@ -133,7 +182,7 @@ export default /** @type {const} */ ({
       "since": 1,
       "required": true,
       "example": "\"categorical\"",
-      "description": "`\"categorical\"` (Discrete actions) or `\"gaussian\"` (Box actions): which outputs the graph has"
+      "description": "`\"categorical\"` (Discrete actions), `\"gaussian\"` (Box actions), `\"multi_categorical\"` (MultiDiscrete actions, since 4) or `\"bernoulli\"` (MultiBinary actions, since 4): which outputs the graph has"
     },
     {
       "const": "ENV_ID_KEY",
@@ -173,7 +222,7 @@ export default /** @type {const} */ ({
       "since": 1,
       "required": true,
       "example": "{\"type\": \"Discrete\", \"n\": 2, \"start\": 0}",
-      "description": "a Discrete space, or a Box of one dimension with finite bounds"
+      "description": "a Discrete space, a Box of one dimension with finite bounds, `{\"type\": \"MultiDiscrete\", \"nvec\": [3, 4]}` (branches of 3 and 4 actions, each starting at 0) or `{\"type\": \"MultiBinary\", \"n\": 4}`"
     },
     {
       "const": "TRAINING_CONFIG_KEY",
@@ -227,6 +276,11 @@ export default /** @type {const} */ ({
   "versions": {
     "1": "the input is always float32; no env_kwargs or max_episode_steps (read as {} and null)",
     "2": "version 1 plus the uint8 image input and the keys env_kwargs and max_episode_steps",
-    "3": "version 2 plus the key quantization (null, or how an int8 artifact was quantized); the graph is unchanged"
+    "3": "version 2 plus the key quantization (null, or how an int8 artifact was quantized); the graph is unchanged",
+    "4": "version 3 plus the policy kinds multi_categorical (MultiDiscrete actions) and bernoulli (MultiBinary actions), whose `action` is int64 [batch, branches]"
+  },
+  "action_branches": {
+    "MultiDiscrete": "len(nvec)",
+    "MultiBinary": "n"
   }
 });

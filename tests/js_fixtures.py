@@ -1,13 +1,21 @@
 """Fixtures for the JavaScript package's tests (serve/js/test/): keras-pg policies, and what
 Python's `serve.OnnxPolicy` answers for them, which the JavaScript policy must answer too.
 
-    python -m tests.js_fixtures           # rewrites the JSON files from the committed policies
-    python -m tests.js_fixtures --train   # first retrains and re-exports the trained policies
+    python -m tests.js_fixtures                         # the JSON files, from the committed
+                                                        # policies
+    python -m tests.js_fixtures --train switches dials  # first retrains and re-exports those
+
+--train takes the names of TRAINED. Retrain only the policies you mean to change: the
+committed cartpole (with cartpole_int8), acrobot, pendulum and image files were exported at
+contract 3 by an older keras_pg, whose training today's presets do not reproduce (cartpole
+must keep its greedy return of 500: the example and the browser test play it).
 
 serve/js/test/fixtures/ holds
     *.onnx             policies trained and exported by keras_pg (cartpole: solved; acrobot,
-                       pendulum, image: a few updates), and small ones written with onnx.helper
-                       (no metadata, forged metadata) whose bytes this module reproduces
+                       pendulum, image: a few updates; switches (bernoulli) and dials
+                       (multi_categorical): solved in seconds), and small ones written with
+                       onnx.helper (no metadata, forged metadata) whose bytes this module
+                       reproduces
     parity.json        per policy: observations, Python's outputs, greedy actions, and sampled
                        actions' statistics for one observation
     messages.json      inputs that Python refuses (files, load options, observations) and its
@@ -23,6 +31,7 @@ import argparse
 import json
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,27 +53,49 @@ NO_METADATA = {"observation_shape": [4], "action_type": "discrete"}
 
 
 # -- policies --------------------------------------------------------------------------------
-def train_policies() -> None:
-    """Retrain and export the keras_pg policies (TensorFlow; about a minute on 2 cores)."""
-    import export
+def trained_runs() -> dict[str, Callable[[], tuple[Any, int | None]]]:
+    """Per trained policy, a function making its agent, and the env steps `learn` trains
+    (None: to the agent's own stop, the solve criterion or its max_steps)."""
     import keras_pg
     from tests.image_envs import SquareSideEnv
 
-    runs = {
-        "cartpole": (keras_pg.REINFORCE("CartPole-v1", seed=0), None),  # to the solve criterion
-        "acrobot": (keras_pg.REINFORCE("Acrobot-v1", seed=0), 16_000),
-        "pendulum": (keras_pg.REINFORCE("Pendulum-v1", seed=0), 12_800),
-        "image": (keras_pg.REINFORCE(SquareSideEnv, env_kwargs={"side": IMAGE_SIDE}, seed=0,
-                                     max_episode_steps=10, hidden=(16,)), 5_000),
+    structured = {"seed": 0, "num_envs": 8, "episodes_per_update": 16, "max_steps": 20_000,
+                  "preset": "none", "lr": 0.01}  # tests/test_factored_heads.py's settings
+    return {
+        "cartpole": lambda: (keras_pg.REINFORCE("CartPole-v1", seed=0), None),
+        "acrobot": lambda: (keras_pg.REINFORCE("Acrobot-v1", seed=0), 16_000),
+        "pendulum": lambda: (keras_pg.REINFORCE("Pendulum-v1", seed=0), 12_800),
+        "image": lambda: (keras_pg.REINFORCE(SquareSideEnv, env_kwargs={"side": IMAGE_SIDE},
+                                             seed=0, max_episode_steps=10, hidden=(16,)),
+                          5_000),
+        "switches": lambda: (keras_pg.REINFORCE("tests.structured_envs:Switches-v0",
+                                                **structured), None),
+        "dials": lambda: (keras_pg.REINFORCE("tests.structured_envs:Dials-v0", **structured),
+                          None),
     }
-    for name, (agent, steps) in runs.items():
+
+
+TRAINED = ("cartpole", "acrobot", "pendulum", "image", "switches", "dials")
+"""The policies keras_pg trains and exports (cartpole's agent also writes cartpole_int8)."""
+
+
+def train_policies(names: list[str]) -> None:
+    """Retrain and export the keras_pg policies `names` (TensorFlow; seconds each, cartpole
+    about a minute on 2 cores)."""
+    import export
+
+    runs = trained_runs()
+    for name in names:
+        agent, steps = runs[name]()
         agent.learn(max_steps=steps)
         export.to_onnx(agent, FIXTURES / f"{name}.onnx")
-    export.to_onnx(runs["cartpole"][0], FIXTURES / "cartpole_int8.onnx", quantize="int8")
+        if name == "cartpole":
+            export.to_onnx(agent, FIXTURES / "cartpole_int8.onnx", quantize="int8")
 
 
 HAND_WRITTEN = ("nometa", "nometa_continuous", "contract_newer", "bad_kind", "wrong_outputs",
-                "wrong_dtype", "missing_key", "not_onnx")
+                "wrong_dtype", "missing_key", "not_onnx", "bad_nvec", "bad_bits",
+                "wrong_branches", "wrong_bits")
 
 
 def write_hand_policies(directory: Path = FIXTURES) -> None:
@@ -82,6 +113,11 @@ def write_hand_policies(directory: Path = FIXTURES) -> None:
         "wrong_dtype": keras_pg_metadata("X-v0", {"type": "Box", "shape": [2, 2, 1],
                                                   "dtype": "uint8", "low": [0] * 4,
                                                   "high": [255] * 4}, discrete(2)),
+        # a categorical graph (probs [batch, 2], action [batch]) under the new kinds' metadata
+        "bad_nvec": structured_metadata({"type": "MultiDiscrete", "nvec": [3, 0]}),
+        "bad_bits": structured_metadata({"type": "MultiBinary", "n": "2"}),
+        "wrong_branches": structured_metadata({"type": "MultiDiscrete", "nvec": [1, 1]}),
+        "wrong_bits": structured_metadata({"type": "MultiBinary", "n": 3}),
     }
     missing = keras_pg_metadata("CartPole-v1", box(4), discrete(2))
     del missing[contract.ENV_KWARGS_KEY]
@@ -97,6 +133,13 @@ def write_hand_policies(directory: Path = FIXTURES) -> None:
         write_policy(directory / f"{name}.onnx", TensorProto.FLOAT, shape, nodes, weights, 2,
                      metadata)
     (directory / "not_onnx.onnx").write_bytes(b"this is not an ONNX file\n")
+
+
+def structured_metadata(action_space: dict[str, Any]) -> dict[str, Any]:
+    """Contract metadata of a policy acting in a MultiDiscrete or MultiBinary space."""
+    kind = next(k for k, space in contract.KINDS.items() if space == action_space["type"])
+    return keras_pg_metadata("CartPole-v1", box(4), action_space,
+                             **{contract.POLICY_KIND_KEY: kind})
 
 
 def logits_graph(path: Path, obs_dim: int, out_dim: int) -> None:
@@ -120,6 +163,8 @@ PARITY = {  # name -> (load options, observations)
     "acrobot": ({}, "Acrobot-v1"),
     "pendulum": ({}, "Pendulum-v1"),
     "image": ({}, "image"),
+    "switches": ({}, "tests.structured_envs:Switches-v0"),
+    "dials": ({}, "tests.structured_envs:Dials-v0"),
     "nometa": (NO_METADATA, "CartPole-v1"),
     "nometa_continuous": ({"observation_shape": [3], "action_type": "continuous"},
                           "Pendulum-v1"),
@@ -163,24 +208,45 @@ def build_parity() -> dict[str, Any]:
 
 def sampled(policy: serve.OnnxPolicy, batch: np.ndarray) -> dict[str, Any]:
     """Statistics of SAMPLES sampled actions for the observation with the widest distribution:
-    action frequencies, or the mean, std and share at either bound of each dimension."""
+    its probs and the actions' `frequencies`, or the mean, std and share at either bound of
+    each dimension (gaussian)."""
     _, dist = policy.decide(batch)
-    if policy.kind == "categorical":
-        probs = dist[contract.PROBS]
-        index = int(np.argmax(-(probs * np.log(np.maximum(probs, 1e-12))).sum(axis=1)))
-    else:
+    if policy.kind == "gaussian":
         index = int(np.argmax(dist[contract.STD].sum(axis=1)))
+    else:
+        index = int(np.argmax(entropy(dist[contract.PROBS], policy.kind)))
     samples = SAMPLES // 10 if policy.observation_dtype == np.uint8 else SAMPLES
     actions = policy.act(np.repeat(batch[index:index + 1], samples, axis=0), deterministic=False)
-    if policy.kind == "categorical":
-        counts = np.bincount(actions, minlength=len(probs[0]))
-        return {"index": index, "samples": samples, "probs": probs[index].tolist(),
-                "frequencies": (counts / samples).tolist()}
+    stats = {"index": index, "samples": samples}
+    if policy.kind != "gaussian":
+        probs = dist[contract.PROBS][index]
+        return stats | {"probs": probs.tolist(),
+                        "frequencies": frequencies(policy, actions, len(probs)).tolist()}
     low, high = (np.asarray(policy.action_space[k], np.float32) for k in ("low", "high"))
-    return {"index": index, "samples": samples, "mean": actions.mean(axis=0).tolist(),
-            "std": actions.std(axis=0).tolist(),
-            "at_low": (actions == low).mean(axis=0).tolist(),
-            "at_high": (actions == high).mean(axis=0).tolist()}
+    return stats | {"mean": actions.mean(axis=0).tolist(), "std": actions.std(axis=0).tolist(),
+                    "at_low": (actions == low).mean(axis=0).tolist(),
+                    "at_high": (actions == high).mean(axis=0).tolist()}
+
+
+def frequencies(policy: serve.OnnxPolicy, actions: np.ndarray, size: int) -> np.ndarray:
+    """Sampled actions' frequencies [size], side by side as the probs are: each action's in
+    each branch (categorical: one branch of `size`; multi_categorical: the branches of nvec,
+    in order), or each bit's frequency of 1 (bernoulli)."""
+    if policy.kind == "bernoulli":
+        return actions.mean(axis=0)
+    branches = actions.reshape(len(actions), -1)
+    sizes = policy.action_space.get("nvec", [size])
+    return np.concatenate([np.bincount(branches[:, i], minlength=n)
+                           for i, n in enumerate(sizes)]) / len(actions)
+
+
+def entropy(probs: np.ndarray, kind: str) -> np.ndarray:
+    """Each row's entropy [B] of probs [B, n]: the sum over its categoricals (side by side),
+    or over its bits (bernoulli: P(1) each)."""
+    def terms(p: np.ndarray) -> np.ndarray:
+        return -p * np.log(np.maximum(p, 1e-12))
+
+    return (terms(probs) + (terms(1 - probs) if kind == "bernoulli" else 0)).sum(axis=1)
 
 
 def build_messages() -> list[dict[str, Any]]:
@@ -195,7 +261,9 @@ def build_messages() -> list[dict[str, Any]]:
         ("cartpole.onnx", {"observation_shape": [3]}),
         ("cartpole.onnx", {"action_type": "continuous"}),
         ("contract_newer.onnx", {}), ("missing_key.onnx", {}), ("bad_kind.onnx", {}),
-        ("wrong_outputs.onnx", {}), ("wrong_dtype.onnx", {}),
+        ("wrong_outputs.onnx", {}), ("wrong_dtype.onnx", {}), ("bad_nvec.onnx", {}),
+        ("bad_bits.onnx", {}), ("wrong_branches.onnx", {}), ("wrong_bits.onnx", {}),
+        ("dials.onnx", {"action_type": "discrete"}),
     ]:
         cases.append({"file": file, "options": options, "call": "load"})
     cartpole = [[0.1, 0.2, 0.3], [[0.1, 0.2, 0.3]], [nan(), 0, 0, 0], [0, inf(), 0, 0],
@@ -267,11 +335,12 @@ def documents() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.js_fixtures", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train", action="store_true", help="retrain the keras_pg policies")
+    parser.add_argument("--train", nargs="+", choices=TRAINED, default=[], metavar="NAME",
+                        help=f"retrain and re-export these policies first: {', '.join(TRAINED)}")
     args = parser.parse_args(argv)
     write_hand_policies()
-    if args.train:
-        train_policies()
+    if args.train:  # TensorFlow only then
+        train_policies(args.train)
     for name, document in documents().items():
         (FIXTURES / name).write_text(json.dumps(document, separators=(",", ":")) + "\n")
         print(f"wrote {FIXTURES / name}")

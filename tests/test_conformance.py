@@ -5,8 +5,9 @@ REST and gRPC (tests/triton_server.py; skipped without its venv unless
 KERAS_PG_REQUIRE_TRITON=1), serve.OnnxPolicy and the JavaScript package in Node.
 
 The models are keras_pg exports of every kind -- CartPole and Acrobot (categorical), Pendulum
-(gaussian), a CNN on uint8 frames (all contract version 2 files: older files keep serving),
-a Discrete observation space ([batch] input) -- in one Triton repository written by export.
+(gaussian), a CNN on uint8 frames (contract version 3 files: older files keep serving),
+Switches (bernoulli) and Dials (multi_categorical), whose `action` is int64 [batch, k], a
+Discrete observation space ([batch] input) -- in one Triton repository written by export.
 The answer of `python -m serve` over REST is the reference; where a real Triton answers
 otherwise, the difference is listed in KNOWN_DIFFERENCES with its reason, and asserted.
 """
@@ -28,7 +29,8 @@ from tests.test_triton import lake_policy
 from tests.triton_server import python_backend_repository, require_triton, triton_venv
 
 FIXTURES = Path(__file__).resolve().parents[1] / "serve" / "js" / "test" / "fixtures"
-MODELS = ("cartpole", "cartpole_int8", "acrobot", "pendulum", "image", "lake")
+MODELS = ("cartpole", "cartpole_int8", "acrobot", "pendulum", "image", "switches", "dials",
+          "lake")
 WIRE = ("serve-rest", "serve-grpc", "triton-rest", "triton-grpc")
 IN_PROCESS = ("onnx-policy", "js-node", "serve-v1")
 # (case, runtime) -> the status that runtime answers instead, and why.

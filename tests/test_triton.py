@@ -18,6 +18,7 @@ from tritonclient.grpc import model_config_pb2
 import serve
 from export.triton import package
 from serve import contract
+from tests.js_fixtures import FIXTURES
 from tests.linear_policies import continuous_policy, discrete_policy
 from tests.servers import request, running_server
 from tests.test_serve_envs import discrete, keras_pg_metadata, write_policy
@@ -46,6 +47,15 @@ def lake_policy(path) -> Path:
                         keras_pg_metadata("FrozenLake-v1", discrete(16), discrete(4)))
 
 
+def fixture_policy(name: str):
+    """A builder of the JavaScript package's trained fixture `name` (tests/js_fixtures.py)."""
+    def build(path: Path) -> Path:
+        shutil.copy(FIXTURES / f"{name}.onnx", path)
+        return path
+
+    return build
+
+
 def assert_config_matches_the_model(config, model_file: Path, name: str):
     """Triton's dims are the model's without the batch; [batch] alone is dims [1] with an
     empty reshape (Triton's documented form)."""
@@ -68,9 +78,14 @@ def assert_config_matches_the_model(config, model_file: Path, name: str):
             assert list(tensor.reshape.shape) == []
 
 
+BRANCHES = {"switches": 4, "dials": 2}  # MultiBinary(4) bits, MultiDiscrete([3, 4]) branches
+
+
 @pytest.mark.parametrize("build,name", [(discrete_policy, "cartpole"),
                                         (continuous_policy, "pendulum"),
-                                        (lake_policy, "lake")])
+                                        (lake_policy, "lake"),
+                                        (fixture_policy("switches"), "switches"),
+                                        (fixture_policy("dials"), "dials")])
 def test_config_pbtxt_parses_and_its_dims_match_the_model(tmp_path, build, name):
     source = build(tmp_path / "policy.onnx")
     proc = export_cli(source, "--triton-repo", tmp_path / "repo", "--model-name", name)
@@ -79,8 +94,12 @@ def test_config_pbtxt_parses_and_its_dims_match_the_model(tmp_path, build, name)
     assert proc.stdout == (f"wrote {model_file} and {tmp_path / 'repo' / name / 'config.pbtxt'}"
                            "\n")
     assert model_file.read_bytes() == source.read_bytes()  # keras_pg's metadata kept
-    assert_config_matches_the_model(read_config(model_file.parents[1] / "config.pbtxt"),
-                                    model_file, name)
+    config = read_config(model_file.parents[1] / "config.pbtxt")
+    assert_config_matches_the_model(config, model_file, name)
+    if name in BRANCHES:  # int64 [batch, k]: dims [k], no reshape
+        (action,) = [t for t in config.output if t.name == contract.ACTION]
+        assert action.data_type == model_config_pb2.TYPE_INT64
+        assert list(action.dims) == [BRANCHES[name]] and not action.HasField("reshape")
 
 
 def test_export_writes_a_repository_from_a_run_directory(solved_run, tmp_path):

@@ -1,6 +1,7 @@
 """The web page of `python -m serve POLICY --http` in Chromium: the trained CartPole policy
 plays in the browser, errors and bad observations show Python's messages, and a policy whose
-env has no JavaScript port gets the probe.
+env has no JavaScript port gets the probe (Discrete, MultiDiscrete and MultiBinary actions:
+an action per branch or bit).
 
 The tests drive Debian's chromium (`apt-get install chromium`; Playwright's own browser
 download is not reachable here) with the Python `playwright` package, against the service
@@ -109,9 +110,19 @@ def python_message(path: Path, **options) -> str:
     return str(info.value).replace(str(path), path.name)
 
 
+def action_bounds(space: dict) -> np.ndarray:
+    """The exclusive upper bound of each action of a Discrete (from 0), MultiDiscrete or
+    MultiBinary space."""
+    if space["type"] == "MultiDiscrete":
+        return np.asarray(space["nvec"])
+    return np.asarray(2 if space["type"] == "MultiBinary" else space["n"])
+
+
 @pytest.mark.parametrize("policy,args,why", [
     ("image.onnx", [], "no JavaScript port of <tests.image_envs.SquareSideEnv>"),
     ("nometa.onnx", NO_METADATA, "the policy names no env (it has no keras-pg metadata)"),
+    ("dials.onnx", [], "no JavaScript port of tests.structured_envs:Dials-v0"),
+    ("switches.onnx", [], "no JavaScript port of tests.structured_envs:Switches-v0"),
 ])
 def test_a_policy_without_an_env_port_gets_a_probe(browser, policy, args, why):
     path = FIXTURES / policy
@@ -126,11 +137,20 @@ def test_a_policy_without_an_env_port_gets_a_probe(browser, policy, args, why):
         page.wait_for_function("document.getElementById('probe-output').textContent")
         shown = json.loads(page.text_content("#probe-output"))
         zeros = np.zeros(expected.observation_shape, expected.observation_dtype)
-        assert shown["action"] == expected.act(zeros)
+        greedy = expected.act(zeros)  # an int, or one per branch (bit)
+        np.testing.assert_array_equal(shown["action"], greedy)
         outputs, python = shown["outputs"], expected.distribution(zeros)  # or another's logits
         assert outputs.keys() == python.keys()
         for name, values in python.items():
             np.testing.assert_allclose(outputs[name], values, atol=1e-6)
+        page.check("#probe-stochastic")
+        page.evaluate("document.getElementById('probe-output').textContent = ''")
+        page.click("#probe-run")
+        page.wait_for_function("document.getElementById('probe-output').textContent")
+        sampled = np.asarray(json.loads(page.text_content("#probe-output"))["action"])
+        assert sampled.shape == np.shape(greedy) and sampled.dtype.kind == "i"
+        assert ((sampled >= 0) & (sampled < action_bounds(expected.action_space))).all()
+        page.uncheck("#probe-stochastic")
         if expected.observation_dtype == np.uint8:
             frame = zeros.tolist()
             frame[3][4][0] = 300

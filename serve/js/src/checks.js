@@ -118,9 +118,15 @@ function spaceProblem(name, space, types, why = "") {
     return `${name} is ${short(space)}; expected a JSON object with type `
       + `${types.join(" or ")}${why}`;
   }
-  if (space.type === "Discrete") {
+  if (space.type === "Discrete" || space.type === "MultiBinary") {
     return Number.isInteger(space.n) && space.n >= 1 ? null
       : `${name} has n ${short(space.n)}; expected an integer >= 1`;
+  }
+  if (space.type === "MultiDiscrete") {
+    const nvec = space.nvec;
+    const ok = Array.isArray(nvec) && nvec.length > 0
+      && nvec.every((n) => Number.isInteger(n) && n >= 1);
+    return ok ? null : `${name} has nvec ${short(nvec)}; expected a list of integers >= 1`;
   }
   const shape = space.shape;
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
@@ -159,7 +165,10 @@ function short(value) {
 
 /** @param {contract.Space} space */
 function spaceText(space) {
-  if (space.type === "Discrete") return `Discrete(${space.n})`;
+  if (space.type === "Discrete" || space.type === "MultiBinary") {
+    return `${space.type}(${space.n})`;
+  }
+  if (space.type === "MultiDiscrete") return `MultiDiscrete(${pyRepr(space.nvec)})`;
   const shape = /** @type {number[]} */ (space.shape);
   const dims = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
   return `Box(shape=${dims}, ${space.dtype ?? "float32"})`;

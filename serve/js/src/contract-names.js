@@ -38,13 +38,14 @@ export const OBSERVATION_SPACES = SPEC.input.observation_spaces;
 
 /**
  * @typedef {object} Space
- * @property {"Box" | "Discrete"} type
+ * @property {"Box" | "Discrete" | "MultiDiscrete" | "MultiBinary"} type
  * @property {(number | null)[]} [shape] a Box's shape (null: a size the graph leaves open)
  * @property {string} [dtype] a Box's dtype ("float32", "uint8")
  * @property {(number | string)[]} [low] a Box's bounds ("inf" / "-inf" when unbounded)
  * @property {(number | string)[]} [high]
- * @property {number | null} [n] a Discrete space's size
+ * @property {number | null} [n] a Discrete space's size, or a MultiBinary space's bits
  * @property {number} [start]
+ * @property {number[]} [nvec] a MultiDiscrete space's branch sizes (each branch from 0)
  */
 
 /**
@@ -76,14 +77,39 @@ export function inputDtype(space, version = CONTRACT_VERSION) {
 }
 
 /**
- * {output name: [dtype, shape without the batch]} of a policy of `kind` acting in `space`.
+ * The size of an action space's distribution output: a Discrete or MultiBinary space's n, a
+ * Box's one dimension, the sum of a MultiDiscrete space's branch sizes.
+ * @param {Space} space
+ * @returns {number}
+ */
+export function actionSize(space) {
+  if (space.type === "Box") return Number(space.shape?.[0]);
+  if (space.type === "MultiDiscrete") return (space.nvec ?? []).reduce((a, b) => a + b, 0);
+  return Number(space.n);
+}
+
+/**
+ * The actions a MultiDiscrete (its branches) or MultiBinary (its bits) space takes at once,
+ * the size of the `action` output after the batch.
+ * @param {Space} space
+ * @returns {number}
+ */
+export function actionBranches(space) {
+  return space.type === "MultiDiscrete" ? (space.nvec ?? []).length : Number(space.n);
+}
+
+/**
+ * {output name: [dtype, shape without the batch]} of a policy of `kind` acting in `space`:
+ * {probs: ["float32", [n]], action: ["int64", []]} for a categorical policy of n actions.
  * @param {string} kind
  * @param {Space} space
  * @returns {Record<string, ["float32" | "int64", number[]]>}
  */
 export function outputSpecs(kind, space) {
-  const size = space.type === "Discrete" ? Number(space.n) : Number(space.shape?.[0]);
+  /** @type {Record<string, () => number>} */
+  const sizes = { action_size: () => actionSize(space),
+                  action_branches: () => actionBranches(space) };
   const rule = SPEC.policy_kinds[/** @type {keyof typeof SPEC.policy_kinds} */ (kind)];
   return Object.fromEntries(rule.outputs.map((output) => [SPEC.names[output.name],
-    [output.dtype, output.shape.slice(1).map(() => size)]]));
+    [output.dtype, output.shape.slice(1).map((dim) => sizes[dim]())]]));
 }

@@ -9,15 +9,18 @@ import { INPUT_DTYPES, nodeArgs, readMetadata, theInput } from "./onnx-file.js";
 import { asBatch } from "./observations.js";
 import { pyRepr, pyTuple } from "./python.js";
 import { Random } from "./random.js";
-import { clip, sampleCategorical, sampleGaussian, softmax } from "./sampling.js";
+import {
+  argmax, sampleBernoulli, sampleCategorical, sampleGaussian, sampleMultiCategorical, softmax,
+} from "./sampling.js";
 import { callerSpec, contractSpec } from "./spec.js";
 
 /**
- * @typedef {number | Float32Array} Action an action index (discrete) or a vector (continuous)
+ * @typedef {number | number[] | Float32Array} Action an action index (Discrete), one index per
+ *   branch (MultiDiscrete) or one bit per bit (MultiBinary), or a vector (Box)
  * @typedef {Record<string, {data: ArrayLike<any>, dims: readonly number[]}>} Results
  *   a session's outputs by name
- * @typedef {Record<string, (number | Float32Array)[]>} Outputs outputs by name, one entry per
- *   observation: a number for a [batch] output, a row for a [batch, n] one
+ * @typedef {Record<string, Action[]>} Outputs outputs by name, one entry per observation: a
+ *   number for a [batch] output, a row for a [batch, n] one (numbers for int64)
  */
 
 /** A policy answering observations with actions, backed by one onnxruntime session. */
@@ -47,11 +50,17 @@ export class Policy {
     this.outputs = graph.outputs.map((o) => o.name);
     const spec = Object.hasOwn(this.metadata, contract.CONTRACT_VERSION_KEY)
       ? contractSpec(name, this.metadata, graph, options) : callerSpec(name, graph, options);
-    /** "categorical", "gaussian", or "deterministic" (a continuous file without metadata). */
+    /**
+     * "categorical", "gaussian", "multi_categorical", "bernoulli", or "deterministic" (a
+     * continuous file without metadata).
+     */
     this.kind = spec.kind;
     /** The shape of one observation ([] for a Discrete observation). */
     this.observationShape = spec.observationShape;
-    /** The action space: {type: "Discrete", n, start} or {type: "Box", shape, low, high}. */
+    /**
+     * The action space: {type: "Discrete", n, start}, {type: "Box", shape, low, high},
+     * {type: "MultiDiscrete", nvec} or {type: "MultiBinary", n}.
+     */
     this.actionSpace = spec.actionSpace;
     this.spec = spec;
     /** The action bounds of a Gaussian policy (sampled actions are clipped to them). */
@@ -72,9 +81,11 @@ export class Policy {
    * Actions for one observation or a batch [B, ...obs_shape].
    *
    * Discrete: a number, or number[] for a batch. Continuous: a Float32Array [d], or one per
-   * observation. `deterministic` (default true) takes the in-graph `action` (argmax, or the
-   * clipped mean); false samples from `probs`, or N(mean, std) clipped to the bounds, with
-   * this policy's random source.
+   * observation. MultiDiscrete (MultiBinary): number[] [k], one action per branch (bit), or
+   * one per observation. `deterministic` (default true) takes the in-graph `action` (the
+   * argmax, per branch; the bits whose P(1) is above 1/2; the clipped mean); false samples
+   * from `probs` (each branch, each bit), or N(mean, std) clipped to the bounds, with this
+   * policy's random source.
    * @param {import("./observations.js").Observation} obs
    * @param {{deterministic?: boolean}} [options]
    * @returns {Promise<Action | Action[]>}
@@ -96,7 +107,8 @@ export class Policy {
 
   /**
    * Batched actions and the distribution they came from ({probs} or {mean, std}), from one
-   * model call; a single observation is a batch of one.
+   * model call; a single observation is a batch of one. Greedy actions are the graph's
+   * `action` (a file without metadata: the argmax of its probs).
    * @param {import("./observations.js").Observation} obs
    * @param {{deterministic?: boolean}} [options]
    * @returns {Promise<{actions: Action[], distribution: Outputs}>}
@@ -106,12 +118,14 @@ export class Policy {
   }
 
   /**
-   * Action probabilities of a discrete policy: a Float32Array [n], or one per observation.
+   * Action probabilities: a Float32Array [n] (categorical), each branch's side by side
+   * [sum(nvec)] (multi_categorical), or each bit's P(1) [n] (bernoulli); one per observation
+   * of a batch.
    * @param {import("./observations.js").Observation} obs
    * @returns {Promise<Float32Array | Float32Array[]>}
    */
   async probs(obs) {
-    if (this.kind !== "categorical") {
+    if (this.kind === "gaussian" || this.kind === "deterministic") {
       throw new Error(`probs() needs a discrete policy; this one is ${this.kind}: `
         + "use distribution()");
     }
@@ -189,30 +203,47 @@ export class Policy {
    * @returns {Promise<{actions: Action[], distribution: Outputs}>}
    */
   async #decideBatch(batch, deterministic) {
-    const size = batch.dims[0];
-    if (this.kind === "deterministic") {
-      if (!deterministic) {
-        throw new Error("this policy has no distribution to sample from; "
-          + "use deterministic=True");
-      }
-      const name = /** @type {string} */ (this.spec.actionOutput);
-      return { actions: rows((await this.#run(batch, [name]))[name]), distribution: {} };
+    const { actionOutput, distOutputs } = this.spec;
+    if (deterministic && actionOutput !== null) {  // the graph's greedy action
+      const values = await this.#run(batch, [actionOutput, ...distOutputs]);
+      return { actions: rows(values[actionOutput]), distribution: Object.fromEntries(
+        distOutputs.map((name) => [name, rows(values[name])])) };
     }
+    if (this.kind === "deterministic") {
+      throw new Error("this policy has no distribution to sample from; "
+        + "use deterministic=True");
+    }
+    const size = batch.dims[0];
     const dist = await this.#distributionOf(batch);
     const distribution = Object.fromEntries(Object.entries(dist).map(
       ([name, value]) => [name, rows({ data: value, dims: [size, value.length / size] })]));
+    return { actions: this.#actions(dist, size, deterministic), distribution };
+  }
+
+  /**
+   * Actions for `size` observations from their distribution (flat outputs): sampled with
+   * this policy's random source, or, for a file without metadata, the argmax of its probs.
+   * @param {Record<string, Float32Array>} dist
+   * @param {number} size
+   * @param {boolean} deterministic
+   * @returns {Action[]}
+   */
+  #actions(dist, size, deterministic) {
+    const uniform = () => this.random.uniform();
+    const probs = dist[contract.PROBS];
     if (this.kind === "categorical") {
-      const probs = dist[contract.PROBS];
       const n = probs.length / size;
-      const actions = deterministic ? argmax(probs, n)
-        : sampleCategorical(probs, n, () => this.random.uniform());
-      return { actions, distribution };
+      return deterministic ? argmax(probs, n) : sampleCategorical(probs, n, uniform);
     }
+    if (this.kind === "multi_categorical") {
+      return sampleMultiCategorical(probs, /** @type {number[]} */ (this.actionSpace.nvec),
+        uniform);
+    }
+    if (this.kind === "bernoulli") return sampleBernoulli(probs, probs.length / size, uniform);
     const { low, high } = this;
-    const mean = dist[contract.MEAN];
-    const actions = deterministic ? clip(mean, low, high)
-      : sampleGaussian(mean, dist[contract.STD], () => this.random.normal(), low, high);
-    return { actions: rows({ data: actions, dims: [size, low.length] }), distribution };
+    const actions = sampleGaussian(dist[contract.MEAN], dist[contract.STD],
+      () => this.random.normal(), low, high);
+    return rows({ data: actions, dims: [size, low.length] });
   }
 
   toString() {
@@ -223,31 +254,19 @@ export class Policy {
 }
 
 /**
- * A [batch] output as numbers (int64 too), a [batch, n] one as rows.
+ * A [batch] output as numbers, a [batch, n] one as rows: Float32Arrays, or number[] for int64
+ * (BigInt64Array) outputs.
  * @param {{data: ArrayLike<any>, dims: readonly number[]}} tensor
- * @returns {(number | Float32Array)[]}
+ * @returns {Action[]}
  */
 function rows({ data, dims }) {
   if (dims.length === 1) return Array.from(data, Number);
   const width = dims.slice(1).reduce((a, b) => a * b, 1);
   const result = [];
   for (let i = 0; i < dims[0]; i++) {
-    result.push(/** @type {Float32Array} */ (data).slice(i * width, (i + 1) * width));
-  }
-  return result;
-}
-
-/**
- * The index of each row's largest entry (the first of ties, as numpy's argmax).
- * @param {Float32Array} values [B, n]
- * @param {number} n
- */
-function argmax(values, n) {
-  const result = [];
-  for (let row = 0; row < values.length; row += n) {
-    let best = 0;
-    for (let j = 1; j < n; j++) if (values[row + j] > values[row + best]) best = j;
-    result.push(best);
+    const row = /** @type {Float32Array | BigInt64Array} */ (data).slice(i * width,
+      (i + 1) * width);
+    result.push(row instanceof BigInt64Array ? Array.from(row, Number) : row);
   }
   return result;
 }

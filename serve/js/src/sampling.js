@@ -23,9 +23,22 @@ export function softmax(logits, n) {
 }
 
 /**
- * Inverse-CDF sampling: one action per row of probs [B, n], from uniform draws in [0, 1):
- * the number of entries of the row's normalized cumulative sum (float64) below the draw,
- * at most n - 1.
+ * The index of each row's largest entry (the first of ties, as numpy's argmax).
+ * @param {Float32Array} values [B, n]
+ * @param {number} n
+ */
+export function argmax(values, n) {
+  const result = [];
+  for (let row = 0; row < values.length; row += n) {
+    let best = 0;
+    for (let j = 1; j < n; j++) if (values[row + j] > values[row + best]) best = j;
+    result.push(best);
+  }
+  return result;
+}
+
+/**
+ * Inverse-CDF sampling: one action per row of probs [B, n], from uniform draws in [0, 1).
  * @param {Float32Array} probs
  * @param {number} n actions per row
  * @param {() => number} uniform
@@ -33,16 +46,69 @@ export function softmax(logits, n) {
  */
 export function sampleCategorical(probs, n, uniform) {
   const actions = [];
-  const cdf = new Float64Array(n);
   for (let row = 0; row < probs.length; row += n) {
-    let total = 0;
-    for (let j = 0; j < n; j++) cdf[j] = total += probs[row + j];
-    const u = uniform();
-    let action = 0;
-    while (action < n - 1 && u > cdf[action] / total) action++;
-    actions.push(action);
+    actions.push(inverseCdf(probs, row, n, uniform()));
   }
   return actions;
+}
+
+/**
+ * One action per branch: a row [k] of actions for each row of probs [B, sum(nvec)], whose
+ * branches' probabilities are side by side in the order of nvec; k uniform draws per row,
+ * in that order (inverse-CDF sampling per branch).
+ * @param {Float32Array} probs
+ * @param {readonly number[]} nvec the branches' sizes
+ * @param {() => number} uniform
+ * @returns {number[][]}
+ */
+export function sampleMultiCategorical(probs, nvec, uniform) {
+  const width = nvec.reduce((a, b) => a + b, 0);
+  const actions = [];
+  for (let row = 0; row < probs.length; row += width) {
+    let start = row;
+    actions.push(nvec.map((n) => {
+      const action = inverseCdf(probs, start, n, uniform());
+      start += n;
+      return action;
+    }));
+  }
+  return actions;
+}
+
+/**
+ * Bits: a row [n] for each row of probs [B, n] (each bit's P(1)), 1 where a uniform draw in
+ * [0, 1) is below the bit's P(1).
+ * @param {Float32Array} probs
+ * @param {number} n bits per row
+ * @param {() => number} uniform
+ * @returns {number[][]}
+ */
+export function sampleBernoulli(probs, n, uniform) {
+  const actions = [];
+  for (let row = 0; row < probs.length; row += n) {
+    actions.push(Array.from(probs.subarray(row, row + n), (p) => (uniform() < p ? 1 : 0)));
+  }
+  return actions;
+}
+
+/**
+ * The action a uniform draw `u` picks from probs[start .. start + n): the number of entries of
+ * their normalized cumulative sum (float64) below `u`, at most n - 1.
+ * @param {Float32Array} probs
+ * @param {number} start
+ * @param {number} n
+ * @param {number} u
+ */
+function inverseCdf(probs, start, n, u) {
+  let total = 0;
+  for (let j = 0; j < n; j++) total += probs[start + j];
+  let cumulative = 0;
+  let action = 0;
+  for (; action < n - 1; action++) {
+    cumulative += probs[start + action];
+    if (!(u > cumulative / total)) break;
+  }
+  return action;
 }
 
 /**
@@ -62,16 +128,4 @@ export function sampleGaussian(mean, std, normal, low, high) {
     actions[i] = Math.min(Math.max(value, low[i % d]), high[i % d]);
   }
   return actions;
-}
-
-/**
- * The mean clipped to [low, high] (the greedy action of a Gaussian policy).
- * @param {Float32Array} mean [B, d]
- * @param {Float32Array} low [d]
- * @param {Float32Array} high [d]
- * @returns {Float32Array}
- */
-export function clip(mean, low, high) {
-  const d = low.length;
-  return mean.map((value, i) => Math.min(Math.max(value, low[i % d]), high[i % d]));
 }

@@ -28,11 +28,14 @@ const CALLER_HINT = "pass observation_shape=... and action_type='discrete' or 'c
  */
 
 /**
+ * @typedef {"categorical" | "gaussian" | "multi_categorical" | "bernoulli"} ContractKind
+ *   a contract file's policy_kind
  * @typedef {object} PolicySpec
- * @property {"categorical" | "gaussian" | "deterministic"} kind "deterministic": a continuous
- *   policy without metadata, whose one output is the action
+ * @property {ContractKind | "deterministic"} kind "deterministic": a continuous policy
+ *   without metadata, whose one output is the action
  * @property {number[]} observationShape one observation's shape ([] for a Discrete one)
- * @property {contract.Space} actionSpace {type: "Discrete", n} or {type: "Box", shape, ...}
+ * @property {contract.Space} actionSpace {type: "Discrete", n}, {type: "Box", shape, ...},
+ *   {type: "MultiDiscrete", nvec} or {type: "MultiBinary", n}
  * @property {string[]} distOutputs the outputs holding the distribution (probs or logits;
  *   mean and std)
  * @property {boolean} logits whether distOutputs[0] holds logits (softmax to be applied)
@@ -59,9 +62,9 @@ export function contractSpec(name, metadata, graph,
     throw new PolicyLoadError(`${name}: action_type=${pyRepr(actionType)} disagrees with the `
       + `metadata's policy_kind ${pyRepr(checked.kind)}; leave it out`);
   }
-  const kind = /** @type {"categorical" | "gaussian"} */ (checked.kind);
+  const kind = /** @type {ContractKind} */ (checked.kind);
   return { kind, observationShape: checked.shape, actionSpace: checked.actionSpace,
-           distOutputs: kind === "categorical" ? [contract.PROBS] : [contract.MEAN, contract.STD],
+           distOutputs: kind === "gaussian" ? [contract.MEAN, contract.STD] : [contract.PROBS],
            logits: false, actionOutput: contract.ACTION };
 }
 

@@ -1,6 +1,7 @@
 // The JavaScript policy against Python's serve.OnnxPolicy on the same policies and
 // observations (test/fixtures/parity.json): outputs within 1e-6, the same greedy actions,
-// sampled actions with the same frequencies -- on onnxruntime-node and onnxruntime-web.
+// sampled actions with the same frequencies (of each action, each branch's, each bit's 1) or
+// Gaussian statistics -- on onnxruntime-node and onnxruntime-web.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -22,7 +23,9 @@ for (const [runtime, load] of Object.entries(RUNTIMES)) {
         }
         const greedy = await policy.act(expected.observations);
         assert.ok(maxDelta(greedy, expected.greedy) <= TOLERANCE);
-        if (policy.kind === "categorical") assert.deepEqual(greedy, expected.greedy);
+        if (policy.kind !== "gaussian" && policy.kind !== "deterministic") {
+          assert.deepEqual(greedy, expected.greedy);  // integers: equal
+        }
         for (const [i, obs] of expected.observations.entries()) {  // one at a time
           assert.ok(maxDelta(await policy.act(obs), expected.greedy[i]) <= TOLERANCE);
           const one = await policy.distribution(obs);
@@ -38,33 +41,70 @@ for (const [runtime, load] of Object.entries(RUNTIMES)) {
         const { index, samples } = expected.sampled;
         const batch = Array(samples).fill(expected.observations[index]);
         const actions = await policy.act(batch, { deterministic: false });
-        if (policy.kind === "categorical") {
-          const probs = expected.sampled.probs;
-          probs.forEach((/** @type {number} */ p, /** @type {number} */ action) => {
-            const frequency = actions.filter((a) => a === action).length / samples;
-            const sd = Math.sqrt((p * (1 - p)) / samples);
-            assert.ok(Math.abs(frequency - p) <= 5 * sd + 1e-9, `P(${action}) = ${p}`);
-            const python = expected.sampled.frequencies[action];
-            assert.ok(Math.abs(frequency - python) <= 5 * Math.SQRT2 * sd + 1e-9);
-          });
+        if (policy.kind === "gaussian") {
+          assertGaussian(policy, actions, expected.sampled);
         } else {
-          const values = actions.map((/** @type {Float32Array} */ a) => a[0]);
-          const mean = values.reduce((a, b) => a + b) / samples;
-          const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / samples);
-          const [low, high] = [policy.actionSpace.low[0], policy.actionSpace.high[0]];
-          const share = (/** @type {number} */ bound) =>
-            values.filter((v) => v === Math.fround(bound)).length / samples;
-          const { mean: [pyMean], std: [pyStd], at_low: [pyLow], at_high: [pyHigh] } =
-            expected.sampled;
-          assert.ok(Math.abs(mean - pyMean) <= 5 * Math.SQRT2 * pyStd / Math.sqrt(samples));
-          assert.ok(Math.abs(std - pyStd) <= 5 * pyStd / Math.sqrt(samples));
-          for (const [ours, python] of [[share(low), pyLow], [share(high), pyHigh]]) {
-            const sd = Math.sqrt((2 * python * (1 - python)) / samples);
-            assert.ok(Math.abs(ours - python) <= 5 * sd + 1e-9, `${ours} vs ${python}`);
-          }
-          assert.ok(values.every((v) => v >= Math.fround(low) && v <= Math.fround(high)));
+          assertFrequencies(frequencies(policy, actions), expected.sampled);
         }
       });
     }
   });
+}
+
+/**
+ * The sampled actions' frequencies, side by side as the probs are: each action's in each
+ * branch (categorical: one branch; multi_categorical: the branches in the order of nvec), or
+ * each bit's frequency of 1 (bernoulli).
+ * @param {import("../src/onnx-policy.js").Policy} policy
+ * @param {any[]} actions numbers (categorical) or rows of numbers
+ * @returns {number[]}
+ */
+function frequencies(policy, actions) {
+  const rows = actions.map((a) => (typeof a === "number" ? [a] : a));
+  const share = (/** @type {(row: number[]) => boolean} */ test) =>
+    rows.filter(test).length / rows.length;
+  if (policy.kind === "bernoulli") return rows[0].map((_, bit) => share((r) => r[bit] === 1));
+  const sizes = policy.actionSpace.nvec ?? [policy.actionSpace.n];
+  return sizes.flatMap((n, branch) => Array.from({ length: n },
+    (_, action) => share((r) => r[branch] === action)));
+}
+
+/**
+ * Each frequency within 5 binomial standard deviations of its probability, and of Python's
+ * frequency (whose own error doubles the variance).
+ * @param {number[]} ours
+ * @param {{probs: number[], frequencies: number[], samples: number}} python
+ */
+function assertFrequencies(ours, { probs, frequencies: theirs, samples }) {
+  assert.equal(ours.length, probs.length);
+  probs.forEach((p, i) => {
+    const sd = Math.sqrt((p * (1 - p)) / samples);
+    assert.ok(Math.abs(ours[i] - p) <= 5 * sd + 1e-9, `frequency ${ours[i]} [${i}], p = ${p}`);
+    assert.ok(Math.abs(ours[i] - theirs[i]) <= 5 * Math.SQRT2 * sd + 1e-9,
+      `frequency ${ours[i]} [${i}], Python's ${theirs[i]}`);
+  });
+}
+
+/**
+ * The sampled actions' mean, std and shares at the bounds agree with Python's.
+ * @param {import("../src/onnx-policy.js").Policy} policy
+ * @param {Float32Array[]} actions
+ * @param {any} python
+ */
+function assertGaussian(policy, actions, python) {
+  const samples = actions.length;
+  const values = actions.map((a) => a[0]);
+  const mean = values.reduce((a, b) => a + b) / samples;
+  const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / samples);
+  const [low, high] = [Number(policy.actionSpace.low?.[0]), Number(policy.actionSpace.high?.[0])];
+  const share = (/** @type {number} */ bound) =>
+    values.filter((v) => v === Math.fround(bound)).length / samples;
+  const { mean: [pyMean], std: [pyStd], at_low: [pyLow], at_high: [pyHigh] } = python;
+  assert.ok(Math.abs(mean - pyMean) <= 5 * Math.SQRT2 * pyStd / Math.sqrt(samples));
+  assert.ok(Math.abs(std - pyStd) <= 5 * pyStd / Math.sqrt(samples));
+  for (const [ours, theirs] of [[share(low), pyLow], [share(high), pyHigh]]) {
+    const sd = Math.sqrt((2 * theirs * (1 - theirs)) / samples);
+    assert.ok(Math.abs(ours - theirs) <= 5 * sd + 1e-9, `${ours} vs ${theirs}`);
+  }
+  assert.ok(values.every((v) => v >= Math.fround(low) && v <= Math.fround(high)));
 }

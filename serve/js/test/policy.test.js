@@ -10,7 +10,7 @@ import protobuf from "protobufjs/light.js";
 
 import * as contract from "../src/contract-names.js";
 import { NOT_FINITE, Policy, loadPolicy } from "../src/node.js";
-import { fixturePath, readFixture } from "./fixtures.js";
+import { fixturePath, maxDelta, readFixture } from "./fixtures.js";
 
 const PARITY = readFixture("parity.json");
 const CARTPOLE = fixturePath("cartpole.onnx");
@@ -48,10 +48,42 @@ test("one observation gives one action; a batch an array of them", async () => {
   assert.equal(policy.observationDtype, "float32");
   assert.deepEqual(policy.actionSpace, { type: "Discrete", n: 2, start: 0 });
   assert.equal(policy.metadata.env_id, "CartPole-v1");
-  assert.equal(policy.metadata.contract_version, contract.CONTRACT_VERSION);
+  assert.equal(policy.metadata.contract_version, 3);  // older contracts keep loading
+  assert.ok(contract.SUPPORTED_CONTRACT_VERSIONS.includes(3));
   assert.equal(String(policy), `Policy('${CARTPOLE}', env_id='CartPole-v1', `
     + "observation_shape=(4,), action_space={'n': 2, 'start': 0, 'type': 'Discrete'})");
 });
+
+test("MultiDiscrete and MultiBinary actions: a number per branch or bit, rows for a batch",
+  async () => {
+    for (const [name, kind, width] of [["dials", "multi_categorical", 2],
+                                       ["switches", "bernoulli", 4]]) {
+      const policy = await loadPolicy(fixturePath(`${name}.onnx`), { seed: 0 });
+      const { observations, outputs, greedy } = PARITY[name];
+      assert.equal(policy.kind, kind);
+      assert.equal(policy.metadata.contract_version, contract.CONTRACT_VERSION);
+      const one = await policy.act(observations[0]);
+      assert.ok(Array.isArray(one) && one.length === width
+        && one.every((a) => Number.isInteger(a)), `${name}: ${one}`);
+      assert.deepEqual(one, greedy[0]);
+      assert.deepEqual(await policy.act(observations.slice(0, 3)), greedy.slice(0, 3));
+      const sampled = /** @type {number[][]} */ (
+        await policy.act(observations, { deterministic: false }));
+      assert.ok(sampled.every((row) => row.length === width));
+      const probs = /** @type {Float32Array} */ (await policy.probs(observations[0]));
+      assert.ok(probs instanceof Float32Array && probs.length === outputs.probs[0].length);
+      const { actions, distribution } = await policy.decide(observations.slice(0, 2));
+      assert.deepEqual(actions, greedy.slice(0, 2));  // the graph's action, with its probs
+      assert.ok(maxDelta(distribution.probs, outputs.probs.slice(0, 2)) <= 1e-6);
+      const raw = await policy.distribution(observations[0]);
+      assert.deepEqual(raw.action, greedy[0]);  // int64 rows as numbers
+    }
+    const dials = await loadPolicy(fixturePath("dials.onnx"));
+    assert.deepEqual(dials.actionSpace, { type: "MultiDiscrete", nvec: [3, 4] });
+    const sampled = /** @type {number[][]} */ (await dials.act(
+      Array(500).fill(PARITY.dials.observations[0]), { deterministic: false }));
+    assert.ok(sampled.every(([a, b]) => a >= 0 && a < 3 && b >= 0 && b < 4));
+  });
 
 test("calls in flight at once each get their own observation's answer", async () => {
   const policy = await loadPolicy(CARTPOLE);
@@ -109,11 +141,14 @@ test("one Float32Array observation, act's usual call, keeps every check", async 
 });
 
 test("the same seed gives the same sampled actions", async () => {
-  const obs = Array(200).fill(PARITY.acrobot.observations[PARITY.acrobot.sampled.index]);
-  const sample = async (/** @type {number} */ seed) =>
-    (await loadPolicy(fixturePath("acrobot.onnx"), { seed })).act(obs, { deterministic: false });
-  assert.deepEqual(await sample(5), await sample(5));
-  assert.notDeepEqual(await sample(5), await sample(6));
+  for (const name of ["acrobot", "switches"]) {
+    const obs = Array(200).fill(PARITY[name].observations[PARITY[name].sampled.index]);
+    const sample = async (/** @type {number} */ seed) =>
+      (await loadPolicy(fixturePath(`${name}.onnx`), { seed })).act(obs,
+        { deterministic: false });
+    assert.deepEqual(await sample(5), await sample(5));
+    assert.notDeepEqual(await sample(5), await sample(6));
+  }
 });
 
 test("bytes, file URLs and names in messages; unknown options refused", async () => {

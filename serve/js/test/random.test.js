@@ -4,7 +4,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { Random } from "../src/random.js";
-import { clip, sampleCategorical, sampleGaussian, softmax } from "../src/sampling.js";
+import {
+  sampleBernoulli, sampleCategorical, sampleGaussian, sampleMultiCategorical, softmax,
+} from "../src/sampling.js";
 
 test("xoshiro128** gives the reference implementation's stream from state 1, 2, 3, 4", () => {
   const random = new Random(0);
@@ -54,13 +56,30 @@ test("categorical sampling inverts the CDF", () => {
   assert.deepEqual(sampleCategorical(Float32Array.of(0.25, 0.75), 2, () => 0.25), [0]);
 });
 
+test("multi-categorical sampling inverts each branch's CDF with its own draw, in order", () => {
+  // Two rows of branches of 3 and 2 actions: cdfs (0.25, 0.75, 1 | 0.5, 1) and
+  // (0, 0, 1 | 1, 1). Row 1: 0.8 -> action 2, 0.5 -> action 0 (not above 0.5);
+  // row 2: 0.1 -> action 2 (all mass there), 0.99 -> action 0.
+  const probs = Float32Array.of(0.25, 0.5, 0.25, 0.5, 0.5, 0, 0, 1, 1, 0);
+  const draws = [0.8, 0.5, 0.1, 0.99];
+  assert.deepEqual(sampleMultiCategorical(probs, [3, 2], () => /** @type {number} */ (
+    draws.shift())), [[2, 0], [2, 0]]);
+  assert.equal(draws.length, 0);
+});
+
+test("Bernoulli bits are 1 where the draw is below P(1), one draw per bit in order", () => {
+  const probs = Float32Array.of(0.5, 0.5, 0, 1, 0.25, 0.75);
+  const draws = [0.49, 0.5, 0.0, 0.999, 0.3, 0.3];
+  assert.deepEqual(sampleBernoulli(probs, 3, () => /** @type {number} */ (draws.shift())),
+    [[1, 0, 0], [1, 0, 1]]);
+  assert.equal(draws.length, 0);
+});
+
 test("Gaussian samples are mean + std * z, clipped to the bounds; softmax by hand", () => {
   const zs = [3, -3, 0.5, 0];
   const actions = sampleGaussian(Float32Array.of(0, 0, 1, 1), Float32Array.of(1, 1, 0.5, 2),
     () => /** @type {number} */ (zs.shift()), Float32Array.of(-2, -1), Float32Array.of(2, 1));
   assert.deepEqual([...actions], [2, -1, 1.25, 1]);  // rows of [-2, 2] and [-1, 1]
-  assert.deepEqual([...clip(Float32Array.of(-5, 0.5), Float32Array.of(-2), Float32Array.of(2))],
-    [-2, 0.5]);
   const probs = softmax(Float32Array.of(0, Math.log(3), 5, 5), 2);
   assert.deepEqual([...probs].map((p) => Math.round(p * 1e6) / 1e6), [0.25, 0.75, 0.5, 0.5]);
 });

@@ -14,15 +14,16 @@ import keras_pg
 from export.checks import check_opset
 from export.source import PolicySource
 from keras_pg.policy import Head, make_head, observation_spec
-from keras_pg.policy.heads import BernoulliHead, GaussianHead, MultiCategoricalHead
+from keras_pg.policy.heads import GaussianHead
 from serve import contract
 from serve.contract_render import render_tables
 from serve.spaces import describe_space
 
 
 def policy_function(model: keras.Model, head: Head) -> tf.types.experimental.GenericFunction:
-    """obs [batch, *obs_shape] (float32, or uint8 for images) -> the contract's outputs for
-    the head's kind (`distribution_outputs`)."""
+    """obs [batch, *obs_shape] (float32, or uint8 for images), or one input per part of a
+    Dict or Tuple observation named after it -> the contract's outputs for the head's kind
+    (`distribution_outputs`)."""
 
     @tf.function(input_signature=[observation_spec(model, name=contract.INPUT)])
     def policy(obs: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -41,14 +42,7 @@ def distribution_outputs(head: Head, params: tf.Tensor) -> tuple[tf.Tensor, ...]
     if isinstance(head, GaussianHead):
         mean, log_std = head.split(params)
         return mean, tf.exp(log_std), tf.clip_by_value(mean, head.low, head.high)
-    if isinstance(head, MultiCategoricalHead):
-        probs = tf.concat([tf.nn.softmax(part, axis=-1)
-                           for part in tf.split(params, list(head.nvec), axis=-1)], axis=-1)
-    elif isinstance(head, BernoulliHead):
-        probs = tf.sigmoid(params)
-    else:
-        probs = tf.nn.softmax(params, axis=-1)
-    return probs, tf.cast(head.greedy(params), tf.int64)
+    return head.probs(params), tf.cast(head.greedy(params), tf.int64)
 
 
 def to_model_proto(source: PolicySource, opset: int) -> onnx.ModelProto:

@@ -26,6 +26,7 @@ from export.quantize import check_dtype, quantized_name
 from export.quantize import quantize as quantize_model
 from export.source import PolicySource, load_source, training_env
 from export.verify import rollout_observations, sample_observations, verify
+from keras_pg.observations import map_obs
 from keras_pg.policy import make_head
 from keras_pg.run import RunDirError, RunDirLock, atomic_write, write_json
 from keras_pg.run.run_dir import CONFIG
@@ -125,7 +126,8 @@ def export_policy(policy: PolicySource, path: str | Path | None = None, *,
                                                    VERIFY_OBSERVATIONS, seed)}
     config = policy.config  # env_id is read from it: not None when env_id is set
     if policy.observations is not None:
-        observations["rollout"] = policy.observations[:VERIFY_OBSERVATIONS]
+        observations["rollout"] = map_obs(lambda part: part[:VERIFY_OBSERVATIONS],
+                                          policy.observations)
     elif config is not None and policy.env_id and not is_factory_name(policy.env_id):
         training_env(config).close()  # a one-line ExportError if it cannot be made
         observations["rollout"] = rollout_observations(

@@ -40,6 +40,9 @@ from onnxruntime.quantization import (
 )
 
 from export.errors import ExportError, VerificationError
+from export.verify import feeds
+from keras_pg.observations import Obs, concatenate, map_obs
+from keras_pg.observations import rows as obs_rows
 from serve import contract
 
 DTYPES = ("int8",)  # export.cli.QUANTIZE_DTYPES repeats it (the CLI must not load onnxruntime)
@@ -49,7 +52,7 @@ LAYER_OPS = ("MatMul", "Gemm")
 CALIBRATION_BATCH = 100
 
 
-def quantize(float_bytes: bytes, observations: dict[str, np.ndarray],
+def quantize(float_bytes: bytes, observations: dict[str, Obs],
              action_space: gym.Space, dtype: str = "int8") -> tuple[bytes, dict[str, Any]]:
     """The int8 model of a verified float model, and its comparison with it.
 
@@ -91,7 +94,7 @@ def quantize(float_bytes: bytes, observations: dict[str, np.ndarray],
     if report["action_agreement"] < MIN_AGREEMENT:
         raise ExportError(
             f"{dtype} quantization changes the greedy action: agreement with the float model "
-            f"{report['action_agreement']:.2%} on {sum(map(len, observations.values())):,} "
+            f"{report['action_agreement']:.2%} on {sum(map(obs_rows, observations.values())):,} "
             f"observations (minimum {MIN_AGREEMENT:.0%}); nothing written, export it without "
             "--quantize")
     return model_bytes, report
@@ -148,7 +151,7 @@ def shorten_names(graph: onnx.GraphProto) -> None:
     del graph.value_info[:]
 
 
-def compare(float_bytes: bytes, int8_bytes: bytes, observations: dict[str, np.ndarray],
+def compare(float_bytes: bytes, int8_bytes: bytes, observations: dict[str, Obs],
             action_space: gym.Space) -> dict[str, Any]:
     """The int8 model against the float model on every observation, run two ways: each set
     as one batch, and each observation alone (batch 1, as `OnnxPolicy.act`): dynamic
@@ -173,7 +176,7 @@ def compare(float_bytes: bytes, int8_bytes: bytes, observations: dict[str, np.nd
     max_abs_diff: dict[str, float] = {}
     for obs in observations.values():
         expected = _run(float_session, obs)
-        alone = [_run(int8_session, obs[i:i + 1]) for i in range(len(obs))]
+        alone = [_run(int8_session, _rows(obs, i, i + 1)) for i in range(obs_rows(obs))]
         for way, got in (("batch", _run(int8_session, obs)),
                          ("alone", {k: np.concatenate([a[k] for a in alone]) for k in expected})):
             same[way].append(_same_action(expected, got, action_space))
@@ -186,9 +189,13 @@ def compare(float_bytes: bytes, int8_bytes: bytes, observations: dict[str, np.nd
             "min_agreement": MIN_AGREEMENT}
 
 
-def _run(session: ort.InferenceSession, obs: np.ndarray) -> dict[str, np.ndarray]:
+def _run(session: ort.InferenceSession, obs: Obs) -> dict[str, np.ndarray]:
     names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, {contract.INPUT: obs}), strict=True))
+    return dict(zip(names, session.run(names, feeds(obs)), strict=True))
+
+
+def _rows(obs: Obs, start: int, stop: int) -> Obs:
+    return map_obs(lambda part: part[start:stop], obs)
 
 
 def _same_action(expected: dict[str, np.ndarray], got: dict[str, np.ndarray],
@@ -206,10 +213,10 @@ def _same_action(expected: dict[str, np.ndarray], got: dict[str, np.ndarray],
 class _Calibration(CalibrationDataReader):
     """The observations, CALIBRATION_BATCH at a time, for quantize_static's MinMax ranges."""
 
-    def __init__(self, observations: dict[str, np.ndarray]) -> None:
-        obs = np.concatenate(list(observations.values()))
-        self._batches = iter([{contract.INPUT: obs[i:i + CALIBRATION_BATCH]}
-                              for i in range(0, len(obs), CALIBRATION_BATCH)])
+    def __init__(self, observations: dict[str, Obs]) -> None:
+        obs = concatenate(list(observations.values()))
+        self._batches = iter([feeds(_rows(obs, i, i + CALIBRATION_BATCH))
+                              for i in range(0, obs_rows(obs), CALIBRATION_BATCH)])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._batches, None)

@@ -22,10 +22,12 @@ from export.errors import ExportError
 from keras_pg.config import ConfigError
 from keras_pg.envs import EnvSource, check_env_id, check_spaces
 from keras_pg.errors import first_line
+from keras_pg.observations import Obs
 from keras_pg.policy import POLICY_NAME
 from keras_pg.run import RunDir, RunDirError
 from keras_pg.run import run_dir as rd
-from serve.spaces import observation_dtype, observation_shape, space_from_description
+from serve import contract
+from serve.spaces import is_structured, observation_parts, part_specs, space_from_description
 
 ENV_HINT = "pass the env it was trained on (--env, or env_id=)"
 T = TypeVar("T")
@@ -42,8 +44,9 @@ class PolicySource:
     run_dir: Path | None
     observation_space: gym.Space
     action_space: gym.Space
-    observations: np.ndarray | None = None
-    """[n, *obs_shape] observations met in training, for verification (None: none kept)."""
+    observations: Obs | None = None
+    """[n, *obs_shape] observations met in training ({part: [n, ...]} for a Dict or Tuple
+    observation), for verification (None: none kept)."""
 
     @property
     def env_id(self) -> str | None:
@@ -117,14 +120,24 @@ def _saved_spaces(path: Path, spaces: dict[str, Any]) -> tuple[gym.Space, gym.Sp
         raise ExportError(f"{path} is malformed: {first_line(exc)}") from None
 
 
-def _observations(run: RunDir, space: gym.Space) -> np.ndarray | None:
-    """observations.npy, if there is one with the observation space's shape."""
+def _observations(run: RunDir, space: gym.Space) -> Obs | None:
+    """observations.npy (observations.npz, per part), if there is one with the observation
+    space's shapes."""
     observations = _reading(run.read_observations)
-    if observations is not None and (observations.ndim < 1
-                                     or observations.shape[1:] != space.shape):
-        raise ExportError(f"{run.file(rd.OBSERVATIONS)} holds observations of shape "
-                          f"{observations.shape[1:]}; expected {space.shape} (the observation "
-                          f"space's)")
+    if observations is None:
+        return None
+    specs = part_specs(space)
+    file = run.file(rd.PART_OBSERVATIONS if is_structured(space) else rd.OBSERVATIONS)
+    parts = observations if isinstance(observations, dict) else {contract.INPUT: observations}
+    if set(parts) != set(specs):
+        raise ExportError(f"{file} holds the parts {', '.join(parts)}; expected "
+                          f"{', '.join(specs)} (the observation space's)")
+    for name, part in parts.items():
+        expected = specs[name][0]
+        if part.ndim < 1 or part.shape[1:] != expected:
+            what = "observations" if name == contract.INPUT else f"part {name!r}"
+            raise ExportError(f"{file} holds {what} of shape {part.shape[1:]}; expected "
+                              f"{expected} (the observation space's)")
     return observations
 
 
@@ -164,12 +177,19 @@ def _load_model(model_path: Path) -> keras.Model:
 
 
 def check_policy(model: keras.Model, where: str) -> None:
-    """Raise ExportError unless `model` is a keras_pg policy (one input, one output)."""
-    if model.name != POLICY_NAME or len(model.inputs) != 1 or len(model.outputs) != 1:
+    """Raise ExportError unless `model` is a keras_pg policy (one input, or a dict of them
+    for a Dict or Tuple observation, and one output)."""
+    try:
+        structured = isinstance(model.input, dict)
+    except (AttributeError, ValueError):  # a model never called has no input
+        structured = False
+    inputs = "a dict of inputs" if structured else f"{len(model.inputs)} input(s)"
+    if (model.name != POLICY_NAME or len(model.outputs) != 1
+            or (len(model.inputs) != 1 and not structured)):
         raise ExportError(
             f"{where} is not a keras_pg policy: expected a functional model named "
-            f"{POLICY_NAME!r} with one input and one output, got {model.name!r} with "
-            f"{len(model.inputs)} input(s) and {len(model.outputs)} output(s)")
+            f"{POLICY_NAME!r} with one input (or one per part of the observation) and one "
+            f"output, got {model.name!r} with {inputs} and {len(model.outputs)} output(s)")
 
 
 def check_model_fits(model: keras.Model, where: str, observation_space: gym.Space,
@@ -177,13 +197,14 @@ def check_model_fits(model: keras.Model, where: str, observation_space: gym.Spac
     """Raise ExportError unless the policy's input takes the observation space's observations
     and its output has the size the action space's head needs (logits [B, n], or a mean and
     a log-std [B, 2d]); the message names both."""
-    shape, dtype = observation_shape(observation_space), observation_dtype(observation_space)
-    got_shape, got_dtype = tuple(model.input_shape[1:]), str(model.inputs[0].dtype)
-    if (got_shape, got_dtype) != (shape, dtype):
+    inputs = model.input if isinstance(model.input, dict) else {contract.INPUT: model.input}
+    got = {name: (tuple(x.shape[1:]), str(x.dtype)) for name, x in inputs.items()}
+    expected = part_specs(observation_space)
+    if got != expected:
         raise ExportError(
-            f"{where} takes observations of shape {got_shape} {got_dtype}, but {spaces_from} "
-            f"has observation space {_describe(observation_space)} (observations of shape "
-            f"{shape} {dtype}); {hint}")
+            f"{where} takes observations {_inputs_text(got)}, but {spaces_from} has "
+            f"observation space {_describe(observation_space)} (observations "
+            f"{_inputs_text(expected)}); {hint}")
     if isinstance(action_space, gym.spaces.Discrete):
         size, what = int(action_space.n), "one logit per action"
     elif isinstance(action_space, gym.spaces.MultiDiscrete):
@@ -200,6 +221,14 @@ def check_model_fits(model: keras.Model, where: str, observation_space: gym.Spac
             f"action space {_describe(action_space)}, which needs ({size},) ({what}); {hint}")
 
 
+def _inputs_text(specs: dict[str, tuple[tuple[int, ...], str]]) -> str:
+    """"of shape (4,) float32", or per part: "image (7, 7, 3) uint8, direction () float32"."""
+    if list(specs) == [contract.INPUT]:
+        shape, dtype = specs[contract.INPUT]
+        return f"of shape {shape} {dtype}"
+    return ", ".join(f"{name} {shape} {dtype}" for name, (shape, dtype) in specs.items())
+
+
 def _describe(space: gym.Space) -> str:
     if isinstance(space, gym.spaces.Discrete):
         return f"Discrete({int(space.n)})"
@@ -207,5 +236,9 @@ def _describe(space: gym.Space) -> str:
         return f"MultiDiscrete({[int(n) for n in space.nvec]})"
     if isinstance(space, gym.spaces.MultiBinary):
         return f"MultiBinary({int(np.prod(space.shape))})"
-    box = cast(gym.spaces.Box, space)  # as in check_model_fits: Box or Discrete
+    if is_structured(space):
+        parts = ", ".join(f"{name}: {_describe(part)}"
+                          for name, part in observation_parts(space).items())
+        return f"{type(space).__name__}({parts})"
+    box = cast(gym.spaces.Box, space)  # check_spaces admits no other
     return f"Box(shape={tuple(box.shape)}, {box.dtype})"

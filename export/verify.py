@@ -11,6 +11,8 @@ import onnx
 import onnxruntime as ort
 
 from export.errors import VerificationError
+from keras_pg import observations
+from keras_pg.observations import Obs, as_parts
 from serve import contract
 from serve.sampling import (
     sample_bernoulli,
@@ -18,7 +20,7 @@ from serve.sampling import (
     sample_gaussian,
     sample_multi_categorical,
 )
-from serve.spaces import is_image_space
+from serve.spaces import is_image_space, is_structured, observation_parts
 
 if TYPE_CHECKING:  # for its name only: the caller converts the tf.function it passes here
     import tensorflow as tf
@@ -28,11 +30,20 @@ MAX_ABS_DIFF = 1e-5  # the largest accepted |ONNX - Keras| of any float output
 BATCH_SIZES = (1, 1024)
 
 
-def sample_observations(space: gym.Space, count: int, seed: int) -> np.ndarray:
+def sample_observations(space: gym.Space, count: int, seed: int) -> Obs:
     """[count, *shape] uniform within a Box's bounds (unbounded or huge bounds are replaced
     by +-UNBOUNDED_RANGE, a sane range for physical quantities) in the policy's input dtype
-    (uint8 images: every pixel value), or uniform over a Discrete space's values ([count])."""
+    (uint8 images: every pixel value), or uniform over a Discrete space's values ([count])
+    or a MultiDiscrete or MultiBinary one's ([count, k]); {part: its sample} for a Dict or
+    Tuple space (each part seeded by `seed` and its position)."""
+    if is_structured(space):
+        return {name: cast(np.ndarray, sample_observations(part, count, seed + i))
+                for i, (name, part) in enumerate(observation_parts(space).items())}
     rng = np.random.default_rng(seed)
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return rng.integers(0, space.nvec, size=(count, len(space.nvec))).astype(np.float32)
+    if isinstance(space, gym.spaces.MultiBinary):
+        return rng.integers(0, 2, size=(count, *space.shape)).astype(np.float32)
     if isinstance(space, gym.spaces.Discrete):
         return rng.integers(space.start, space.start + space.n, size=count).astype(np.float32)
     box = cast(gym.spaces.Box, space)  # check_spaces admits Discrete and Box only
@@ -45,22 +56,29 @@ def sample_observations(space: gym.Space, count: int, seed: int) -> np.ndarray:
 
 def rollout_observations(policy: tf.types.experimental.GenericFunction,
                          make_env: Callable[[], gym.Env], count: int, seed: int,
-                         num_envs: int = 8) -> np.ndarray:
-    """[count, *shape] observations met by the policy in `num_envs` envs made by
+                         num_envs: int = 8) -> Obs:
+    """[count, *shape] observations (per part) met by the policy in `num_envs` envs made by
     `make_env`, sampling its actions."""
     env = gym.vector.SyncVectorEnv([make_env] * num_envs)
-    dtype = policy.input_signature[0].dtype.as_numpy_dtype
+    spec = policy.input_signature[0]
+    dtypes = ({name: np.dtype(s.dtype.as_numpy_dtype) for name, s in spec.items()}
+              if isinstance(spec, dict) else np.dtype(spec.dtype.as_numpy_dtype))
     rng = np.random.default_rng(seed)
     try:
         obs, _ = env.reset(seed=seed)
-        seen: list[np.ndarray] = []
-        while sum(len(o) for o in seen) < count:
-            seen.append(obs.astype(dtype))
+        seen: list[Obs] = []
+        while sum(map(observations.rows, seen)) < count:
+            seen.append(observations.cast(as_parts(obs), dtypes))
             outputs = {k: v.numpy() for k, v in policy(seen[-1]).items()}
             obs, *_ = env.step(sample_actions(outputs, env.single_action_space, rng))
     finally:
         env.close()
-    return np.concatenate(seen)[:count]
+    return observations.map_obs(lambda part: part[:count], observations.concatenate(seen))
+
+
+def feeds(obs: Obs) -> dict[str, np.ndarray]:
+    """The ONNX inputs of observations: {"obs": array}, or one input per part."""
+    return obs if isinstance(obs, dict) else {contract.INPUT: obs}
 
 
 def sample_actions(outputs: dict[str, np.ndarray], action_space: gym.Space,
@@ -84,32 +102,35 @@ def sample_actions(outputs: dict[str, np.ndarray], action_space: gym.Space,
 
 
 def verify(model_bytes: bytes, policy: tf.types.experimental.GenericFunction,
-           observations: dict[str, np.ndarray]) -> dict[str, Any]:
+           sets: dict[str, Obs]) -> dict[str, Any]:
     """Check the model and compare every output with the TensorFlow `policy` function.
 
     Args:
         model_bytes: the serialized ONNX model.
         policy: the tf.function the model was converted from (obs -> {probs, action}).
-        observations: named sets of float32 [n, *obs_shape] observations.
+        sets: named sets of [n, *obs_shape] observations (per part) in the policy's
+            input dtypes.
 
     Returns:
         The verification part of the export report. Raises VerificationError on a mismatch.
     """
     onnx.checker.check_model(onnx.load_from_string(model_bytes), full_check=True)
     session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-    obs = np.concatenate(list(observations.values()))
+    obs = observations.concatenate(list(sets.values()))
+    count = observations.rows(obs)
     names = [o.name for o in session.get_outputs()]
-    got = dict(zip(names, session.run(names, {contract.INPUT: obs}), strict=True))
+    got = dict(zip(names, session.run(names, feeds(obs)), strict=True))
     expected = {k: v.numpy() for k, v in policy(obs).items()}
     max_abs_diff = {name: float(np.max(np.abs(got[name] - expected[name])))
                     for name in names if np.issubdtype(got[name].dtype, np.floating)}
     actions, greedy = got[contract.ACTION], expected[contract.ACTION]
-    same = ((actions == greedy).reshape(len(obs), -1).all(axis=1) if actions.dtype == np.int64
-            else np.abs(actions - greedy).reshape(len(obs), -1).max(axis=1) <= MAX_ABS_DIFF)
+    same = ((actions == greedy).reshape(count, -1).all(axis=1) if actions.dtype == np.int64
+            else np.abs(actions - greedy).reshape(count, -1).max(axis=1) <= MAX_ABS_DIFF)
     agreement = float(np.mean(same))
     for size in BATCH_SIZES:
-        batch = np.resize(obs, (size, *obs.shape[1:]))
-        out = session.run([contract.ACTION], {contract.INPUT: batch})[0]
+        batch = observations.map_obs(
+            lambda part, size=size: np.resize(part, (size, *part.shape[1:])), obs)
+        out = session.run([contract.ACTION], feeds(batch))[0]
         if out.shape != (size, *actions.shape[1:]) or out.dtype != actions.dtype:
             raise VerificationError(f"batch {size}: action has shape {out.shape} {out.dtype}; "
                                     f"expected {(size, *actions.shape[1:])} {actions.dtype}")
@@ -120,7 +141,7 @@ def verify(model_bytes: bytes, policy: tf.types.experimental.GenericFunction,
             f"{MAX_ABS_DIFF:g}), greedy agreement {agreement:.2%} (expected 100%)")
     return {
         "checker": "onnx.checker full_check passed",
-        "observations": {name: len(o) for name, o in observations.items()},
+        "observations": {name: observations.rows(o) for name, o in sets.items()},
         "max_abs_diff": max_abs_diff,
         "action_agreement": agreement,
         "batch_sizes": list(BATCH_SIZES),

@@ -27,6 +27,7 @@ from keras_pg.callbacks import CallbackDriver
 from keras_pg.config import Config, ConfigError, ConfigTypeError, is_positive_int
 from keras_pg.envs.source import factory_name, is_factory_name, prepare_env
 from keras_pg.evaluate import Evaluation, evaluate_policy
+from keras_pg.observations import Obs, observation_batch
 from keras_pg.policy import build_policy, load_policy, make_act_fn
 from keras_pg.policy.networks import build_features, check_serializable, user_features
 from keras_pg.presets import resolve_config
@@ -38,7 +39,6 @@ from keras_pg.run.run_dir import EpisodeRow, RunDir, RunDirError, UpdateRow
 from keras_pg.run.tensorboard import TensorBoardLog, drop_events_after, hparams
 from keras_pg.seeding import EVAL_STREAM, PREDICT_STREAM, derived_seed, initialization
 from keras_pg.train import INTERRUPTED, Progress, Trainer
-from serve.observations import FLOAT32, UINT8, as_batch
 from serve.spaces import describe_space
 
 EnvArg = str | Callable[..., gym.Env]
@@ -212,8 +212,10 @@ class REINFORCE:
         """The TensorBoard callback of a run with a run directory (unless turned off)."""
         if not (self.config.tensorboard and self.run_dir is not None):
             return None
+        head = self._trainer.learner.head
         return TensorBoardLog(RunDir(self.run_dir).tensorboard_dir, hparams(self.config.to_dict()),
                               lambda: self._trainer.observation_sample,
+                              None if head.kind == "gaussian" else head.probs,
                               self.config.histogram_every)
 
     def _evaluate_during_training(self, number: int, episodes: int) -> Evaluation:
@@ -227,6 +229,8 @@ class REINFORCE:
     # -- using the policy --------------------------------------------------------------------
     def predict(self, obs: Any, deterministic: bool = True) -> int | np.ndarray:
         """Actions for one observation or a batch [B, *obs_shape], as `serve.OnnxPolicy.act`.
+        A Dict (Tuple) observation is a dict {key: part} (a tuple of the parts), each part one
+        observation or a batch of the same size.
 
         Discrete actions: a Python int, or int64 [B]. MultiDiscrete (MultiBinary) actions:
         int64 [k] per branch (bit), or [B, k]. Box actions: float32 [d] or [B, d], clipped
@@ -239,8 +243,7 @@ class REINFORCE:
                 `serve.NonFiniteOutputError` when they overflow the network to NaN or inf,
                 as `OnnxPolicy.act` does.
         """
-        dtype = UINT8 if self.model.inputs[0].dtype == "uint8" else FLOAT32
-        batch, single = as_batch(obs, tuple(self.model.input_shape[1:]), dtype)
+        batch, single = observation_batch(obs, self.observation_space)
         if deterministic not in self._act:
             self._act[deterministic] = make_act_fn(self.model, self._trainer.learner.head,
                                                    greedy=deterministic, with_params=True)
@@ -330,9 +333,10 @@ class REINFORCE:
         return self._trainer.progress
 
     @property
-    def observations_met(self) -> np.ndarray | None:
-        """[n, *obs_shape] observations met in training, the latest kept (None before any);
-        export verifies the ONNX file on them."""
+    def observations_met(self) -> Obs | None:
+        """[n, *obs_shape] observations met in training ({part: [n, ...]} for a Dict or
+        Tuple observation), the latest kept (None before any); export verifies the ONNX file
+        on them."""
         return self._trainer.observation_sample
 
     @property

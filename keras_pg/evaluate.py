@@ -9,7 +9,7 @@ import numpy as np
 
 from keras_pg.backends.rollout import collect_episodes
 from keras_pg.envs.source import EnvSource
-from keras_pg.policy import make_actor, make_head
+from keras_pg.policy import make_actor, make_head, observation_dtypes
 
 
 class Evaluation(NamedTuple):
@@ -35,7 +35,7 @@ def evaluate_policy(model: keras.Model, source: EnvSource, episodes: int, seed: 
         head = make_head(env.single_action_space)
         with make_actor(model, head, actor, greedy=True).round(seed) as act:
             batch = collect_episodes(env, act, episodes, gamma=1.0, seed=seed,
-                                     to_env=head.to_env, obs_dtype=model.inputs[0].dtype)
+                                     to_env=head.to_env, obs_dtype=observation_dtypes(model))
     finally:
         env.close()
     returns = batch.episode_returns

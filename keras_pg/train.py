@@ -20,12 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from keras_pg import observations
 from keras_pg.algorithm.learner import Learner, UpdateResult
 from keras_pg.algorithm.update import NonFiniteLossError
 from keras_pg.backends import Backend, Round, RoundInterrupted
 from keras_pg.callbacks import CallbackDriver
 from keras_pg.config import Config
 from keras_pg.evaluate import Evaluation
+from keras_pg.observations import Obs
 from keras_pg.run import checkpoint
 from keras_pg.run.run_dir import EpisodeRow, EvalRow, RunDir, RunDirError, UpdateRow
 
@@ -76,7 +78,7 @@ class Trainer:
         self.episode_rows: list[EpisodeRow] = []
         self.update_rows: list[UpdateRow] = []
         self.eval_rows: list[EvalRow] = []
-        self.observation_sample: np.ndarray | None = None
+        self.observation_sample: Obs | None = None
         self.last_round: Round | None = None
         self.scheduled: dict[str, float] = {}
         """The scheduled settings' values for the latest update ("lr", "entropy_coef")."""
@@ -215,15 +217,19 @@ class Trainer:
             float(m.grad_norm), float(m.value_loss), result.explained_variance,
             round(p.train_wall_s, 4)))
 
-    def _keep_observations(self, obs: np.ndarray) -> None:
+    def _keep_observations(self, obs: Obs) -> None:
         """Keep up to OBSERVATION_SAMPLE_COUNT of the latest rounds' observations (a random
         sample of each round, newest first), for export's verification."""
         count = min(OBSERVATION_SAMPLE_COUNT,
-                    max(1, OBSERVATION_SAMPLE_BYTES // max(obs[0].nbytes, 1)))
+                    max(1, OBSERVATION_SAMPLE_BYTES // max(observations.row_bytes(obs), 1)))
         rng = np.random.default_rng(self.progress.updates)
-        latest = obs[np.sort(rng.choice(len(obs), min(count, len(obs)), replace=False))]
-        if self.observation_sample is not None and len(latest) < count:
-            latest = np.concatenate([latest, self.observation_sample])[:count]
+        size = observations.rows(obs)
+        chosen = np.sort(rng.choice(size, min(count, size), replace=False))
+        latest = observations.map_obs(lambda part: part[chosen], obs)
+        if self.observation_sample is not None and len(chosen) < count:
+            latest = observations.map_obs(
+                lambda part: part[:count],
+                observations.concatenate([latest, self.observation_sample]))
         self.observation_sample = latest
 
     def logs(self, result: UpdateResult | None,

@@ -17,7 +17,7 @@ import numpy as np
 from serve import protocol
 from serve.errors import Failure, RequestError
 from serve.limits import check_batch
-from serve.observations import as_batch
+from serve.observations import PartSpecs, as_batch, as_part_batches
 from serve.schemas import ActRequest, InferRequest, parse
 from serve.tensors import (
     BINARY_DATA_SIZE,
@@ -42,21 +42,26 @@ class Inference(NamedTuple):
     """Nanoseconds spent so far per phase (serve/stats.py): compute_input, compute_infer."""
 
 
-def decode_act(body: bytes, shape: tuple[int, ...], dtype: np.dtype, max_batch: int
-               ) -> tuple[np.ndarray, bool] | Failure:
-    """(the observations [B, *shape], deterministic) of a /v1/act body."""
+def decode_act(body: bytes, shape: tuple[int, ...], dtype: np.dtype, parts: PartSpecs | None,
+               max_batch: int) -> tuple[np.ndarray | dict[str, np.ndarray], bool] | Failure:
+    """(the observations [B, *shape], or {part: [B, ...]} for a policy of the Dict or Tuple
+    observation `parts`, and deterministic) of a /v1/act body."""
     try:
         request = parse(ActRequest, body)
     except RequestError as exc:
         return Failure(422, exc.message)
     try:
-        batch, _ = as_batch(request.obs, shape, dtype)
-        check_batch(len(batch), max_batch)
+        if parts is None:
+            batch, _ = as_batch(request.obs, shape, dtype)
+            check_batch(len(batch), max_batch)
+            return batch, request.deterministic
+        batches, _ = as_part_batches(request.obs, parts)
+        check_batch(protocol.batch_size(batches), max_batch)
     except RequestError as exc:
         return Failure(exc.status, exc.message)
     except ValueError as exc:
         return Failure(400, str(exc))
-    return batch, request.deterministic
+    return batches, request.deterministic
 
 
 def encode_act(result: tuple[np.ndarray, dict[str, np.ndarray]]) -> bytes:
@@ -67,32 +72,38 @@ def encode_act(result: tuple[np.ndarray, dict[str, np.ndarray]]) -> bytes:
     return json.dumps(answer).encode()
 
 
-def decode_infer(body: bytes, header_length: str | None, spec: TensorSpec, graph: TensorSpec,
-                 outputs: list[str], max_batch: int) -> tuple[np.ndarray, Inference] | Failure:
-    """(the input batch, how to answer) of a v2 infer body (JSON, or the binary tensor data
-    extension), checked against the model's input `spec` in its wire shape (name, datatype,
-    shape, size) and `outputs`; the batch in the shape of the graph's input `graph`."""
+def decode_infer(body: bytes, header_length: str | None, specs: tuple[TensorSpec, ...],
+                 graph: tuple[TensorSpec, ...], outputs: list[str], max_batch: int
+                 ) -> tuple[dict[str, np.ndarray], Inference] | Failure:
+    """(the input batches, how to answer) of a v2 infer body (JSON, or the binary tensor data
+    extension), checked against the model's inputs `specs` in their wire shapes (names,
+    datatypes, shapes, sizes) and `outputs`; the batches {input: array} in the shapes of the
+    graph's inputs `graph`."""
     start = time.perf_counter_ns()
     try:
-        array, request = _decode_infer(body, header_length, spec, outputs, max_batch)
+        arrays, request = _decode_infer(body, header_length, specs, outputs, max_batch)
     except RequestError as exc:
         return Failure(exc.status, exc.message)
     except ValueError as exc:
         return Failure(400, str(exc))
-    batch = protocol.to_graph(array, graph)
+    batch = protocol.to_graph(arrays, graph)
     return batch, request._replace(phases={"compute_input": time.perf_counter_ns() - start})
 
 
-def _decode_infer(body: bytes, header_length: str | None, spec: TensorSpec,
-                  outputs: list[str], max_batch: int) -> tuple[np.ndarray, Inference]:
+def _decode_infer(body: bytes, header_length: str | None, specs: tuple[TensorSpec, ...],
+                  outputs: list[str], max_batch: int
+                  ) -> tuple[dict[str, np.ndarray], Inference]:
     header, binary = split_body(body, header_length)
     request = parse(InferRequest, header)
-    protocol.check_input_names([i.name for i in request.inputs], spec)
-    tensor = request.inputs[0]
-    protocol.check_input(tensor.datatype, tensor.shape, spec, max_batch)
-    size = (tensor.parameters or {}).get(BINARY_DATA_SIZE)
-    array, used = input_array(spec.name, spec.datatype, tensor.shape, tensor.data, size,
-                              binary, 0)
+    protocol.check_input_names([i.name for i in request.inputs], specs)
+    by_name = {spec.name: spec for spec in specs}
+    arrays, used = {}, 0
+    for tensor in request.inputs:  # binary data follows the header in the inputs' order
+        spec = by_name[tensor.name]
+        protocol.check_input(tensor.datatype, tensor.shape, spec, max_batch)
+        size = (tensor.parameters or {}).get(BINARY_DATA_SIZE)
+        arrays[spec.name], used = input_array(spec.name, spec.datatype, tensor.shape,
+                                              tensor.data, size, binary, used)
     if used != len(binary):
         raise ValueError(f"{len(binary) - used} bytes of binary data follow the inputs' "
                          f"{BINARY_DATA_SIZE}; expected none")
@@ -102,7 +113,7 @@ def _decode_infer(body: bytes, header_length: str | None, spec: TensorSpec,
              for o in request.outputs or []}
     wanted = None if request.outputs is None else [
         (output, asked[output]) for output in protocol.answered(list(asked), outputs)]
-    return array, Inference(wanted, every, request.id, len(array), {})
+    return arrays, Inference(wanted, every, request.id, protocol.batch_size(arrays), {})
 
 
 def encode_infer(name: str, version: int, result: tuple[Inference, dict[str, np.ndarray]]

@@ -10,7 +10,8 @@ from it (serve/contract_render.py); a test fails when either is stale.
 
 Graph (`[batch, ...]`: the first dimension is the batch, dynamic, named BATCH_DIM):
     input  INPUT   [batch, *observation_shape] ([batch] for a Discrete observation space),
-                   dtype `input_dtype(observation_space, version)`
+                   dtype `input_dtype(observation_space, version)`; or, for a Dict or Tuple
+                   observation space, one input per part (`input_specs`)
     outputs        `output_specs(policy_kind, action_space)`: PROBS and ACTION (categorical,
                    Discrete actions) or MEAN, STD and ACTION (gaussian, Box actions)
 Metadata: model.metadata_props, every value a JSON document (`encode_metadata`).
@@ -82,6 +83,31 @@ def input_dtype(observation_space: dict[str, Any], version: int = CONTRACT_VERSI
     if is_image(observation_space) and version >= rule["since"]["image_dtype"]:
         return rule["image_dtype"]
     return rule["dtype"]
+
+
+def input_specs(observation_space: dict[str, Any], version: int = CONTRACT_VERSION
+                ) -> dict[str, tuple[tuple[int, ...], str]]:
+    """{input name: (shape without the batch, dtype)} of the graph's inputs for an observation
+    space description: {"obs": ...}, or one input per part of a Dict (its keys, in order) or
+    a Tuple ("0", "1", ...) space."""
+    if observation_space.get("type") not in SPEC["input"]["structured"]:
+        return {INPUT: (_part_shape(observation_space), input_dtype(observation_space, version))}
+    parts = observation_space["spaces"]
+    named = parts.items() if isinstance(parts, dict) else (
+        (str(i), part) for i, part in enumerate(parts))
+    return {name: (_part_shape(part), input_dtype(part, version)) for name, part in named}
+
+
+def _part_shape(space: dict[str, Any]) -> tuple[int, ...]:
+    """() for a Discrete space's index, (k,) for a MultiDiscrete or MultiBinary one, a Box's
+    shape."""
+    if space["type"] == "Discrete":
+        return ()
+    if space["type"] == "MultiDiscrete":
+        return (len(space["nvec"]),)
+    if space["type"] == "MultiBinary":
+        return (int(space["n"]),)
+    return tuple(int(d) for d in space["shape"])
 
 
 def is_image(observation_space: dict[str, Any]) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import concurrent.futures
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, NoReturn, TypeAlias
 
 import grpc
@@ -195,41 +195,48 @@ def infer(served: ModelVersion, request: service_pb2.ModelInferRequest, max_batc
         tensor, raw = output_tensor(name, values[name], binary=True)
         response.outputs.add(name=name, datatype=tensor["datatype"], shape=tensor["shape"])
         response.raw_output_contents.append(raw)
-    return response, len(batch), {"compute_input": decoded - start,
+    return response, protocol.batch_size(batch), {"compute_input": decoded - start,
                                   "compute_infer": inferred - decoded,
                                   "compute_output": time.perf_counter_ns() - inferred}
 
 
 def input_batch(served: ModelVersion, request: service_pb2.ModelInferRequest,
-                max_batch: int) -> np.ndarray:
-    """The request's input in the graph's shape, checked as REST checks it (protocol):
-    ValueError for a bad request, RequestError 413 for a batch over `max_batch`."""
-    protocol.check_input_names([tensor.name for tensor in request.inputs],
-                               served.wire.inputs[0])
-    tensor = request.inputs[0]
-    protocol.check_input(tensor.datatype, list(tensor.shape), served.wire.inputs[0], max_batch)
-    array = input_array(tensor, request.raw_input_contents)
+                max_batch: int) -> dict[str, np.ndarray]:
+    """The request's inputs {name: array} in the graph's shapes, checked as REST checks them
+    (protocol): ValueError for a bad request, RequestError 413 for a batch over `max_batch`."""
+    specs = served.wire.inputs
+    protocol.check_input_names([tensor.name for tensor in request.inputs], specs)
+    raw = request.raw_input_contents
+    if raw and len(raw) != len(request.inputs):
+        raise ValueError(f"raw_input_contents has {len(raw)} entries; the request's "
+                         f"{len(request.inputs)} input(s) need one each, or none")
+    by_name = {spec.name: spec for spec in specs}
+    arrays = {}
+    for i, tensor in enumerate(request.inputs):
+        protocol.check_input(tensor.datatype, list(tensor.shape), by_name[tensor.name],
+                             max_batch)
+        arrays[tensor.name] = input_array(tensor, raw[i] if raw else None)
+    protocol.batch_size(arrays)
     protocol.check_outputs([o.name for o in request.outputs],
                            [o.name for o in served.signature.outputs])
-    return protocol.to_graph(array, served.signature.inputs[0])
+    return protocol.to_graph(arrays, served.signature.inputs)
 
 
 def input_array(tensor: service_pb2.ModelInferRequest.InferInputTensor,
-                raw: Sequence[bytes]) -> np.ndarray:
-    """The values of a checked input tensor as an array of its shape: from its one
-    raw_input_contents entry (little-endian, row-major) or its typed contents."""
+                raw: bytes | None) -> np.ndarray:
+    """The values of a checked input tensor as an array of its shape: from its
+    raw_input_contents entry `raw` (little-endian, row-major) or its typed contents."""
     name, datatype, shape = tensor.name, tensor.datatype, list(tensor.shape)
     count = math.prod(shape)
-    if raw:
-        if len(raw) != 1 or tensor.HasField("contents"):
-            raise ValueError(f"input {name!r} needs its values either in contents or in one "
-                             f"raw_input_contents entry, got {len(raw)} entries and "
-                             f"{'some' if tensor.HasField('contents') else 'no'} contents")
+    if raw is not None:
+        if tensor.HasField("contents"):
+            raise ValueError(f"input {name!r} needs its values either in contents or in its "
+                             f"raw_input_contents entry, got both")
         nbytes = count * NUMPY[datatype].itemsize
-        if len(raw[0]) != nbytes:
-            raise ValueError(f"input {name!r}: raw_input_contents holds {len(raw[0])} bytes; "
+        if len(raw) != nbytes:
+            raise ValueError(f"input {name!r}: raw_input_contents holds {len(raw)} bytes; "
                              f"shape {shape} of {datatype} needs {nbytes}")
-        return np.frombuffer(raw[0], NUMPY[datatype]).reshape(shape)
+        return np.frombuffer(raw, NUMPY[datatype]).reshape(shape)
     if datatype not in CONTENTS:
         raise ValueError(f"input {name!r}: {datatype} has no typed contents; send it in "
                          "raw_input_contents")

@@ -80,9 +80,13 @@ def check_input_shape(path: Path, node: ort.NodeArg, shape: tuple[int, ...], giv
                               f"{given} needs {_text([contract.BATCH_DIM, *shape])}")
 
 
+InputSpecs = dict[str, tuple[tuple[int, ...], str]]
+"""{input name: (shape without the batch, dtype)}: {"obs": ...}, or one per part."""
+
+
 def check_contract(path: Path, metadata: dict[str, Any], session: ort.InferenceSession
-                   ) -> tuple[str, tuple[int, ...], dict[str, Any]]:
-    """(policy_kind, observation_shape, action_space) of a file declaring contract_version,
+                   ) -> tuple[str, InputSpecs, dict[str, Any]]:
+    """(policy_kind, the graph's inputs, action_space) of a file declaring contract_version,
     once its metadata and graph are checked; PolicyLoadError otherwise."""
     version = metadata[contract.CONTRACT_VERSION_KEY]
     if version not in contract.SUPPORTED_CONTRACT_VERSIONS:
@@ -98,22 +102,38 @@ def check_contract(path: Path, metadata: dict[str, Any], session: ort.InferenceS
                                  metadata[contract.OBSERVATION_SPACE_KEY],
                                  metadata[contract.ACTION_SPACE_KEY])
     problem = (_env_problem(metadata) or _kind_problem(kind)
-               or _space_problem(contract.OBSERVATION_SPACE_KEY, observation,
-                                 contract.OBSERVATION_SPACES)
+               or _observation_problem(observation)
                or _space_problem(contract.ACTION_SPACE_KEY, action, (contract.KINDS[kind],),
                                  f" for policy_kind {_short(kind)}"))
     if problem:
         raise PolicyLoadError(f"{path}: metadata {problem} ({FIX})")
-    shape = () if observation["type"] == "Discrete" else tuple(observation["shape"])
-    dtype = contract.input_dtype(observation, version)
-    node = the_input(path, session)
-    given = f"the metadata's observation space {_space_text(observation)}"
-    if node.name != contract.INPUT or node.type != TENSOR_TYPES[dtype]:
-        raise PolicyLoadError(f"{path}: input {node.name!r} is {node.type}; {given} needs "
-                              f"input {contract.INPUT!r} of {TENSOR_TYPES[dtype]}")
-    check_input_shape(path, node, shape, given)
+    inputs = contract.input_specs(observation, version)
+    _check_inputs(path, session, inputs, f"the metadata's observation space "
+                                         f"{_space_text(observation)}")
     _check_outputs(path, session, kind, action)
-    return kind, shape, action
+    return kind, inputs, action
+
+
+def _check_inputs(path: Path, session: ort.InferenceSession, inputs: InputSpecs,
+                  given: str) -> None:
+    """The graph's inputs are `inputs`: the names, types and shapes."""
+    nodes = {node.name: node for node in session.get_inputs()}
+    if list(inputs) == [contract.INPUT]:  # one input: named "obs", whatever the graph calls it
+        node = the_input(path, session)
+        (shape, dtype), = inputs.values()
+        if node.name != contract.INPUT or node.type != TENSOR_TYPES[dtype]:
+            raise PolicyLoadError(f"{path}: input {node.name!r} is {node.type}; {given} needs "
+                                  f"input {contract.INPUT!r} of {TENSOR_TYPES[dtype]}")
+        check_input_shape(path, node, shape, given)
+        return
+    if set(nodes) != set(inputs):
+        raise PolicyLoadError(f"{path}: the graph has inputs {list(nodes)}; {given} needs "
+                              f"inputs {', '.join(inputs)}")
+    for name, (shape, dtype) in inputs.items():
+        if nodes[name].type != TENSOR_TYPES[dtype]:
+            raise PolicyLoadError(f"{path}: input {name!r} is {nodes[name].type}; {given} "
+                                  f"needs {TENSOR_TYPES[dtype]}")
+        check_input_shape(path, nodes[name], shape, given)
 
 
 def _check_outputs(path: Path, session: ort.InferenceSession, kind: str,
@@ -159,6 +179,24 @@ def _kind_problem(kind: Any) -> str | None:
     if kind in contract.KINDS:
         return None
     return f"policy_kind is {_short(kind)}; expected {' or '.join(map(_short, contract.KINDS))}"
+
+
+def _observation_problem(space: Any) -> str | None:
+    """What is wrong with the observation space description, or with one of its parts."""
+    name, types = contract.OBSERVATION_SPACE_KEY, contract.OBSERVATION_SPACES
+    structured = tuple(contract.SPEC["input"]["structured"])
+    if not isinstance(space, dict) or space.get("type") not in structured:
+        return _space_problem(name, space, types)
+    parts = space.get("spaces")
+    if not isinstance(parts, dict | list) or not parts:
+        return f"{name} has spaces {_short(parts)}; expected a non-empty JSON object or list"
+    named = parts.items() if isinstance(parts, dict) else enumerate(parts)
+    leaves = tuple(t for t in types if t not in structured)
+    for key, part in named:
+        problem = _space_problem(f"{name}'s part {key!r}", part, leaves)
+        if problem:
+            return problem
+    return None
 
 
 def _space_problem(name: str, space: Any, types: tuple[str, ...], why: str = "") -> str | None:
@@ -209,6 +247,10 @@ def _short(value: Any) -> str:
 
 
 def _space_text(space: dict[str, Any]) -> str:
+    if space["type"] in contract.SPEC["input"]["structured"]:
+        parts = space["spaces"]
+        named = parts.items() if isinstance(parts, dict) else enumerate(parts)
+        return f"{space['type']}({', '.join(f'{k}: {_space_text(p)}' for k, p in named)})"
     if space["type"] in ("Discrete", "MultiBinary"):
         return f"{space['type']}({space['n']})"
     if space["type"] == "MultiDiscrete":

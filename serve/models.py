@@ -18,8 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from serve.policy import OnnxPolicy, PolicyLoadError
 from serve.stats import InferenceStats
 from serve.tensors import Signature, signature, wire_signature
@@ -112,9 +110,8 @@ def _version(policy: OnnxPolicy, number: int, digest: str,
         raise PolicyLoadError(f"{policy.path}: its inputs and outputs {sig.describe()} differ "
                               f"from the served version's {previous.signature.describe()}; "
                               "restart the service to serve a different interface")
-    probe = np.zeros((1, *policy.observation_shape), policy.observation_dtype)
     try:
-        policy.distribution(probe)
+        policy.distribution(policy.zeros(1))
     except Exception as exc:  # onnxruntime raises its own types for a graph that fails to run
         raise PolicyLoadError(f"{policy.path}: a probe observation (zeros) fails: "
                               f"{str(exc).splitlines()[0][:200]}") from None

@@ -1,4 +1,4 @@
-"""What a caller passes as observations, checked and shaped into the policy's ONNX input."""
+"""What a caller passes as observations, checked and shaped into the policy's ONNX inputs."""
 
 from __future__ import annotations
 
@@ -39,6 +39,55 @@ def as_batch(obs: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndar
     if dtype is FLOAT32 and not all_finite(array):
         raise ValueError(NOT_FINITE)
     return array, single
+
+
+PartSpecs = dict[str, tuple[tuple[int, ...], np.dtype]]
+"""{part: (shape, dtype)} of a policy that takes a Dict or Tuple observation."""
+
+
+def as_part_batches(obs: Any, parts: PartSpecs) -> tuple[dict[str, np.ndarray], bool]:
+    """`obs` of a structured observation as {part: batch [B, *shape]}, and whether a single
+    observation was given: `as_batch` part by part, with one B for all parts.
+
+    Args:
+        obs: {part: one observation of it, or a batch}, every part and no other; for a Tuple
+            (parts "0", "1", ...) also a list or tuple of the parts in order.
+        parts: the parts' shapes and dtypes (FLOAT32 or UINT8).
+
+    Raises:
+        ValueError: one line naming the part at fault, e.g. "obs['image'] has shape ...".
+    """
+    names = list(parts)
+    tuple_parts = names == [str(i) for i in range(len(names))]
+    if tuple_parts and isinstance(obs, list | tuple) and len(obs) == len(names):
+        obs = {str(i): part for i, part in enumerate(obs)}  # a Tuple's parts, in order
+    if not isinstance(obs, dict) or set(obs) != set(names):
+        if isinstance(obs, dict):
+            given = f"the parts {', '.join(map(str, obs)) or 'none'}"
+        elif tuple_parts and isinstance(obs, list | tuple):
+            given = f"a {type(obs).__name__} of {len(obs)}"
+        else:
+            given = type(obs).__name__
+        form = "an object (or a list, in order)" if tuple_parts else "an object"
+        raise ValueError(f"obs must be {form} with the parts {', '.join(names)}; got {given}")
+    batches, singles = {}, set()
+    for name in names:
+        shape, dtype = parts[name]
+        try:
+            batches[name], single = as_batch(obs[name], shape, dtype)
+        except ValueError as exc:
+            raise ValueError(f"obs[{name!r}]{str(exc).removeprefix('obs')}") from None
+        singles.add(single)
+    sizes = {name: len(batch) for name, batch in batches.items()}
+    if len(singles) > 1 or len(set(sizes.values())) > 1:
+        found = ", ".join(f"{n} {_rows(parts[n][0], obs[n], sizes[n])}" for n in names)
+        raise ValueError(f"obs parts disagree on the batch: {found}; expected one observation, "
+                         f"or the same batch size, in every part")
+    return batches, singles.pop()
+
+
+def _rows(shape: tuple[int, ...], given: Any, size: int) -> str:
+    return "one observation" if np.ndim(given) == len(shape) else f"a batch of {size}"
 
 
 def all_finite(values: np.ndarray) -> bool:

@@ -27,7 +27,7 @@ from serve.loading import (
     read_metadata,
     the_input,
 )
-from serve.observations import FLOAT32, NOT_FINITE, all_finite, as_batch
+from serve.observations import FLOAT32, NOT_FINITE, PartSpecs, all_finite, as_batch, as_part_batches
 from serve.sampling import (
     sample_bernoulli,
     sample_categorical,
@@ -74,7 +74,10 @@ class OnnxPolicy:
     returning the argmax of NaNs.
 
     The input's dtype, `observation_dtype`, is the session's: float32, or uint8 for image
-    policies, which take raw frames (uint8 arrays, or integers in [0, 255]).
+    policies, which take raw frames (uint8 arrays, or integers in [0, 255]). A policy of a
+    Dict or Tuple observation has one input per part, `observation_parts` {part: (shape,
+    dtype)}, and takes {part: observation or batch} (a Tuple's parts also as a list); its
+    `observation_shape` is ().
     `act`, `probs`, `distribution` and `decide` are safe to call from several threads.
     """
 
@@ -83,6 +86,8 @@ class OnnxPolicy:
     "deterministic" (a continuous file without metadata, whose one output is the action)."""
     observation_shape: tuple[int, ...]
     observation_dtype: np.dtype
+    observation_parts: PartSpecs | None
+    """{part: (shape, dtype)} of a Dict or Tuple observation's inputs; None for one input."""
     action_space: dict[str, Any]
     """{"type": "Discrete", "n", "start"}, {"type": "Box", "shape", ...},
     {"type": "MultiDiscrete", "nvec"} or {"type": "MultiBinary", "n"}."""
@@ -95,24 +100,36 @@ class OnnxPolicy:
         self.path = Path(path)
         self._session = open_session(self.path, intra_op_threads)
         self.metadata = read_metadata(self._session)
-        node = the_input(self.path, self._session)
-        self._input, self.observation_dtype = node.name, INPUT_DTYPES[node.type]
         self._outputs = [o.name for o in self._session.get_outputs()]
+        self.observation_parts = None
         if contract.CONTRACT_VERSION_KEY in self.metadata:
             self._from_contract(observation_shape, action_type)
         else:
             self._from_caller(observation_shape, action_type)
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
-        self._one = (None if self._action_output is None else _OneObservation.bind(
-            self._session, self._input, self.observation_shape, self.observation_dtype,
-            self._act_fetch, self._act_checked, categorical=self.kind == "categorical"))
+        self._one = (None if self._action_output is None or self.observation_parts is not None
+                     else _OneObservation.bind(
+                         self._session, self._input, self.observation_shape,
+                         self.observation_dtype, self._act_fetch, self._act_checked,
+                         categorical=self.kind == "categorical"))
 
     def _from_contract(self, observation_shape: tuple[int, ...] | None,
                        action_type: str | None) -> None:
         """Everything from the metadata, checked against the graph (serve/loading.py)."""
-        kind, shape, self.action_space = check_contract(self.path, self.metadata,
-                                                        self._session)
+        kind, inputs, self.action_space = check_contract(self.path, self.metadata,
+                                                         self._session)
+        if list(inputs) == [contract.INPUT]:
+            (shape, dtype), = inputs.values()
+            self._input, self.observation_dtype = contract.INPUT, np.dtype(dtype)
+        else:  # a Dict or Tuple observation: one input per part
+            self.observation_parts = {name: (part_shape, np.dtype(part_dtype))
+                                      for name, (part_shape, part_dtype) in inputs.items()}
+            shape, self._input, self.observation_dtype = (), "", FLOAT32
+            if observation_shape is not None:
+                raise PolicyLoadError(f"{self.path}: observation_shape is for a policy of one "
+                                      f"input; this one takes the parts "
+                                      f"{', '.join(inputs)}: leave it out")
         if observation_shape is not None and _shape(self.path, observation_shape) != shape:
             raise PolicyLoadError(f"{self.path}: observation_shape={tuple(observation_shape)} "
                                   f"disagrees with the metadata's {shape}; leave it out")
@@ -137,6 +154,8 @@ class OnnxPolicy:
         if observation_shape is None or action_type not in contract.ACTION_TYPES:
             raise PolicyLoadError(f"{self.path} has no keras_pg metadata; {CALLER_HINT} to "
                                   f"load it (got action_type={action_type!r})")
+        node = the_input(self.path, self._session)
+        self._input, self.observation_dtype = node.name, INPUT_DTYPES[node.type]
         self.observation_shape = _shape(self.path, observation_shape)
         node = self._session.get_inputs()[0]
         check_input_shape(self.path, node, self.observation_shape,
@@ -184,8 +203,8 @@ class OnnxPolicy:
             # and another thread's call meanwhile, take the path below.
             row: np.ndarray | None = obs
             if type(obs) is not np.ndarray or obs.shape != one.shape or obs.dtype is not one.dtype:
-                batch, single = as_batch(obs, self.observation_shape, self.observation_dtype)
-                row = batch[0] if single else None
+                batch, single = self._batch(obs)
+                row = batch[self._input][0] if single else None
             if row is not None and one.acquire(False):
                 try:
                     one.observation[...] = row
@@ -197,9 +216,9 @@ class OnnxPolicy:
                 finally:
                     one.release()
         if batch is None:
-            batch, single = as_batch(obs, self.observation_shape, self.observation_dtype)
+            batch, single = self._batch(obs)
         if deterministic and self._action_output is not None:
-            values = self._session.run(self._act_fetch, {self._input: batch})
+            values = self._session.run(self._act_fetch, batch)
             for i in self._act_checked:
                 if not all_finite(values[i]):
                     raise not_finite(self._act_fetch[i], values[i], batch)
@@ -214,8 +233,27 @@ class OnnxPolicy:
                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Batched actions [B, ...] and the distribution they came from ({"probs"} or
         {"mean", "std"}), from one model call. A single observation is a batch of one."""
-        batch, _ = as_batch(obs, self.observation_shape, self.observation_dtype)
-        return self._decide(batch, deterministic)
+        return self._decide(self._batch(obs)[0], deterministic)
+
+    def zeros(self, batch: int) -> np.ndarray | dict[str, np.ndarray]:
+        """`batch` observations of zeros in the form `act` takes: [batch, *shape] of the
+        input's dtype, or {part: [batch, ...]}."""
+        if self.observation_parts is None:
+            return np.zeros((batch, *self.observation_shape), self.observation_dtype)
+        return {name: np.zeros((batch, *shape), dtype)
+                for name, (shape, dtype) in self.observation_parts.items()}
+
+    def batch(self, obs: Any) -> tuple[dict[str, np.ndarray], bool]:
+        """The graph's inputs for `obs` ({"obs": [B, *shape]}, or one [B, ...] per part of a
+        Dict or Tuple observation), and whether a single observation was given; a ValueError
+        in one line for observations that are not the policy's."""
+        return self._batch(obs)
+
+    def _batch(self, obs: Any) -> tuple[dict[str, np.ndarray], bool]:
+        if self.observation_parts is not None:
+            return as_part_batches(obs, self.observation_parts)
+        batch, single = as_batch(obs, self.observation_shape, self.observation_dtype)
+        return {self._input: batch}, single
 
     def probs(self, obs: Any) -> np.ndarray:
         """Action probabilities: float32 [n] (categorical), each branch's side by side
@@ -224,19 +262,19 @@ class OnnxPolicy:
         if self.kind in ("gaussian", "deterministic"):
             raise ValueError(f"probs() needs a discrete policy; this one is {self.kind}: "
                              "use distribution()")
-        batch, single = as_batch(obs, self.observation_shape, self.observation_dtype)
+        batch, single = self._batch(obs)
         probs = self._distribution(batch)[contract.PROBS]
         return probs[0] if single else probs
 
     def distribution(self, obs: Any) -> dict[str, np.ndarray]:
         """The raw outputs of the model by name (e.g. probs and action, or mean, std, action)."""
-        batch, single = as_batch(obs, self.observation_shape, self.observation_dtype)
-        values = self._session.run(self._outputs, {self._input: batch})
+        batch, single = self._batch(obs)
+        values = self._session.run(self._outputs, batch)
         _check_finite(self._outputs, values, batch)
         return {n: (v[0] if single else v) for n, v in zip(self._outputs, values, strict=True)}
 
-    def _distribution(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        values = self._session.run(self._dist_outputs, {self._input: batch})
+    def _distribution(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        values = self._session.run(self._dist_outputs, batch)
         if self._logits:
             values = [softmax(values[0])]
         _check_finite(self._dist_outputs, values, batch)
@@ -244,17 +282,18 @@ class OnnxPolicy:
             return {contract.PROBS: values[0]}
         return dict(zip(self._dist_outputs, values, strict=True))
 
-    def _decide(self, batch: np.ndarray, deterministic: bool
+    def _decide(self, batch: dict[str, np.ndarray], deterministic: bool
                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Actions and their distribution for the graph's inputs `batch`."""
         if self.kind == "deterministic":
             if not deterministic:
                 raise ValueError("this policy has no distribution to sample from; "
                                  "use deterministic=True")
-            actions = self._session.run(self._act_fetch, {self._input: batch})[0]
+            actions = self._session.run(self._act_fetch, batch)[0]
             _check_finite(self._act_fetch, [actions], batch)  # its one output, the action
             return actions, {}
         if deterministic and self._action_output is not None:  # the graph's greedy action
-            values = self._session.run(self._act_fetch, {self._input: batch})
+            values = self._session.run(self._act_fetch, batch)
             _check_finite(self._act_fetch, values, batch)
             return values[0], dict(zip(self._dist_outputs, values[1:], strict=True))
         dist = self._distribution(batch)
@@ -262,12 +301,12 @@ class OnnxPolicy:
             if deterministic:  # a file without metadata: the argmax of its probs
                 return dist[contract.PROBS].argmax(axis=1).astype(np.int64), dist
             with self._rng_lock:
-                uniform = self._rng.random(len(batch))
+                uniform = self._rng.random(len(dist[contract.PROBS]))
             return sample_categorical(dist[contract.PROBS], uniform), dist
         if self.kind == "multi_categorical":
             nvec = self.action_space["nvec"]
             with self._rng_lock:
-                uniform = self._rng.random((len(batch), len(nvec)))
+                uniform = self._rng.random((len(dist[contract.PROBS]), len(nvec)))
             return sample_multi_categorical(dist[contract.PROBS], nvec, uniform), dist
         if self.kind == "bernoulli":
             probs = dist[contract.PROBS]
@@ -281,11 +320,15 @@ class OnnxPolicy:
         return sample_gaussian(mean, std, normal, low, high), dist
 
     def __repr__(self) -> str:
+        parts = self.observation_parts
+        observations = (f"observation_shape={self.observation_shape}" if parts is None else
+                        f"observation_parts={ {name: s for name, (s, _) in parts.items()} }")
         return (f"OnnxPolicy({str(self.path)!r}, env_id={self.metadata.get('env_id')!r}, "
-                f"observation_shape={self.observation_shape}, action_space={self.action_space})")
+                f"{observations}, action_space={self.action_space})")
 
 
-def _check_finite(names: list[str], values: list[np.ndarray], batch: np.ndarray) -> None:
+def _check_finite(names: list[str], values: list[np.ndarray],
+                  batch: dict[str, np.ndarray]) -> None:
     for name, value in zip(names, values, strict=True):
         if value.dtype.kind == "f" and not all_finite(value):
             raise not_finite(name, value, batch)
@@ -376,12 +419,16 @@ class _OneObservation:
                 raise not_finite(name, value, self.batch)
 
 
-def not_finite(name: str, value: np.ndarray, batch: np.ndarray) -> NonFiniteOutputError:
+def not_finite(name: str, value: np.ndarray, batch: np.ndarray | dict[str, np.ndarray]
+               ) -> NonFiniteOutputError:
     """The error for output `name` holding NaN or inf: which observation, and the likely
-    cause (observations far outside the range the policy was trained on)."""
+    cause (observations far outside the range the policy was trained on). `batch`: the
+    observations [B, ...], or {part: [B, ...]}."""
     rows = ~np.isfinite(value.reshape(len(value), -1)).all(axis=1)
     first = int(np.argmax(rows))
-    largest = float(np.abs(batch[first].astype(np.float64)).max(initial=0.0))
+    parts = batch.values() if isinstance(batch, dict) else [batch]
+    largest = max(float(np.abs(part[first].astype(np.float64)).max(initial=0.0))
+                  for part in parts)
     return NonFiniteOutputError(
         f"policy output {name!r} is NaN or inf for observation {first} (of {len(value)}), "
         f"whose largest |value| is {largest:.3g}: the observations overflow the network; "

@@ -6,8 +6,9 @@ gRPC (serve/grpc_v2.py) -- so both answer every request identically, and as Trit
     model_config       Triton's ModelConfig of the model (serve/triton_config.py)
     repository_index   the models and their state
     statistics         Triton's statistics extension (serve/stats.py)
-    check_input_names  a request's inputs against the model's one input
-    check_input        a request's input tensor against the model's input
+    check_input_names  a request's inputs against the model's inputs (one, or one per part of
+                       a Dict or Tuple observation)
+    check_input        a request's input tensor against the model's input of its name
     infer              the model's outputs for an input batch, in wire shapes
 
 Tensors travel with their wire shapes: a tensor whose only dimension is the batch is
@@ -88,10 +89,13 @@ def statistics(models: Mapping[str, ServedModel], name: str | None,
     return {"model_stats": report}
 
 
-def check_input_names(names: list[str], spec: TensorSpec) -> None:
-    """A request's inputs are `names`: the model's one input `spec`, or a ValueError (400)."""
-    if names != [spec.name]:
-        raise ValueError(f"the request has inputs {names}; the model takes one, {spec.name!r}")
+def check_input_names(names: list[str], specs: tuple[TensorSpec, ...]) -> None:
+    """A request's inputs are `names`: each of the model's inputs `specs` once, in any
+    order, or a ValueError (400)."""
+    if sorted(names) != sorted(spec.name for spec in specs):
+        takes = (f"one, {specs[0].name!r}" if len(specs) == 1
+                 else ", ".join(repr(spec.name) for spec in specs))
+        raise ValueError(f"the request has inputs {names}; the model takes {takes}")
 
 
 def check_input(datatype: str, shape: list[int], spec: TensorSpec, max_batch: int) -> None:
@@ -126,18 +130,35 @@ def record(served: ModelVersion, size: int, total_ns: int, phases: dict[str, int
     served.stats.success(size, total_ns, {"queue": queue, **phases})
 
 
-def to_graph(array: np.ndarray, spec: TensorSpec) -> np.ndarray:
-    """A wire-shaped input array in the graph's shape `spec.shape` ([B, 1] -> [B])."""
-    return array.reshape((len(array), *array.shape[1:])[:len(spec.shape)])
+def batch_size(arrays: dict[str, np.ndarray]) -> int:
+    """The batch of a request's inputs (wire shapes): the same in each, or a ValueError."""
+    sizes = {name: len(array) for name, array in arrays.items()}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"the inputs disagree on the batch: "
+                         f"{', '.join(f'{name} {size}' for name, size in sizes.items())}; "
+                         f"expected the same batch size in every input")
+    return next(iter(sizes.values()))
 
 
-def infer(served: ModelVersion, batch: np.ndarray) -> dict[str, np.ndarray] | Failure:
-    """Every output of the model for `batch` (graph shape), in wire shapes; a Failure (422)
-    for a NaN or inf output, (400) for observations the policy refuses -- counted as the
-    model's failed inferences (a request refused before, by validation, is not: as Triton)."""
+def to_graph(arrays: dict[str, np.ndarray], specs: tuple[TensorSpec, ...]
+             ) -> dict[str, np.ndarray]:
+    """Wire-shaped input arrays in the graph's shapes `specs` ([B, 1] -> [B])."""
+    ranks = {spec.name: len(spec.shape) for spec in specs}
+    return {name: array.reshape((len(array), *array.shape[1:])[:ranks[name]])
+            for name, array in arrays.items()}
+
+
+def infer(served: ModelVersion, batch: dict[str, np.ndarray]
+          ) -> dict[str, np.ndarray] | Failure:
+    """Every output of the model for `batch` ({input: array} in graph shapes), in wire
+    shapes; a Failure (422) for a NaN or inf output, (400) for observations the policy
+    refuses -- counted as the model's failed inferences (a request refused before, by
+    validation, is not: as Triton)."""
     start = time.perf_counter_ns()
+    policy = served.policy
     try:
-        values = served.policy.distribution(batch)
+        values = policy.distribution(batch if policy.observation_parts is not None
+                                     else next(iter(batch.values())))
     except NonFiniteOutputError as exc:
         failure = Failure(422, str(exc))
     except ValueError as exc:  # observations the policy refuses: NaN, out of range

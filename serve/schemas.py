@@ -30,8 +30,10 @@ class Strict(BaseModel):
 
 
 class ActRequest(Strict):
-    obs: Numbers = Field(description="one observation, or a batch of them (nested lists of "
-                                     "numbers); integers in [0, 255] for a uint8 (image) input")
+    obs: Numbers | dict[str, Numbers] = Field(
+        description="one observation, or a batch of them (nested lists of numbers); integers "
+                    "in [0, 255] for a uint8 (image) input. A Dict or Tuple observation: an "
+                    "object {part: observation or batch} (a Tuple's parts also as a list)")
     deterministic: StrictBool = Field(True, description="greedy actions; false samples from "
                                                         "the policy's distribution")
 

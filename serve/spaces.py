@@ -1,5 +1,5 @@
-"""Spaces, the vocabulary training, export and serve share: as JSON and back, and the
-dtype a policy takes its observations in.
+"""Spaces, the vocabulary training, export and serve share: as JSON and back, the parts
+of an observation, and the dtype and shape a policy takes each part in.
 
 The run directory records the spaces (`spaces.json`) and the ONNX metadata carries them, so
 that export and serve know a policy's inputs and outputs without creating its env. This
@@ -10,8 +10,15 @@ all read it.
     {"type": "Discrete", "n": 16, "start": 0}
     {"type": "MultiDiscrete", "nvec": [3, 2]}
     {"type": "MultiBinary", "n": 4}
+    {"type": "Dict", "spaces": {"direction": {...}, "image": {...}}}
+    {"type": "Tuple", "spaces": [{...}, {...}]}
 
 Unbounded Box entries are the strings "inf" and "-inf" (JSON has no infinity).
+
+A Dict or Tuple observation space is structured: its parts -- a Dict's keys, in gymnasium's
+sorted order, or a Tuple's positions "0", "1", ... -- are each a Box, Discrete, MultiDiscrete
+or MultiBinary space, and the policy takes one input per part, named after it
+(`observation_parts`). Any other space is one part named "obs" (contract.INPUT).
 """
 
 from __future__ import annotations
@@ -40,8 +47,13 @@ def describe_space(space: gym.Space) -> dict[str, Any]:
         return {"type": "MultiDiscrete", "nvec": [int(n) for n in space.nvec]}
     if isinstance(space, gym.spaces.MultiBinary):  # one-dimensional
         return {"type": "MultiBinary", "n": int(np.prod(space.shape))}
-    raise ValueError(f"cannot describe space {space}; expected Box, Discrete, MultiDiscrete "
-                     f"or MultiBinary")
+    if isinstance(space, gym.spaces.Dict):
+        return {"type": "Dict", "spaces": {key: describe_space(part)
+                                           for key, part in space.spaces.items()}}
+    if isinstance(space, gym.spaces.Tuple):
+        return {"type": "Tuple", "spaces": [describe_space(part) for part in space.spaces]}
+    raise ValueError(f"cannot describe space {space}; expected Box, Discrete, MultiDiscrete, "
+                     f"MultiBinary, Dict or Tuple")
 
 
 def space_from_description(description: dict[str, Any]) -> gym.Space:
@@ -59,10 +71,31 @@ def space_from_description(description: dict[str, Any]) -> gym.Space:
             return gym.spaces.MultiDiscrete([int(n) for n in description["nvec"]])
         if description["type"] == "MultiBinary":
             return gym.spaces.MultiBinary(int(description["n"]))
-    except (KeyError, TypeError, ValueError) as exc:
+        if description["type"] == "Dict":
+            return gym.spaces.Dict({str(key): space_from_description(part)
+                                    for key, part in description["spaces"].items()})
+        if description["type"] == "Tuple":
+            return gym.spaces.Tuple([space_from_description(part)
+                                     for part in description["spaces"]])
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"malformed space description {description!r}: {exc}") from None
     raise ValueError(f"unknown space type in {description!r}; expected Box, Discrete, "
-                     f"MultiDiscrete or MultiBinary")
+                     f"MultiDiscrete, MultiBinary, Dict or Tuple")
+
+
+def is_structured(space: gym.Space) -> bool:
+    """Whether observations of `space` come in named parts (a Dict or a Tuple)."""
+    return isinstance(space, gym.spaces.Dict | gym.spaces.Tuple)
+
+
+def observation_parts(space: gym.Space) -> dict[str, gym.Space]:
+    """{part name: its space}: a Dict's keys in its (sorted) order, a Tuple's positions as
+    "0", "1", ..., or {"obs": space} for an unstructured space."""
+    if isinstance(space, gym.spaces.Dict):
+        return dict(space.spaces)
+    if isinstance(space, gym.spaces.Tuple):
+        return {str(i): part for i, part in enumerate(space.spaces)}
+    return {contract.INPUT: space}
 
 
 def is_image_space(space: gym.Space) -> bool:
@@ -74,16 +107,23 @@ def is_image_space(space: gym.Space) -> bool:
 
 
 def observation_dtype(space: gym.Space) -> str:
-    """The dtype a policy takes observations of `space` in: "uint8" for images (raw frames,
-    see `is_image_space`), "float32" for everything else (Discrete indices included)."""
+    """The dtype a policy takes observations of `space` (one part) in: "uint8" for images
+    (raw frames, see `is_image_space`), "float32" for everything else (Discrete indices,
+    MultiDiscrete and MultiBinary values included)."""
     return "uint8" if is_image_space(space) else "float32"
 
 
 def observation_shape(space: gym.Space) -> tuple[int, ...]:
-    """The shape of one observation as the policy takes it: () for a Discrete index, the
-    Box's shape otherwise."""
+    """The shape of one observation (of one part) as the policy takes it: () for a Discrete
+    index, the space's shape otherwise (a Box's, (k,) for MultiDiscrete and MultiBinary)."""
     if isinstance(space, gym.spaces.Discrete):
         return ()
-    if space.shape is None:  # Dict, Tuple, ...: spaces no policy takes
-        raise TypeError(f"space {space} has no shape; expected Box or Discrete")
+    if space.shape is None:  # Dict, Tuple, ...: structured spaces have parts, no shape
+        raise TypeError(f"space {space} has no shape; expected one of its parts")
     return tuple(space.shape)
+
+
+def part_specs(space: gym.Space) -> dict[str, tuple[tuple[int, ...], str]]:
+    """{part name: (shape, dtype)} of the inputs a policy of `space` takes (the contract's
+    `input_specs` of its description)."""
+    return contract.input_specs(describe_space(space))

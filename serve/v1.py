@@ -1,6 +1,8 @@
 """keras-pg's own routes, /v1: actions for observations, and the policy's metadata.
 
-    POST /v1/act       {"obs": [...] or [[...], ...], "deterministic": true}
+    POST /v1/act       {"obs": [...] or [[...], ...], "deterministic": true}; a Dict (Tuple)
+                       observation: {"obs": {"image": ..., "direction": ...}} (also
+                       {"obs": [part0, part1]}), each part one observation or a batch
                        -> {"actions": [...], "probs": [[...], ...]}  (discrete)
                        -> {"actions": [[...]], "probs": [[...], ...]}  (MultiDiscrete,
                           MultiBinary: one integer per branch or bit)
@@ -45,7 +47,7 @@ def v1_router(model: ServedModel, offload: Offload, max_batch: int) -> APIRouter
         body = await request.body()
         policy = model.current.policy  # one version for the whole request
         decode = functools.partial(decode_act, body, policy.observation_shape,
-                                   policy.observation_dtype, max_batch)
+                                   policy.observation_dtype, policy.observation_parts, max_batch)
         answer = await offload.respond(len(body), decode, functools.partial(decide, policy),
                                        encode_act)
         if isinstance(answer, Failure):
@@ -56,15 +58,19 @@ def v1_router(model: ServedModel, offload: Offload, max_batch: int) -> APIRouter
     async def metadata() -> dict[str, Any]:
         served = model.current
         policy = served.policy
+        parts = policy.observation_parts
         return {"metadata": policy.metadata, "observation_shape": list(policy.observation_shape),
                 "observation_dtype": str(policy.observation_dtype),
+                "observation_parts": None if parts is None else {
+                    name: {"shape": list(shape), "dtype": str(dtype)}
+                    for name, (shape, dtype) in parts.items()},
                 "action_space": policy.action_space,
                 "model": {"name": model.name, **served.describe()}}
 
     return router
 
 
-def decide(policy: OnnxPolicy, decoded: tuple[np.ndarray, bool]
+def decide(policy: OnnxPolicy, decoded: tuple[np.ndarray | dict[str, np.ndarray], bool]
            ) -> tuple[np.ndarray, dict[str, np.ndarray]] | Failure:
     """(actions, distribution) for decoded (observations, deterministic)."""
     try:

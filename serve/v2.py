@@ -181,7 +181,7 @@ class Routes:
             return _error(exc)
         body = await request.body()
         decode = functools.partial(decode_infer, body, request.headers.get(HEADER_LENGTH),
-                                   served.wire.inputs[0], served.signature.inputs[0],
+                                   served.wire.inputs, served.signature.inputs,
                                    [o.name for o in served.signature.outputs], self.max_batch)
         answer = await self.offload.respond(
             len(body), decode, functools.partial(outputs, served),
@@ -196,7 +196,7 @@ class Routes:
                         headers={"Inference-Header-Content-Length": str(header_length)})
 
 
-def outputs(served: ModelVersion, decoded: tuple[np.ndarray, Inference]
+def outputs(served: ModelVersion, decoded: tuple[dict[str, np.ndarray], Inference]
             ) -> tuple[Inference, dict[str, np.ndarray]] | Failure:
     """(how to answer, every output of the model) for a decoded (batch, how to answer)."""
     batch, request = decoded

@@ -382,7 +382,7 @@ SERVE_CASES = [
      "error: {policy}: metadata key 'env_id' is missing"),
     ("policy-kind-unknown", (cartpole(policy_kind="beta"), {}), [],
      f'error: {{policy}}: metadata policy_kind is "beta"; expected "categorical" or "gaussian" '
-     f"{RE_EXPORT}"),
+     f'or "multi_categorical" or "bernoulli" {RE_EXPORT}'),
     ("observation-space-not-an-object", (cartpole(observation_space="Box(4)"), {}), [],
      'error: {policy}: metadata observation_space is "Box(4)"; expected a JSON object with '
      "type Box or Discrete"),

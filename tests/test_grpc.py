@@ -219,8 +219,8 @@ def test_malformed_raw_contents_are_invalid(servers):
     for raw, message in [
             ([b"\0" * 12], "input 'obs': raw_input_contents holds 12 bytes; shape [1, 4] of "
                            "FP32 needs 16"),
-            ([b"\0" * 16] * 2, "input 'obs' needs its values either in contents or in one "
-                               "raw_input_contents entry, got 2 entries and no contents"),
+            ([b"\0" * 16] * 2, "raw_input_contents has 2 entries; the request's 1 input(s) "
+                               "need one each, or none"),
             ([], "input 'obs' has 0 values; shape [1, 4] needs 4")]:
         del request_.raw_input_contents[:]
         request_.raw_input_contents.extend(raw)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+
+from keras_pg import observations
+from keras_pg.observations import Obs
 
 
 class Batch(NamedTuple):
     """The transitions of K complete episodes, flattened, in time order within each env."""
 
-    obs: np.ndarray
+    obs: Obs
     """[M, *obs_shape] (float32, or the dtype asked for), the observation each action was
-    taken in."""
+    taken in; {part: [M, ...]} for a Dict or Tuple observation."""
     actions: np.ndarray
     """int32 [M] (Discrete) or float32 [M, d] (Box, unclipped), the sampled actions."""
     rewards: np.ndarray
@@ -25,8 +28,8 @@ class Batch(NamedTuple):
     """int64 [K], steps of each episode, in the order they were started."""
     episode: np.ndarray
     """int32 [M], the index in [0, K) of the episode each transition belongs to."""
-    final_obs: np.ndarray
-    """[K, *obs_shape], the last observation of each episode a time limit truncated (the
+    final_obs: Obs
+    """[K, *obs_shape] (per part), the last observation of each episode a time limit truncated (the
     state it was cut off in); zeros for episodes that terminated."""
     bootstrap_discount: np.ndarray
     """float32 [M], gamma^(T - t) for a transition t of an episode truncated after step
@@ -39,7 +42,9 @@ def concatenate(batches: list[Batch]) -> Batch:
     offsets = np.cumsum([0] + [len(b.episode_returns) for b in batches[:-1]])
     shifted = [b._replace(episode=b.episode + offset)
                for b, offset in zip(batches, offsets, strict=True)]
-    return Batch(*(np.concatenate(parts) for parts in zip(*shifted, strict=True)))
+    fields: list[Any] = [observations.concatenate(list(parts))
+                         for parts in zip(*shifted, strict=True)]
+    return Batch(*fields)
 
 
 def episode_steps(episode: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_pg import observations
 from keras_pg.algorithm.advantages import (
     advantages,
     explained_variance,
@@ -19,7 +20,7 @@ from keras_pg.algorithm.advantages import (
 from keras_pg.algorithm.batch import Batch, episode_steps
 from keras_pg.algorithm.update import UpdateMetrics, UpdateStep
 from keras_pg.config import Config
-from keras_pg.policy import build_value, make_head, observation_normalizer, observation_spec
+from keras_pg.policy import build_value, make_head, observation_normalizers, observation_spec
 from keras_pg.run.run_dir import RunDirError
 from keras_pg.schedules import SCHEDULED, make_schedule
 
@@ -45,7 +46,7 @@ class Learner:
         self.config = config
         self.head = make_head(action_space)
         self.model = policy
-        self.normalizer = observation_normalizer(policy)
+        self.normalizers = observation_normalizers(policy)
         self.value = (build_value(observation_space, policy)
                       if config.baseline == "value" else None)
         self.schedules = {name: make_schedule(getattr(config, name), name)
@@ -110,8 +111,8 @@ class Learner:
                 else batch.returns
             weights, targets, explained = self._advantages(batch.obs, returns)
         metrics = self.update(batch.obs, batch.actions, weights, targets)
-        if self.normalizer is not None:
-            self.normalizer.update(batch.obs)
+        for part, normalizer in self.normalizers.items():
+            normalizer.update(batch.obs[part] if isinstance(batch.obs, dict) else batch.obs)
         return UpdateResult(metrics, float(explained))
 
     def end_values(self, batch: Batch) -> np.ndarray:
@@ -121,7 +122,8 @@ class Learner:
         cut = np.unique(batch.episode[batch.bootstrap_discount > 0])
         if self.config.bootstrap_truncated and len(cut):
             assert self._values is not None  # Config: bootstrap_truncated needs baseline value
-            end[cut] = self._values(batch.final_obs[cut]).numpy()
+            end[cut] = self._values(observations.map_obs(lambda part: part[cut],
+                                                         batch.final_obs)).numpy()
         return end
 
     def bootstrapped_returns(self, batch: Batch) -> np.ndarray:

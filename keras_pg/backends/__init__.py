@@ -25,6 +25,7 @@ from keras_pg.algorithm.batch import Batch
 from keras_pg.algorithm.learner import Learner, UpdateResult
 from keras_pg.config import BACKENDS, Config
 from keras_pg.envs.source import EnvSource
+from keras_pg.observations import Obs
 
 
 class RoundInterrupted(Exception):
@@ -42,9 +43,9 @@ class Round(NamedTuple):
     """The transitions, for the learner; None when the backend has updated already."""
     update: UpdateResult | None
     """The update a backend that fuses rollout and update made (else None)."""
-    observations: np.ndarray
-    """[n, *obs_shape], the round's observations (all, or a sample of at least 1,000): what
-    export verifies on and TensorBoard's action histograms are drawn from."""
+    observations: Obs
+    """[n, *obs_shape] (per part), the round's observations (all, or a sample of at least
+    1,000): what export verifies on and TensorBoard's action histograms are drawn from."""
 
 
 class Backend(Protocol):

@@ -121,8 +121,8 @@ def make_graph_iteration(env: GraphEnv, learner: Learner, num_envs: int,
             obs, actions, returns = (tf.boolean_mask(x, alive) for x in (obs, actions, returns))
             weights, targets, explained = learner.advantages_fn(obs, returns)
         metrics = learner.update.update_fn(obs, actions, weights, targets)
-        if learner.normalizer is not None:
-            learner.normalizer.update(obs)
+        for normalizer in learner.normalizers.values():  # the one of a graph env's Box
+            normalizer.update(obs)
         return GraphIteration(metrics, tf.reduce_sum(rewards, axis=0),
                               tf.reduce_sum(tf.cast(alive, tf.int32), axis=0), explained,
                               obs[:OBSERVATION_SAMPLE])

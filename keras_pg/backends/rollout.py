@@ -14,19 +14,22 @@ episode's first one). Such reset steps are never part of an episode.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from keras_pg import observations
 from keras_pg.algorithm.batch import Batch
 from keras_pg.algorithm.returns import discounted_returns, truncation_discounts
+from keras_pg.observations import Dtypes, Obs, as_parts
 from keras_pg.policy.actors import ActFn
 
 
 def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, gamma: float,
                      seed: int | None = None,
                      to_env: Callable[[np.ndarray], np.ndarray] | None = None,
-                     obs_dtype: np.dtype | type = np.float32,
+                     obs_dtype: Dtypes | type = np.float32,
                      max_steps: int | None = None) -> Batch:
     """Run `env` with `act` until the episodes assigned up front have all ended.
 
@@ -38,7 +41,9 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
         seed: seeds the reset of this round (None continues the env's RNG).
         to_env: maps the policy's actions to what the env receives (e.g. clipping); the
             batch keeps the policy's own actions.
-        obs_dtype: the dtype the batch's observations are kept in (uint8 for images).
+        obs_dtype: the dtype the batch's observations are kept in (uint8 for images), per
+            part for a Dict or Tuple observation (which `act` and the batch hold as
+            {part: array}, see keras_pg/observations.py).
         max_steps: once the round's episodes have taken this many steps, no further episode
             is started (those in flight finish): a step budget overshoots by them, no more.
 
@@ -48,15 +53,16 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
     Raises:
         EnvOutputError: the env returned a NaN or infinite reward or observation.
     """
-    obs, _ = env.reset(seed=seed)
+    obs_dtype = obs_dtype if isinstance(obs_dtype, dict) else np.dtype(obs_dtype)
+    obs = as_parts(env.reset(seed=seed)[0])
     num_envs = env.num_envs
     active = np.arange(num_envs) < num_episodes  # this env's next transition is kept
     resetting = np.zeros(num_envs, dtype=bool)  # this env's next step is an autoreset
     started = int(active.sum())
     slot = np.arange(num_envs)  # which of the K episodes each active env is playing
-    final_obs = np.zeros((num_episodes, *obs.shape[1:]), dtype=obs_dtype)
+    final_obs = observations.zeros(obs, num_episodes, obs_dtype)
     completed, taken = 0, 0
-    steps: list[tuple[np.ndarray, ...]] = []
+    steps: list[tuple[Any, ...]] = []
 
     # Per step, only what decides the next one; returns and lengths are sums at the end.
     # `active` and `slot` are replaced, never changed in place: `steps` holds them.
@@ -64,13 +70,14 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
         actions = np.asarray(act(obs))
         next_obs, rewards, terminated, truncated, _ = env.step(
             actions if to_env is None else to_env(actions))
+        next_obs = as_parts(next_obs)
         steps.append((obs, actions, rewards, terminated, truncated, active, slot))
         taken += int(np.count_nonzero(active))
         done = terminated | truncated
         if done.any() or resetting.any():
             finished = np.flatnonzero(done & active)
             cut = finished[truncated[finished] & ~terminated[finished]]  # by a time limit
-            final_obs[slot[cut]] = next_obs[cut]
+            observations.set_rows(final_obs, slot[cut], next_obs, cut)
             completed += len(finished)
             # An env whose step was an autoreset now holds a fresh first observation: give
             # it the next unstarted episode, if any (and if the budget allows).
@@ -85,20 +92,24 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
             resetting = done
         obs = next_obs
 
-    obs_t, actions_t, rewards_t, terminated_t, truncated_t, kept_t, slot_t = (
-        np.stack(x) for x in zip(*steps, strict=True))
+    obs_steps, *others = zip(*steps, strict=True)
+    obs_t = observations.stack(list(obs_steps))
+    actions_t, rewards_t, terminated_t, truncated_t, kept_t, slot_t = (
+        np.stack(x) for x in others)
     done_t = terminated_t | truncated_t
-    check_env_output(obs_t, rewards_t, kept_t, final_obs[:started])
+    final_obs = observations.map_obs(lambda part: part[:started], final_obs)
+    check_env_output(obs_t, rewards_t, kept_t, final_obs)
     kept_slots = slot_t[kept_t]
     return Batch(
-        obs=obs_t[kept_t].astype(obs_dtype, copy=False),
+        obs=observations.cast(observations.map_obs(lambda part: part[kept_t], obs_t),
+                              obs_dtype),
         actions=actions_t[kept_t],
         rewards=rewards_t[kept_t].astype(np.float32),
         returns=discounted_returns(rewards_t, done_t, gamma)[kept_t],
         episode_returns=np.bincount(kept_slots, weights=rewards_t[kept_t], minlength=started),
         episode_lengths=np.bincount(kept_slots, minlength=started).astype(np.int64),
         episode=kept_slots.astype(np.int32),
-        final_obs=final_obs[:started],
+        final_obs=final_obs,
         bootstrap_discount=truncation_discounts(truncated_t & ~terminated_t, done_t,
                                                 gamma)[kept_t],
     )
@@ -113,19 +124,21 @@ class EnvFailure(RuntimeError):
     message is one line naming where and the env's error."""
 
 
-def check_env_output(obs: np.ndarray, rewards: np.ndarray, kept: np.ndarray,
-                     final_obs: np.ndarray) -> None:
+def check_env_output(obs: Obs, rewards: np.ndarray, kept: np.ndarray, final_obs: Obs) -> None:
     """Blame the env, before any update, for a non-finite reward or observation: of a kept
-    transition ([T, N, ...] arrays and the [T, N] mask of transitions in episodes), or the
-    last observation of an episode a time limit cut off (`final_obs` [K, ...])."""
-    for name, values in (("reward", rewards), ("observation", obs)):
+    transition ([T, N, ...] arrays, per part, and the [T, N] mask of transitions in
+    episodes), or the last observation of an episode a time limit cut off (`final_obs`
+    [K, ...])."""
+    for name, values in [("reward", rewards),
+                         *(("observation", part) for part in observations.arrays(obs))]:
         bad = _non_finite(values, kept)
         if bad is not None:
             _blame(name, values[bad], f"step {bad[0]} of env {bad[1]} in this round")
-    bad = _non_finite(final_obs, np.ones(len(final_obs), dtype=bool))
-    if bad is not None:
-        _blame("observation", final_obs[bad], f"the last observation of episode {bad[0]} of "
-               f"this round, where a time limit cut it off")
+    for part in observations.arrays(final_obs):
+        bad = _non_finite(part, np.ones(len(part), dtype=bool))
+        if bad is not None:
+            _blame("observation", part[bad], f"the last observation of episode {bad[0]} of "
+                   f"this round, where a time limit cut it off")
 
 
 def _non_finite(values: np.ndarray, kept: np.ndarray) -> tuple[int, ...] | None:

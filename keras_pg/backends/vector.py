@@ -16,7 +16,8 @@ from keras_pg.backends import Round, RoundInterrupted
 from keras_pg.backends.rollout import collect_episodes
 from keras_pg.config import Config, KerasPGWarning
 from keras_pg.envs.source import EnvSource
-from keras_pg.policy import Head, make_actor
+from keras_pg.observations import Obs
+from keras_pg.policy import Head, make_actor, observation_dtypes
 from keras_pg.policy.actors import ActFn
 from keras_pg.seeding import ACTION_STREAM, TRAIN_STREAM, derived_seed
 
@@ -34,7 +35,7 @@ class EpisodeCollector:
                  config: Config, part: tuple[int, ...] = ()) -> None:
         self.env, self.head, self.config, self.part = env, head, config, part
         self.actor = make_actor(model, head, config.actor)
-        self.obs_dtype = model.inputs[0].dtype
+        self.obs_dtype = observation_dtypes(model)
 
     def collect(self, round_index: int, episodes: int, should_stop: Callable[[], bool],
                 max_steps: int | None = None) -> Batch:
@@ -50,7 +51,7 @@ class EpisodeCollector:
 def _stopping(policy: ActFn, should_stop: Callable[[], bool]) -> ActFn:
     """`policy`, raising RoundInterrupted at the first step after `should_stop()` turns true."""
 
-    def act(obs: np.ndarray) -> np.ndarray:
+    def act(obs: Obs) -> np.ndarray:
         if should_stop():
             raise RoundInterrupted
         return policy(obs)

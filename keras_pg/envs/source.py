@@ -24,7 +24,9 @@ import numpy as np
 
 from keras_pg.config import Config, ConfigError, ConfigTypeError, KerasPGWarning
 from keras_pg.errors import first_line
+from serve import contract
 from serve.envs import env_module, factory_name, is_factory_name
+from serve.spaces import is_structured, observation_parts
 
 DEFAULT_TIME_LIMIT = 1000
 """Episode cap, in steps, for an env that has no time limit of its own."""
@@ -162,20 +164,68 @@ def prepare_env(env: str | Callable[..., gym.Env], config: Config
 
 def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Space) -> None:
     """Raise a one-line ConfigError unless the spaces are ones the policy supports:
-    Discrete, bounded one-dimensional Box, MultiDiscrete or MultiBinary actions; Box (any
-    shape) or Discrete observations."""
+    Discrete, bounded one-dimensional Box, MultiDiscrete or MultiBinary actions; numeric Box
+    (any shape), Discrete, MultiDiscrete or MultiBinary observations, or a Dict or Tuple of
+    them (one level: `serve.spaces.observation_parts`)."""
     problem = _action_problem(action_space)
     if problem:
         raise ConfigError(
             f"{env_id} has action space {_one_line(action_space)}; keras_pg supports Discrete "
             f"actions, bounded one-dimensional Box actions, MultiDiscrete and MultiBinary actions"
             f"{f' ({problem})' if problem != UNSUPPORTED else ''}")
-    box_obs = (isinstance(observation_space, gym.spaces.Box)
-               and np.issubdtype(observation_space.dtype, np.number))
-    if not (box_obs or isinstance(observation_space, gym.spaces.Discrete)):
+    problem = _observation_problem(observation_space)
+    if problem:
         raise ConfigError(
             f"{env_id} has observation space {_one_line(observation_space)}; keras_pg supports "
-            "numeric Box and Discrete observations")
+            f"numeric Box, Discrete, MultiDiscrete and MultiBinary observations and a Dict or "
+            f"Tuple of them{f' ({problem})' if problem != UNSUPPORTED else ''}")
+
+
+PART_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
+"""A Dict key that can name an ONNX input, a TensorFlow one and a Keras one (keras_pg's own
+layers of a part have dotted names, "one_hot.KEY": no key takes one)."""
+RESERVED_PART_NAMES = frozenset({contract.PROBS, contract.MEAN, contract.STD, contract.ACTION,
+                                 "features", "logits", "gaussian", "value", "concatenate"})
+"""The ONNX outputs' names and keras_pg's layers' undotted ones."""
+
+
+def _observation_problem(space: gym.Space) -> str | None:
+    """Why the policy cannot take observations of `space` (UNSUPPORTED for a kind of space
+    it has no input for), or None."""
+    if not is_structured(space):
+        return _part_problem(space)
+    parts = observation_parts(space)
+    if not parts:
+        return f"an empty {type(space).__name__} has nothing to observe"
+    for name, part in parts.items():
+        where = f"part {name!r}"
+        if is_structured(part):
+            return (f"{where} is a {type(part).__name__}: one level of nesting is supported; "
+                    f"flatten the inner one (gymnasium.wrappers.FlattenObservation on it)")
+        if (not PART_NAME.fullmatch(name) or name in RESERVED_PART_NAMES
+                or re.fullmatch(r"hidden_\d+", name)):
+            return (f"key {name!r} cannot name a policy input: expected letters, digits, _ "
+                    f"and -, and none of {', '.join(sorted(RESERVED_PART_NAMES))}, hidden_N")
+        problem = _part_problem(part)
+        if problem == UNSUPPORTED:
+            return (f"{where} is {_one_line(part)}, which no policy input takes: drop it "
+                    f"(gymnasium.wrappers.FilterObservation)")
+        if problem:
+            return f"{where}: {problem}"
+    return None
+
+
+def _part_problem(space: gym.Space) -> str | None:
+    """Why one part (or the whole of an unstructured observation) cannot be taken, or None."""
+    if isinstance(space, gym.spaces.Box):
+        return None if np.issubdtype(space.dtype, np.number) else \
+            f"a Box observation must be numeric, got dtype {space.dtype}"
+    if isinstance(space, gym.spaces.Discrete):
+        return None
+    if isinstance(space, gym.spaces.MultiDiscrete | gym.spaces.MultiBinary):
+        problem = _action_problem(space)  # the same rules: one dimension, from 0
+        return problem.replace("action", "observation") if problem else None
+    return UNSUPPORTED
 
 
 UNSUPPORTED = "unsupported"

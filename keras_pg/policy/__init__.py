@@ -18,7 +18,8 @@ from keras_pg.policy.model import (
     feature_network,
     load_policy,
     make_act_fn,
-    observation_normalizer,
+    observation_dtypes,
+    observation_normalizers,
     observation_spec,
 )
 from keras_pg.policy.networks import build_features, check_serializable, cnn, mlp, user_features
@@ -27,4 +28,4 @@ __all__ = ["POLICY_NAME", "VALUE_NAME", "Actor", "CategoricalHead", "GaussianHea
            "OneHot", "RunningNormalization", "StateIndependentLogStd", "build_features",
            "build_policy", "build_value", "check_serializable", "cnn", "describe_actor",
            "feature_network", "load_policy", "make_act_fn", "make_actor", "make_head", "mlp",
-           "observation_normalizer", "observation_spec", "user_features"]
+           "observation_dtypes", "observation_normalizers", "observation_spec", "user_features"]

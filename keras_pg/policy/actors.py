@@ -23,20 +23,22 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Protocol
+from typing import Protocol, cast
 
 import keras
 import numpy as np
 import tensorflow as tf
 from threadpoolctl import ThreadpoolController
 
+from keras_pg import observations
 from keras_pg.config import ConfigError
 from keras_pg.policy.heads import Head
-from keras_pg.policy.model import make_act_fn
+from keras_pg.policy.model import make_act_fn, observation_dtypes
 from keras_pg.policy.numpy_forward import NoNumpyForm, NumpyForward
 
-ActFn = Callable[[np.ndarray], np.ndarray]
-"""Maps observations [N, *obs_shape] to actions [N, ...] (unclipped: see `Head.to_env`)."""
+ActFn = Callable[[observations.Obs], np.ndarray]
+"""Maps observations [N, *obs_shape] ({part: [N, ...]} for a Dict or Tuple observation) to
+actions [N, ...] (unclipped: see `Head.to_env`)."""
 
 
 class Actor(Protocol):
@@ -66,11 +68,11 @@ class NumpyActor:
         choose = (self.head.greedy_numpy if self.greedy
                   else self.head.numpy_sampler(np.random.default_rng(seed)))
 
-        def act(obs: np.ndarray) -> np.ndarray:
+        def act(obs: observations.Obs) -> np.ndarray:  # one array: a numpy form has one input
             # Weights that diverged overflow to inf and NaN, as in TensorFlow, where the
             # update then refuses the loss: no numpy warning in the user's process.
             with np.errstate(over="ignore", invalid="ignore"):
-                return choose(forward(obs))
+                return choose(forward(cast(np.ndarray, obs)))
 
         with _blas().limit(limits=1, user_api="blas"):
             yield act
@@ -84,13 +86,13 @@ class TensorFlowActor:
     def __init__(self, model: keras.Model, head: Head, greedy: bool = False,
                  reason: str = "") -> None:
         self.act = make_act_fn(model, head, greedy=greedy)
-        self.dtype, self.description = model.inputs[0].dtype, _description(reason)
+        self.dtypes, self.description = observation_dtypes(model), _description(reason)
 
     @contextmanager
     def round(self, seed: int) -> Iterator[ActFn]:
-        act, dtype = self.act, self.dtype
+        act, dtypes = self.act, self.dtypes
         step = iter(range(1 << 62))
-        yield lambda obs: act(tf.constant(obs, dtype=dtype),
+        yield lambda obs: act(observations.cast(obs, dtypes),
                               tf.constant([seed, next(step)], dtype=tf.int64)).numpy()
 
 

@@ -45,6 +45,10 @@ class CategoricalHead:
         log_probs = tf.nn.log_softmax(logits)
         return tf.gather(log_probs, tf.cast(actions, tf.int32), axis=1, batch_dims=1)
 
+    def probs(self, logits: tf.Tensor) -> tf.Tensor:
+        """The action probabilities, float [B, A]."""
+        return tf.nn.softmax(logits, axis=-1)
+
     def entropy(self, logits: tf.Tensor) -> tf.Tensor:
         """Entropy in nats, float [B]."""
         log_probs = tf.nn.log_softmax(logits)
@@ -175,6 +179,11 @@ class MultiCategoricalHead:
         """Each branch's log-probabilities, [B, nvec[i]]."""
         return [tf.nn.log_softmax(part) for part in tf.split(logits, list(self.nvec), axis=-1)]
 
+    def probs(self, logits: tf.Tensor) -> tf.Tensor:
+        """Each branch's probabilities side by side, float [B, sum(nvec)]."""
+        return tf.concat([tf.nn.softmax(part, axis=-1)
+                          for part in tf.split(logits, list(self.nvec), axis=-1)], axis=-1)
+
     def log_prob(self, logits: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
         """sum_i log pi_i(a_i | s): float [B] from logits [B, sum(nvec)], actions [B, k]."""
         actions = tf.cast(actions, tf.int32)
@@ -235,6 +244,10 @@ class BernoulliHead:
     @property
     def params_size(self) -> int:
         return self.num_bits
+
+    def probs(self, logits: tf.Tensor) -> tf.Tensor:
+        """Each bit's P(1) = sigmoid(l_i), float [B, n]."""
+        return tf.sigmoid(logits)
 
     def log_prob(self, logits: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
         """sum_i a_i l_i - softplus(l_i) (= log sigmoid(+-l_i)): float [B] from logits

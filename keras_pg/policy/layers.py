@@ -90,6 +90,27 @@ class OneHot(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_pg")
+class MultiOneHot(keras.layers.Layer):
+    """A MultiDiscrete observation (float [B, k], value i in 0..nvec[i]-1) -> the one-hots of
+    its values side by side, float [B, sum(nvec)]."""
+
+    def __init__(self, nvec: list[int] | tuple[int, ...], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.nvec = [int(n) for n in nvec]
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        values = ops.cast(x, "int32")
+        return ops.concatenate([ops.one_hot(values[:, i], n) for i, n in enumerate(self.nvec)],
+                               axis=-1)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (input_shape[0], sum(self.nvec))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "nvec": self.nvec}
+
+
+@keras.saving.register_keras_serializable(package="keras_pg")
 class StateIndependentLogStd(keras.layers.Layer):
     """Appends a trainable log-std vector that does not depend on the state to the mean:
     mean [B, d] -> [B, 2d] = [mean, log_std] (the parameters of a diagonal Gaussian)."""

@@ -1,48 +1,103 @@
 """The policy network: preprocessing, features and the head's output layer.
 
-The Keras model maps observations to the parameters of an action distribution: categorical
-logits [B, n] for a Discrete action space, [mean, log_std] [B, 2d] of a diagonal Gaussian for
-a Box one. It is built from three parts: the preprocessing of the observation (one-hot,
-image scaling, running normalization), a feature network (`networks.py`: built in or the
-user's own) and the head's output layer. Everything the loop does with those parameters --
-sampling, log-probabilities, entropy, the greedy action, what the environment receives --
-goes through a head object.
+The Keras model maps observations to the parameters of an action distribution (heads.py:
+categorical logits [B, n] for a Discrete action space, [mean, log_std] [B, 2d] of a diagonal
+Gaussian for a Box one, ...). It is built from three parts: the preprocessing of the
+observation (one-hot, image scaling, running normalization), a feature network
+(`networks.py`: built in or the user's own) and the head's output layer. Everything the loop
+does with those parameters -- sampling, log-probabilities, entropy, the greedy action, what
+the environment receives -- goes through a head object.
+
+A Dict or Tuple observation space (`serve.spaces.observation_parts`) gives a model with one
+input per part, a dict {part name: tensor}: each part is preprocessed on its own, and the
+feature network takes the dict of preprocessed parts. Keras names each input after its part
+(its other layers of a part "LAYER.PART": `keras_pg.envs.check_spaces` keeps keys undotted).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeAlias
 
 import gymnasium as gym
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_pg.errors import first_line
 from keras_pg.policy.heads import Head, make_head
-from keras_pg.policy.layers import OneHot, RunningNormalization, StateIndependentLogStd
+from keras_pg.policy.layers import (
+    MultiOneHot,
+    OneHot,
+    RunningNormalization,
+    StateIndependentLogStd,
+)
 from keras_pg.policy.networks import fresh_copy
 from keras_pg.run.run_dir import RunDirError
-from serve.spaces import is_image_space, observation_dtype, observation_shape
+from serve import contract
+from serve.spaces import (
+    is_image_space,
+    is_structured,
+    observation_dtype,
+    observation_parts,
+    observation_shape,
+)
 
 POLICY_NAME = "keras_pg_policy"
 VALUE_NAME = "keras_pg_value"
+NORMALIZER_NAME = "obs_normalization"  # of an unstructured observation; a part's: + ".NAME"
+Inputs: TypeAlias = keras.KerasTensor | dict[str, keras.KerasTensor]
+"""A model's input: one tensor, or one per part of a Dict or Tuple observation."""
 
 
-def observation_input(observation_space: gym.Space) -> keras.KerasTensor:
-    """The policy's input: float32 [B] (Discrete), uint8 [B, H, W, C] (images, see
-    `serve.spaces.is_image_space`) or float32 [B, *obs_shape] (other Boxes)."""
-    return keras.Input(shape=observation_shape(observation_space),
-                       dtype=observation_dtype(observation_space), name="obs")
+def observation_input(observation_space: gym.Space) -> Inputs:
+    """The policy's input per part: float32 [B] (Discrete), uint8 [B, H, W, C] (images, see
+    `serve.spaces.is_image_space`) or float32 [B, *shape] (Box, MultiDiscrete, MultiBinary);
+    one tensor named "obs", or a dict {part: tensor named after the part} for a structured
+    space."""
+    if not is_structured(observation_space):
+        return _part_input(observation_space, contract.INPUT)
+    return {name: _part_input(part, name)
+            for name, part in observation_parts(observation_space).items()}
 
 
-def _preprocess(obs: keras.KerasTensor, observation_space: gym.Space,
-                normalizer: RunningNormalization | None) -> keras.KerasTensor:
-    """One-hot (Discrete), scaling to [0, 1] (images), or normalization (other Boxes, if on)."""
-    if isinstance(observation_space, gym.spaces.Discrete):
-        return OneHot(int(observation_space.n), int(observation_space.start), name="one_hot")(obs)
-    if is_image_space(observation_space):
-        return keras.layers.Rescaling(1.0 / 255.0, name="scale_to_unit")(obs)
-    return normalizer(obs) if normalizer is not None else obs
+def _part_input(space: gym.Space, name: str) -> keras.KerasTensor:
+    return keras.Input(shape=observation_shape(space), dtype=observation_dtype(space), name=name)
+
+
+def make_normalizers(observation_space: gym.Space, normalize_obs: bool
+                     ) -> dict[str, RunningNormalization]:
+    """{part: its RunningNormalization} for the non-image Box parts, with `normalize_obs`
+    (images are never normalized: their scale is known; nor are one-hot values)."""
+    if not normalize_obs:
+        return {}
+    structured = is_structured(observation_space)
+    return {name: RunningNormalization(name=f"{NORMALIZER_NAME}.{name}" if structured
+                                       else NORMALIZER_NAME)
+            for name, part in observation_parts(observation_space).items()
+            if isinstance(part, gym.spaces.Box) and not is_image_space(part)}
+
+
+def _preprocess(obs: Inputs, observation_space: gym.Space,
+                normalizers: dict[str, RunningNormalization]) -> Inputs:
+    """Each part preprocessed: one-hot (Discrete, MultiDiscrete), scaling to [0, 1] (images),
+    normalization (other Boxes, with a normalizer), as it is otherwise (MultiBinary)."""
+    if not isinstance(obs, dict):
+        return _preprocess_part(obs, observation_space, normalizers.get(contract.INPUT), "")
+    parts = observation_parts(observation_space)
+    return {name: _preprocess_part(x, parts[name], normalizers.get(name), f".{name}")
+            for name, x in obs.items()}
+
+
+def _preprocess_part(x: keras.KerasTensor, space: gym.Space,
+                     normalizer: RunningNormalization | None, suffix: str) -> keras.KerasTensor:
+    if isinstance(space, gym.spaces.Discrete):
+        return OneHot(int(space.n), int(space.start), name=f"one_hot{suffix}")(x)
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return MultiOneHot([int(n) for n in space.nvec], name=f"one_hot{suffix}")(x)
+    if is_image_space(space):
+        return keras.layers.Rescaling(1.0 / 255.0, name=f"scale_to_unit{suffix}")(x)
+    return normalizer(x) if normalizer is not None else x
 
 
 def build_policy(observation_space: gym.Space, action_space: gym.Space,
@@ -57,11 +112,9 @@ def build_policy(observation_space: gym.Space, action_space: gym.Space,
     [mean, log_std] [B, 2d] (Box actions).
     """
     head = make_head(action_space)
-    normalize = normalize_obs and not is_image_space(observation_space) and isinstance(
-        observation_space, gym.spaces.Box)
-    normalizer = RunningNormalization(name="obs_normalization") if normalize else None
     obs = observation_input(observation_space)
-    x = features(_preprocess(obs, observation_space, normalizer))
+    x = features(_preprocess(obs, observation_space,
+                             make_normalizers(observation_space, normalize_obs)))
     if head.kind == "gaussian":
         mean = keras.layers.Dense(head.action_dim, name="mean",
                                   kernel_initializer=keras.initializers.Orthogonal(0.01))(x)
@@ -73,9 +126,9 @@ def build_policy(observation_space: gym.Space, action_space: gym.Space,
 
 def build_value(observation_space: gym.Space, policy: keras.Model) -> keras.Model:
     """State-value network obs -> V(s) [B]: the policy's preprocessing (sharing its
-    observation normalizer) and a fresh copy of its feature network."""
+    observation normalizers) and a fresh copy of its feature network."""
     obs = observation_input(observation_space)
-    x = _preprocess(obs, observation_space, observation_normalizer(policy))
+    x = _preprocess(obs, observation_space, observation_normalizers(policy))
     x = fresh_copy(feature_network(policy))(x)
     value = keras.layers.Dense(1, name="value")(x)
     return keras.Model(obs, keras.layers.Reshape(())(value), name=VALUE_NAME)
@@ -86,10 +139,11 @@ def feature_network(policy: keras.Model) -> keras.Model:
     return next(layer for layer in policy.layers if isinstance(layer, keras.Model))
 
 
-def observation_normalizer(model: keras.Model) -> RunningNormalization | None:
-    """The model's RunningNormalization layer, if it has one."""
-    return next((layer for layer in model.layers if isinstance(layer, RunningNormalization)),
-                None)
+def observation_normalizers(model: keras.Model) -> dict[str, RunningNormalization]:
+    """{part: the model's RunningNormalization layer of it} ("obs" for an unstructured
+    observation), for the parts it normalizes."""
+    return {layer.name.partition(".")[2] or contract.INPUT: layer for layer in model.layers
+            if isinstance(layer, RunningNormalization)}
 
 
 def has_convolutions(model: keras.Model) -> bool:
@@ -131,6 +185,21 @@ def load_policy(path: Path) -> keras.Model:
         raise RunDirError(f"cannot load {path}: {first_line(exc)}") from None
 
 
-def observation_spec(model: keras.Model, name: str | None = None) -> tf.TensorSpec:
-    """[None, *obs_shape] with the model input's dtype (float32, or uint8 for images)."""
+ObservationSpec: TypeAlias = tf.TensorSpec | dict[str, tf.TensorSpec]
+
+
+def observation_spec(model: keras.Model, name: str | None = None) -> ObservationSpec:
+    """[None, *obs_shape] with the model input's dtype (float32, or uint8 for images), named
+    `name`; for a model of a structured observation, {part: its spec named after the part}
+    (the names of the exported ONNX inputs)."""
+    if isinstance(model.input, dict):
+        return {part: tf.TensorSpec([None, *x.shape[1:]], x.dtype, name=part)
+                for part, x in model.input.items()}
     return tf.TensorSpec([None, *model.input_shape[1:]], model.inputs[0].dtype, name=name)
+
+
+def observation_dtypes(model: keras.Model) -> np.dtype | dict[str, np.dtype]:
+    """The dtype the model takes observations in, per part for a structured observation."""
+    if isinstance(model.input, dict):
+        return {part: np.dtype(x.dtype) for part, x in model.input.items()}
+    return np.dtype(model.inputs[0].dtype)

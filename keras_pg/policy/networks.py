@@ -6,8 +6,15 @@ built in or the user's own -- sees float32 [batch, *preprocessed_shape] and retu
 [batch, features]:
 
     Discrete(n) observations        -> (n,)        one-hot
+    MultiDiscrete(nvec)             -> (sum(nvec),) one-hots side by side
+    MultiBinary(n)                  -> (n,)        as they are
     Box observations of any shape   -> obs_shape   normalized (optional) but not flattened
     (H, W, C) uint8 image Box       -> (H, W, C)   scaled to [0, 1]
+
+For a Dict or Tuple observation the network takes {part: its preprocessed tensor}; the
+built-in one (`combined`, Stable-Baselines3's CombinedExtractor in form) runs the CNN's
+convolutions over each image part, flattens the others, concatenates them, then applies its
+Dense layers.
 
 With `precision="bfloat16"` the built-in networks compute in bfloat16 (Keras's
 "mixed_bfloat16" policy: float32 weights, bfloat16 matmuls and convolutions); the head behind
@@ -24,18 +31,30 @@ import keras
 
 from keras_pg.config import ConfigError, ConfigTypeError
 from keras_pg.errors import first_line
-from serve.spaces import is_image_space
+from serve.spaces import is_image_space, is_structured, observation_parts
 
 FEATURES_NAME = "features"
 NATURE_MIN_SIDE = 36  # the smallest side the Nature CNN's 8/4, 4/2, 3/1 convolutions fit
 
 
 def preprocessed_shape(observation_space: gym.Space) -> tuple[int, ...]:
-    """The shape (without batch) that a feature network receives."""
+    """The shape (without batch) that a feature network receives for one part."""
     if isinstance(observation_space, gym.spaces.Discrete):
         return (int(observation_space.n),)
-    box = cast(gym.spaces.Box, observation_space)  # check_spaces admits Discrete and Box only
-    return tuple(int(d) for d in box.shape)
+    if isinstance(observation_space, gym.spaces.MultiDiscrete):
+        return (int(observation_space.nvec.sum()),)
+    return tuple(int(d) for d in cast(tuple[int, ...], observation_space.shape))
+
+
+PreprocessedShape = tuple[int, ...] | dict[str, tuple[int, ...]]
+
+
+def preprocessed_shapes(observation_space: gym.Space) -> PreprocessedShape:
+    """`preprocessed_shape` of an unstructured space, or {part: its shape}."""
+    if not is_structured(observation_space):
+        return preprocessed_shape(observation_space)
+    return {name: preprocessed_shape(part)
+            for name, part in observation_parts(observation_space).items()}
 
 
 def dtype_policy(precision: str) -> str:
@@ -48,10 +67,7 @@ def mlp(input_shape: tuple[int, ...], hidden: tuple[int, ...],
     """Flatten (rank > 1), then Dense(width, relu) per entry of `hidden`."""
     inputs = keras.Input(input_shape, name="preprocessed_obs")
     x = keras.layers.Flatten(name="flatten")(inputs) if len(input_shape) > 1 else inputs
-    dtype = dtype_policy(precision)
-    for i, width in enumerate(hidden):
-        x = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}", dtype=dtype)(x)
-    return keras.Model(inputs, x, name=FEATURES_NAME)
+    return keras.Model(inputs, _dense(x, hidden, precision), name=FEATURES_NAME)
 
 
 def cnn(input_shape: tuple[int, ...], hidden: tuple[int, ...],
@@ -65,52 +81,94 @@ def cnn(input_shape: tuple[int, ...], hidden: tuple[int, ...],
     """
     if len(input_shape) != 3:
         raise ConfigError(f"network cnn needs (H, W, C) observations; got shape {input_shape}")
-    if min(input_shape[:2]) >= NATURE_MIN_SIDE:
+    inputs = keras.Input(input_shape, name="preprocessed_obs")
+    x = keras.layers.Flatten(name="flatten")(_convolutions(inputs, precision))
+    return keras.Model(inputs, _dense(x, hidden, precision), name=FEATURES_NAME)
+
+
+def _convolutions(x: keras.KerasTensor, precision: str, suffix: str = "") -> keras.KerasTensor:
+    """The CNN's convolutions (see `cnn`) over x [B, H, W, C]."""
+    if min(x.shape[1:3]) >= NATURE_MIN_SIDE:
         convolutions = [(32, 8, 4, "valid"), (64, 4, 2, "valid"), (64, 3, 1, "valid")]
     else:
         convolutions = [(32, 3, 1, "same"), (64, 3, 2, "same"), (64, 3, 2, "same")]
-    inputs = keras.Input(input_shape, name="preprocessed_obs")
-    x, dtype = inputs, dtype_policy(precision)
     for i, (filters, size, stride, padding) in enumerate(convolutions):
         x = keras.layers.Conv2D(filters, size, stride, padding, activation="relu",
-                                name=f"conv_{i}", dtype=dtype)(x)
-    x = keras.layers.Flatten(name="flatten")(x)
+                                name=f"conv_{i}{suffix}", dtype=dtype_policy(precision))(x)
+    return x
+
+
+def _dense(x: keras.KerasTensor, hidden: tuple[int, ...], precision: str) -> keras.KerasTensor:
     for i, width in enumerate(hidden):
-        x = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}", dtype=dtype)(x)
-    return keras.Model(inputs, x, name=FEATURES_NAME)
+        x = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}",
+                               dtype=dtype_policy(precision))(x)
+    return x
+
+
+def combined(shapes: dict[str, tuple[int, ...]], images: set[str], hidden: tuple[int, ...],
+             precision: str = "float32") -> keras.Model:
+    """{part: [B, *shape]} -> [B, hidden[-1]]: the CNN's convolutions over each part in
+    `images`, every part flattened, concatenated in the parts' order, then Dense(width, relu)
+    per entry of `hidden`."""
+    inputs = {name: keras.Input(shape, name=name) for name, shape in shapes.items()}
+    branches = []
+    for name, x in inputs.items():
+        if name in images:
+            x = _convolutions(x, precision, f".{name}")
+        branches.append(keras.layers.Flatten(name=f"flatten.{name}")(x) if len(x.shape) > 2
+                        else x)
+    x = (keras.layers.Concatenate(name="concatenate")(branches) if len(branches) > 1
+         else branches[0])
+    return keras.Model(inputs, _dense(x, hidden, precision), name=FEATURES_NAME)
 
 
 def network_kind(network: str, observation_space: gym.Space) -> str:
-    """"mlp" or "cnn": `auto` picks the CNN for (H, W, C) uint8 images."""
+    """"mlp" or "cnn": `auto` picks the CNN for (H, W, C) uint8 images, and for a structured
+    observation with an image part (whose other parts are flattened)."""
     if network == "auto":
-        return "cnn" if is_image_space(observation_space) else "mlp"
+        parts = observation_parts(observation_space).values()
+        return "cnn" if any(is_image_space(part) for part in parts) else "mlp"
     return network
 
 
 def build_features(network: str, observation_space: gym.Space, hidden: tuple[int, ...],
                    precision: str = "float32") -> keras.Model:
     """The built-in feature network named by `network` (auto, mlp or cnn), computing in
-    `precision` (float32 or bfloat16)."""
-    shape = preprocessed_shape(observation_space)
-    build = cnn if network_kind(network, observation_space) == "cnn" else mlp
-    return build(shape, hidden, precision)
+    `precision` (float32 or bfloat16); `combined` for a structured observation (cnn: with
+    convolutions over its image parts, which it must have)."""
+    kind = network_kind(network, observation_space)
+    shapes = preprocessed_shapes(observation_space)
+    if isinstance(shapes, dict):
+        parts = observation_parts(observation_space)
+        images = {name for name, part in parts.items() if is_image_space(part)}
+        if kind == "cnn" and not images:
+            raise ConfigError(f"network cnn needs an (H, W, C) uint8 image part; the "
+                              f"observation's parts are {', '.join(parts)}")
+        return combined(shapes, images if kind == "cnn" else set(), hidden, precision)
+    return (cnn if kind == "cnn" else mlp)(shapes, hidden, precision)
 
 
 def user_features(policy: keras.Model | Callable[[gym.Space], keras.Model],
                   observation_space: gym.Space) -> keras.Model:
     """The user's `policy=` argument (a keras.Model, or a function of the observation space
-    that returns one) as a feature network, checked against the observation space."""
+    that returns one) as a feature network, checked against the observation space. For a
+    structured observation it takes {part: preprocessed tensor} (`preprocessed_shapes`)."""
     if not isinstance(policy, keras.Model) and callable(policy):
         policy = policy(observation_space)
     if not isinstance(policy, keras.Model):
         raise ConfigTypeError(f"policy must be a keras.Model or a function (observation_space) "
                               f"-> keras.Model; got {type(policy).__name__}")
-    expected = preprocessed_shape(observation_space)
-    declared = _declared_input_shape(policy)
-    if declared is not None and not _compatible(declared, expected):
-        raise ConfigError(f"the policy network takes inputs of shape {declared}; observations "
-                          f"from {observation_space} are {expected} after preprocessing")
-    probe = keras.Input(expected)
+    expected = preprocessed_shapes(observation_space)
+    probe: keras.KerasTensor | dict[str, keras.KerasTensor]
+    if isinstance(expected, dict):
+        probe = {name: keras.Input(shape, name=name) for name, shape in expected.items()}
+    else:
+        declared = _declared_input_shape(policy)
+        if declared is not None and not _compatible(declared, expected):
+            raise ConfigError(f"the policy network takes inputs of shape {declared}; "
+                              f"observations from {observation_space} are {expected} after "
+                              f"preprocessing")
+        probe = keras.Input(expected)
     try:
         features = policy(probe)
     except Exception as exc:  # the user's network: whatever its call raises
@@ -120,7 +178,8 @@ def user_features(policy: keras.Model | Callable[[gym.Space], keras.Model],
     if not isinstance(features, keras.KerasTensor) or len(features.shape) != 2:
         got = getattr(features, "shape", type(features).__name__)
         raise ConfigError(f"the policy network must return a feature vector [batch, "
-                          f"features]; it returns {got} for inputs {(None, *expected)}")
+                          f"features]; it returns {got} for inputs "
+                          f"{(None, *expected) if isinstance(expected, tuple) else expected}")
     return policy
 
 

@@ -11,7 +11,8 @@
       updates.csv          one row per update (UpdateRow)
       evals.csv            one row per greedy evaluation during training (EvalRow; eval_every)
       model.keras          the policy (keras.models.load_model after `import keras_pg`)
-      observations.npy     up to 1,000 observations of the last rounds (export verifies on them)
+      observations.npy     up to 1,000 observations of the last rounds (export verifies on them);
+                           observations.npz, one array per part, for a Dict or Tuple space
       learning_curve.png   episode return, its 10-episode moving average, the solve threshold
       summary.json         the run's outcome (see Trainer.summary)
       tb/                  TensorBoard event files (tensorboard.py)
@@ -40,6 +41,7 @@ from keras_pg.run.files import RunDirError
 CONFIG = "config.json"
 SPACES = "spaces.json"
 OBSERVATIONS = "observations.npy"
+PART_OBSERVATIONS = "observations.npz"  # {part: [n, ...]}, of a Dict or Tuple observation
 CHECKPOINT = "checkpoint.npz"
 PREVIOUS_CHECKPOINT = "checkpoint.prev.npz"
 LOCK = ".lock"
@@ -204,19 +206,27 @@ class RunDir:
         """model.keras, from a keras.Model."""
         files.atomic_write(self.path / MODEL, lambda tmp: model.save(tmp))
 
-    def read_observations(self) -> np.ndarray | None:
-        """observations.npy, [n, *obs_shape], or None if the run kept none."""
-        path = self.path / OBSERVATIONS
-        if not path.exists():
-            return None
-        try:
-            return np.load(path)
-        except Exception as exc:  # numpy raises many types for a file it cannot read
-            raise RunDirError(f"{path} is not a readable .npy file: {first_line(exc)}"
-                              ) from None
+    def read_observations(self) -> np.ndarray | dict[str, np.ndarray] | None:
+        """observations.npy, [n, *obs_shape], or observations.npz, {part: [n, ...]}; None if
+        the run kept none."""
+        for name in (OBSERVATIONS, PART_OBSERVATIONS):
+            path = self.path / name
+            if path.exists():
+                try:
+                    return _load_observations(path)
+                except Exception as exc:  # numpy raises many types for a file it cannot read
+                    raise RunDirError(f"{path} is not a readable {path.suffix} file: "
+                                      f"{first_line(exc)}") from None
+        return None
 
-    def write_observations(self, observations: np.ndarray) -> None:
-        files.atomic_write(self.path / OBSERVATIONS, lambda tmp: np.save(tmp, observations))
+    def write_observations(self, observations: np.ndarray | dict[str, np.ndarray]) -> None:
+        """observations.npy of an array, observations.npz of {part: array}."""
+        if isinstance(observations, dict):
+            files.atomic_write(self.path / PART_OBSERVATIONS,
+                               lambda tmp: _save_parts(tmp, observations))
+        else:
+            files.atomic_write(self.path / OBSERVATIONS,
+                               lambda tmp: np.save(tmp, observations))
 
     # -- the directory -----------------------------------------------------------------------
     def check_new(self) -> RunDir:
@@ -246,3 +256,15 @@ class RunDir:
             raise RunDirError(f"cannot create run directory {self.path}: {exc.strerror}"
                               ) from None
         return self
+
+
+def _load_observations(path: Path) -> np.ndarray | dict[str, np.ndarray]:
+    if path.name == OBSERVATIONS:
+        return np.load(path, allow_pickle=False)
+    with np.load(path, allow_pickle=False) as parts:
+        return {name: parts[name] for name in parts.files}
+
+
+def _save_parts(path: Path, parts: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as file:  # a file object: np.savez would add .npz to a path
+        np.savez(file, **parts)  # type: ignore[arg-type]

@@ -53,16 +53,22 @@ class TensorBoardLog(keras.callbacks.Callback):
     Args:
         logdir: RUN_DIR/tb.
         hparams: the run's config as a flat dict of numbers, strings and bools.
-        observations: returns the latest observations [n, *obs_shape] (or None), for the
-            action histograms.
+        observations: returns the latest observations [n, *obs_shape] ({part: [n, ...]} for
+            a Dict or Tuple observation), or None, for the action histograms.
+        probabilities: the policy's output [n, P] -> its action probabilities [n, P] (per
+            action, each branch's side by side, or each bit's P(1)); None for a Gaussian
+            policy, whose histograms are its means and log-stds.
         histogram_every: updates between histograms (0: none).
     """
 
     def __init__(self, logdir: Path, hparams: dict[str, float | int | str | bool],
-                 observations: Callable[[], np.ndarray | None], histogram_every: int = 10) -> None:
+                 observations: Callable[[], Any],
+                 probabilities: Callable[[tf.Tensor], tf.Tensor] | None,
+                 histogram_every: int = 10) -> None:
         super().__init__()
         self.logdir, self.hparams = Path(logdir), hparams
         self.observations, self.histogram_every = observations, histogram_every
+        self.probabilities = probabilities
         self._writer: tf.summary.SummaryWriter | None = None
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
@@ -98,14 +104,15 @@ class TensorBoardLog(keras.callbacks.Callback):
     def _histograms(self) -> None:
         observations = self.observations()
         if observations is not None:
-            params = self.model(observations, training=False).numpy()
-            if _is_gaussian(self.model):
+            params = self.model(observations, training=False)
+            if self.probabilities is None:
+                params = params.numpy()
                 dim = params.shape[1] // 2
                 for i in range(dim):
                     tf.summary.histogram(f"actions/mean_{i}", params[:, i])
                 tf.summary.histogram("actions/log_std", params[0, dim:])
             else:
-                probs = tf.nn.softmax(params).numpy()
+                probs = self.probabilities(params).numpy()
                 for action in range(probs.shape[1]):
                     tf.summary.histogram(f"actions/prob_{action}", probs[:, action])
         for weight in self.model.weights:
@@ -138,9 +145,6 @@ def writing(logdir: Path) -> Iterator[None]:
         code = errno.EACCES if isinstance(exc, tf.errors.PermissionDeniedError) else errno.EIO
         raise OSError(code, reason, str(logdir)) from None
 
-
-def _is_gaussian(model: keras.Model) -> bool:
-    return any(layer.name == "gaussian" for layer in model.layers)
 
 
 def hparams(config: dict[str, Any]) -> dict[str, float | int | str | bool]:

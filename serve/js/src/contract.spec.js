@@ -24,7 +24,11 @@ export default /** @type {const} */ ({
     ],
     "observation_spaces": [
       "Box",
-      "Discrete"
+      "Discrete",
+      "MultiDiscrete",
+      "MultiBinary",
+      "Dict",
+      "Tuple"
     ],
     "dtype": "float32",
     "image_dtype": "uint8",
@@ -34,9 +38,14 @@ export default /** @type {const} */ ({
       "rank": 3
     },
     "since": {
-      "image_dtype": 2
+      "image_dtype": 2,
+      "parts": 4
     },
-    "description": "raw observations (`[batch]` for a Discrete observation space); `batch` is dynamic. uint8 when the observation space is a Box of dtype uint8 and shape (H, W, C): raw frames, which the graph scales to [0, 1]"
+    "description": "raw observations (`[batch]` for a Discrete observation space, `[batch, k]` for a MultiDiscrete or MultiBinary one); `batch` is dynamic. uint8 when the observation space is a Box of dtype uint8 and shape (H, W, C): raw frames, which the graph scales to [0, 1]. A Dict or Tuple observation space (since 4) has no `obs` input but one input per part, named after the part (a Dict's key, a Tuple's position `0`, `1`, ...), each with its part's dtype and shape by the same rules",
+    "structured": [
+      "Dict",
+      "Tuple"
+    ]
   },
   "policy_kinds": {
     "categorical": {
@@ -214,7 +223,7 @@ export default /** @type {const} */ ({
       "since": 1,
       "required": true,
       "example": "{\"type\": \"Box\", \"shape\": [4], \"dtype\": \"float32\", \"low\": [...], \"high\": [...]}",
-      "description": "a Box (unbounded entries are `\"inf\"` / `\"-inf\"`) or `{\"type\": \"Discrete\", \"n\": 16, \"start\": 0}`"
+      "description": "a Box (unbounded entries are `\"inf\"` / `\"-inf\"`), `{\"type\": \"Discrete\", \"n\": 16, \"start\": 0}`, a MultiDiscrete or MultiBinary space, or (since 4) `{\"type\": \"Dict\", \"spaces\": {\"direction\": {...}, \"image\": {...}}}` or `{\"type\": \"Tuple\", \"spaces\": [{...}, ...]}` of those, whose parts are the inputs"
     },
     {
       "const": "ACTION_SPACE_KEY",
@@ -277,7 +286,7 @@ export default /** @type {const} */ ({
     "1": "the input is always float32; no env_kwargs or max_episode_steps (read as {} and null)",
     "2": "version 1 plus the uint8 image input and the keys env_kwargs and max_episode_steps",
     "3": "version 2 plus the key quantization (null, or how an int8 artifact was quantized); the graph is unchanged",
-    "4": "version 3 plus the policy kinds multi_categorical (MultiDiscrete actions) and bernoulli (MultiBinary actions), whose `action` is int64 [batch, branches]"
+    "4": "version 3 plus the policy kinds multi_categorical (MultiDiscrete actions) and bernoulli (MultiBinary actions), whose `action` is int64 [batch, branches]; MultiDiscrete and MultiBinary observations; Dict and Tuple observations, one input per part"
   },
   "action_branches": {
     "MultiDiscrete": "len(nvec)",

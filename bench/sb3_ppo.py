@@ -1,8 +1,8 @@
-"""The SB3 PPO peer (issue #23): Stable-Baselines3 PPO with rl-zoo3's tuned settings.
+"""The SB3 PPO peer (issues #23, #24): Stable-Baselines3 PPO with rl-zoo3's tuned settings.
 
     bench/.venv-peers/bin/python bench/sb3_ppo.py --env LunarLander-v3 --seed S
         [--max-steps 2000000] [--threshold 200] [--eval-episodes 100] [--eval-seed 10000]
-        [--threads 1]
+        [--threads 1] [--returns]
 
 Runs in the peer venv (bench/requirements-peers.txt: stable-baselines3, torch's CPU build,
 Box2D and pygame for gymnasium's box2d envs) and prints ONE JSON line on stdout, nothing else:
@@ -42,6 +42,18 @@ that solves ends learn() mid-rollout, before that rollout is used for an update.
 train_wall_s is time.perf_counter() around model.learn() (building the model and the envs,
 and the imports, are outside it).
 
+MiniGridDict-Empty-5x5-v0 (bench/minigrid_envs.py: MiniGrid-Empty-5x5-v0 observing
+{"direction", "image"}, the mission text dropped): rl-zoo3's `minigrid-defaults` entry
+(MiniGrid-Empty-Random-5x5-v0 and the other MiniGrid ids) -- n_envs 8, n_steps 128,
+batch_size 64, gae_lambda 0.95, gamma 0.99, n_epochs 10, ent_coef 0.0, learning_rate 2.5e-4,
+clip_range 0.2 -- with policy 'MultiInputPolicy' on the Dict observation instead of the zoo's
+FlatObsWrapper and MlpPolicy, and no VecNormalize (the zoo's `normalize: true` is for the flat
+vector). SB3's CombinedExtractor gives an image part its NatureCNN, whose 8x8/4 convolution
+cannot take MiniGrid's 7x7 view; `SmallImageExtractor` is CombinedExtractor with the CNN
+keras_pg's built-in network uses at that size (32 3x3/1, 64 3x3/2, 64 3x3/2, "same", ReLU)
+for image parts, the other parts flattened (SB3 one-hot encodes the Discrete direction), so
+both libraries see the same observation through the same kind of network.
+
 Evaluation: the policy at the stop, greedy (deterministic=True: the most likely action),
 on --eval-episodes fresh envs, episode i reset with seed eval_seed + i (unseen in training,
 whose envs are seeded S .. S+15 once), all stepped together in one batch until each ends
@@ -57,8 +69,22 @@ import json
 import time
 
 ZOO_VERSION = "2.9.2"
-# rl-zoo3 hyperparams/ppo.yml (rl-zoo3 2.9.2), entry LunarLander-v3, verbatim.
+# rl-zoo3 hyperparams/ppo.yml (rl-zoo3 2.9.2), entries LunarLander-v3 verbatim, and
+# minigrid-defaults with the policy and wrappers changed as the module docstring says.
 ZOO_HYPERPARAMS = {
+    "MiniGridDict-Empty-5x5-v0": {
+        "n_envs": 8,
+        "n_timesteps": 1e5,
+        "policy": "MultiInputPolicy",
+        "n_steps": 128,
+        "batch_size": 64,
+        "gae_lambda": 0.95,
+        "gamma": 0.99,
+        "n_epochs": 10,
+        "ent_coef": 0.0,
+        "learning_rate": 2.5e-4,
+        "clip_range": 0.2,
+    },
     "LunarLander-v3": {
         "n_envs": 16,
         "n_timesteps": 1e6,
@@ -84,6 +110,8 @@ def main() -> None:
     parser.add_argument("--eval-seed", type=int, default=10_000)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch.set_num_threads (0: torch's default)")
+    parser.add_argument("--returns", action="store_true",
+                        help="also print the greedy episodes' returns (eval_returns)")
     args = parser.parse_args()
 
     import gymnasium as gym
@@ -96,6 +124,8 @@ def main() -> None:
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    if args.env.startswith("MiniGridDict"):
+        import minigrid_envs  # noqa: F401 (bench/ is this script's directory: registers it)
 
     hyper = dict(ZOO_HYPERPARAMS[args.env])
     n_envs, policy = hyper.pop("n_envs"), hyper.pop("policy")
@@ -125,6 +155,8 @@ def main() -> None:
             return True
 
     env = make_vec_env(args.env, n_envs=n_envs, seed=args.seed)
+    if policy == "MultiInputPolicy":
+        hyper["policy_kwargs"] = {"features_extractor_class": small_image_extractor()}
     model = PPO(policy, env, seed=args.seed, device="cpu", verbose=0, **hyper)
     stop = StopOnSolve()
     start = time.perf_counter()
@@ -135,13 +167,15 @@ def main() -> None:
     returns = evaluate(model, args.env, args.eval_episodes, args.eval_seed)
     settings = {
         "source": f"rl-zoo3 {ZOO_VERSION} hyperparams/ppo.yml, {args.env}; the rest SB3 defaults",
-        "n_envs": n_envs, "policy": policy, **hyper,
+        "n_envs": n_envs, "policy": policy,
+        **{key: value for key, value in hyper.items() if key != "policy_kwargs"},
         "zoo_n_timesteps": zoo_timesteps,
         "learning_rate": model.learning_rate, "clip_range": model.clip_range(1.0),
         "vf_coef": model.vf_coef, "max_grad_norm": model.max_grad_norm,
         "normalize_advantage": model.normalize_advantage,
         "net_arch": str(model.policy.net_arch),
         "activation_fn": model.policy.activation_fn.__name__,
+        "features_extractor": type(model.policy.features_extractor).__name__,
         "vec_env": type(env).__name__, "normalize": False,
         "threshold": args.threshold, "max_steps": args.max_steps,
         "torch_threads": torch.get_num_threads(),
@@ -162,6 +196,8 @@ def main() -> None:
         "versions": {"sb3": stable_baselines3.__version__, "torch": torch.__version__,
                      "gymnasium": gym.__version__},
     }
+    if args.returns:
+        result["eval_returns"] = returns
     print(json.dumps(result), flush=True)
 
 
@@ -173,12 +209,12 @@ def evaluate(model, env_id: str, episodes: int, eval_seed: int) -> list[float]:
     if episodes <= 0:
         return []
     envs = [gym.make(env_id) for _ in range(episodes)]
-    obs = np.stack([e.reset(seed=eval_seed + i)[0] for i, e in enumerate(envs)])
+    obs = [e.reset(seed=eval_seed + i)[0] for i, e in enumerate(envs)]
     returns = np.zeros(episodes)
     active = np.ones(episodes, dtype=bool)
     while active.any():
         idx = np.flatnonzero(active)
-        actions, _ = model.predict(obs[idx], deterministic=True)
+        actions, _ = model.predict(batched([obs[i] for i in idx]), deterministic=True)
         for i, action in zip(idx, actions, strict=True):
             o, r, terminated, truncated, _ = envs[i].step(action)
             obs[i] = o
@@ -188,6 +224,51 @@ def evaluate(model, env_id: str, episodes: int, eval_seed: int) -> list[float]:
     for e in envs:
         e.close()
     return returns.tolist()
+
+
+def batched(observations: list):
+    """Observations stacked into a batch: one array, or {key: array} of Dict observations."""
+    import numpy as np
+
+    if isinstance(observations[0], dict):
+        return {key: np.stack([o[key] for o in observations]) for key in observations[0]}
+    return np.stack(observations)
+
+
+def small_image_extractor() -> type:
+    """SB3's CombinedExtractor with keras_pg's small-image CNN for image parts (see the
+    module docstring), as a class for policy_kwargs' features_extractor_class."""
+    import gymnasium as gym
+    import torch
+    from stable_baselines3.common.preprocessing import get_flattened_obs_dim, is_image_space
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+
+    class SmallImageExtractor(BaseFeaturesExtractor):
+        def __init__(self, observation_space: gym.spaces.Dict) -> None:
+            super().__init__(observation_space, features_dim=1)
+            extractors, size = {}, 0
+            for key, space in observation_space.spaces.items():
+                if is_image_space(space):  # channels first: SB3 transposes images
+                    channels, height, width = space.shape
+                    extractors[key] = torch.nn.Sequential(
+                        torch.nn.Conv2d(channels, 32, 3, 1, padding=1), torch.nn.ReLU(),
+                        torch.nn.Conv2d(32, 64, 3, 2, padding=1), torch.nn.ReLU(),
+                        torch.nn.Conv2d(64, 64, 3, 2, padding=1), torch.nn.ReLU(),
+                        torch.nn.Flatten())
+                    with torch.no_grad():
+                        probe = torch.zeros(1, channels, height, width)
+                        size += extractors[key](probe).shape[1]
+                else:
+                    extractors[key] = torch.nn.Flatten()
+                    size += get_flattened_obs_dim(space)
+            self.extractors = torch.nn.ModuleDict(extractors)
+            self._features_dim = size
+
+        def forward(self, observations: dict) -> torch.Tensor:
+            return torch.cat([extractor(observations[key])
+                              for key, extractor in self.extractors.items()], dim=1)
+
+    return SmallImageExtractor
 
 
 if __name__ == "__main__":

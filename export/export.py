@@ -98,7 +98,8 @@ def export_policy(policy: PolicySource, path: str | Path | None = None, *,
 
     Verification runs on VERIFY_OBSERVATIONS observations sampled from the observation
     space and as many met by the policy: those kept from training when there are some,
-    else from rollouts in the env (skipped for an env only a Python callable can create).
+    else from rollouts in the env, the converted file acting in onnxruntime (skipped for an
+    env only a Python callable can create).
     With `quantize` ("int8"), the verified float model is quantized and compared with it on
     the same observations (export/quantize.py); the int8 model is written, with its
     "quantization" report.
@@ -131,7 +132,7 @@ def export_policy(policy: PolicySource, path: str | Path | None = None, *,
     elif config is not None and policy.env_id and not is_factory_name(policy.env_id):
         training_env(config).close()  # a one-line ExportError if it cannot be made
         observations["rollout"] = rollout_observations(
-            function, lambda: training_env(config), VERIFY_OBSERVATIONS, seed)
+            model_bytes, lambda: training_env(config), VERIFY_OBSERVATIONS, seed)
     report = verify(model_bytes, function, observations)
     if quantize is not None:
         model_bytes, report["quantization"] = quantize_model(

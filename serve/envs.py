@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 
 from serve import contract
+from serve.spaces import describe_space
 
 ENV_HINT = "pass --env ID (a gymnasium id or module:EnvId)"
 
@@ -102,30 +103,59 @@ def make_env(recipe: EnvRecipe, render_mode: str | None = None) -> gym.Env:
                          f"{ENV_HINT} and --env-kwargs JSON") from None
 
 
-def check_env_fits(env: gym.Env, recipe: EnvRecipe, observation_shape: tuple[int, ...],
+def check_env_fits(env: gym.Env, recipe: EnvRecipe,
+                   inputs: dict[str, tuple[tuple[int, ...], Any]],
                    action_space: dict[str, Any]) -> None:
-    """A one-line ValueError unless the env's observations have the policy's shape and its
-    action space is the one the policy acts in (Discrete n, or a Box of shape [d])."""
+    """A one-line ValueError unless the env's observations are the policy's `inputs` ({"obs":
+    (shape, dtype)}, or one per part of a Dict or Tuple observation: the parts and their
+    shapes) and its action space is the one the policy acts in (Discrete n, a Box of shape
+    [d], MultiDiscrete nvec, MultiBinary n; a size the policy leaves open, None, takes any)."""
     hint = "pass the env the policy was trained on with --env ID"
-    shape = tuple(env.observation_space.shape or ())
-    if shape != tuple(observation_shape):
-        raise ValueError(f"env {recipe.env_id!r} gives observations of shape {shape}, but the "
-                         f"policy takes {tuple(observation_shape)}; {hint}")
-    space = env.action_space
-    if action_space["type"] == "Discrete":
-        size = action_space["n"]
-        fits = isinstance(space, gym.spaces.Discrete) and size in (None, int(space.n))
-        wanted = f"Discrete({size})"
-    else:
-        size = action_space["shape"][0]
-        fits = isinstance(space, gym.spaces.Box) and len(space.shape) == 1 and size in (
-            None, space.shape[0])
-        wanted = f"a Box of shape ({size},)"
-    if not fits:
-        given = (f"Discrete({space.n})" if isinstance(space, gym.spaces.Discrete)
-                 else f"{type(space).__name__} of shape {space.shape}")
-        raise ValueError(f"env {recipe.env_id!r} has action space {given}, but the policy "
-                         f"acts in {wanted}; {hint}")
+    wanted = {name: tuple(shape) for name, (shape, _) in inputs.items()}
+    try:
+        given = {name: tuple(shape) for name, (shape, _)
+                 in contract.input_specs(describe_space(env.observation_space)).items()}
+    except ValueError:  # a space no keras_pg policy takes
+        given = {}
+    if given != wanted:
+        takes = (str(wanted[contract.INPUT]) if list(wanted) == [contract.INPUT]
+                 else _inputs(wanted, env))
+        raise ValueError(f"env {recipe.env_id!r} gives observations {_inputs(given, env)}, "
+                         f"but the policy takes {takes}; {hint}")
+    try:
+        acts = describe_space(env.action_space)
+    except ValueError:
+        acts = {"type": type(env.action_space).__name__}
+    if not _same_actions(acts, action_space):
+        raise ValueError(f"env {recipe.env_id!r} has action space {_actions(acts)}, but the "
+                         f"policy acts in {_actions(action_space)}; {hint}")
+
+
+def _same_actions(env: dict[str, Any], policy: dict[str, Any]) -> bool:
+    if env["type"] != policy["type"]:
+        return False
+    if env["type"] == "Box":
+        return len(env["shape"]) == 1 and policy["shape"][0] in (None, env["shape"][0])
+    key = "nvec" if env["type"] == "MultiDiscrete" else "n"
+    return policy[key] in (None, env[key])
+
+
+def _actions(space: dict[str, Any]) -> str:
+    """Discrete(2), a Box of shape (1,), MultiDiscrete([3, 4]), MultiBinary(4)."""
+    if space["type"] == "Box":
+        return f"a Box of shape {tuple(space['shape'])}"
+    if "nvec" in space or "n" in space:
+        return f"{space['type']}({space.get('nvec', space.get('n'))})"
+    return f"a {space['type']} space"
+
+
+def _inputs(shapes: dict[str, tuple[int, ...]], env: gym.Env) -> str:
+    """"of shape (4,)", per part "direction (), image (7, 7, 3)", or the env's space."""
+    if not shapes:
+        return f"of {type(env.observation_space).__name__} {env.observation_space}"
+    if list(shapes) == [contract.INPUT]:
+        return f"of shape {shapes[contract.INPUT]}"
+    return "with the parts " + ", ".join(f"{name} {shape}" for name, shape in shapes.items())
 
 
 def _reason(exc: Exception) -> str:

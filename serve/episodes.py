@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from serve import contract
 from serve.envs import check_env_fits, env_recipe, make_env
 from serve.policy import OnnxPolicy
 
@@ -54,7 +55,9 @@ def run_episodes(policy: OnnxPolicy, env_id: str | None = None, episodes: int = 
     latencies_ns: list[int] = []
     frames: list[np.ndarray] = []
     try:
-        check_env_fits(env, recipe, policy.observation_shape, policy.action_space)
+        inputs = policy.observation_parts or {
+            contract.INPUT: (policy.observation_shape, policy.observation_dtype)}
+        check_env_fits(env, recipe, inputs, policy.action_space)
         for i in range(episodes):
             obs, _ = env.reset(seed=seed + i)
             total, done = 0.0, False

@@ -108,11 +108,12 @@ class OnnxPolicy:
             self._from_caller(observation_shape, action_type)
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
-        self._one = (None if self._action_output is None or self.observation_parts is not None
-                     else _OneObservation.bind(
-                         self._session, self._input, self.observation_shape,
-                         self.observation_dtype, self._act_fetch, self._act_checked,
-                         categorical=self.kind == "categorical"))
+        inputs = ([(name, shape, dtype) for name, (shape, dtype) in self.observation_parts.items()]
+                  if self.observation_parts is not None
+                  else [(self._input, self.observation_shape, self.observation_dtype)])
+        self._one = (None if self._action_output is None else _OneObservation.bind(
+            self._session, inputs, self._act_fetch, self._act_checked,
+            categorical=self.kind == "categorical", structured=self.observation_parts is not None))
 
     def _from_contract(self, observation_shape: tuple[int, ...] | None,
                        action_type: str | None) -> None:
@@ -199,15 +200,14 @@ class OnnxPolicy:
         if deterministic and one is not None:
             # One observation -- the usual call -- goes through buffers bound to the session,
             # with the same checks in fewer steps (_OneObservation): an array of the input's
-            # dtype and shape as it is, anything else once as_batch has checked it. Batches,
-            # and another thread's call meanwhile, take the path below.
-            row: np.ndarray | None = obs
-            if type(obs) is not np.ndarray or obs.shape != one.shape or obs.dtype is not one.dtype:
-                batch, single = self._batch(obs)
-                row = batch[self._input][0] if single else None
-            if row is not None and one.acquire(False):
+            # dtype and shape as it is (a dict of them, for parts), anything else once
+            # as_batch has checked it. Batches, and another thread's call meanwhile, take the
+            # path below.
+            rows, batch, single = (self._part_rows if one.structured else self._row)(obs, one)
+            if rows is not None and one.acquire(False):
                 try:
-                    one.observation[...] = row
+                    for view, row in rows:
+                        view[...] = row
                     one.run(one.binding)
                     if not all_finite(one.floats):
                         one.raise_not_finite()
@@ -228,6 +228,31 @@ class OnnxPolicy:
         if not single:
             return actions
         return int(actions[0]) if self.kind == "categorical" else actions[0]
+
+    def _row(self, obs: Any, one: _OneObservation
+             ) -> tuple[list[tuple[np.ndarray, np.ndarray]] | None,
+                        dict[str, np.ndarray] | None, bool]:
+        """`_part_rows` of an unstructured observation: an array of the input's dtype and
+        shape as it is."""
+        if type(obs) is np.ndarray and obs.shape == one.shape and obs.dtype is one.dtype:
+            return [(one.observation, obs)], None, True
+        batch, single = self._batch(obs)
+        return ([(one.observation, batch[self._input][0])] if single else None), batch, single
+
+    def _part_rows(self, obs: Any, one: _OneObservation
+                   ) -> tuple[list[tuple[np.ndarray, np.ndarray]] | None,
+                              dict[str, np.ndarray] | None, bool]:
+        """(one's input rows and a structured observation's parts to copy into them, or None
+        for a batch; the batch when it had to be checked; whether one was given)."""
+        views = one.views
+        if (type(obs) is dict and len(obs) == len(views) and all(
+                name in views and type(part) is np.ndarray and part.shape == views[name].shape
+                and part.dtype is views[name].dtype for name, part in obs.items())):
+            return [(views[name], part) for name, part in obs.items()], None, True
+        batch, single = self._batch(obs)
+        if not single:
+            return None, batch, False
+        return [(views[name], part[0]) for name, part in batch.items()], batch, True
 
     def decide(self, obs: Any, deterministic: bool = True
                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -336,10 +361,10 @@ def _check_finite(names: list[str], values: list[np.ndarray],
 
 class _OneObservation:
     """Greedy `act` on one observation through buffers bound to the session once (onnxruntime
-    I/O binding): per call, the observation copied in, and no feed dict, output arrays or
-    separate checks to make.
+    I/O binding): per call, the observation (each part) copied in, and no feed dict, output
+    arrays or separate checks to make.
 
-    The float32 values `act` checks -- a float32 observation, and the outputs checked (the
+    The float32 values `act` checks -- the float32 inputs, and the outputs checked (the
     distribution, or a deterministic policy's action) -- are views of one buffer, so one
     all_finite over it finds any NaN or inf; only then are they looked at one by one, the
     observation first, for the error to raise. (The model has then run on a non-finite
@@ -349,50 +374,59 @@ class _OneObservation:
     busy.
     """
 
-    batch: np.ndarray
-    """The input [1, *shape]; `observation` is its one row."""
+    views: dict[str, np.ndarray]
+    """Each input's one row [*shape] (a view of its [1, *shape] buffer), by input name."""
     outputs: list[np.ndarray]
     """The outputs fetched, [1, ...] each."""
     action: Any
-    """The first output: int64 [1] (`item(0)`, a Python int) or float32 [1, d]."""
+    """The first output: int64 [1] (`item(0)`, a Python int) or [1, k], or float32 [1, d]."""
 
-    def __init__(self, session: ort.InferenceSession, input_name: str, shape: tuple[int, ...],
-                 dtype: np.dtype, outputs: list[tuple[str, np.dtype, tuple[int, ...], bool]],
-                 categorical: bool) -> None:
-        self.shape, self.dtype, self.categorical = shape, dtype, categorical
-        # (dtype, shape, checked) of the input, then of each output (name, dtype, shape, checked)
-        arrays = [(dtype, (1, *shape), dtype is FLOAT32), *(o[1:] for o in outputs)]
+    def __init__(self, session: ort.InferenceSession,
+                 inputs: list[tuple[str, tuple[int, ...], np.dtype]],
+                 outputs: list[tuple[str, np.dtype, tuple[int, ...], bool]],
+                 categorical: bool, structured: bool) -> None:
+        self.categorical, self.structured = categorical, structured
+        # (dtype, shape, checked) of each input, then of each output (name, dtype, shape,
+        # checked)
+        arrays = [*((dtype, (1, *shape), dtype is FLOAT32) for _, shape, dtype in inputs),
+                  *(o[1:] for o in outputs)]
         shared = [math.prod(dims) if checked and kind is FLOAT32 else 0
                   for kind, dims, checked in arrays]
         starts = list(accumulate((-(-size // ALIGN) * ALIGN for size in shared), initial=0))
         self.floats = np.zeros(starts[-1], FLOAT32)
-        self.batch, *self.outputs = [
-            self.floats[start:start + size].reshape(dims) if size else np.zeros(dims, kind)
-            for (kind, dims, _), size, start in zip(arrays, shared, starts[:-1], strict=True)]
-        self.observation = self.batch.reshape(shape)  # a view: the row act writes
+        buffers = [self.floats[start:start + size].reshape(dims) if size else np.zeros(dims, kind)
+                   for (kind, dims, _), size, start in zip(arrays, shared, starts[:-1],
+                                                            strict=True)]
+        self.batches = dict(zip((name for name, _, _ in inputs), buffers, strict=False))
+        self.outputs = buffers[len(inputs):]
+        # The rows act writes: views of the inputs' [1, *shape] buffers.
+        self.views = {name: batch.reshape(batch.shape[1:]) for name, batch in self.batches.items()}
+        first = next(iter(self.views.values()))  # the one input's, unstructured
+        self.observation, self.shape, self.dtype = first, first.shape, first.dtype
         self.action = self.outputs[0]
         self.checked = [(name, array) for (name, _, _, check), array
                         in zip(outputs, self.outputs, strict=True) if check]
-        # OrtValues on the arrays' memory (kept alive with them): onnxruntime reads the input
-        # from `batch` and writes the outputs into `outputs`.
-        self.ort_values = [ort.OrtValue.ortvalue_from_numpy(a)
-                           for a in (self.batch, *self.outputs)]
+        # OrtValues on the arrays' memory (kept alive with them): onnxruntime reads the inputs
+        # from `batches` and writes the outputs into `outputs`.
+        self.ort_values = [ort.OrtValue.ortvalue_from_numpy(a) for a in buffers]
         self.binding = session.io_binding()
-        self.binding.bind_ortvalue_input(input_name, self.ort_values[0])
-        for (name, *_), value in zip(outputs, self.ort_values[1:], strict=True):
+        for name, value in zip(self.batches, self.ort_values, strict=False):
+            self.binding.bind_ortvalue_input(name, value)
+        for (name, *_), value in zip(outputs, self.ort_values[len(inputs):], strict=True):
             self.binding.bind_ortvalue_output(name, value)
         self.run = session.run_with_iobinding
         lock = threading.Lock()
         self.acquire, self.release = lock.acquire, lock.release
 
     @classmethod
-    def bind(cls, session: ort.InferenceSession, input_name: str, shape: tuple[int, ...],
-             dtype: np.dtype, fetch: list[str], checked: range, categorical: bool
-             ) -> _OneObservation | None:
-        """Buffers for `fetch` (`checked`: the indices of those checked for NaN and inf), or
-        None -- `act` then takes its other path -- when an output's dtype is not one of
-        OUTPUT_DTYPES or its size at batch 1 is not in the graph, or a run on zeros fails
-        (e.g. an output whose shape is not the one the graph declares)."""
+    def bind(cls, session: ort.InferenceSession,
+             inputs: list[tuple[str, tuple[int, ...], np.dtype]], fetch: list[str],
+             checked: range, categorical: bool, structured: bool) -> _OneObservation | None:
+        """Buffers for `inputs` (name, shape, dtype) and `fetch` (`checked`: the indices of
+        those checked for NaN and inf), or None -- `act` then takes its other path -- when an
+        output's dtype is not one of OUTPUT_DTYPES or its size at batch 1 is not in the
+        graph, or a run on zeros fails (e.g. an output whose shape is not the one the graph
+        declares)."""
         nodes = {node.name: node for node in session.get_outputs()}
         outputs = []
         for i, name in enumerate(fetch):
@@ -402,7 +436,7 @@ class _OneObservation:
                     or not all(isinstance(d, int) and d >= 1 for d in dims)):
                 return None
             outputs.append((name, OUTPUT_DTYPES[node.type], (1, *dims), i in checked))
-        one = cls(session, input_name, shape, dtype, outputs, categorical)
+        one = cls(session, inputs, outputs, categorical, structured)
         try:
             one.run(one.binding)
         except Exception:  # onnxruntime raises its own types
@@ -410,13 +444,16 @@ class _OneObservation:
         return one
 
     def raise_not_finite(self) -> None:
-        """The error `act` raises when `floats` holds a NaN or inf: the observation's first,
-        then the outputs' in fetch order (the checks and messages of the other path)."""
-        if self.dtype is FLOAT32 and not np.isfinite(self.batch).all():
-            raise ValueError(NOT_FINITE)
+        """The error `act` raises when `floats` holds a NaN or inf: the observation's first
+        (the part's, of a structured one), then the outputs' in fetch order (the checks and
+        messages of the other path)."""
+        for name, batch in self.batches.items():
+            if batch.dtype is FLOAT32 and not np.isfinite(batch).all():
+                raise ValueError(f"obs[{name!r}]{NOT_FINITE.removeprefix('obs')}"
+                                 if self.structured else NOT_FINITE)
         for name, value in self.checked:
             if not np.isfinite(value).all():
-                raise not_finite(name, value, self.batch)
+                raise not_finite(name, value, self.batches)
 
 
 def not_finite(name: str, value: np.ndarray, batch: np.ndarray | dict[str, np.ndarray]

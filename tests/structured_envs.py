@@ -17,6 +17,8 @@ Lock-v0: MultiDiscrete([3, 3]) observations, Discrete(3) actions: the rewarded a
     sum of the two values mod 3. 4 steps: the best return is 4, a random policy's 4/3.
 Mirror-v0: MultiBinary(4) observations and actions: the reward is the fraction of bits
     copied. 4 steps: the best return is 4, a random policy's 2.
+Mission-v0: Dict observations {"direction": Discrete(4), "mission": Text}, as MiniGrid's: the
+    text part is one no policy takes (gymnasium.wrappers.FilterObservation drops it).
 """
 
 from __future__ import annotations
@@ -174,7 +176,31 @@ class Mirror(gym.Env):
         return self._observe(), reward, self.t >= STEPS, False, {}
 
 
+class Mission(gym.Env):
+    """Act as the direction's parity says; a mission text comes along."""
+
+    def __init__(self) -> None:
+        self.observation_space = gym.spaces.Dict({"direction": gym.spaces.Discrete(4),
+                                                  "mission": gym.spaces.Text(32)})
+        self.action_space = gym.spaces.Discrete(2)
+
+    def _observe(self) -> dict:
+        self.direction = int(self.np_random.integers(4))
+        return {"direction": self.direction, "mission": "get to the green goal square"}
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._observe(), {}
+
+    def step(self, action):
+        reward = float(int(action) == self.direction % 2)
+        self.t += 1
+        return self._observe(), reward, self.t >= STEPS, False, {}
+
+
 for _name, _entry in (("Switches-v0", Switches), ("Dials-v0", Dials), ("Beacon-v0", Beacon),
-                      ("Pair-v0", Pair), ("Lock-v0", Lock), ("Mirror-v0", Mirror)):
+                      ("Pair-v0", Pair), ("Lock-v0", Lock), ("Mirror-v0", Mirror),
+                      ("Mission-v0", Mission)):
     if _name not in gym.registry:
         gym.register(_name, entry_point=_entry, max_episode_steps=STEPS)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
+import keras_pg
 from keras_pg.cli import build_parser
 from keras_pg.config import Config, ConfigError
 from keras_pg.envs.source import EnvSource, check_env_id, check_spaces, inspect_env
@@ -47,13 +48,13 @@ def test_unknown_env_suggests_close_ids():
 
 
 BOX = spaces.Box(-1.0, 1.0, (3,), np.float32)
-UNSUPPORTED_OBSERVATIONS = [
-    spaces.Dict({"a": BOX}), spaces.Tuple((BOX, BOX)), spaces.MultiDiscrete([2, 3]),
-    spaces.MultiBinary(4), spaces.Text(5), spaces.Graph(BOX, None),
-    spaces.Sequence(BOX), spaces.Box(0, 1, (2,), np.bool_),
+UNSUPPORTED_OBSERVATIONS = [  # Dict, Tuple, MultiDiscrete, MultiBinary: tests/test_structured*
+    spaces.Dict({"a": spaces.Dict({"b": BOX})}), spaces.Tuple((BOX, spaces.Text(5))),
+    spaces.MultiDiscrete([[2, 3]]), spaces.MultiBinary((2, 2)), spaces.Text(5),
+    spaces.Graph(BOX, None), spaces.Sequence(BOX), spaces.Box(0, 1, (2,), np.bool_),
 ]
 UNSUPPORTED_ACTIONS = [
-    spaces.MultiDiscrete([2, 3]), spaces.MultiBinary(2), spaces.Tuple((spaces.Discrete(2),)),
+    spaces.MultiDiscrete([[2, 3]]), spaces.MultiBinary((2, 1)), spaces.Tuple((spaces.Discrete(2),)),
     spaces.Dict({"a": spaces.Discrete(2)}), spaces.Box(-1, 1, (2, 2), np.float32),
     spaces.Box(-np.inf, np.inf, (2,), np.float32), spaces.Text(3),
 ]
@@ -82,9 +83,13 @@ def test_supported_spaces_pass(observation, action):
     check_spaces("Env-v0", observation, action)
 
 
-def test_real_env_with_unsupported_observations_is_named():
-    with pytest.raises(ConfigError, match="Blackjack-v1 has observation space Tuple"):
-        inspect_env(EnvSource("Blackjack-v1", {}, None))
+def test_a_real_env_with_tuple_observations_is_taken():
+    """Blackjack-v1 observes Tuple(Discrete(32), Discrete(11), Discrete(2)): one input each."""
+    info = inspect_env(EnvSource("Blackjack-v1", {}, None))
+    assert isinstance(info.observation_space, spaces.Tuple)
+    agent = keras_pg.REINFORCE("Blackjack-v1", preset="none", seed=0, max_episode_steps=20)
+    assert sorted(agent.model.input) == ["0", "1", "2"]
+    assert agent.predict((14, 10, 0)) in (0, 1)
 
 
 def test_config_round_trips_through_json_dict():
@@ -111,7 +116,9 @@ def test_cli_parses_hidden_and_none():
 @pytest.mark.parametrize("argv,message", [
     (["--gamma", "2"], "error: gamma must be in [0, 1], got 2.0"),
     (["--env", "CartPol-v1"], "error: unknown gymnasium env id 'CartPol-v1'; did you mean"),
-    (["--env", "Blackjack-v1"], "error: Blackjack-v1 has observation space Tuple"),
+    (["--env", "tests.structured_envs:Mission-v0"],
+     "error: tests.structured_envs:Mission-v0 has observation space Dict('direction': "
+     "Discrete(4), 'mission': Text("),
     (["--resume", "/nonexistent/run"], "error: cannot resume: /nonexistent/run/checkpoint.npz"),
 ])
 def test_cli_errors_exit_2_with_one_line_and_no_run_dir(tmp_path, argv, message):

@@ -119,7 +119,7 @@ def check_env_fits(env: gym.Env, recipe: EnvRecipe,
         given = {}
     if given != wanted:
         takes = (str(wanted[contract.INPUT]) if list(wanted) == [contract.INPUT]
-                 else _inputs(wanted, env))
+                 else _inputs(wanted, env).removeprefix("with "))
         raise ValueError(f"env {recipe.env_id!r} gives observations {_inputs(given, env)}, "
                          f"but the policy takes {takes}; {hint}")
     try:

@@ -197,3 +197,20 @@ def test_multi_discrete_observations_are_one_hot_per_value():
     layer = MultiOneHot([3, 2])
     np.testing.assert_array_equal(layer(np.array([[2, 0], [0, 1]], np.float32)),
                                   [[0, 0, 1, 1, 0], [1, 0, 0, 0, 1]])
+
+
+def test_the_episode_loop_plays_structured_policies_in_their_envs(trained):
+    for name in ("Beacon", "Pair", "Mirror"):
+        played = serve.run_episodes(trained[name][2], episodes=10)
+        assert played["env_id"] == ENV.format(name) and played["mean_return"] >= 0.9 * BEST
+    with pytest.raises(ValueError) as info:
+        serve.run_episodes(trained["Beacon"][2], env_id="CartPole-v1", episodes=1)
+    assert str(info.value) == (
+        "env 'CartPole-v1' gives observations of shape (4,), but the policy takes the parts "
+        "direction (), image (6, 6, 1); pass the env the policy was trained on with --env ID")
+    with pytest.raises(ValueError, match=r"has action space a Box of shape \(1,\), but the "
+                                         r"policy acts in Discrete\(3\)"):
+        serve.run_episodes(trained["Lock"][2], env_id="MountainCarContinuous-v0", episodes=1)
+    with pytest.raises(ValueError, match=r"has action space Discrete\(2\), but the policy "
+                                         r"acts in MultiBinary\(4\)"):
+        serve.run_episodes(trained["Mirror"][2], env_id="CartPole-v1", episodes=1)

@@ -295,6 +295,43 @@ def lunar_sb3(d: dict[str, Any]) -> str:
             + "\n\n" + verdict + f"\n\n![LunarLander-v3 against SB3]({image(d['figure'])})")
 
 
+def minigrid_sb3(d: dict[str, Any]) -> str:
+    ours, peer = d["keras_pg"], d["sb3_ppo"]
+    rows = []
+    for name, side in (("keras_pg, its defaults", ours),
+                       ("SB3 PPO `MultiInputPolicy`, rl-zoo3's MiniGrid settings", peer)):
+        runs, median = side["runs"], side["median"]
+        rows.append([name, each([r["greedy_success"] for r in runs]),
+                     each([r["env_steps"] for r in runs], steps),
+                     each([r["train_wall_s"] for r in runs]),
+                     f"{steps(median['env_steps'])}, {num(median['train_wall_s'])} s"])
+    seeds = each([r["seed"] for r in ours["runs"]])
+    export_s = each([r["export_s"] for r in ours["runs"]])
+    verdict = (f"keras_pg: greedy success >= 0.9 on {ours['median']['landed']}/{len(ours['runs'])} "
+               f"seeds within {steps(d['max_steps'])} steps (target: every seed: "
+               f"{'met' if d['target_met'] else 'not met'}); each run's Dict policy exported "
+               f"(two ONNX inputs, `direction` and `image`) in {export_s} s and played by "
+               f"`serve.run_episodes`.")
+    return (table(["", f"greedy success per seed ({seeds})", "steps to the stop",
+                   "seconds to the stop", "median"], rows) + "\n\n" + verdict)
+
+
+def structured_speed(d: dict[str, Any]) -> str:
+    export_s, act = d["export_median_s"], d["act_us"]
+    met = d["targets_met"]
+    return table([f"{num(d['parameters'])} trainable parameters each", "Box (20 floats)",
+                  "Dict (12 + 8 floats)", "Dict / Box", "target"], [
+        ["`export.to_onnx`, verification included, median (s)", export_s["box"],
+         export_s["dict"], ratio(d["export_ratio_dict_to_box"]),
+         f"within ±20%: {'met' if met['export'] else 'not met'}"],
+        ["`OnnxPolicy.act`, one observation, p50 (µs)", act["box"]["p50_us"],
+         act["dict"]["p50_us"], ratio(d["act_p50_ratio_dict_to_box"]),
+         f"at most 1.5x: {'met' if met['act'] else 'not met'}"],
+        ["`OnnxPolicy.act`, p99 (µs)", act["box"]["p99_us"], act["dict"]["p99_us"],
+         ratio(act["dict"]["p99_us"] / act["box"]["p99_us"]), ""],
+    ])
+
+
 def scale(d: dict[str, Any]) -> str:
     rows = [[name, num(r["steps_per_s_after_first"]), num(r["steps_per_s"]),
              f"{num(r['peak_rss_mb'])} MB"] for name, r in d["slow_env"].items()]
@@ -447,7 +484,8 @@ def quantize(d: dict[str, Any]) -> str:
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     f.__name__: f for f in (train_speed, api_speed, image_speed, tensorboard_cost, envs,
                             defaults, scale, export, serve_latency, http_load, js_latency,
-                            js_page, grpc_rest, quantize, lunar_sb3)}
+                            js_page, grpc_rest, quantize, lunar_sb3, minigrid_sb3,
+                            structured_speed)}
 
 
 # -- plots ---------------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 answers it, reduced to one comparable form.
 
 A Case is a request to a model of the repository: its input tensors (name, datatype, wire
-shape, values), the outputs it asks for, and how it travels (JSON data or binary tensors,
-outputs as binary data); or a raw body for what only JSON can say wrong. Runtimes:
+shape, values) -- one, or one per part of a Dict or Tuple observation --, the outputs it asks
+for, and how it travels (JSON data or binary tensors, outputs as binary data); or a raw body
+for what only JSON can say wrong. Runtimes:
 
     serve-rest   python -m serve --model-repository, POST /v2/models/NAME/infer (raw HTTP)
     serve-v1     python -m serve MODEL.onnx, POST /v1/act {"obs": ...}: the observations
@@ -11,6 +12,7 @@ outputs as binary data); or a raw body for what only JSON can say wrong. Runtime
     triton-rest  a real tritonserver on the same repository (tests/triton_server.py)
     triton-grpc
     onnx-policy  serve.OnnxPolicy in-process: the request's observations, wire -> graph shape
+                 ({part: observations} for a model of parts)
     js-node      the JavaScript package in Node (tests/conformance_node.mjs), likewise
 
 An Answer is the status (HTTP's; gRPC codes and in-process errors mapped onto it) and the
@@ -24,7 +26,7 @@ import json
 import subprocess
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,7 @@ from tritonclient.utils import InferenceServerException
 
 import serve
 from serve import contract
-from serve.tensors import DATATYPES, NUMPY
+from serve.tensors import DATATYPES, NUMPY, TensorSpec, signature
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_SCRIPT = ROOT / "tests" / "conformance_node.mjs"
@@ -68,11 +70,11 @@ class Case:
     body: bytes | None = None
     """A raw JSON body sent instead (REST only)."""
     extra_binary_bytes: int = 0
-    """Announced in binary_data_size beyond the bytes sent (REST only)."""
+    """Announced in the last input's binary_data_size beyond the bytes sent (REST only)."""
     transports: tuple[str, ...] = ("rest", "grpc")
     in_process: bool = False
-    """Whether an in-process call can make this request: one input named as the model's,
-    its observations (float32 or uint8), no version, all outputs."""
+    """Whether an in-process call can make this request: inputs named as the model's (the one
+    input, or parts), their observations (float32 or uint8), no version, all outputs."""
 
 
 @dataclass
@@ -93,86 +95,116 @@ def corpus(models: dict[str, serve.OnnxPolicy]) -> list[Case]:
     return cases
 
 
-def observations(policy: serve.OnnxPolicy, batch: int, seed: int) -> np.ndarray:
-    """`batch` observations in the model input's wire shape and dtype."""
+def inputs(policy: serve.OnnxPolicy) -> list[TensorSpec]:
+    """The model's inputs as a request sends them: name, datatype and wire shape (-1: the
+    batch); one, or one per part of a Dict or Tuple observation."""
+    return [spec._replace(shape=contract.wire_shape(spec.shape))
+            for spec in signature(policy.session).inputs]
+
+
+def observations(policy: serve.OnnxPolicy, batch: int, seed: int) -> dict[str, np.ndarray]:
+    """`batch` observations in the model inputs' wire shapes and dtypes, {input: values}."""
     rng = np.random.default_rng(seed)
-    shape = policy.observation_shape or (1,)
-    if policy.observation_dtype == np.uint8:
-        return rng.integers(0, 256, (batch, *shape)).astype(np.uint8)
-    return rng.uniform(-1.5, 1.5, (batch, *shape)).astype(np.float32)
+    found = {}
+    for spec in inputs(policy):
+        shape = (batch, *spec.shape[1:])
+        found[spec.name] = (rng.integers(0, 256, shape).astype(np.uint8)
+                            if spec.datatype == "UINT8"
+                            else rng.uniform(-1.5, 1.5, shape).astype(np.float32))
+    return found
 
 
-def _spec(policy: serve.OnnxPolicy) -> tuple[str, str]:
-    node = policy.session.get_inputs()[0]
-    return node.name, "UINT8" if policy.observation_dtype == np.uint8 else "FP32"
+def _tensors(policy: serve.OnnxPolicy, values: dict[str, np.ndarray]) -> tuple[Tensor, ...]:
+    """One tensor per input of the model, holding `values` ({input: values})."""
+    return tuple(Tensor(spec.name, spec.datatype, values[spec.name].shape, values[spec.name])
+                 for spec in inputs(policy))
 
 
 def _value_cases(model: str, policy: serve.OnnxPolicy) -> list[Case]:
-    input_name, datatype = _spec(policy)
     outputs = [o.name for o in policy.session.get_outputs()]
 
-    def obs(batch: int, seed: int) -> Tensor:
-        values = observations(policy, batch, seed)
-        return Tensor(input_name, datatype, values.shape, values)
+    def obs(batch: int, seed: int) -> tuple[Tensor, ...]:
+        return _tensors(policy, observations(policy, batch, seed))
 
     return [
-        Case(f"{model}/json-batch-1", model, (obs(1, 1),), in_process=True),
-        Case(f"{model}/json-batch-9", model, (obs(9, 2),), in_process=True),
-        Case(f"{model}/binary-batch-1", model, (obs(1, 3),), binary_inputs=True,
+        Case(f"{model}/json-batch-1", model, obs(1, 1), in_process=True),
+        Case(f"{model}/json-batch-9", model, obs(9, 2), in_process=True),
+        Case(f"{model}/binary-batch-1", model, obs(1, 3), binary_inputs=True,
              binary_outputs=True, in_process=True),
-        Case(f"{model}/binary-batch-64", model, (obs(64, 4),), binary_inputs=True,
+        Case(f"{model}/binary-batch-64", model, obs(64, 4), binary_inputs=True,
              binary_outputs=True, in_process=True),
-        Case(f"{model}/binary-in-json-out", model, (obs(5, 5),), binary_inputs=True),
-        Case(f"{model}/one-output", model, (obs(3, 6),), outputs=(outputs[-1],)),
-        Case(f"{model}/outputs-reversed", model, (obs(3, 7),), outputs=tuple(outputs[::-1]),
+        Case(f"{model}/binary-in-json-out", model, obs(5, 5), binary_inputs=True),
+        Case(f"{model}/one-output", model, obs(3, 6), outputs=(outputs[-1],)),
+        Case(f"{model}/outputs-reversed", model, obs(3, 7), outputs=tuple(outputs[::-1]),
              binary_outputs=True),
-        Case(f"{model}/version-1-with-id", model, (obs(2, 8),), version="1", id="req-7"),
+        Case(f"{model}/version-1-with-id", model, obs(2, 8), version="1", id="req-7"),
     ]
 
 
 def _error_cases(model: str, policy: serve.OnnxPolicy) -> list[Case]:
-    input_name, datatype = _spec(policy)
-    good = observations(policy, 2, 9)
-    shape = good.shape
-    wrong = "FP64" if datatype == "FP32" else "FP32"
+    """Every error the protocol defines for a request, made in the model's first input (the
+    others, if any, as they should be); and `_part_cases`."""
+    good = _tensors(policy, observations(policy, 2, 9))
+    first, rest = good[0], good[1:]
+    wrong = "FP64" if first.datatype == "FP32" else "FP32"
+    inner = (2, first.shape[1] + 1)
     json_only = ("rest",)
 
-    def case(name: str, *inputs: Tensor, **options) -> Case:
-        return Case(f"{model}/{name}", model, inputs, **options)
+    def case(kind: str, *tensors: Tensor, **options) -> Case:
+        return Case(f"{model}/{kind}", model, tensors, **options)
 
+    def batch_of(size: int) -> tuple[Tensor, ...]:
+        return tuple(replace(t, shape=(size, *t.shape[1:]),
+                             values=np.zeros((size, *t.shape[1:]), t.values.dtype)) for t in good)
+
+    floats = [t for t in good if t.datatype == "FP32"]
     return [
-        case("wrong-datatype", Tensor(input_name, wrong, shape,
-                                      good.astype(NUMPY[wrong]))),
-        case("wrong-rank", Tensor(input_name, datatype, shape[1:], good[0])),
-        case("wrong-inner-size", Tensor(input_name, datatype, (2, shape[1] + 1),
-                                        np.zeros((2, shape[1] + 1), good.dtype)),
+        case("wrong-datatype", replace(first, datatype=wrong,
+                                       values=first.values.astype(NUMPY[wrong])), *rest),
+        case("wrong-rank", replace(first, shape=first.shape[1:], values=first.values[0]), *rest),
+        case("wrong-inner-size", replace(first, shape=inner,
+                                         values=np.zeros(inner, first.values.dtype)), *rest,
              in_process=True),
-        case("batch-0", Tensor(input_name, datatype, (0, *shape[1:]),
-                               np.zeros((0, *shape[1:]), good.dtype)), binary_inputs=True),
-        *([case("batch-over-max", Tensor(input_name, datatype, (MAX_BATCH + 1, *shape[1:]),
-                                         np.zeros((MAX_BATCH + 1, *shape[1:]), good.dtype)),
-                binary_inputs=True)] if good[0].size <= 8 else []),  # a body under 1 MiB
-        case("unknown-input", Tensor("x", datatype, shape, good)),
-        case("extra-input", Tensor(input_name, datatype, shape, good),
-             Tensor("extra", datatype, shape, good)),
+        case("batch-0", *batch_of(0), binary_inputs=True),
+        *([case("batch-over-max", *batch_of(MAX_BATCH + 1), binary_inputs=True)]
+          if sum(t.values[0].size for t in good) <= 8 else []),  # a body under 1 MiB
+        case("unknown-input", replace(first, name="x"), *rest),
+        case("extra-input", *good, replace(first, name="extra")),
         case("no-input"),
-        case("unknown-output", Tensor(input_name, datatype, shape, good), outputs=("value",)),
-        Case(f"nosuch/unknown-model-via-{model}", "nosuch",
-             (Tensor(input_name, datatype, shape, good),)),
-        case("unknown-version", Tensor(input_name, datatype, shape, good), version="7"),
-        case("json-values-short", Tensor(input_name, datatype, shape,
-                                         raw=good.ravel()[:-1].tolist()),
+        case("unknown-output", *good, outputs=("value",)),
+        Case(f"nosuch/unknown-model-via-{model}", "nosuch", good),
+        case("unknown-version", *good, version="7"),
+        case("json-values-short", replace(first, values=None,
+                                          raw=first.values.ravel()[:-1].tolist()), *rest,
              transports=json_only),
-        case("json-strings", Tensor(input_name, datatype, shape,
-                                    raw=[str(v) for v in good.ravel()]), transports=json_only),
+        case("json-strings", replace(first, values=None,
+                                     raw=[str(v) for v in first.values.ravel()]), *rest,
+             transports=json_only),
         case("malformed-json", body=b'{"inputs": [', transports=json_only),
-        *([case("nan-observation", Tensor(input_name, datatype, shape,
-                                          np.where(np.eye(*shape) > 0, np.nan, good)
-                                          .astype(good.dtype)),
-                binary_inputs=True, in_process=True)] if datatype == "FP32" else []),
-        case("binary-size-mismatch", Tensor(input_name, datatype, shape, good),
-             binary_inputs=True, transports=json_only, extra_binary_bytes=4),
+        *([case("nan-observation", *(with_nan(t) if t is floats[0] else t for t in good),
+                binary_inputs=True, in_process=True)] if floats else []),
+        case("binary-size-mismatch", *good, binary_inputs=True, transports=json_only,
+             extra_binary_bytes=4),
+        *_part_cases(model, policy, good),
     ]
+
+
+def _part_cases(model: str, policy: serve.OnnxPolicy, good: tuple[Tensor, ...]) -> list[Case]:
+    """For a model of parts (a Dict or Tuple observation, one input each): a part missing, and
+    parts of two batch sizes (the first of 3, the others of 2, as in `good`)."""
+    if len(good) == 1:
+        return []
+    three = _tensors(policy, observations(policy, 3, 9))[0]
+    return [Case(f"{model}/missing-input", model, good[:-1], in_process=True),
+            Case(f"{model}/inputs-disagree-on-batch", model, (three, *good[1:]),
+                 in_process=True)]
+
+
+def with_nan(tensor: Tensor) -> Tensor:
+    """`tensor` with NaN in row i at value i (a diagonal, rows flattened)."""
+    rows, size = len(tensor.values), tensor.values[0].size
+    diagonal = np.eye(rows, size, dtype=bool).reshape(tensor.values.shape)
+    return replace(tensor, values=np.where(diagonal, np.float32(np.nan), tensor.values))
 
 
 # -- REST ------------------------------------------------------------------------------------
@@ -182,14 +214,15 @@ def rest_body(case: Case) -> tuple[bytes, dict[str, str]]:
     if case.body is not None:
         return case.body, {"Content-Type": "application/json"}
     tensors, chunks = [], []
-    for tensor in case.inputs:
+    for i, tensor in enumerate(case.inputs):
         entry: dict[str, Any] = {"name": tensor.name, "datatype": tensor.datatype,
                                  "shape": list(tensor.shape)}
         if tensor.raw is not None:
             entry["data"] = tensor.raw
         elif case.binary_inputs:
             raw = np.ascontiguousarray(tensor.values, NUMPY[tensor.datatype]).tobytes()
-            entry["parameters"] = {"binary_data_size": len(raw) + case.extra_binary_bytes}
+            extra = case.extra_binary_bytes if i == len(case.inputs) - 1 else 0  # the last's
+            entry["parameters"] = {"binary_data_size": len(raw) + extra}
             chunks.append(raw)
         else:
             entry["data"] = tensor.values.ravel().tolist()
@@ -265,27 +298,38 @@ def grpc_answer(client: tgrpc.InferenceServerClient, case: Case) -> Answer:
 
 # -- in process --------------------------------------------------------------------------------
 
-def graph_observations(case: Case, policy: serve.OnnxPolicy) -> np.ndarray:
-    """The case's observations as an in-process call takes them: [batch] for a model whose
-    graph input is [batch] (its wire shape is [batch, 1])."""
-    values = case.inputs[0].values
-    if not policy.observation_shape and values.ndim == 2 and values.shape[1] == 1:
-        return values[:, 0]
-    return values
+def graph_inputs(case: Case, policy: serve.OnnxPolicy) -> dict[str, np.ndarray]:
+    """The case's tensors in the graph's shapes, {input: values}: [batch] for an input whose
+    graph shape is [batch] (its wire shape is [batch, 1])."""
+    ranks = {node.name: len(node.shape) for node in policy.session.get_inputs()}
+    return {t.name: t.values[:, 0] if ranks.get(t.name) == 1 and t.values.ndim == 2
+            and t.values.shape[1] == 1 else t.values for t in case.inputs}
+
+
+def in_process_observations(case: Case, policy: serve.OnnxPolicy
+                            ) -> np.ndarray | dict[str, np.ndarray]:
+    """The case's observations as an in-process call takes them: the one input's values, or
+    {part: values} for a model of a Dict or Tuple observation's parts."""
+    found = graph_inputs(case, policy)
+    return found if policy.observation_parts is not None else next(iter(found.values()))
 
 
 def policy_answer(policy: serve.OnnxPolicy, case: Case) -> Answer:
     try:
-        values = policy.distribution(graph_observations(case, policy))
+        values = policy.distribution(in_process_observations(case, policy))
     except ValueError as exc:
         return Answer(400, message=str(exc))
     return Answer(200, {name: _wire(value) for name, value in values.items()})
 
 
 def v1_answer(address: str, policy: serve.OnnxPolicy, case: Case) -> Answer:
-    """POST /v1/act with the case's observations: {"actions", "probs"} or {"actions", "mean",
-    "std"}, as the model's outputs (`actions` is `action`)."""
-    body = json.dumps({"obs": graph_observations(case, policy).tolist()}).encode()
+    """POST /v1/act with the case's observations ({"obs": [...]}, or {"obs": {part: [...]}}):
+    {"actions", "probs"} or {"actions", "mean", "std"}, as the model's outputs (`actions` is
+    `action`)."""
+    found = graph_inputs(case, policy)
+    obs = ({name: values.tolist() for name, values in found.items()}
+           if policy.observation_parts is not None else next(iter(found.values())).tolist())
+    body = json.dumps({"obs": obs}).encode()
     request = urllib.request.Request(f"http://{address}/v1/act", body,
                                      {"Content-Type": "application/json"}, method="POST")
     try:
@@ -316,8 +360,9 @@ def node_answers(cases: list[Case], policies: dict[str, serve.OnnxPolicy],
                  work: Path) -> dict[str, Answer]:
     """The JavaScript package's answers to the in-process cases, from one Node process."""
     requests = [{"case": case.name, "file": str(policies[case.model].path),
-                 "dtype": "uint8" if case.inputs[0].datatype == "UINT8" else "float32",
-                 "obs": _json_numbers(graph_observations(case, policies[case.model]).tolist())}
+                 "inputs": [{"name": name, "dtype": str(values.dtype),
+                             "obs": _json_numbers(values.tolist())}
+                            for name, values in graph_inputs(case, policies[case.model]).items()]}
                 for case in cases]
     (work / "requests.json").write_text(json.dumps(requests))
     proc = subprocess.run(["node", str(NODE_SCRIPT), str(work / "requests.json")], cwd=ROOT,

@@ -1,7 +1,7 @@
 // The conformance corpus's in-process cases through the JavaScript package in Node
-// (tests/conformance.py): reads [{case, file, dtype, obs}], prints
-// [{case, outputs: {name: rows}}] or [{case, error}] as JSON (numbers, int64 outputs too: the
-// dtypes are the model's).
+// (tests/conformance.py): reads [{case, file, inputs: [{name, dtype, obs}]}] (the one input,
+// or one per part of a Dict or Tuple observation), prints [{case, outputs: {name: rows}}] or
+// [{case, error}] as JSON (numbers, int64 outputs too: the dtypes are the model's).
 
 import { readFile } from "node:fs/promises";
 
@@ -11,11 +11,12 @@ const requests = JSON.parse(await readFile(process.argv[2], "utf8"),
   (_, value) => (value === "NaN" ? NaN : value));
 const policies = new Map();
 const answers = [];
-for (const { case: name, file, dtype, obs } of requests) {
+for (const { case: name, file, inputs } of requests) {
   if (!policies.has(file)) policies.set(file, await loadPolicy(file));
   const policy = policies.get(file);
-  const observations = dtype === "uint8" ? { data: Uint8Array.from(obs.flat(Infinity)),
-    dims: shapeOf(obs) } : obs;
+  const observations = policy.observationParts === null ? observation(inputs[0])
+    : Object.fromEntries(inputs.map((/** @type {any} */ input) => [input.name,
+      observation(input)]));
   try {
     const outputs = await policy.distribution(observations);
     answers.push({ case: name, outputs: Object.fromEntries(Object.entries(outputs).map(
@@ -25,6 +26,16 @@ for (const { case: name, file, dtype, obs } of requests) {
   }
 }
 console.log(JSON.stringify(answers));
+
+/**
+ * An input's values as a caller passes them: nested arrays, or uint8 frames as a
+ * {data: Uint8Array, dims} tensor.
+ * @param {{dtype: string, obs: any}} input
+ */
+function observation({ dtype, obs }) {
+  return dtype === "uint8" ? { data: Uint8Array.from(obs.flat(Infinity)), dims: shapeOf(obs) }
+    : obs;
+}
 
 /** @param {any} value */
 function shapeOf(value) {

@@ -12,11 +12,13 @@ must keep its greedy return of 500: the example and the browser test play it).
 
 serve/js/test/fixtures/ holds
     *.onnx             policies trained and exported by keras_pg (cartpole: solved; acrobot,
-                       pendulum, image: a few updates; switches (bernoulli) and dials
-                       (multi_categorical): solved in seconds), and small ones written with
-                       onnx.helper (no metadata, forged metadata) whose bytes this module
-                       reproduces
-    parity.json        per policy: observations, Python's outputs, greedy actions, and sampled
+                       pendulum, image: a few updates; switches (bernoulli), dials
+                       (multi_categorical), and beacon (Dict), pair (Tuple), lock
+                       (MultiDiscrete) and mirror (MultiBinary observations): solved in
+                       seconds), and small ones written with onnx.helper (no metadata, forged
+                       metadata) whose bytes this module reproduces
+    parity.json        per policy: observations ({part: batch} of a Dict, a Tuple's parts'
+                       batches in a list), Python's outputs, greedy actions, and sampled
                        actions' statistics for one observation
     messages.json      inputs that Python refuses (files, load options, observations) and its
                        message, "{path}" standing for the file's path
@@ -47,7 +49,7 @@ from tests.test_serve_envs import box, discrete, keras_pg_metadata, write_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "serve" / "js" / "test" / "fixtures"
-SAMPLES = 20_000  # sampled actions per policy, for their frequencies (images: a tenth)
+SAMPLES = 20_000  # sampled actions per policy, for their frequencies (of images: a tenth)
 IMAGE_SIDE = 36  # the smallest image for the Nature CNN: a small file
 NO_METADATA = {"observation_shape": [4], "action_type": "discrete"}
 
@@ -59,8 +61,13 @@ def trained_runs() -> dict[str, Callable[[], tuple[Any, int | None]]]:
     import keras_pg
     from tests.image_envs import SquareSideEnv
 
-    structured = {"seed": 0, "num_envs": 8, "episodes_per_update": 16, "max_steps": 20_000,
-                  "preset": "none", "lr": 0.01}  # tests/test_factored_heads.py's settings
+    settings = {"seed": 0, "num_envs": 8, "episodes_per_update": 16, "max_steps": 20_000,
+                "preset": "none", "lr": 0.01}  # tests/test_factored_heads.py's settings
+
+    def structured(env: str, **options: Any) -> Callable[[], tuple[Any, None]]:
+        return lambda: (keras_pg.REINFORCE(f"tests.structured_envs:{env}-v0", **settings,
+                                           **options), None)
+
     return {
         "cartpole": lambda: (keras_pg.REINFORCE("CartPole-v1", seed=0), None),
         "acrobot": lambda: (keras_pg.REINFORCE("Acrobot-v1", seed=0), 16_000),
@@ -68,14 +75,17 @@ def trained_runs() -> dict[str, Callable[[], tuple[Any, int | None]]]:
         "image": lambda: (keras_pg.REINFORCE(SquareSideEnv, env_kwargs={"side": IMAGE_SIDE},
                                              seed=0, max_episode_steps=10, hidden=(16,)),
                           5_000),
-        "switches": lambda: (keras_pg.REINFORCE("tests.structured_envs:Switches-v0",
-                                                **structured), None),
-        "dials": lambda: (keras_pg.REINFORCE("tests.structured_envs:Dials-v0", **structured),
-                          None),
+        "switches": structured("Switches"),
+        "dials": structured("Dials"),
+        "beacon": structured("Beacon", hidden=(16,)),  # a smaller file: its CNN is most of it
+        "pair": structured("Pair"),
+        "lock": structured("Lock"),
+        "mirror": structured("Mirror"),
     }
 
 
-TRAINED = ("cartpole", "acrobot", "pendulum", "image", "switches", "dials")
+TRAINED = ("cartpole", "acrobot", "pendulum", "image", "switches", "dials", "beacon", "pair",
+           "lock", "mirror")
 """The policies keras_pg trains and exports (cartpole's agent also writes cartpole_int8)."""
 
 
@@ -95,7 +105,8 @@ def train_policies(names: list[str]) -> None:
 
 HAND_WRITTEN = ("nometa", "nometa_continuous", "contract_newer", "bad_kind", "wrong_outputs",
                 "wrong_dtype", "missing_key", "not_onnx", "bad_nvec", "bad_bits",
-                "wrong_branches", "wrong_bits")
+                "wrong_branches", "wrong_bits", "bad_part", "empty_parts", "wrong_parts",
+                "wrong_obs_nvec", "wrong_part_shape")
 
 
 def write_hand_policies(directory: Path = FIXTURES) -> None:
@@ -118,6 +129,13 @@ def write_hand_policies(directory: Path = FIXTURES) -> None:
         "bad_bits": structured_metadata({"type": "MultiBinary", "n": "2"}),
         "wrong_branches": structured_metadata({"type": "MultiDiscrete", "nvec": [1, 1]}),
         "wrong_bits": structured_metadata({"type": "MultiBinary", "n": 3}),
+        # the one-input graph (obs [batch, 4]) under observation spaces of parts it lacks
+        "bad_part": observation_metadata({"type": "Dict", "spaces": {
+            "a": box(4), "b": {"type": "Text", "max_length": 8}}}),
+        "empty_parts": observation_metadata({"type": "Dict", "spaces": {}}),
+        "wrong_parts": observation_metadata({"type": "Dict", "spaces": {"a": box(4),
+                                                                        "b": discrete(2)}}),
+        "wrong_obs_nvec": observation_metadata({"type": "MultiDiscrete", "nvec": [3, 3, 3]}),
     }
     missing = keras_pg_metadata("CartPole-v1", box(4), discrete(2))
     del missing[contract.ENV_KWARGS_KEY]
@@ -133,6 +151,9 @@ def write_hand_policies(directory: Path = FIXTURES) -> None:
         write_policy(directory / f"{name}.onnx", TensorProto.FLOAT, shape, nodes, weights, 2,
                      metadata)
     (directory / "not_onnx.onnx").write_bytes(b"this is not an ONNX file\n")
+    # a graph of the parts "0" [batch, 4] and "1" [batch], whose metadata's part "0" is Box(3)
+    parts_graph(directory / "wrong_part_shape.onnx", observation_metadata(
+        {"type": "Tuple", "spaces": [box(3), discrete(2)]}))
 
 
 def structured_metadata(action_space: dict[str, Any]) -> dict[str, Any]:
@@ -140,6 +161,36 @@ def structured_metadata(action_space: dict[str, Any]) -> dict[str, Any]:
     kind = next(k for k, space in contract.KINDS.items() if space == action_space["type"])
     return keras_pg_metadata("CartPole-v1", box(4), action_space,
                              **{contract.POLICY_KIND_KEY: kind})
+
+
+def observation_metadata(observation_space: dict[str, Any]) -> dict[str, Any]:
+    """Contract metadata of a categorical policy of 2 actions observing `observation_space`."""
+    return keras_pg_metadata("CartPole-v1", observation_space, discrete(2))
+
+
+def parts_graph(path: Path, metadata: dict[str, Any]) -> None:
+    """A categorical policy of a Tuple observation (Box(4), Discrete), one input per part:
+    logits = x0 W + x1 v [batch, 2] from "0" [batch, 4] and "1" [batch]."""
+    nodes = [helper.make_node("MatMul", ["0", "w"], ["h"]),
+             helper.make_node("Unsqueeze", ["1", "axis"], ["column"]),
+             helper.make_node("Mul", ["column", "v"], ["g"]),
+             helper.make_node("Add", ["h", "g"], ["logits"]),
+             helper.make_node("Softmax", ["logits"], [contract.PROBS], axis=1),
+             helper.make_node("ArgMax", ["logits"], [contract.ACTION], axis=1, keepdims=0)]
+    batch = contract.BATCH_DIM
+    graph = helper.make_graph(
+        nodes, "parts",
+        [helper.make_tensor_value_info("0", TensorProto.FLOAT, [batch, 4]),
+         helper.make_tensor_value_info("1", TensorProto.FLOAT, [batch])],
+        [helper.make_tensor_value_info(contract.PROBS, TensorProto.FLOAT, [batch, 2]),
+         helper.make_tensor_value_info(contract.ACTION, TensorProto.INT64, [batch])],
+        [numpy_helper.from_array(np.eye(4, 2, dtype=np.float32), "w"),
+         numpy_helper.from_array(np.array([1], np.int64), "axis"),
+         numpy_helper.from_array(np.array([[0.5, -0.5]], np.float32), "v")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    helper.set_model_props(model, contract.encode_metadata(metadata))
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, path)
 
 
 def logits_graph(path: Path, obs_dim: int, out_dim: int) -> None:
@@ -165,14 +216,23 @@ PARITY = {  # name -> (load options, observations)
     "image": ({}, "image"),
     "switches": ({}, "tests.structured_envs:Switches-v0"),
     "dials": ({}, "tests.structured_envs:Dials-v0"),
+    "beacon": ({}, "tests.structured_envs:Beacon-v0"),  # Dict: {part: batch}
+    "pair": ({}, "tests.structured_envs:Pair-v0"),  # Tuple: [part 0's batch, part 1's]
+    "lock": ({}, "tests.structured_envs:Lock-v0"),
+    "mirror": ({}, "tests.structured_envs:Mirror-v0"),
     "nometa": (NO_METADATA, "CartPole-v1"),
     "nometa_continuous": ({"observation_shape": [3], "action_type": "continuous"},
                           "Pendulum-v1"),
 }
 
 
-def observations(source: str, n: int = 16) -> np.ndarray:
-    """n observations met in the env (by a random policy), seeded: float32 or uint8 frames."""
+Observations = np.ndarray | dict[str, np.ndarray] | tuple[np.ndarray, ...]
+"""A batch [B, ...], or per part of a Dict ({key: [B, ...]}) or Tuple (a tuple) observation."""
+
+
+def observations(source: str, n: int = 16) -> Observations:
+    """n observations met in the env (by a random policy), seeded, as a batch: float32 or
+    uint8 frames, or per part of a Dict or Tuple observation."""
     if source == "image":
         from tests.image_envs import SquareSideEnv
 
@@ -188,7 +248,30 @@ def observations(source: str, n: int = 16) -> np.ndarray:
             obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
             if terminated or truncated:
                 obs, _ = env.reset()
+    if isinstance(obs, dict):
+        return {key: np.stack([o[key] for o in found]) for key in obs}
+    if isinstance(obs, tuple):
+        return tuple(np.stack([o[i] for o in found]) for i in range(len(obs)))
     return np.stack(found)
+
+
+def as_json(batch: Observations) -> Any:
+    """A batch as JSON: nested lists, {part: nested lists}, or a Tuple's parts in a list."""
+    if isinstance(batch, dict):
+        return {key: value.tolist() for key, value in batch.items()}
+    if isinstance(batch, tuple):
+        return [value.tolist() for value in batch]
+    return batch.tolist()
+
+
+def repeated(batch: Observations, index: int, count: int) -> Observations:
+    """Observation `index` of a batch, `count` times: a batch of the same form."""
+    def repeat(values: np.ndarray) -> np.ndarray:
+        return np.repeat(values[index:index + 1], count, axis=0)
+
+    if isinstance(batch, dict):
+        return {key: repeat(value) for key, value in batch.items()}
+    return tuple(map(repeat, batch)) if isinstance(batch, tuple) else repeat(batch)
 
 
 def build_parity() -> dict[str, Any]:
@@ -197,7 +280,7 @@ def build_parity() -> dict[str, Any]:
     for name, (options, source) in PARITY.items():
         policy = serve.OnnxPolicy(FIXTURES / f"{name}.onnx", seed=0, **options)
         batch = observations(source)
-        entry = {"file": f"{name}.onnx", "options": options, "observations": batch.tolist(),
+        entry = {"file": f"{name}.onnx", "options": options, "observations": as_json(batch),
                  "outputs": {k: v.tolist() for k, v in policy.distribution(batch).items()},
                  "greedy": policy.act(batch).tolist()}
         if policy.kind != "deterministic":
@@ -206,7 +289,7 @@ def build_parity() -> dict[str, Any]:
     return result
 
 
-def sampled(policy: serve.OnnxPolicy, batch: np.ndarray) -> dict[str, Any]:
+def sampled(policy: serve.OnnxPolicy, batch: Observations) -> dict[str, Any]:
     """Statistics of SAMPLES sampled actions for the observation with the widest distribution:
     its probs and the actions' `frequencies`, or the mean, std and share at either bound of
     each dimension (gaussian)."""
@@ -215,8 +298,10 @@ def sampled(policy: serve.OnnxPolicy, batch: np.ndarray) -> dict[str, Any]:
         index = int(np.argmax(dist[contract.STD].sum(axis=1)))
     else:
         index = int(np.argmax(entropy(dist[contract.PROBS], policy.kind)))
-    samples = SAMPLES // 10 if policy.observation_dtype == np.uint8 else SAMPLES
-    actions = policy.act(np.repeat(batch[index:index + 1], samples, axis=0), deterministic=False)
+    dtypes = [dtype for _, dtype in (policy.observation_parts or {}).values()]
+    images = policy.observation_dtype == np.uint8 or np.dtype(np.uint8) in dtypes
+    samples = SAMPLES // 10 if images else SAMPLES
+    actions = policy.act(repeated(batch, index, samples), deterministic=False)
     stats = {"index": index, "samples": samples}
     if policy.kind != "gaussian":
         probs = dist[contract.PROBS][index]
@@ -264,6 +349,9 @@ def build_messages() -> list[dict[str, Any]]:
         ("wrong_outputs.onnx", {}), ("wrong_dtype.onnx", {}), ("bad_nvec.onnx", {}),
         ("bad_bits.onnx", {}), ("wrong_branches.onnx", {}), ("wrong_bits.onnx", {}),
         ("dials.onnx", {"action_type": "discrete"}),
+        ("bad_part.onnx", {}), ("empty_parts.onnx", {}), ("wrong_parts.onnx", {}),
+        ("wrong_obs_nvec.onnx", {}), ("wrong_part_shape.onnx", {}),
+        ("beacon.onnx", {"observation_shape": [4]}),
     ]:
         cases.append({"file": file, "options": options, "call": "load"})
     cartpole = [[0.1, 0.2, 0.3], [[0.1, 0.2, 0.3]], [nan(), 0, 0, 0], [0, inf(), 0, 0],
@@ -276,6 +364,7 @@ def build_messages() -> list[dict[str, Any]]:
                       "obs": {"full": image, "value": 0, "set": [[100, value]]}})
     cases.append({"file": "image.onnx", "call": "act",
                   "obs": {"full": [IMAGE_SIDE, IMAGE_SIDE - 1, 1], "value": 0}})
+    cases += [{"file": file, "call": "act", "obs": obs} for file, obs in structured_cases()]
     cases.append({"file": "pendulum.onnx", "call": "probs", "obs": [1, 0, 0]})
     cases.append({"file": "nometa_continuous.onnx", "call": "sample", "obs": [1, 0, 0],
                   "options": {"observation_shape": [3], "action_type": "continuous"}})
@@ -283,6 +372,27 @@ def build_messages() -> list[dict[str, Any]]:
         case.setdefault("options", {})
         case["message"], case["match"] = python_message(case)
     return cases
+
+
+def structured_cases() -> list[tuple[str, Any]]:
+    """(file, observation) of Dict (beacon) and Tuple (pair) observations Python refuses:
+    parts missing or extra, not an object, a part's shape, range or NaN, and parts that
+    disagree on the batch."""
+    def image(*dims: int, **values: Any) -> dict[str, Any]:
+        return {"full": [*dims, 6, 6, 1], "value": 0, **values}
+
+    return [
+        ("beacon.onnx", {"direction": 1}), ("beacon.onnx", [1, 2]),
+        ("beacon.onnx", {"direction": 1, "image": image(), "extra": 0}),
+        ("beacon.onnx", {"direction": 1, "image": {"full": [6, 5, 1], "value": 0}}),
+        ("beacon.onnx", {"direction": 1, "image": image(set=[[7, 300]])}),
+        ("beacon.onnx", {"direction": nan(), "image": image()}),
+        ("beacon.onnx", {"direction": [1, 2], "image": image()}),
+        ("beacon.onnx", {"direction": [1, 2], "image": image(3)}),
+        ("pair.onnx", [[0.1, 0.2]]), ("pair.onnx", {"1": 1}), ("pair.onnx", "abc"),
+        ("pair.onnx", {"0": [0.1, 0.2, 0.3], "1": 1}),
+        ("pair.onnx", [[0.1, 0.2], [inf()]]),
+    ]
 
 
 def python_message(case: dict[str, Any]) -> tuple[str, str]:
@@ -311,8 +421,9 @@ def inf() -> dict:
 
 
 def decode_obs(obs: Any) -> Any:
-    """The JSON form of an observation as Python values: {"float": "nan"} is a float, and
-    {"full": shape, "value": v, "set": [[flat index, value], ...]} nested lists."""
+    """The JSON form of an observation as Python values: {"float": "nan"} is a float,
+    {"full": shape, "value": v, "set": [[flat index, value], ...]} nested lists, and any
+    other object one of parts ({part: observation})."""
     if isinstance(obs, list):
         return [decode_obs(v) for v in obs]
     if isinstance(obs, dict) and "float" in obs:
@@ -322,6 +433,8 @@ def decode_obs(obs: Any) -> Any:
         for index, value in obs.get("set", []):
             flat[index] = decode_obs(value)
         return np.array(flat, dtype=object).reshape(obs["full"]).tolist()
+    if isinstance(obs, dict):
+        return {key: decode_obs(value) for key, value in obs.items()}
     return obs
 
 

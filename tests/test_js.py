@@ -72,17 +72,28 @@ def test_trained_policies_follow_a_supported_contract(name):
         assert policy.metadata[contract.EVAL_MEAN_RETURN_KEY] == 500.0
     if name == "image":
         assert policy.observation_dtype == "uint8" and policy.observation_shape == (36, 36, 1)
-    if name in ("switches", "dials"):  # solved: 4 is the best return (tests/structured_envs.py)
+    if policy.metadata[contract.ENV_ID_KEY].startswith("tests.structured_envs:"):
+        # solved: 4 is the best return of each env there
         assert policy.metadata[contract.EVAL_MEAN_RETURN_KEY] >= 3.6
 
 
-def test_the_parity_fixture_covers_every_kind_of_policy(built):
-    kinds = {serve.OnnxPolicy(FIXTURES / entry["file"], **entry["options"]).kind
-             for entry in built["parity.json"].values()}
-    assert kinds == {*contract.KINDS, "deterministic"}  # every policy kind, and no metadata
+def test_the_parity_fixture_covers_every_kind_of_policy_and_observation(built):
+    policies = [serve.OnnxPolicy(FIXTURES / entry["file"], **entry["options"])
+                for entry in built["parity.json"].values()]
+    assert {p.kind for p in policies} == {*contract.KINDS, "deterministic"}  # and no metadata
+    spaces = {p.metadata.get(contract.OBSERVATION_SPACE_KEY, {}).get("type") for p in policies}
+    assert set(contract.OBSERVATION_SPACES) - {"Discrete"} <= spaces  # Dict, Tuple, ...
+    observations = {entry["file"]: entry["observations"]
+                    for entry in built["parity.json"].values()}
+    assert list(observations["beacon.onnx"]) == ["direction", "image"]  # {part: batch}
+    assert len(observations["pair.onnx"]) == 2  # a Tuple's parts in order
     messages = {case["message"] for case in built["messages.json"]}
     assert "obs contains NaN or inf; expected finite numbers" in messages
     assert any(m.startswith("obs must be integers in [0, 255]") for m in messages)
+    for structured in ("obs['image'] must be integers in [0, 255]", "obs['direction'] contains "
+                       "NaN", "obs parts disagree on the batch", "obs must be an object with "
+                       "the parts direction, image; got the parts direction"):
+        assert any(m.startswith(structured) for m in messages), structured
 
 
 def test_npm_dependencies_are_pinned_and_locked():

@@ -1,7 +1,7 @@
 """The web page of `python -m serve POLICY --http` in Chromium: the trained CartPole policy
 plays in the browser, errors and bad observations show Python's messages, and a policy whose
 env has no JavaScript port gets the probe (Discrete, MultiDiscrete and MultiBinary actions:
-an action per branch or bit).
+an action per branch or bit; a Dict observation: an object of parts).
 
 The tests drive Debian's chromium (`apt-get install chromium`; Playwright's own browser
 download is not reachable here) with the Python `playwright` package, against the service
@@ -123,6 +123,7 @@ def action_bounds(space: dict) -> np.ndarray:
     ("nometa.onnx", NO_METADATA, "the policy names no env (it has no keras-pg metadata)"),
     ("dials.onnx", [], "no JavaScript port of tests.structured_envs:Dials-v0"),
     ("switches.onnx", [], "no JavaScript port of tests.structured_envs:Switches-v0"),
+    ("beacon.onnx", [], "no JavaScript port of tests.structured_envs:Beacon-v0"),
 ])
 def test_a_policy_without_an_env_port_gets_a_probe(browser, policy, args, why):
     path = FIXTURES / policy
@@ -132,11 +133,15 @@ def test_a_policy_without_an_env_port_gets_a_probe(browser, policy, args, why):
           open_page(browser, f"http://127.0.0.1:{port}/") as page):
         assert wait_for_state(page, "probe", "error") == "probe", page.text_content("#error")
         assert page.text_content("#probe-why").startswith(why)
+        parts = ", ".join(f"{name} ({', '.join(map(str, shape))}) {dtype}"
+                          for name, (shape, dtype) in (expected.observation_parts or {}).items())
+        assert parts in page.text_content("#summary")  # beacon: direction () float32, ...
         assert not page.is_visible("#canvas")
         page.click("#probe-run")  # the observation offered: zeros of the policy's shape
         page.wait_for_function("document.getElementById('probe-output').textContent")
         shown = json.loads(page.text_content("#probe-output"))
-        zeros = np.zeros(expected.observation_shape, expected.observation_dtype)
+        zeros = zero_observation(expected)  # an array, or {part: array}
+        assert json.loads(page.input_value("#probe-obs")) == as_lists(zeros)
         greedy = expected.act(zeros)  # an int, or one per branch (bit)
         np.testing.assert_array_equal(shown["action"], greedy)
         outputs, python = shown["outputs"], expected.distribution(zeros)  # or another's logits
@@ -151,11 +156,25 @@ def test_a_policy_without_an_env_port_gets_a_probe(browser, policy, args, why):
         assert sampled.shape == np.shape(greedy) and sampled.dtype.kind == "i"
         assert ((sampled >= 0) & (sampled < action_bounds(expected.action_space))).all()
         page.uncheck("#probe-stochastic")
-        if expected.observation_dtype == np.uint8:
-            frame = zeros.tolist()
-            frame[3][4][0] = 300
-            page.fill("#probe-obs", json.dumps(frame))
+        image = next((name for name, (_, dtype) in (expected.observation_parts or {}).items()
+                      if dtype == np.uint8), None)  # a part of uint8 frames
+        if expected.observation_dtype == np.uint8 or image:
+            obs = as_lists(zeros)
+            (obs[image] if image else obs)[3][4][0] = 300
+            page.fill("#probe-obs", json.dumps(obs))
             page.click("#probe-run")
+            where = f"obs[{image!r}]" if image else "obs"
             expect(page.locator("#probe-error")).to_have_text(
-                "obs must be integers in [0, 255] for this policy's uint8 input, got 300.0")
+                f"{where} must be integers in [0, 255] for this policy's uint8 input, got 300.0")
         assert page.errors == []
+
+
+def zero_observation(policy: serve.OnnxPolicy) -> np.ndarray | dict[str, np.ndarray]:
+    """One observation of zeros: an array, or {part: array} for a Dict or Tuple policy."""
+    batch = policy.zeros(1)
+    return batch[0] if isinstance(batch, np.ndarray) else {k: v[0] for k, v in batch.items()}
+
+
+def as_lists(obs: np.ndarray | dict[str, np.ndarray]) -> list | dict[str, list]:
+    """An observation as JSON: nested lists, or {part: nested lists}."""
+    return {k: v.tolist() for k, v in obs.items()} if isinstance(obs, dict) else obs.tolist()

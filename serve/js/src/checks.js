@@ -17,12 +17,12 @@ const FIX = "re-export it with python -m export";
 const KINDS = contract.KINDS;
 
 /**
- * (policy_kind, observation shape, action space) of a file declaring contract_version, once
+ * (policy_kind, the graph's inputs, action space) of a file declaring contract_version, once
  * its metadata and graph are checked; a PolicyLoadError otherwise.
  * @param {string} name
  * @param {Record<string, any>} metadata
  * @param {import("./onnx-file.js").Graph} graph
- * @returns {{kind: string, shape: number[], actionSpace: contract.Space}}
+ * @returns {{kind: string, inputs: contract.InputSpecs, actionSpace: contract.Space}}
  */
 export function checkContract(name, metadata, graph) {
   const version = metadata[contract.CONTRACT_VERSION_KEY];
@@ -41,22 +41,49 @@ export function checkContract(name, metadata, graph) {
   const kind = metadata[contract.POLICY_KIND_KEY];
   const observation = metadata[contract.OBSERVATION_SPACE_KEY];
   const action = metadata[contract.ACTION_SPACE_KEY];
-  const problem = envProblem(metadata) ?? kindProblem(kind)
-    ?? spaceProblem(contract.OBSERVATION_SPACE_KEY, observation, contract.OBSERVATION_SPACES)
+  const problem = envProblem(metadata) ?? kindProblem(kind) ?? observationProblem(observation)
     ?? spaceProblem(contract.ACTION_SPACE_KEY, action, [KINDS[kind]],
       ` for policy_kind ${short(kind)}`);
   if (problem) throw new PolicyLoadError(`${name}: metadata ${problem} (${FIX})`);
-  const shape = observation.type === "Discrete" ? [] : [...observation.shape];
-  const dtype = contract.inputDtype(observation, version);
-  const node = theInput(name, graph.inputs);
-  const given = `the metadata's observation space ${spaceText(observation)}`;
-  if (node.name !== contract.INPUT || node.type !== TENSOR_TYPES[dtype]) {
-    throw new PolicyLoadError(`${name}: input ${pyRepr(node.name)} is ${node.type}; ${given} `
-      + `needs input ${pyRepr(contract.INPUT)} of ${TENSOR_TYPES[dtype]}`);
-  }
-  checkInputShape(name, node, shape, given);
+  const inputs = contract.inputSpecs(observation, version);
+  checkInputs(name, graph.inputs, inputs,
+    `the metadata's observation space ${spaceText(observation)}`);
   checkOutputs(name, graph.outputs, kind, action);
-  return { kind, shape, actionSpace: action };
+  return { kind, inputs, actionSpace: action };
+}
+
+/**
+ * The graph's inputs are `inputs`: the names, types and shapes.
+ * @param {string} name
+ * @param {NodeArg[]} nodes the graph's inputs
+ * @param {contract.InputSpecs} inputs
+ * @param {string} given what requires them, in messages
+ */
+function checkInputs(name, nodes, inputs, given) {
+  const names = Object.keys(inputs);
+  if (names.length === 1 && names[0] === contract.INPUT) {  // "obs", whatever the graph says
+    const node = theInput(name, nodes);
+    const { shape, dtype } = inputs[contract.INPUT];
+    if (node.name !== contract.INPUT || node.type !== TENSOR_TYPES[dtype]) {
+      throw new PolicyLoadError(`${name}: input ${pyRepr(node.name)} is ${node.type}; ${given} `
+        + `needs input ${pyRepr(contract.INPUT)} of ${TENSOR_TYPES[dtype]}`);
+    }
+    checkInputShape(name, node, shape, given);
+    return;
+  }
+  const byName = new Map(nodes.map((node) => [node.name, node]));
+  if (byName.size !== names.length || !names.every((input) => byName.has(input))) {
+    throw new PolicyLoadError(`${name}: the graph has inputs ${pyRepr([...byName.keys()])}; `
+      + `${given} needs inputs ${names.join(", ")}`);
+  }
+  for (const [input, { shape, dtype }] of Object.entries(inputs)) {
+    const node = /** @type {NodeArg} */ (byName.get(input));
+    if (node.type !== TENSOR_TYPES[dtype]) {
+      throw new PolicyLoadError(`${name}: input ${pyRepr(input)} is ${node.type}; ${given} `
+        + `needs ${TENSOR_TYPES[dtype]}`);
+    }
+    checkInputShape(name, node, shape, given);
+  }
 }
 
 /**
@@ -104,6 +131,29 @@ function envProblem(metadata) {
 function kindProblem(kind) {
   if (typeof kind === "string" && Object.hasOwn(KINDS, kind)) return null;
   return `policy_kind is ${short(kind)}; expected ${Object.keys(KINDS).map(short).join(" or ")}`;
+}
+
+/**
+ * What is wrong with the observation space description, or with one of its parts.
+ * @param {any} space
+ */
+function observationProblem(space) {
+  const name = contract.OBSERVATION_SPACE_KEY;
+  const types = contract.OBSERVATION_SPACES;
+  if (!isObject(space) || !contract.STRUCTURED.includes(space.type)) {
+    return spaceProblem(name, space, types);
+  }
+  const parts = space.spaces;
+  if (!(isObject(parts) || Array.isArray(parts)) || Object.keys(parts).length === 0) {
+    return `${name} has spaces ${short(parts)}; expected a non-empty JSON object or list`;
+  }
+  const leaves = types.filter((type) => !contract.STRUCTURED.includes(type));
+  for (const [key, part] of Object.entries(parts)) {
+    const problem = spaceProblem(`${name}'s part ${pyRepr(Array.isArray(parts) ? Number(key)
+      : key)}`, part, leaves);
+    if (problem) return problem;
+  }
+  return null;
 }
 
 /**
@@ -163,8 +213,17 @@ function short(value) {
   return text.length <= 60 ? text : `${text.slice(0, 57)}...`;
 }
 
-/** @param {contract.Space} space */
+/**
+ * A space as Python's serve/loading.py writes it in messages: "Box(shape=(4,), float32)",
+ * "Dict(direction: Discrete(4), image: Box(shape=(6, 6, 1), uint8))".
+ * @param {contract.Space} space
+ * @returns {string}
+ */
 function spaceText(space) {
+  if (contract.STRUCTURED.includes(space.type)) {
+    const parts = contract.parts(space).map(([key, part]) => `${key}: ${spaceText(part)}`);
+    return `${space.type}(${parts.join(", ")})`;
+  }
   if (space.type === "Discrete" || space.type === "MultiBinary") {
     return `${space.type}(${space.n})`;
   }

@@ -35,10 +35,13 @@ export const KINDS = Object.fromEntries(Object.entries(SPEC.policy_kinds)
 export const ACTION_TYPES = Object.freeze({ discrete: "Discrete", continuous: "Box" });
 /** @type {readonly string[]} */
 export const OBSERVATION_SPACES = SPEC.input.observation_spaces;
+/** The observation spaces made of parts, one input each: Dict and Tuple. */
+/** @type {readonly string[]} */
+export const STRUCTURED = SPEC.input.structured;
 
 /**
  * @typedef {object} Space
- * @property {"Box" | "Discrete" | "MultiDiscrete" | "MultiBinary"} type
+ * @property {"Box" | "Discrete" | "MultiDiscrete" | "MultiBinary" | "Dict" | "Tuple"} type
  * @property {(number | null)[]} [shape] a Box's shape (null: a size the graph leaves open)
  * @property {string} [dtype] a Box's dtype ("float32", "uint8")
  * @property {(number | string)[]} [low] a Box's bounds ("inf" / "-inf" when unbounded)
@@ -46,6 +49,15 @@ export const OBSERVATION_SPACES = SPEC.input.observation_spaces;
  * @property {number | null} [n] a Discrete space's size, or a MultiBinary space's bits
  * @property {number} [start]
  * @property {number[]} [nvec] a MultiDiscrete space's branch sizes (each branch from 0)
+ * @property {Record<string, Space> | Space[]} [spaces] a Dict's parts by key, a Tuple's in
+ *   order
+ */
+
+/**
+ * @typedef {{shape: number[], dtype: "float32" | "uint8"}} InputSpec one graph input: its
+ *   shape without the batch, and its dtype
+ * @typedef {Record<string, InputSpec>} InputSpecs {input name: its spec}, in the graph's
+ *   order: {obs: ...}, or one per part of a Dict or Tuple observation
  */
 
 /**
@@ -74,6 +86,46 @@ export function inputDtype(space, version = CONTRACT_VERSION) {
   const image = space.type === rule.image.type && space.dtype === rule.image.dtype
     && space.shape?.length === rule.image.rank;
   return image && version >= rule.since.image_dtype ? rule.image_dtype : rule.dtype;
+}
+
+/**
+ * {input name: {shape without the batch, dtype}} of the graph's inputs for an observation
+ * space: {obs: ...}, or one input per part of a Dict (its keys, in order) or a Tuple ("0",
+ * "1", ...) space.
+ * @param {Space} space
+ * @param {number} [version]
+ * @returns {InputSpecs}
+ */
+export function inputSpecs(space, version = CONTRACT_VERSION) {
+  if (!STRUCTURED.includes(space.type)) {
+    return { [INPUT]: { shape: partShape(space), dtype: inputDtype(space, version) } };
+  }
+  return Object.fromEntries(parts(space).map(([name, part]) =>
+    [name, { shape: partShape(part), dtype: inputDtype(part, version) }]));
+}
+
+/**
+ * The parts of a Dict or Tuple space as [name, space] pairs: a Dict's keys in order, a
+ * Tuple's positions "0", "1", ...
+ * @param {Space} space
+ * @returns {[string, Space][]}
+ */
+export function parts(space) {
+  const spaces = space.spaces ?? {};
+  return Array.isArray(spaces) ? spaces.map((part, i) => [String(i), part])
+    : Object.entries(spaces);
+}
+
+/**
+ * [] for a Discrete space's index, [k] for a MultiDiscrete or MultiBinary one, a Box's shape.
+ * @param {Space} space
+ * @returns {number[]}
+ */
+function partShape(space) {
+  if (space.type === "Discrete") return [];
+  if (space.type === "MultiDiscrete") return [(space.nvec ?? []).length];
+  if (space.type === "MultiBinary") return [Number(space.n)];
+  return (space.shape ?? []).map(Number);
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * What a caller passes as observations, checked and shaped into the policy's ONNX input:
- * serve/observations.py in JavaScript, with the same messages.
+ * serve/observations.py in JavaScript, with the same messages (a Dict or Tuple observation's
+ * parts: observation-parts.js).
  * @module
  */
 
@@ -163,7 +164,7 @@ function numbers(data) {
 }
 
 /** @param {unknown} v @returns {v is ArrayLike<any>} */
-function isSequence(v) {
+export function isSequence(v) {
   return Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
 }
 

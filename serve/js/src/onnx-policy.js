@@ -5,7 +5,8 @@
  */
 
 import * as contract from "./contract-names.js";
-import { INPUT_DTYPES, nodeArgs, readMetadata, theInput } from "./onnx-file.js";
+import { nodeArgs, readMetadata } from "./onnx-file.js";
+import { asPartBatches } from "./observation-parts.js";
 import { asBatch } from "./observations.js";
 import { pyRepr, pyTuple } from "./python.js";
 import { Random } from "./random.js";
@@ -21,6 +22,11 @@ import { callerSpec, contractSpec } from "./spec.js";
  *   a session's outputs by name
  * @typedef {Record<string, Action[]>} Outputs outputs by name, one entry per observation: a
  *   number for a [batch] output, a row for a [batch, n] one (numbers for int64)
+ * @typedef {import("./observations.js").Observation
+ *   | import("./observation-parts.js").StructuredObservation} Observations one observation or a
+ *   batch: of the one input, or {part: ...} of a Dict or Tuple observation's parts
+ * @typedef {import("./observation-parts.js").PartBatches} Inputs the graph's inputs for
+ *   observations: {input: batch [B, ...]}, and whether one observation was given
  */
 
 /** A policy answering observations with actions, backed by one onnxruntime session. */
@@ -41,11 +47,6 @@ export class Policy {
     /** keras-pg's metadata (metadata_props, JSON-decoded). @type {Record<string, any>} */
     this.metadata = readMetadata(bytes);
     const graph = nodeArgs(session);
-    const input = theInput(name, graph.inputs);
-    this.input = input.name;
-    /** The input's dtype: "float32", or "uint8" for image policies (raw frames). */
-    this.observationDtype = /** @type {"float32" | "uint8"} */ (INPUT_DTYPES[
-      /** @type {keyof INPUT_DTYPES} */ (input.type)]);
     /** The model's outputs, by name. */
     this.outputs = graph.outputs.map((o) => o.name);
     const spec = Object.hasOwn(this.metadata, contract.CONTRACT_VERSION_KEY)
@@ -55,8 +56,15 @@ export class Policy {
      * continuous file without metadata).
      */
     this.kind = spec.kind;
-    /** The shape of one observation ([] for a Discrete observation). */
+    /** The shape of one observation ([] for a Discrete observation, and a Dict or Tuple one). */
     this.observationShape = spec.observationShape;
+    /** The input's dtype: "float32", or "uint8" for image policies (raw frames). */
+    this.observationDtype = spec.observationDtype;
+    /**
+     * {part: {shape, dtype}} of a Dict (its keys) or Tuple ("0", "1", ...) observation, whose
+     * parts are the graph's inputs; null for a policy of one input.
+     */
+    this.observationParts = spec.observationParts;
     /**
      * The action space: {type: "Discrete", n, start}, {type: "Box", shape, low, high},
      * {type: "MultiDiscrete", nvec} or {type: "MultiBinary", n}.
@@ -68,17 +76,15 @@ export class Policy {
     this.high = Float32Array.from(/** @type {number[]} */ (spec.actionSpace.high ?? []));
     /** The random source of sampled actions, seeded by `options.seed`. */
     this.random = new Random(options.seed);
-    const size = this.observationShape.reduce((a, b) => a * b, 1);
-    const data = this.observationDtype === "uint8" ? new Uint8Array(size)
-      : new Float32Array(size);
-    const tensor = new ort.Tensor(this.observationDtype, data, [1, ...this.observationShape]);
-    /** The input tensor of single observations (see `run`). */
-    this.one = { data, feeds: { [this.input]: tensor }, busy: false };
+    /** The input tensor of single observations of a one-input policy (see `run`), or null. */
+    this.one = spec.observationParts === null ? this.#oneInput(spec.inputs) : null;
     this.actionFetch = spec.actionOutput === null ? [] : [spec.actionOutput];
   }
 
   /**
-   * Actions for one observation or a batch [B, ...obs_shape].
+   * Actions for one observation or a batch [B, ...obs_shape]; for a Dict or Tuple
+   * observation, {part: one observation or a batch [B, ...part_shape]} (a Tuple's parts also
+   * as an array in order).
    *
    * Discrete: a number, or number[] for a batch. Continuous: a Float32Array [d], or one per
    * observation. MultiDiscrete (MultiBinary): number[] [k], one action per branch (bit), or
@@ -86,30 +92,30 @@ export class Policy {
    * argmax, per branch; the bits whose P(1) is above 1/2; the clipped mean); false samples
    * from `probs` (each branch, each bit), or N(mean, std) clipped to the bounds, with this
    * policy's random source.
-   * @param {import("./observations.js").Observation} obs
+   * @param {Observations} obs
    * @param {{deterministic?: boolean}} [options]
    * @returns {Promise<Action | Action[]>}
    */
   async act(obs, { deterministic = true } = {}) {
-    const batch = this.#batch(obs);
+    const inputs = this.#batch(obs);
     let actions;
     if (deterministic && this.spec.actionOutput !== null) {
-      let results = this.#run(batch, this.actionFetch);
+      let results = this.#run(inputs, this.actionFetch);
       if (results instanceof Promise) results = await results;  // Node's are there already
       const output = results[this.spec.actionOutput];
-      if (batch.single && output.dims.length === 1) return Number(output.data[0]);
+      if (inputs.single && output.dims.length === 1) return Number(output.data[0]);
       actions = rows(output);
     } else {
-      actions = (await this.#decideBatch(batch, deterministic)).actions;
+      actions = (await this.#decideBatch(inputs, deterministic)).actions;
     }
-    return batch.single ? actions[0] : actions;
+    return inputs.single ? actions[0] : actions;
   }
 
   /**
    * Batched actions and the distribution they came from ({probs} or {mean, std}), from one
    * model call; a single observation is a batch of one. Greedy actions are the graph's
    * `action` (a file without metadata: the argmax of its probs).
-   * @param {import("./observations.js").Observation} obs
+   * @param {Observations} obs
    * @param {{deterministic?: boolean}} [options]
    * @returns {Promise<{actions: Action[], distribution: Outputs}>}
    */
@@ -121,7 +127,7 @@ export class Policy {
    * Action probabilities: a Float32Array [n] (categorical), each branch's side by side
    * [sum(nvec)] (multi_categorical), or each bit's P(1) [n] (bernoulli); one per observation
    * of a batch.
-   * @param {import("./observations.js").Observation} obs
+   * @param {Observations} obs
    * @returns {Promise<Float32Array | Float32Array[]>}
    */
   async probs(obs) {
@@ -129,46 +135,70 @@ export class Policy {
       throw new Error(`probs() needs a discrete policy; this one is ${this.kind}: `
         + "use distribution()");
     }
-    const batch = this.#batch(obs);
-    const { probs } = await this.#distributionOf(batch);
-    const size = batch.dims[0];
+    const inputs = this.#batch(obs);
+    const { probs } = await this.#distributionOf(inputs);
+    const size = batchSize(inputs);
     const result = /** @type {Float32Array[]} */ (
       rows({ data: probs, dims: [size, probs.length / size] }));
-    return batch.single ? result[0] : result;
+    return inputs.single ? result[0] : result;
   }
 
   /**
    * The raw outputs of the model by name (e.g. probs and action, or mean, std and action),
    * for one observation, or one entry per observation of a batch.
-   * @param {import("./observations.js").Observation} obs
+   * @param {Observations} obs
    * @returns {Promise<Record<string, Action | Action[]>>}
    */
   async distribution(obs) {
-    const batch = this.#batch(obs);
-    const values = await this.#run(batch, this.outputs);
+    const inputs = this.#batch(obs);
+    const values = await this.#run(inputs, this.outputs);
     return Object.fromEntries(this.outputs.map((name) => {
       const value = rows(values[name]);
-      return [name, batch.single ? value[0] : value];
+      return [name, inputs.single ? value[0] : value];
     }));
   }
 
-  /** @param {import("./observations.js").Observation} obs */
+  /**
+   * The graph's inputs for `obs`: {input: batch [B, ...]} ({obs: ...}, or one per part of a
+   * Dict or Tuple observation), and whether one observation was given; an Error in one line
+   * (Python's message) for observations that are not the policy's.
+   * @param {Observations} obs
+   * @returns {Inputs}
+   */
   #batch(obs) {
-    return asBatch(obs, this.observationShape, this.observationDtype);
+    if (this.observationParts !== null) return asPartBatches(obs, this.observationParts);
+    const one = /** @type {NonNullable<Policy["one"]>} */ (this.one);
+    const batch = asBatch(/** @type {import("./observations.js").Observation} */ (obs),
+      this.observationShape, this.observationDtype);
+    return { batches: { [one.input]: batch }, single: batch.single };
   }
 
   /**
-   * The outputs `names` for `batch`: a promise of them, or (Node's sessions run in place,
+   * The tensor kept for single observations of a one-input policy, and its feeds.
+   * @param {import("./contract-names.js").InputSpecs} inputs the one input
+   */
+  #oneInput(inputs) {
+    const [[input, { shape, dtype }]] = Object.entries(inputs);
+    const size = shape.reduce((a, b) => a * b, 1);
+    const data = dtype === "uint8" ? new Uint8Array(size) : new Float32Array(size);
+    const tensor = new this.ort.Tensor(dtype, data, [1, ...shape]);
+    return { input, data, feeds: { [input]: tensor }, busy: false };
+  }
+
+  /**
+   * The outputs `names` for `inputs`: a promise of them, or (Node's sessions run in place,
    * node.js) the outputs themselves; callers `await` either.
-   * @param {import("./observations.js").Batch} batch
+   * @param {Inputs} inputs
    * @param {string[]} names
    * @returns {Results | Promise<Results>}
    */
-  #run(batch, names) {
+  #run(inputs, names) {
     const one = this.one;
-    if (batch.dims[0] !== 1 || one.busy) {
-      const tensor = new this.ort.Tensor(this.observationDtype, batch.data, batch.dims);
-      return this.session.run({ [this.input]: tensor }, names);
+    const batch = one === null ? null : inputs.batches[one.input];
+    if (one === null || batch === null || batch.dims[0] !== 1 || one.busy) {
+      const feeds = Object.fromEntries(Object.entries(inputs.batches).map(([input, part]) =>
+        [input, new this.ort.Tensor(this.spec.inputs[input].dtype, part.data, part.dims)]));
+      return this.session.run(feeds, names);
     }
     // One observation goes through a tensor kept for it: fewer allocations per call, so the
     // garbage collector interrupts fewer calls (act's p99 latency). `busy` keeps a second
@@ -183,11 +213,11 @@ export class Policy {
   /**
    * The distribution outputs as flat arrays ({probs} or {mean, std}), softmax applied to a
    * caller's logits.
-   * @param {import("./observations.js").Batch} batch
+   * @param {Inputs} inputs
    * @returns {Promise<Record<string, Float32Array>>}
    */
-  async #distributionOf(batch) {
-    const values = await this.#run(batch, this.spec.distOutputs);
+  async #distributionOf(inputs) {
+    const values = await this.#run(inputs, this.spec.distOutputs);
     if (this.spec.logits) {
       const logits = values[this.spec.distOutputs[0]];
       return { [contract.PROBS]: softmax(/** @type {Float32Array} */ (logits.data),
@@ -198,14 +228,14 @@ export class Policy {
   }
 
   /**
-   * @param {import("./observations.js").Batch} batch
+   * @param {Inputs} inputs
    * @param {boolean} deterministic
    * @returns {Promise<{actions: Action[], distribution: Outputs}>}
    */
-  async #decideBatch(batch, deterministic) {
+  async #decideBatch(inputs, deterministic) {
     const { actionOutput, distOutputs } = this.spec;
     if (deterministic && actionOutput !== null) {  // the graph's greedy action
-      const values = await this.#run(batch, [actionOutput, ...distOutputs]);
+      const values = await this.#run(inputs, [actionOutput, ...distOutputs]);
       return { actions: rows(values[actionOutput]), distribution: Object.fromEntries(
         distOutputs.map((name) => [name, rows(values[name])])) };
     }
@@ -213,8 +243,8 @@ export class Policy {
       throw new Error("this policy has no distribution to sample from; "
         + "use deterministic=True");
     }
-    const size = batch.dims[0];
-    const dist = await this.#distributionOf(batch);
+    const size = batchSize(inputs);
+    const dist = await this.#distributionOf(inputs);
     const distribution = Object.fromEntries(Object.entries(dist).map(
       ([name, value]) => [name, rows({ data: value, dims: [size, value.length / size] })]));
     return { actions: this.#actions(dist, size, deterministic), distribution };
@@ -247,10 +277,21 @@ export class Policy {
   }
 
   toString() {
+    const parts = this.observationParts;
+    const observations = parts === null ? `observation_shape=${pyTuple(this.observationShape)}`
+      : `observation_parts={${Object.entries(parts).map(([name, { shape }]) =>
+        `${pyRepr(name)}: ${pyTuple(shape)}`).join(", ")}}`;
     return `Policy(${pyRepr(this.name)}, env_id=${pyRepr(this.metadata.env_id)}, `
-      + `observation_shape=${pyTuple(this.observationShape)}, `
-      + `action_space=${pyRepr(this.actionSpace)})`;
+      + `${observations}, action_space=${pyRepr(this.actionSpace)})`;
   }
+}
+
+/**
+ * The observations in `inputs` (B: every input's first dimension).
+ * @param {Inputs} inputs
+ */
+function batchSize(inputs) {
+  return Object.values(inputs.batches)[0].dims[0];
 }
 
 /**

@@ -8,7 +8,7 @@
 
 import * as contract from "./contract-names.js";
 import { checkContract } from "./checks.js";
-import { PolicyLoadError, checkInputShape } from "./onnx-file.js";
+import { INPUT_DTYPES, PolicyLoadError, checkInputShape, theInput } from "./onnx-file.js";
 import { pyRepr, pyTuple } from "./python.js";
 
 const CALLER_HINT = "pass observation_shape=... and action_type='discrete' or 'continuous' "
@@ -33,7 +33,14 @@ const CALLER_HINT = "pass observation_shape=... and action_type='discrete' or 'c
  * @typedef {object} PolicySpec
  * @property {ContractKind | "deterministic"} kind "deterministic": a continuous policy
  *   without metadata, whose one output is the action
- * @property {number[]} observationShape one observation's shape ([] for a Discrete one)
+ * @property {number[]} observationShape one observation's shape ([] for a Discrete one, and
+ *   for a Dict or Tuple one, whose parts are `observationParts`)
+ * @property {"float32" | "uint8"} observationDtype the input's dtype ("float32" for a Dict or
+ *   Tuple observation)
+ * @property {contract.InputSpecs | null} observationParts {part: {shape, dtype}} of a Dict or
+ *   Tuple observation, one input each; null for a policy of one input
+ * @property {contract.InputSpecs} inputs the graph's inputs by name: the one input, or the
+ *   parts
  * @property {contract.Space} actionSpace {type: "Discrete", n}, {type: "Box", shape, ...},
  *   {type: "MultiDiscrete", nvec} or {type: "MultiBinary", n}
  * @property {string[]} distOutputs the outputs holding the distribution (probs or logits;
@@ -54,16 +61,25 @@ const CALLER_HINT = "pass observation_shape=... and action_type='discrete' or 'c
 export function contractSpec(name, metadata, graph,
   { observation_shape: shape, action_type: actionType }) {
   const checked = checkContract(name, metadata, graph);
-  if (shape != null && !sameDims(validShape(name, shape), checked.shape)) {
+  const names = Object.keys(checked.inputs);
+  const parts = names.length === 1 && names[0] === contract.INPUT ? null : checked.inputs;
+  const { shape: observationShape, dtype: observationDtype } = parts === null
+    ? checked.inputs[contract.INPUT] : { shape: [], dtype: /** @type {const} */ ("float32") };
+  if (parts !== null && shape != null) {
+    throw new PolicyLoadError(`${name}: observation_shape is for a policy of one input; this `
+      + `one takes the parts ${names.join(", ")}: leave it out`);
+  }
+  if (shape != null && !sameDims(validShape(name, shape), observationShape)) {
     throw new PolicyLoadError(`${name}: observation_shape=${pyTuple(shape)} disagrees with `
-      + `the metadata's ${pyTuple(checked.shape)}; leave it out`);
+      + `the metadata's ${pyTuple(observationShape)}; leave it out`);
   }
   if (actionType != null && contract.ACTION_TYPES[actionType] !== contract.KINDS[checked.kind]) {
     throw new PolicyLoadError(`${name}: action_type=${pyRepr(actionType)} disagrees with the `
       + `metadata's policy_kind ${pyRepr(checked.kind)}; leave it out`);
   }
   const kind = /** @type {ContractKind} */ (checked.kind);
-  return { kind, observationShape: checked.shape, actionSpace: checked.actionSpace,
+  return { kind, observationShape, observationDtype, observationParts: parts,
+           inputs: checked.inputs, actionSpace: checked.actionSpace,
            distOutputs: kind === "gaussian" ? [contract.MEAN, contract.STD] : [contract.PROBS],
            logits: false, actionOutput: contract.ACTION };
 }
@@ -81,9 +97,14 @@ export function callerSpec(name, graph, { observation_shape: shape, action_type:
     throw new PolicyLoadError(`${name} has no keras_pg metadata; ${CALLER_HINT} to load it `
       + `(got action_type=${pyRepr(actionType)})`);
   }
+  const node = theInput(name, graph.inputs);
+  const observationDtype = /** @type {"float32" | "uint8"} */ (
+    INPUT_DTYPES[/** @type {keyof INPUT_DTYPES} */ (node.type)]);
   const observationShape = validShape(name, shape);
-  checkInputShape(name, graph.inputs[0], observationShape,
+  checkInputShape(name, node, observationShape,
     `observation_shape ${pyTuple(observationShape)}`, true);
+  const one = { observationShape, observationDtype, observationParts: null,
+                inputs: { [node.name]: { shape: observationShape, dtype: observationDtype } } };
   // Discrete: an output named probs wherever it is (export writes `action` [batch] first),
   // else the first output as logits. Continuous: the first output.
   const probs = graph.outputs.find((o) => o.name === contract.PROBS);
@@ -96,11 +117,11 @@ export function callerSpec(name, graph, { observation_shape: shape, action_type:
   }
   const size = typeof read.shape[1] === "number" ? read.shape[1] : null;
   if (actionType === "discrete") {
-    return { kind: "categorical", observationShape,
+    return { kind: "categorical", ...one,
              actionSpace: { type: "Discrete", n: size, start: 0 },
              distOutputs: [read.name], logits: !named, actionOutput: null };
   }
-  return { kind: "deterministic", observationShape, actionSpace: { type: "Box", shape: [size] },
+  return { kind: "deterministic", ...one, actionSpace: { type: "Box", shape: [size] },
            distOutputs: [], logits: false, actionOutput: read.name };
 }
 

@@ -33,7 +33,8 @@ export const RUNTIMES = {
 
 /**
  * The JSON form of an observation as JavaScript values (tests/js_fixtures.py decode_obs):
- * {float: "nan"} is a number, {full: shape, value, set: [[index, value]]} nested arrays.
+ * {float: "nan"} is a number, {full: shape, value, set: [[index, value]]} nested arrays, and
+ * any other object one of parts ({part: observation}).
  * @param {any} obs
  * @returns {any}
  */
@@ -48,7 +49,40 @@ export function decodeObs(obs) {
     for (const [index, value] of obs.set ?? []) flat[index] = decodeObs(value);
     return nest(flat, obs.full);
   }
+  if (obs !== null && typeof obs === "object") {
+    return Object.fromEntries(Object.entries(obs).map(([part, value]) =>
+      [part, decodeObs(value)]));
+  }
   return obs;
+}
+
+/**
+ * Observation `i` of a batch as parity.json writes it: a row, or, for a policy of a Dict or
+ * Tuple observation ({part: batch}, or a Tuple's parts' batches in an array), each part's
+ * row in the same form.
+ * @param {import("../src/onnx-policy.js").Policy} policy
+ * @param {any} batch
+ * @param {number} i
+ * @returns {any}
+ */
+export function observationAt(policy, batch, i) {
+  if (policy.observationParts === null) return batch[i];
+  if (Array.isArray(batch)) return batch.map((part) => part[i]);
+  return Object.fromEntries(Object.entries(batch).map(([part, rows]) => [part, rows[i]]));
+}
+
+/**
+ * A batch of `count` times the observation `obs` (of the form observationAt gives).
+ * @param {import("../src/onnx-policy.js").Policy} policy
+ * @param {any} obs
+ * @param {number} count
+ * @returns {any}
+ */
+export function repeated(policy, obs, count) {
+  const repeat = (/** @type {any} */ value) => Array(count).fill(value);
+  if (policy.observationParts === null) return repeat(obs);
+  if (Array.isArray(obs)) return obs.map(repeat);
+  return Object.fromEntries(Object.entries(obs).map(([part, value]) => [part, repeat(value)]));
 }
 
 /**

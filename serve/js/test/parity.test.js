@@ -1,12 +1,13 @@
 // The JavaScript policy against Python's serve.OnnxPolicy on the same policies and
 // observations (test/fixtures/parity.json): outputs within 1e-6, the same greedy actions,
 // sampled actions with the same frequencies (of each action, each branch's, each bit's 1) or
-// Gaussian statistics -- on onnxruntime-node and onnxruntime-web.
+// Gaussian statistics -- on onnxruntime-node and onnxruntime-web. Observations of a Dict or
+// Tuple space are {part: batch} (beacon), or a Tuple's parts in an array (pair).
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { RUNTIMES, maxDelta, readFixture } from "./fixtures.js";
+import { RUNTIMES, maxDelta, observationAt, readFixture, repeated } from "./fixtures.js";
 
 const PARITY = readFixture("parity.json");
 const TOLERANCE = 1e-6;
@@ -26,7 +27,8 @@ for (const [runtime, load] of Object.entries(RUNTIMES)) {
         if (policy.kind !== "gaussian" && policy.kind !== "deterministic") {
           assert.deepEqual(greedy, expected.greedy);  // integers: equal
         }
-        for (const [i, obs] of expected.observations.entries()) {  // one at a time
+        for (let i = 0; i < expected.greedy.length; i++) {  // one at a time
+          const obs = observationAt(policy, expected.observations, i);
           assert.ok(maxDelta(await policy.act(obs), expected.greedy[i]) <= TOLERANCE);
           const one = await policy.distribution(obs);
           for (const [output, values] of Object.entries(expected.outputs)) {
@@ -39,7 +41,8 @@ for (const [runtime, load] of Object.entries(RUNTIMES)) {
       test(`${name}: sampled actions follow Python's distribution`, async () => {
         const policy = await load(expected.file, { ...expected.options, seed: 0 });
         const { index, samples } = expected.sampled;
-        const batch = Array(samples).fill(expected.observations[index]);
+        const batch = repeated(policy, observationAt(policy, expected.observations, index),
+          samples);
         const actions = await policy.act(batch, { deterministic: false });
         if (policy.kind === "gaussian") {
           assertGaussian(policy, actions, expected.sampled);

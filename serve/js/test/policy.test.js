@@ -1,5 +1,6 @@
 // The JavaScript API beyond Python's answers: return types, observations as typed arrays
-// and tensors, seeds, options, and loading from bytes and file URLs.
+// and tensors, Dict and Tuple observations by part, seeds, options, and loading from bytes
+// and file URLs.
 
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
@@ -83,6 +84,45 @@ test("MultiDiscrete and MultiBinary actions: a number per branch or bit, rows fo
     const sampled = /** @type {number[][]} */ (await dials.act(
       Array(500).fill(PARITY.dials.observations[0]), { deterministic: false }));
     assert.ok(sampled.every(([a, b]) => a >= 0 && a < 3 && b >= 0 && b < 4));
+  });
+
+test("Dict and Tuple observations: {part: observation or batch}, a Tuple's parts also in order",
+  async () => {
+    const beacon = await loadPolicy(fixturePath("beacon.onnx"), { seed: 0 });
+    assert.deepEqual(beacon.observationParts, {
+      direction: { shape: [], dtype: "float32" }, image: { shape: [6, 6, 1], dtype: "uint8" } });
+    assert.deepEqual([beacon.observationShape, beacon.observationDtype], [[], "float32"]);
+    assert.equal(String(beacon), `Policy('${fixturePath("beacon.onnx")}', env_id='tests.`
+      + "structured_envs:Beacon-v0', observation_parts={'direction': (), 'image': (6, 6, 1)}, "
+      + "action_space={'n': 2, 'start': 0, 'type': 'Discrete'})");
+    const { direction, image } = PARITY.beacon.observations;
+    const { greedy, outputs } = PARITY.beacon;
+    const three = { image: image.slice(0, 3), direction: direction.slice(0, 3) };
+    assert.deepEqual(await beacon.act(three), greedy.slice(0, 3));
+    assert.equal(await beacon.act({ direction: direction[1], image: image[1] }), greedy[1]);
+    const frames = { data: Uint8Array.from(image.slice(0, 2).flat(3)), dims: [2, 6, 6, 1] };
+    const { actions, distribution } = await beacon.decide({ direction: Float32Array.from(
+      direction.slice(0, 2)), image: frames }, { deterministic: false });
+    assert.equal(actions.length, 2);
+    assert.ok(maxDelta(distribution.probs, outputs.probs.slice(0, 2)) <= 1e-6);
+    const one = /** @type {Float32Array} */ (await beacon.probs({ direction: 0, image: image[0] }));
+    assert.ok(one instanceof Float32Array && one.length === 2);
+
+    const pair = await loadPolicy(fixturePath("pair.onnx"));
+    assert.deepEqual(Object.keys(pair.observationParts ?? {}), ["0", "1"]);
+    const [box, index] = PARITY.pair.observations;
+    const expected = PARITY.pair.greedy.slice(0, 4);
+    for (const obs of [[box.slice(0, 4), index.slice(0, 4)],
+                       { 1: index.slice(0, 4), 0: box.slice(0, 4) }]) {
+      assert.deepEqual(await pair.act(obs), expected);
+    }
+    assert.equal(await pair.act([box[2], index[2]]), PARITY.pair.greedy[2]);
+
+    for (const [name, shape] of [["lock", [2]], ["mirror", [4]]]) {  // one input, obs
+      const policy = await loadPolicy(fixturePath(`${name}.onnx`));
+      assert.deepEqual([policy.observationParts, policy.observationShape], [null, shape]);
+      assert.deepEqual(await policy.act(PARITY[name].observations[0]), PARITY[name].greedy[0]);
+    }
   });
 
 test("calls in flight at once each get their own observation's answer", async () => {

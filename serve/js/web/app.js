@@ -13,7 +13,7 @@ import { makeEnv } from "keras-pg-policy/envs";
 
 import { draw } from "./draw.js";
 import { Player } from "./player.js";
-import { probe, zeros } from "./probe.js";
+import { probe, zeroObservation } from "./probe.js";
 
 ort.env.wasm.numThreads = 1;  // one thread needs no cross-origin isolation
 ort.env.wasm.wasmPaths = new URL("../js/vendor/ort/", import.meta.url).href;
@@ -57,9 +57,12 @@ function describe(policy) {
   const trained = m.env_steps == null ? "" : `, trained ${m.env_steps} steps`;
   const evaluated = typeof m.eval_mean_return !== "number" ? ""
     : `, eval return ${m.eval_mean_return.toFixed(1)}`;
+  const parts = Object.entries(policy.observationParts ?? {}).map(([name, { shape, dtype }]) =>
+    `${name} (${shape.join(", ")}) ${dtype}`);
+  const observation = parts.length ? `observation parts ${parts.join(", ")}`
+    : `observation (${policy.observationShape.join(", ")}) ${policy.observationDtype}`;
   $("summary").textContent = `${m.env_id ?? "no keras-pg metadata"} · ${policy.kind} policy · `
-    + `observation (${policy.observationShape.join(", ")}) ${policy.observationDtype}`
-    + trained + evaluated;
+    + observation + trained + evaluated;
   $("metadata").textContent = JSON.stringify(m, null, 1);
 }
 
@@ -170,7 +173,7 @@ function outputView(action, distribution) {
 function showProbe(policy, why) {
   $("probe-why").textContent = why || "Try an observation by hand: an observation in, the "
     + "policy's outputs out.";
-  $("probe-obs").value = JSON.stringify(zeros(policy.observationShape));
+  $("probe-obs").value = JSON.stringify(zeroObservation(policy));
   $("probe-output").textContent = "";
   $("probe-error").hidden = true;
   $("probe-run").onclick = async () => {

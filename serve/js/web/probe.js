@@ -5,11 +5,24 @@
  */
 
 /**
+ * A zero observation of the policy, the probe's first offer: nested arrays of its shape, or
+ * {part: zeros of its shape} for a Dict or Tuple observation.
+ * @param {import("keras-pg-policy").Policy} policy
+ * @returns {any}
+ */
+export function zeroObservation(policy) {
+  const parts = policy.observationParts;
+  if (parts === null) return zeros(policy.observationShape);
+  return Object.fromEntries(Object.entries(parts).map(([name, { shape }]) =>
+    [name, zeros(shape)]));
+}
+
+/**
  * A zero observation of `shape`, as nested arrays.
  * @param {number[]} shape
  * @returns {any}
  */
-export function zeros(shape) {
+function zeros(shape) {
   return shape.length === 0 ? 0 : Array.from({ length: shape[0] }, () => zeros(shape.slice(1)));
 }
 

@@ -38,20 +38,30 @@ SIZE = sum(PARTS.values())
 
 
 class Floats(gym.Env):
-    """Random observations (a Box of SIZE, or a Dict of PARTS), 4 actions, 10 steps."""
+    """SIZE random floats a step, observed as a Box of SIZE or as a Dict of PARTS (split in
+    order: the same draws, the same cost); 4 actions, 10 steps."""
 
     def __init__(self, structured: bool = False) -> None:
+        self.structured = structured
         self.observation_space = (
             gym.spaces.Dict({k: gym.spaces.Box(-1, 1, (n,), np.float32) for k, n in PARTS.items()})
             if structured else gym.spaces.Box(-1, 1, (SIZE,), np.float32))
         self.action_space = gym.spaces.Discrete(4)
+        self.bounds = np.cumsum([0, *PARTS.values()])
+
+    def _observe(self) -> np.ndarray | dict[str, np.ndarray]:
+        floats = self.np_random.uniform(-1, 1, SIZE).astype(np.float32)
+        if not self.structured:
+            return floats
+        return {key: floats[a:b] for key, a, b in zip(PARTS, self.bounds[:-1], self.bounds[1:],
+                                                      strict=True)}
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
-        return self.observation_space.sample(), {}
+        return self._observe(), {}
 
     def step(self, action):
-        return self.observation_space.sample(), 0.0, False, False, {}
+        return self._observe(), 0.0, False, False, {}
 
 
 for _id, _structured in (("BoxFloats-v0", False), ("DictFloats-v0", True)):

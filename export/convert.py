@@ -45,10 +45,15 @@ def distribution_outputs(head: Head, params: tf.Tensor) -> tuple[tf.Tensor, ...]
     return head.probs(params), tf.cast(head.greedy(params), tf.int64)
 
 
-def to_model_proto(source: PolicySource, opset: int) -> onnx.ModelProto:
-    """Convert with tf2onnx, name the batch dimension, attach the contract's metadata."""
+def to_model_proto(source: PolicySource, opset: int,
+                   policy: tf.types.experimental.GenericFunction | None = None
+                   ) -> onnx.ModelProto:
+    """Convert `policy` (default: the source's `policy_function`; pass the one verification
+    calls, so that it is traced once) with tf2onnx, name the batch dimension, attach the
+    contract's metadata."""
     check_opset(opset)
-    policy = policy_function(source.model, make_head(source.action_space))
+    if policy is None:
+        policy = policy_function(source.model, make_head(source.action_space))
     proto, _ = tf2onnx.convert.from_function(
         policy, input_signature=policy.input_signature, opset=opset)
     for value in [*proto.graph.input, *proto.graph.output]:

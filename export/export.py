@@ -120,9 +120,8 @@ def export_policy(policy: PolicySource, path: str | Path | None = None, *,
     report_name = REPORT if quantize is None else quantized_name(REPORT, quantize)
     if policy.run_dir is not None:
         check_writable_directory(policy.run_dir / report_name, policy.run_dir)
-    proto = to_model_proto(policy, opset)
-    model_bytes = proto.SerializeToString()
     function = policy_function(policy.model, make_head(policy.action_space))
+    model_bytes = to_model_proto(policy, opset, function).SerializeToString()
     observations = {"sampled": sample_observations(policy.observation_space,
                                                    VERIFY_OBSERVATIONS, seed)}
     config = policy.config  # env_id is read from it: not None when env_id is set

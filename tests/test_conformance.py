@@ -7,9 +7,10 @@ KERAS_PG_REQUIRE_TRITON=1), serve.OnnxPolicy and the JavaScript package in Node.
 The models are keras_pg exports of every kind -- CartPole and Acrobot (categorical), Pendulum
 (gaussian), a CNN on uint8 frames (contract version 3 files: older files keep serving),
 Switches (bernoulli) and Dials (multi_categorical), whose `action` is int64 [batch, k], a
-Discrete observation space ([batch] input), and a Dict (Beacon: a Discrete and a uint8 image
-part) and a Tuple (Pair: a Box and a Discrete part) observation, one input per part -- in one
-Triton repository written by export.
+Discrete observation space ([batch] input), a MultiDiscrete (Lock) and a MultiBinary (Mirror)
+observation ([batch, k] float32), and a Dict (Beacon: a Discrete and a uint8 image part) and a
+Tuple (Pair: a Box and a Discrete part) observation, one input per part -- in one Triton
+repository written by export.
 The answer of `python -m serve` over REST is the reference; where a real Triton answers
 otherwise, the difference is listed in KNOWN_DIFFERENCES with its reason, and asserted.
 """
@@ -32,7 +33,7 @@ from tests.triton_server import python_backend_repository, require_triton, trito
 
 FIXTURES = Path(__file__).resolve().parents[1] / "serve" / "js" / "test" / "fixtures"
 MODELS = ("cartpole", "cartpole_int8", "acrobot", "pendulum", "image", "switches", "dials",
-          "lake", "beacon", "pair")
+          "lake", "beacon", "pair", "lock", "mirror")
 WIRE = ("serve-rest", "serve-grpc", "triton-rest", "triton-grpc")
 IN_PROCESS = ("onnx-policy", "js-node", "serve-v1")
 # (case, runtime) -> the status that runtime answers instead, and why.

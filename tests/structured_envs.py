@@ -30,7 +30,22 @@ STEPS = 4
 DIALS = (3, 4)
 
 
-class Switches(gym.Env):
+class Quiz(gym.Env):
+    """STEPS steps; each shows an observation (`_observe`, which draws what the answer
+    depends on) and rewards the action that answers it (`_reward`, before the next draw)."""
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._observe(), {}
+
+    def step(self, action):
+        reward = self._reward(action)
+        self.t += 1
+        return self._observe(), reward, self.t >= STEPS, False, {}
+
+
+class Switches(Quiz):
     """Set each of 4 switches to whether its sign is positive."""
 
     def __init__(self) -> None:
@@ -41,18 +56,11 @@ class Switches(gym.Env):
         self.signs = self.np_random.uniform(-1.0, 1.0, 4).astype(np.float32)
         return self.signs
 
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return self._observe(), {}
-
-    def step(self, action):
-        reward = float(np.mean(np.asarray(action) == (self.signs > 0)))
-        self.t += 1
-        return self._observe(), reward, self.t >= STEPS, False, {}
+    def _reward(self, action) -> float:
+        return float(np.mean(np.asarray(action) == (self.signs > 0)))
 
 
-class Dials(gym.Env):
+class Dials(Quiz):
     """Turn two dials (3 and 4 positions) to the targets shown."""
 
     def __init__(self) -> None:
@@ -65,18 +73,11 @@ class Dials(gym.Env):
         obs[self.targets[0]] = obs[DIALS[0] + self.targets[1]] = 1.0
         return obs
 
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return self._observe(), {}
-
-    def step(self, action):
-        reward = float(np.mean(np.asarray(action) == self.targets))
-        self.t += 1
-        return self._observe(), reward, self.t >= STEPS, False, {}
+    def _reward(self, action) -> float:
+        return float(np.mean(np.asarray(action) == self.targets))
 
 
-class Beacon(gym.Env):
+class Beacon(Quiz):
     """Point to the beacon's side of the image, swapped for directions 2 and 3."""
 
     SIDE = 6
@@ -96,18 +97,11 @@ class Beacon(gym.Env):
         image[row, column, 0] = 255
         return {"direction": self.direction, "image": image}
 
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return self._observe(), {}
-
-    def step(self, action):
-        reward = float(int(action) == self.right ^ (self.direction >= 2))
-        self.t += 1
-        return self._observe(), reward, self.t >= STEPS, False, {}
+    def _reward(self, action) -> float:
+        return float(int(action) == self.right ^ (self.direction >= 2))
 
 
-class Pair(gym.Env):
+class Pair(Quiz):
     """Answer the Discrete part, plus 1 when the Box's first value is positive (mod 3)."""
 
     def __init__(self) -> None:
@@ -120,19 +114,12 @@ class Pair(gym.Env):
                     int(self.np_random.integers(3)))
         return self.obs
 
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return self._observe(), {}
-
-    def step(self, action):
+    def _reward(self, action) -> float:
         box, index = self.obs
-        reward = float(int(action) == (index + int(box[0] > 0)) % 3)
-        self.t += 1
-        return self._observe(), reward, self.t >= STEPS, False, {}
+        return float(int(action) == (index + int(box[0] > 0)) % 3)
 
 
-class Lock(gym.Env):
+class Lock(Quiz):
     """Answer the sum of two dials mod 3."""
 
     def __init__(self) -> None:
@@ -143,18 +130,11 @@ class Lock(gym.Env):
         self.values = self.np_random.integers(0, 3, 2)
         return self.values.copy()
 
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return self._observe(), {}
-
-    def step(self, action):
-        reward = float(int(action) == self.values.sum() % 3)
-        self.t += 1
-        return self._observe(), reward, self.t >= STEPS, False, {}
+    def _reward(self, action) -> float:
+        return float(int(action) == self.values.sum() % 3)
 
 
-class Mirror(gym.Env):
+class Mirror(Quiz):
     """Copy 4 bits."""
 
     def __init__(self) -> None:
@@ -165,18 +145,11 @@ class Mirror(gym.Env):
         self.bits = self.np_random.integers(0, 2, 4).astype(np.int8)
         return self.bits.copy()
 
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return self._observe(), {}
-
-    def step(self, action):
-        reward = float(np.mean(np.asarray(action) == self.bits))
-        self.t += 1
-        return self._observe(), reward, self.t >= STEPS, False, {}
+    def _reward(self, action) -> float:
+        return float(np.mean(np.asarray(action) == self.bits))
 
 
-class Mission(gym.Env):
+class Mission(Quiz):
     """Act as the direction's parity says; a mission text comes along."""
 
     def __init__(self) -> None:
@@ -188,15 +161,8 @@ class Mission(gym.Env):
         self.direction = int(self.np_random.integers(4))
         return {"direction": self.direction, "mission": "get to the green goal square"}
 
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return self._observe(), {}
-
-    def step(self, action):
-        reward = float(int(action) == self.direction % 2)
-        self.t += 1
-        return self._observe(), reward, self.t >= STEPS, False, {}
+    def _reward(self, action) -> float:
+        return float(int(action) == self.direction % 2)
 
 
 for _name, _entry in (("Switches-v0", Switches), ("Dials-v0", Dials), ("Beacon-v0", Beacon),

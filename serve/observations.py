@@ -76,7 +76,7 @@ def as_part_batches(obs: Any, parts: PartSpecs) -> tuple[dict[str, np.ndarray], 
         try:
             batches[name], single = as_batch(obs[name], shape, dtype)
         except ValueError as exc:
-            raise ValueError(f"obs[{name!r}]{str(exc).removeprefix('obs')}") from None
+            raise ValueError(part_message(name, str(exc))) from None
         singles.add(single)
     sizes = {name: len(batch) for name, batch in batches.items()}
     if len(singles) > 1 or len(set(sizes.values())) > 1:
@@ -84,6 +84,11 @@ def as_part_batches(obs: Any, parts: PartSpecs) -> tuple[dict[str, np.ndarray], 
         raise ValueError(f"obs parts disagree on the batch: {found}; expected one observation, "
                          f"or the same batch size, in every part")
     return batches, singles.pop()
+
+
+def part_message(part: str, message: str) -> str:
+    """`as_batch`'s message about "obs" as one about the part: "obs['image'] has shape ..."."""
+    return f"obs[{part!r}]{message.removeprefix('obs')}"
 
 
 def _rows(shape: tuple[int, ...], given: Any, size: int) -> str:

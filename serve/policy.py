@@ -27,7 +27,15 @@ from serve.loading import (
     read_metadata,
     the_input,
 )
-from serve.observations import FLOAT32, NOT_FINITE, PartSpecs, all_finite, as_batch, as_part_batches
+from serve.observations import (
+    FLOAT32,
+    NOT_FINITE,
+    PartSpecs,
+    all_finite,
+    as_batch,
+    as_part_batches,
+    part_message,
+)
 from serve.sampling import (
     sample_bernoulli,
     sample_categorical,
@@ -449,8 +457,8 @@ class _OneObservation:
         messages of the other path)."""
         for name, batch in self.batches.items():
             if batch.dtype is FLOAT32 and not np.isfinite(batch).all():
-                raise ValueError(f"obs[{name!r}]{NOT_FINITE.removeprefix('obs')}"
-                                 if self.structured else NOT_FINITE)
+                raise ValueError(part_message(name, NOT_FINITE) if self.structured
+                                 else NOT_FINITE)
         for name, value in self.checked:
             if not np.isfinite(value).all():
                 raise not_finite(name, value, self.batches)

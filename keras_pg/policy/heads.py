@@ -25,6 +25,16 @@ import numpy as np
 import tensorflow as tf
 
 
+def gumbel_noise(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Standard Gumbel draws of the logits' shape and dtype, -log(-log(U)) with U uniform in
+    (0, 1): argmax(logits + noise) samples the softmax. Stateless in `seed` int [2]."""
+    uniform = tf.random.stateless_uniform(
+        tf.shape(logits), seed, minval=tf.experimental.numpy.finfo(logits.dtype).tiny,
+        maxval=1.0, dtype=logits.dtype,
+    )
+    return -tf.math.log(-tf.math.log(uniform))
+
+
 @dataclass(frozen=True)
 class CategoricalHead:
     """A categorical distribution over `num_actions` actions parameterized by logits [B, A]."""
@@ -59,12 +69,7 @@ class CategoricalHead:
 
         `seed` is a stateless seed, int [2]: the same seed and logits give the same actions.
         """
-        uniform = tf.random.stateless_uniform(
-            tf.shape(logits), seed, minval=tf.experimental.numpy.finfo(logits.dtype).tiny,
-            maxval=1.0, dtype=logits.dtype,
-        )
-        gumbel = -tf.math.log(-tf.math.log(uniform))
-        return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
+        return tf.argmax(logits + gumbel_noise(logits, seed), axis=-1, output_type=tf.int32)
 
     def greedy(self, logits: tf.Tensor) -> tf.Tensor:
         """The most probable action, int32 [B]."""
@@ -197,11 +202,7 @@ class MultiCategoricalHead:
 
     def sample(self, logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         """int32 [B, k]: the Gumbel-max trick per branch, stateless in `seed` int [2]."""
-        uniform = tf.random.stateless_uniform(
-            tf.shape(logits), seed, minval=tf.experimental.numpy.finfo(logits.dtype).tiny,
-            maxval=1.0, dtype=logits.dtype,
-        )
-        return self.greedy(logits - tf.math.log(-tf.math.log(uniform)))
+        return self.greedy(logits + gumbel_noise(logits, seed))
 
     def greedy(self, logits: tf.Tensor) -> tf.Tensor:
         """Each branch's most probable action, int32 [B, k]."""

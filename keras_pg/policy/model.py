@@ -35,13 +35,7 @@ from keras_pg.policy.layers import (
 from keras_pg.policy.networks import fresh_copy
 from keras_pg.run.run_dir import RunDirError
 from serve import contract
-from serve.spaces import (
-    is_image_space,
-    is_structured,
-    observation_dtype,
-    observation_parts,
-    observation_shape,
-)
+from serve.spaces import is_image_space, is_structured, observation_parts, part_specs
 
 POLICY_NAME = "keras_pg_policy"
 VALUE_NAME = "keras_pg_value"
@@ -55,14 +49,9 @@ def observation_input(observation_space: gym.Space) -> Inputs:
     `serve.spaces.is_image_space`) or float32 [B, *shape] (Box, MultiDiscrete, MultiBinary);
     one tensor named "obs", or a dict {part: tensor named after the part} for a structured
     space."""
-    if not is_structured(observation_space):
-        return _part_input(observation_space, contract.INPUT)
-    return {name: _part_input(part, name)
-            for name, part in observation_parts(observation_space).items()}
-
-
-def _part_input(space: gym.Space, name: str) -> keras.KerasTensor:
-    return keras.Input(shape=observation_shape(space), dtype=observation_dtype(space), name=name)
+    inputs = {name: keras.Input(shape=shape, dtype=dtype, name=name)
+              for name, (shape, dtype) in part_specs(observation_space).items()}
+    return inputs if is_structured(observation_space) else inputs[contract.INPUT]
 
 
 def make_normalizers(observation_space: gym.Space, normalize_obs: bool

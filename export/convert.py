@@ -25,7 +25,7 @@ def policy_function(model: keras.Model, head: Head) -> tf.types.experimental.Gen
     Dict or Tuple observation named after it -> the contract's outputs for the head's kind
     (`distribution_outputs`)."""
 
-    @tf.function(input_signature=[observation_spec(model, name=contract.INPUT)])
+    @tf.function(input_signature=[observation_spec(model, name=contract.INPUT)], autograph=False)
     def policy(obs: tf.Tensor) -> dict[str, tf.Tensor]:
         values = distribution_outputs(head, model(obs, training=False))
         return dict(zip(contract.output_names(head.kind), values, strict=True))
@@ -54,15 +54,41 @@ def to_model_proto(source: PolicySource, opset: int,
     check_opset(opset)
     if policy is None:
         policy = policy_function(source.model, make_head(source.action_space))
-    proto, _ = tf2onnx.convert.from_function(
-        policy, input_signature=policy.input_signature, opset=opset)
-    for value in [*proto.graph.input, *proto.graph.output]:
-        value.type.tensor_type.shape.dim[0].dim_param = contract.BATCH_DIM
+    proto = _convert(policy, opset)
+    for tensor in [*proto.graph.input, *proto.graph.output]:
+        tensor.type.tensor_type.shape.dim[0].dim_param = contract.BATCH_DIM
     proto.doc_string = (f"A keras_pg policy, contract {contract.CONTRACT_VERSION}\n\n"
                         f"{render_tables()}")
     for key, value in contract.encode_metadata(metadata(source)).items():
         proto.metadata_props.add(key=key, value=value)
     return proto
+
+
+def _convert(policy: tf.types.experimental.GenericFunction, opset: int) -> onnx.ModelProto:
+    """tf2onnx's `convert.from_function`, its steps called one by one so that its ONNX
+    optimizer passes run on the graph in place: `from_function` copies the whole graph before
+    each of its dozen passes (to skip a pass that fails), a cost growing with every op, which
+    took ~15% of an export. Should a pass fail here, the conversion is redone by
+    `from_function`, which skips that pass as before."""
+    concrete = policy.get_concrete_function(*policy.input_signature)
+    inputs = [t.name for t in concrete.inputs if t.dtype != tf.resource]
+    outputs = [t.name for t in concrete.outputs if t.dtype != tf.resource]
+    with tf.device("/cpu:0"):
+        graph_def = tf2onnx.tf_loader.from_function(concrete, inputs, outputs)
+        with tf.Graph().as_default() as tf_graph:
+            tf.import_graph_def(graph_def, name="")
+            graph = tf2onnx.tfonnx.process_tf_graph(
+                tf_graph, continue_on_error=True, opset=opset, input_names=inputs,
+                output_names=outputs, tensors_to_rename=tf2onnx.convert.tensor_names_from_structed(
+                    concrete, inputs, outputs))
+            try:
+                optimized = tf2onnx.optimizer.optimize_graph(graph, catch_errors=False)
+            except Exception:  # a pass failed (tf2onnx raises anything): its own path below
+                optimized = None
+            if optimized is not None:
+                return optimized.make_model(f"converted from {concrete.name}")
+    return tf2onnx.convert.from_function(
+        policy, input_signature=policy.input_signature, opset=opset)[0]
 
 
 def metadata(source: PolicySource) -> dict[str, Any]:

@@ -68,7 +68,7 @@ def rollout_observations(model_bytes: bytes, make_env: Callable[[], gym.Env], co
     try:
         obs, _ = env.reset(seed=seed)
         seen: list[Obs] = []
-        while sum(map(observations.rows, seen)) < count:
+        for _ in range(-(-count // num_envs)):
             parts = as_parts(obs)
             seen.append(observations.cast(parts, dtypes if isinstance(parts, dict)
                                           else dtypes[contract.INPUT]))

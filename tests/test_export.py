@@ -55,6 +55,55 @@ def test_round_trip_matches_keras(tmp_path, env_id, hidden, opset):
     assert imports["ai.onnx"] == opset
 
 
+def _graph(proto):
+    """A converted graph as its nodes (op type, attributes, inputs, outputs) with each tensor
+    named by its order of appearance, and the initializers' values in that order: two
+    conversions compare equal whatever names their traces gave the tensors."""
+    initializers = {i.name: onnx.numpy_helper.to_array(i).tolist()
+                    for i in proto.graph.initializer}
+    names: dict[str, int] = {i.name: -1 - n for n, i in enumerate(proto.graph.input)}
+    nodes, values = [], []
+    for node in proto.graph.node:
+        for name in node.input:
+            if name in initializers and name not in names:
+                values.append(initializers[name])
+        ids = [names.setdefault(name, len(names)) for name in [*node.input, *node.output]]
+        nodes.append((node.op_type, [str(a) for a in node.attribute], ids))
+    return nodes, values, [(o.name, names[o.name]) for o in proto.graph.output]
+
+
+def test_stepwise_conversion_is_tf2onnx_from_function_and_falls_back_to_it(monkeypatch):
+    """export.convert runs tf2onnx's steps itself (its optimizer passes in place, no graph
+    copy per pass): the same graph as `tf2onnx.convert.from_function`; should a pass raise,
+    the conversion is redone by from_function, which skips that pass."""
+    import tf2onnx
+
+    from export.convert import policy_function, to_model_proto
+    from export.source import load_source
+    from keras_pg.policy import make_head
+
+    env = gymnasium.make("Acrobot-v1")
+    model = mlp_policy(env.observation_space, env.action_space, (32, 16), normalize_obs=True)
+    source = load_source(model, "Acrobot-v1")
+    function = policy_function(model, make_head(env.action_space))
+    reference, _ = tf2onnx.convert.from_function(
+        function, input_signature=function.input_signature, opset=17)
+    assert _graph(to_model_proto(source, 17, function)) == _graph(reference)
+
+    optimize_graph = tf2onnx.optimizer.optimize_graph
+    calls = []
+
+    def failing_in_place(graph, catch_errors=True, optimizers=None):
+        calls.append(catch_errors)
+        if not catch_errors:
+            raise RuntimeError("a pass failed")
+        return optimize_graph(graph, catch_errors, optimizers)
+
+    monkeypatch.setattr(tf2onnx.optimizer, "optimize_graph", failing_in_place)
+    assert _graph(to_model_proto(source, 17, function)) == _graph(reference)
+    assert calls == [False, True]
+
+
 def test_gaussian_policy_exports_mean_std_and_clipped_action(tmp_path):
     env = gymnasium.make("Pendulum-v1")
     model = mlp_policy(env.observation_space, env.action_space, (32,), initial_log_std=-0.5)

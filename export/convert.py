@@ -13,7 +13,15 @@ import tf2onnx
 import keras_pg
 from export.checks import check_opset
 from export.source import PolicySource
-from keras_pg.policy import Head, make_head, observation_spec
+from keras_pg.policy import (
+    Head,
+    is_recurrent,
+    make_head,
+    observation_spec,
+    recurrent_core,
+    state_size,
+    state_spec,
+)
 from keras_pg.policy.heads import GaussianHead
 from serve import contract
 from serve.contract_render import render_tables
@@ -23,14 +31,39 @@ from serve.spaces import describe_space
 def policy_function(model: keras.Model, head: Head) -> tf.types.experimental.GenericFunction:
     """obs [batch, *obs_shape] (float32, or uint8 for images), or one input per part of a
     Dict or Tuple observation named after it -> the contract's outputs for the head's kind
-    (`distribution_outputs`)."""
+    (`distribution_outputs`). A recurrent policy's is one step: (obs, state [batch, S]) ->
+    those outputs and next_state [batch, S]."""
+    obs_spec = observation_spec(model, name=contract.INPUT)
+    names = contract.output_names(head.kind)
+    if is_recurrent(model):
 
-    @tf.function(input_signature=[observation_spec(model, name=contract.INPUT)], autograph=False)
+        @tf.function(input_signature=[obs_spec, state_spec(model)], autograph=False)
+        def step(obs: tf.Tensor, state: tf.Tensor) -> dict[str, tf.Tensor]:
+            params, next_state = model([obs, state], training=False)
+            values = distribution_outputs(head, params)
+            return {**dict(zip(names, values, strict=True)), contract.NEXT_STATE: next_state}
+
+        return step
+
+    @tf.function(input_signature=[obs_spec], autograph=False)
     def policy(obs: tf.Tensor) -> dict[str, tf.Tensor]:
         values = distribution_outputs(head, model(obs, training=False))
-        return dict(zip(contract.output_names(head.kind), values, strict=True))
+        return dict(zip(names, values, strict=True))
 
     return policy
+
+
+def recurrent_metadata(model: keras.Model) -> dict[str, Any] | None:
+    """The contract's RECURRENT_KEY value: None for a feed-forward policy; the built-in
+    cell's kind, units and layout; a user's recurrent network's state as one slice."""
+    if not is_recurrent(model):
+        return None
+    core = recurrent_core(model)
+    if core is not None:
+        return contract.recurrent_metadata(core.cell_kind, core.units)
+    size = state_size(model)
+    return {"cell": "custom", "state_size": size, "layout": [{"name": "state", "size": size}],
+            "initial_state": "zeros"}
 
 
 def distribution_outputs(head: Head, params: tf.Tensor) -> tuple[tf.Tensor, ...]:
@@ -111,4 +144,5 @@ def metadata(source: PolicySource) -> dict[str, Any]:
         contract.CREATED_AT_KEY: datetime.datetime.now(datetime.UTC).isoformat(
             timespec="seconds"),
         contract.QUANTIZATION_KEY: None,
+        contract.RECURRENT_KEY: recurrent_metadata(source.model),
     }

@@ -26,8 +26,9 @@ from export.quantize import check_dtype, quantized_name
 from export.quantize import quantize as quantize_model
 from export.source import PolicySource, load_source, training_env
 from export.verify import rollout_observations, sample_observations, verify
-from keras_pg.observations import map_obs
-from keras_pg.policy import make_head
+from export.verify_recurrent import Episodes, rollout_episodes, sampled_episodes, verify_recurrent
+from keras_pg.observations import Obs, map_obs
+from keras_pg.policy import is_recurrent, make_head
 from keras_pg.run import RunDirError, RunDirLock, atomic_write, write_json
 from keras_pg.run.run_dir import CONFIG
 from serve.envs import is_factory_name
@@ -120,19 +121,17 @@ def export_policy(policy: PolicySource, path: str | Path | None = None, *,
     report_name = REPORT if quantize is None else quantized_name(REPORT, quantize)
     if policy.run_dir is not None:
         check_writable_directory(policy.run_dir / report_name, policy.run_dir)
+    recurrent = is_recurrent(policy.model)
+    if recurrent and quantize is not None:
+        raise ExportError("--quantize int8 takes feed-forward policies; this one is recurrent "
+                          "(export it in float32)")
     function = policy_function(policy.model, make_head(policy.action_space))
     model_bytes = to_model_proto(policy, opset, function).SerializeToString()
-    observations = {"sampled": sample_observations(policy.observation_space,
-                                                   VERIFY_OBSERVATIONS, seed)}
-    config = policy.config  # env_id is read from it: not None when env_id is set
-    if policy.observations is not None:
-        observations["rollout"] = map_obs(lambda part: part[:VERIFY_OBSERVATIONS],
-                                          policy.observations)
-    elif config is not None and policy.env_id and not is_factory_name(policy.env_id):
-        training_env(config).close()  # a one-line ExportError if it cannot be made
-        observations["rollout"] = rollout_observations(
-            model_bytes, lambda: training_env(config), VERIFY_OBSERVATIONS, seed)
-    report = verify(model_bytes, function, observations)
+    if recurrent:
+        report = verify_recurrent(model_bytes, function, _episodes(policy, model_bytes, seed))
+    else:
+        observations = _observations(policy, model_bytes, seed)
+        report = verify(model_bytes, function, observations)
     if quantize is not None:
         model_bytes, report["quantization"] = quantize_model(
             model_bytes, observations, policy.action_space, quantize)
@@ -143,3 +142,41 @@ def export_policy(policy: PolicySource, path: str | Path | None = None, *,
         write_json(policy.run_dir / report_name, report)
     return report
 
+
+
+def _can_make_env(policy: PolicySource) -> bool:
+    """Whether the policy's training env can be made here (a one-line ExportError when its
+    id is known but the env cannot be made)."""
+    config = policy.config  # env_id is read from it: not None when env_id is set
+    if config is None or not policy.env_id or is_factory_name(policy.env_id):
+        return False
+    training_env(config).close()
+    return True
+
+
+def _observations(policy: PolicySource, model_bytes: bytes, seed: int) -> dict[str, Obs]:
+    """The observations a feed-forward policy is verified on: VERIFY_OBSERVATIONS sampled
+    from its space, and as many met (kept from training, else from rollouts of the file)."""
+    sets = {"sampled": sample_observations(policy.observation_space, VERIFY_OBSERVATIONS, seed)}
+    if policy.observations is not None:
+        sets["rollout"] = map_obs(lambda part: part[:VERIFY_OBSERVATIONS], policy.observations)
+    elif _can_make_env(policy):
+        config = policy.config
+        assert config is not None  # _can_make_env checked it
+        sets["rollout"] = rollout_observations(
+            model_bytes, lambda: training_env(config), VERIFY_OBSERVATIONS, seed)
+    return sets
+
+
+def _episodes(policy: PolicySource, model_bytes: bytes, seed: int) -> dict[str, Episodes]:
+    """The episodes a recurrent policy is verified on: VERIFY_OBSERVATIONS sampled from its
+    space, cut into episodes, and whole episodes of at least as many steps met by the file
+    in rollouts of its env (when the env can be made here: the observations kept from
+    training are not whole episodes)."""
+    sets = {"sampled": sampled_episodes(policy.observation_space, VERIFY_OBSERVATIONS, seed)}
+    if _can_make_env(policy):
+        config = policy.config
+        assert config is not None  # _can_make_env checked it
+        sets["rollout"] = rollout_episodes(
+            model_bytes, lambda: training_env(config), VERIFY_OBSERVATIONS, seed)
+    return sets

@@ -23,7 +23,7 @@ from keras_pg.config import ConfigError
 from keras_pg.envs import EnvSource, check_env_id, check_spaces
 from keras_pg.errors import first_line
 from keras_pg.observations import Obs
-from keras_pg.policy import POLICY_NAME
+from keras_pg.policy import POLICY_NAME, is_recurrent, observation_inputs
 from keras_pg.run import RunDir, RunDirError
 from keras_pg.run import run_dir as rd
 from serve import contract
@@ -178,14 +178,16 @@ def _load_model(model_path: Path) -> keras.Model:
 
 def check_policy(model: keras.Model, where: str) -> None:
     """Raise ExportError unless `model` is a keras_pg policy (one input, or a dict of them
-    for a Dict or Tuple observation, and one output)."""
+    for a Dict or Tuple observation, and one output; a recurrent one's [obs, state] and
+    [params, next_state])."""
+    recurrent = is_recurrent(model)
     try:
-        structured = isinstance(model.input, dict)
+        structured = isinstance(observation_inputs(model), dict)
     except (AttributeError, ValueError):  # a model never called has no input
         structured = False
     inputs = "a dict of inputs" if structured else f"{len(model.inputs)} input(s)"
-    if (model.name != POLICY_NAME or len(model.outputs) != 1
-            or (len(model.inputs) != 1 and not structured)):
+    if (model.name != POLICY_NAME or len(model.outputs) != 1 + recurrent
+            or (len(model.inputs) != 1 + recurrent and not structured)):
         raise ExportError(
             f"{where} is not a keras_pg policy: expected a functional model named "
             f"{POLICY_NAME!r} with one input (or one per part of the observation) and one "
@@ -197,7 +199,8 @@ def check_model_fits(model: keras.Model, where: str, observation_space: gym.Spac
     """Raise ExportError unless the policy's input takes the observation space's observations
     and its output has the size the action space's head needs (logits [B, n], or a mean and
     a log-std [B, 2d]); the message names both."""
-    inputs = model.input if isinstance(model.input, dict) else {contract.INPUT: model.input}
+    obs = observation_inputs(model)
+    inputs = obs if isinstance(obs, dict) else {contract.INPUT: obs}
     got = {name: (tuple(x.shape[1:]), str(x.dtype)) for name, x in inputs.items()}
     expected = part_specs(observation_space)
     if got != expected:
@@ -214,10 +217,10 @@ def check_model_fits(model: keras.Model, where: str, observation_space: gym.Spac
     else:  # a Box: check_spaces and spaces.json (space_from_description) admit no other
         box = cast(gym.spaces.Box, action_space)
         size, what = 2 * int(box.shape[0]), "a mean and a log-std per dimension"
-    got = model.output_shape
-    if len(got) != 2 or got[-1] != size:
+    params = tuple(model.outputs[0].shape)  # the distribution's parameters
+    if len(params) != 2 or params[-1] != size:
         raise ExportError(
-            f"{where} outputs shape {tuple(got[1:])} per observation, but {spaces_from} has "
+            f"{where} outputs shape {params[1:]} per observation, but {spaces_from} has "
             f"action space {_describe(action_space)}, which needs ({size},) ({what}); {hint}")
 
 

@@ -27,9 +27,10 @@ from keras_pg.callbacks import CallbackDriver
 from keras_pg.config import Config, ConfigError, ConfigTypeError, is_positive_int
 from keras_pg.envs.source import factory_name, is_factory_name, prepare_env
 from keras_pg.evaluate import Evaluation, evaluate_policy
-from keras_pg.observations import Obs, observation_batch
+from keras_pg.observations import Obs, observation_batch, rows
 from keras_pg.policy import build_policy, load_policy, make_act_fn
 from keras_pg.policy.networks import build_features, check_serializable, user_features
+from keras_pg.policy.recurrent import from_initial_state, is_recurrent, state_size
 from keras_pg.presets import resolve_config
 from keras_pg.progress import ProgressBar
 from keras_pg.run import run_dir as rd
@@ -40,6 +41,7 @@ from keras_pg.run.tensorboard import TensorBoardLog, drop_events_after, hparams
 from keras_pg.seeding import EVAL_STREAM, PREDICT_STREAM, derived_seed, initialization
 from keras_pg.train import INTERRUPTED, Progress, Trainer
 from serve.spaces import describe_space
+from serve.state import UNEXPECTED, as_state, check_no_state, initial_state
 
 EnvArg = str | Callable[..., gym.Env]
 PolicyArg: TypeAlias = keras.Model | Callable[[gym.Space], keras.Model]
@@ -156,7 +158,7 @@ class REINFORCE:
             return load_policy(RunDir(restore_from).model_file)
         features = (user_features(policy, self.observation_space) if policy is not None
                     else build_features(c.network, self.observation_space, c.hidden,
-                                        c.precision))
+                                        c.precision, c.recurrent_units))
         model = build_policy(self.observation_space, self.action_space, features,
                              c.normalize_obs, c.initial_log_std)
         if policy is not None:
@@ -215,6 +217,7 @@ class REINFORCE:
         head = self._trainer.learner.head
         return TensorBoardLog(RunDir(self.run_dir).tensorboard_dir, hparams(self.config.to_dict()),
                               lambda: self._trainer.observation_sample,
+                              lambda obs: from_initial_state(self.model, obs),
                               None if head.kind == "gaussian" else head.probs,
                               self.config.histogram_every)
 
@@ -227,7 +230,8 @@ class REINFORCE:
                                actor=self.config.actor)
 
     # -- using the policy --------------------------------------------------------------------
-    def predict(self, obs: Any, deterministic: bool = True) -> int | np.ndarray:
+    def predict(self, obs: Any, state: Any = None, deterministic: bool = True
+                ) -> int | np.ndarray | tuple[int | np.ndarray, np.ndarray]:
         """Actions for one observation or a batch [B, *obs_shape], as `serve.OnnxPolicy.act`.
         A Dict (Tuple) observation is a dict {key: part} (a tuple of the parts), each part one
         observation or a batch of the same size.
@@ -238,32 +242,56 @@ class REINFORCE:
         bits more likely 1 than 0, or the mean); False samples from the policy (seeded by
         `seed` and the call count).
 
+        A recurrent policy (network gru or lstm) takes `state`, float32 [S] for one
+        observation ([B, S] for a batch): `initial_state()` at an episode's first step, then
+        the state the previous call returned; it returns (actions, next state).
+
         Raises:
-            ValueError: one line, for observations that are not the policy's (as_batch), and
-                `serve.NonFiniteOutputError` when they overflow the network to NaN or inf,
-                as `OnnxPolicy.act` does.
+            ValueError: one line, for observations that are not the policy's (as_batch), a
+                missing or mis-shaped state, and `serve.NonFiniteOutputError` when they
+                overflow the network to NaN or inf, as `OnnxPolicy.act` does.
         """
         batch, single = observation_batch(obs, self.observation_space)
+        recurrent = is_recurrent(self.model)
+        states = ([as_state(state, state_size(self.model), rows(batch), single)] if recurrent
+                  else [])
+        if not recurrent:
+            check_no_state(state)
         if deterministic not in self._act:
             self._act[deterministic] = make_act_fn(self.model, self._trainer.learner.head,
                                                    greedy=deterministic, with_params=True)
         self._predict_calls += 1
         seed = tf.constant([derived_seed(self.config.seed, PREDICT_STREAM, 0),
                             self._predict_calls], tf.int64)
-        actions, params = self._act[deterministic](batch, seed)
+        actions, *next_state, params = self._act[deterministic](batch, *states, seed)
         if not np.isfinite(params.numpy()).all():
             from serve.policy import not_finite
 
             output = "mean" if isinstance(self.action_space, gym.spaces.Box) else "probs"
             raise not_finite(output, params.numpy(), batch)
+        actions = self._env_actions(actions.numpy(), single)
+        if not recurrent:
+            return actions
+        new_state = next_state[0].numpy()
+        return actions, (new_state[0] if single else new_state)
+
+    def _env_actions(self, actions: np.ndarray, single: bool) -> int | np.ndarray:
+        """The policy's actions [B, ...] as `predict` returns them (see there)."""
         head = self._trainer.learner.head
-        actions = head.to_env(actions.numpy())
+        actions = head.to_env(actions)
         if head.kind == "gaussian":
             return actions[0] if single else actions
         actions = actions.astype(np.int64)
         if head.kind == "categorical" and single:
             return int(actions[0])
         return actions[0] if single else actions
+
+    def initial_state(self, batch: int | None = None) -> np.ndarray:
+        """A recurrent policy's state at an episode's first step: zeros, float32 [S] (or
+        [batch, S]); a ValueError for a feed-forward policy."""
+        if not is_recurrent(self.model):
+            raise ValueError(f"{UNEXPECTED}: initial_state() is for recurrent policies")
+        return initial_state(state_size(self.model), batch)
 
     def evaluate(self, episodes: int = 100, seed: int | None = None) -> dict[str, Any]:
         """Greedy episodes in the agent's env: mean_return, std_return, episodes, returns.

@@ -27,7 +27,7 @@ BACKENDS = {
 a run uses it (keras_pg.backends.make_backend). A new backend is a new module, named here."""
 VECTOR_MODES = ("sync", "async")
 MAX_SEED = 2**32 - 1  # numpy's and gymnasium's seeds are 32-bit
-NETWORKS = ("auto", "mlp", "cnn", "custom")
+NETWORKS = ("auto", "mlp", "cnn", "gru", "lstm", "custom")
 PRECISIONS = ("float32", "bfloat16")
 ACTORS = ("auto", "numpy", "tensorflow")
 ADVANTAGES = ("mc", "gae")
@@ -91,8 +91,12 @@ class Config:
         "end)", default=None)
     network: str = _doc(
         "auto: cnn for (H, W, C) uint8 image observations, mlp otherwise; mlp: dense layers "
-        "of --hidden widths; cnn: the Nature-DQN convolutions, then --hidden "
+        "of --hidden widths; cnn: the Nature-DQN convolutions, then --hidden; gru, lstm: a "
+        "recurrent policy for partially observed envs, the network auto picks then a GRU "
+        "(LSTM) cell of --recurrent-units whose state is carried through each episode "
         "(custom: set by REINFORCE(policy=...))", default="auto")
+    recurrent_units: int = _doc("units of the GRU or LSTM cell (--network gru, lstm)",
+                                default=64)
     precision: str = _doc(
         "float32; bfloat16: the built-in network computes in bfloat16 (Keras mixed precision: "
         "float32 weights, head, losses and ONNX export), ~1.6x faster convolutions on CPUs "
@@ -198,13 +202,16 @@ class Config:
                    f"give your own network's layers a dtype policy instead")
         if self.advantage == "gae" and self.baseline != "value":
             yield "advantage gae estimates advantages with the value network: set baseline value"
+        if self.network in ("gru", "lstm") and self.backend == "graph":
+            yield (f"network {self.network} steps its state per env in rollouts: backend gym "
+                   f"or ray (the graph backend's rollout is feed-forward)")
         if self.bootstrap_truncated and (self.baseline != "value" or self.backend == "graph"):
             yield ("bootstrap_truncated needs a value estimate and the episodes' last "
                    "observations: baseline value with backend gym or ray")
 
     def _count_problems(self) -> Iterator[str]:
         for name in ("num_envs", "episodes_per_update", "value_epochs", "max_steps",
-                     "solve_window", "num_workers", "eval_every_episodes"):
+                     "solve_window", "num_workers", "eval_every_episodes", "recurrent_units"):
             if not is_positive_int(getattr(self, name)):
                 yield f"{name} must be a positive integer, got {getattr(self, name)!r}"
         for name in ("eval_episodes", "eval_every", "eval_confirm_episodes", "histogram_every"):

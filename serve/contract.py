@@ -14,6 +14,8 @@ Graph (`[batch, ...]`: the first dimension is the batch, dynamic, named BATCH_DI
                    observation space, one input per part (`input_specs`)
     outputs        `output_specs(policy_kind, action_space)`: PROBS and ACTION (categorical,
                    Discrete actions) or MEAN, STD and ACTION (gaussian, Box actions)
+    recurrent      input STATE and output NEXT_STATE float32 [batch, state_size] besides
+                   (metadata RECURRENT_KEY: its size and layout); feed-forward files have neither
 Metadata: model.metadata_props, every value a JSON document (`encode_metadata`).
 """
 
@@ -36,6 +38,8 @@ MEAN = NAMES["MEAN"]
 STD = NAMES["STD"]
 ACTION = NAMES["ACTION"]
 BATCH_DIM = NAMES["BATCH_DIM"]
+STATE = NAMES["STATE"]
+NEXT_STATE = NAMES["NEXT_STATE"]
 
 METADATA: dict[str, dict[str, Any]] = {entry["const"]: entry for entry in SPEC["metadata"]}
 CONTRACT_VERSION_KEY: str = METADATA["CONTRACT_VERSION_KEY"]["key"]
@@ -52,6 +56,7 @@ EVAL_MEAN_RETURN_KEY: str = METADATA["EVAL_MEAN_RETURN_KEY"]["key"]
 VERSIONS_KEY: str = METADATA["VERSIONS_KEY"]["key"]
 CREATED_AT_KEY: str = METADATA["CREATED_AT_KEY"]["key"]
 QUANTIZATION_KEY: str = METADATA["QUANTIZATION_KEY"]["key"]
+RECURRENT_KEY: str = METADATA["RECURRENT_KEY"]["key"]
 METADATA_KEYS: tuple[str, ...] = tuple(entry["key"] for entry in SPEC["metadata"])
 
 KINDS: dict[str, str] = {kind: rule["action_space"] for kind, rule in SPEC["policy_kinds"].items()}
@@ -167,3 +172,21 @@ def encode_metadata(values: dict[str, Any]) -> dict[str, str]:
 def decode_metadata(props: dict[str, str]) -> dict[str, Any]:
     """Inverse of `encode_metadata`."""
     return {key: json.loads(value) for key, value in props.items()}
+
+
+RECURRENT_CELLS: dict[str, tuple[str, ...]] = {"gru": ("h",), "lstm": ("h", "c")}
+"""A recurrent policy's cell -> the slices its state holds, in order (each of the cell's
+units)."""
+
+
+def recurrent_metadata(cell: str, units: int) -> dict[str, Any]:
+    """The RECURRENT_KEY value of a policy whose `cell` ("gru" or "lstm") has `units`."""
+    layout = [{"name": name, "size": units} for name in RECURRENT_CELLS[cell]]
+    return {"cell": cell, "state_size": units * len(layout), "layout": layout,
+            "initial_state": SPEC["state"]["initial"]}
+
+
+def state_size(metadata: dict[str, Any]) -> int | None:
+    """The state size of a recurrent policy's decoded metadata; None for a feed-forward one."""
+    recurrent = metadata.get(RECURRENT_KEY)
+    return None if recurrent is None else int(recurrent["state_size"])

@@ -48,6 +48,11 @@ def render_tables() -> str:
             dims = "`[" + ", ".join(names.get(d) or _dim(d) for d in output["shape"]) + "]`"
             rows.append(f"| output ({kind}) | `{NAMES[output['name']]}` | {output['dtype']} "
                         f"| {dims} | {output['description']} |")
+    state = SPEC["state"]
+    dims = "`[" + ", ".join(_dim(d) for d in state["shape"]) + "]`"
+    rows += [f"| {role} (recurrent) | `{NAMES[state[role]]}` | {state['dtype']} | {dims} | "
+             f"{state['description'] if role == 'input' else 'the state after this step'} |"
+             for role in ("input", "output")]
     rows += ["", "| key | since | required | example | meaning |", "|---|---|---|---|---|"]
     for entry in SPEC["metadata"]:
         rows.append(f"| `{entry['key']}` | {entry['since']} | "

@@ -59,9 +59,11 @@ def read_metadata(session: ort.InferenceSession) -> dict[str, Any]:
     return metadata
 
 
-def the_input(path: Path, session: ort.InferenceSession) -> ort.NodeArg:
-    """The graph's one input, of a dtype the runtime feeds (float32 or uint8)."""
-    inputs = session.get_inputs()
+def the_input(path: Path, session: ort.InferenceSession,
+              inputs: list[ort.NodeArg] | None = None) -> ort.NodeArg:
+    """The graph's one input (of `inputs`, default all), of a dtype the runtime feeds
+    (float32 or uint8)."""
+    inputs = session.get_inputs() if inputs is None else inputs
     if len(inputs) != 1:
         raise PolicyLoadError(f"{path}: the graph has inputs {[i.name for i in inputs]}; "
                               "expected one, the observation")
@@ -107,19 +109,50 @@ def check_contract(path: Path, metadata: dict[str, Any], session: ort.InferenceS
                                  f" for policy_kind {_short(kind)}"))
     if problem:
         raise PolicyLoadError(f"{path}: metadata {problem} ({FIX})")
+    size = _state_size(path, metadata)
     inputs = contract.input_specs(observation, version)
     _check_inputs(path, session, inputs, f"the metadata's observation space "
-                                         f"{_space_text(observation)}")
+                                         f"{_space_text(observation)}", size is not None)
     _check_outputs(path, session, kind, action)
+    if size is not None:
+        _check_state(path, session, size)
     return kind, inputs, action
 
 
+def _state_size(path: Path, metadata: dict[str, Any]) -> int | None:
+    """A recurrent file's state size from its metadata (None: feed-forward), checked."""
+    recurrent = metadata.get(contract.RECURRENT_KEY)
+    if recurrent is None:
+        return None
+    size = recurrent.get("state_size") if isinstance(recurrent, dict) else None
+    if not (_is_int(size) and size >= 1):
+        raise PolicyLoadError(f"{path}: metadata {contract.RECURRENT_KEY} is "
+                              f"{_short(recurrent)}; expected null or an object with a "
+                              f"positive state_size ({FIX})")
+    return size
+
+
+def _check_state(path: Path, session: ort.InferenceSession, size: int) -> None:
+    """A recurrent file's input STATE and output NEXT_STATE: float32 [batch, size]."""
+    nodes = {node.name: node for node in [*session.get_inputs(), *session.get_outputs()]}
+    for role, name in (("input", contract.STATE), ("output", contract.NEXT_STATE)):
+        node = nodes.get(name)
+        if node is None or node.type != TENSOR_TYPES["float32"] or not _fits(node.shape,
+                                                                             (size,)):
+            got = "missing" if node is None else f"{node.type} {_text(node.shape)}"
+            raise PolicyLoadError(
+                f"{path}: {role} {name!r} is {got}; the metadata's state_size {size} needs "
+                f"{TENSOR_TYPES['float32']} {_text([contract.BATCH_DIM, size])}")
+
+
 def _check_inputs(path: Path, session: ort.InferenceSession, inputs: InputSpecs,
-                  given: str) -> None:
-    """The graph's inputs are `inputs`: the names, types and shapes."""
-    nodes = {node.name: node for node in session.get_inputs()}
+                  given: str, recurrent: bool = False) -> None:
+    """The graph's inputs are `inputs` (and a recurrent file's state, `_check_state`): the
+    names, types and shapes."""
+    nodes = {node.name: node for node in session.get_inputs()
+             if not (recurrent and node.name == contract.STATE)}
     if list(inputs) == [contract.INPUT]:  # one input: named "obs", whatever the graph calls it
-        node = the_input(path, session)
+        node = the_input(path, session, list(nodes.values()))
         (shape, dtype), = inputs.values()
         if node.name != contract.INPUT or node.type != TENSOR_TYPES[dtype]:
             raise PolicyLoadError(f"{path}: input {node.name!r} is {node.type}; {given} needs "

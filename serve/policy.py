@@ -3,7 +3,9 @@
 Reads the contract in serve/contract.py: input `obs` float32 (uint8 for image observations)
 [batch, *obs_shape]; outputs `probs` [batch, n_actions] and `action` [batch] (categorical),
 `mean`, `std` and `action` [batch, action_dim] (gaussian), or `probs` and `action` int64
-[batch, branches] (multi_categorical, bernoulli); JSON metadata_props.
+[batch, branches] (multi_categorical, bernoulli); JSON metadata_props. A recurrent policy's
+file also has input `state` and output `next_state` [batch, state_size]: its caller carries
+the state (serve/state.py).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import math
 import threading
 from itertools import accumulate
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import onnxruntime as ort
@@ -43,6 +45,7 @@ from serve.sampling import (
     sample_multi_categorical,
     softmax,
 )
+from serve.state import STATE_NOT_FINITE, Episode, as_state, check_no_state, initial_state
 
 OUTPUT_DTYPES: dict[str, np.dtype] = {"tensor(float)": FLOAT32,
                                       "tensor(int64)": np.dtype(np.int64)}
@@ -87,6 +90,11 @@ class OnnxPolicy:
     dtype)}, and takes {part: observation or batch} (a Tuple's parts also as a list); its
     `observation_shape` is ().
     `act`, `probs`, `distribution` and `decide` are safe to call from several threads.
+
+    A recurrent policy (`state_size` not None) is one step of the policy: its methods take
+    `state`, float32 [state_size] for one observation ([B, state_size] for a batch) --
+    `initial_state()` at an episode's first step, then the state the previous step returned
+    -- and `act` returns (actions, next state). `episode()` keeps it for the caller.
     """
 
     kind: str
@@ -101,6 +109,8 @@ class OnnxPolicy:
     {"type": "MultiDiscrete", "nvec"} or {"type": "MultiBinary", "n"}."""
     _action_output: str | None
     """The output holding the greedy action (None: the argmax of the probs)."""
+    state_size: int | None
+    """A recurrent policy's state size (metadata `recurrent`); None for a feed-forward one."""
 
     def __init__(self, path: str | Path, *, seed: int | None = None, intra_op_threads: int = 1,
                  observation_shape: tuple[int, ...] | None = None,
@@ -109,7 +119,7 @@ class OnnxPolicy:
         self._session = open_session(self.path, intra_op_threads)
         self.metadata = read_metadata(self._session)
         self._outputs = [o.name for o in self._session.get_outputs()]
-        self.observation_parts = None
+        self.observation_parts, self.state_size = None, None
         if contract.CONTRACT_VERSION_KEY in self.metadata:
             self._from_contract(observation_shape, action_type)
         else:
@@ -119,6 +129,8 @@ class OnnxPolicy:
         inputs = ([(name, shape, dtype) for name, (shape, dtype) in self.observation_parts.items()]
                   if self.observation_parts is not None
                   else [(self._input, self.observation_shape, self.observation_dtype)])
+        if self.state_size is not None:
+            inputs.append((contract.STATE, (self.state_size,), FLOAT32))
         self._one = (None if self._action_output is None else _OneObservation.bind(
             self._session, inputs, self._act_fetch, self._act_checked,
             categorical=self.kind == "categorical", structured=self.observation_parts is not None))
@@ -147,8 +159,11 @@ class OnnxPolicy:
             raise PolicyLoadError(f"{self.path}: action_type={action_type!r} disagrees with "
                                   f"the metadata's policy_kind {kind!r}; leave it out")
         self.kind, self.observation_shape, self._logits = kind, shape, False
+        self.state_size = contract.state_size(self.metadata)
         self._dist_outputs = ([contract.MEAN, contract.STD] if kind == "gaussian"
                               else [contract.PROBS])
+        if self.state_size is not None:  # fetched and checked with the distribution
+            self._dist_outputs.append(contract.NEXT_STATE)
         self._action_output = contract.ACTION
         # Greedy act fetches the action and the distribution it comes from, checked for NaN
         # and inf: `action` is the argmax of `probs` (or the clipped mean), so a NaN there
@@ -194,7 +209,21 @@ class OnnxPolicy:
         routes and export's Triton config read them)."""
         return self._session
 
-    def act(self, obs: Any, deterministic: bool = True) -> int | np.ndarray:
+    def initial_state(self, batch: int | None = None) -> np.ndarray:
+        """A recurrent policy's state at an episode's first step: zeros, float32
+        [state_size] (or [batch, state_size]); a ValueError for a feed-forward policy."""
+        if self.state_size is None:
+            raise ValueError("this policy is feed-forward: it takes no state")
+        return initial_state(self.state_size, batch)
+
+    def episode(self, batch: int | None = None, deterministic: bool = True) -> Episode:
+        """Acts through one episode (or `batch` episodes in lockstep) keeping a recurrent
+        policy's state between calls: `episode.act(obs)`; `episode.reset()` when the episode
+        (rows of a batch) start again. For a feed-forward policy it is `act`."""
+        return Episode(self, batch, deterministic)
+
+    def act(self, obs: Any, state: Any = None, deterministic: bool = True
+            ) -> int | np.ndarray | tuple[int | np.ndarray, np.ndarray]:
         """Actions for one observation or a batch [B, *obs_shape].
 
         Discrete: a Python int, or int64 [B]. Continuous: float32 [d], or [B, d].
@@ -203,7 +232,13 @@ class OnnxPolicy:
         whose P(1) is above 1/2, or the clipped mean); False samples from `probs` (each
         branch, each bit) or N(mean, std) (clipped) with the Generator seeded at
         construction.
+
+        A recurrent policy takes `state` ([state_size], or [B, state_size]) and returns
+        (actions, next state) of the same shapes.
         """
+        if self.state_size is not None:
+            return self._act_recurrent(obs, state, deterministic)
+        check_no_state(state)
         one, batch = self._one, None
         if deterministic and one is not None:
             # One observation -- the usual call -- goes through buffers bound to the session,
@@ -225,17 +260,52 @@ class OnnxPolicy:
                     one.release()
         if batch is None:
             batch, single = self._batch(obs)
+        actions = self._act_batch(batch, deterministic)
+        if not single:
+            return actions
+        return int(actions[0]) if self.kind == "categorical" else actions[0]
+
+    def _act_batch(self, batch: dict[str, np.ndarray], deterministic: bool) -> np.ndarray:
+        """`act`'s actions [B, ...] for the graph's inputs `batch`, by a session run."""
         if deterministic and self._action_output is not None:
             values = self._session.run(self._act_fetch, batch)
             for i in self._act_checked:
                 if not all_finite(values[i]):
                     raise not_finite(self._act_fetch[i], values[i], batch)
-            actions = values[0]
-        else:
-            actions, _ = self._decide(batch, deterministic)
+            return values[0]
+        return self._decide(batch, deterministic)[0]
+
+    def _act_recurrent(self, obs: Any, state: Any, deterministic: bool
+                       ) -> tuple[int | np.ndarray, np.ndarray]:
+        """`act` of a recurrent policy: the same two paths, the state copied in beside the
+        observation and the next state copied out."""
+        one, batch, size = self._one, None, cast(int, self.state_size)
+        if deterministic and one is not None:
+            rows, batch, single = (self._part_rows if one.structured else self._row)(obs, one)
+            if rows is not None:
+                if not (type(state) is np.ndarray and state.dtype is FLOAT32
+                        and state.shape == (size,)):
+                    state = as_state(state, size, 1, True)[0]
+                if one.acquire(False):
+                    try:
+                        for view, row in rows:
+                            view[...] = row
+                        cast(np.ndarray, one.state)[...] = state
+                        one.run(one.binding)
+                        if not all_finite(one.floats):
+                            one.raise_not_finite()
+                        action = one.action.item(0) if one.categorical else one.action[0].copy()
+                        return action, one.next_state[0].copy()
+                    finally:
+                        one.release()
+        if batch is None:
+            batch, single = self._batch(obs)
+        feed = {**batch, contract.STATE: as_state(state, size, _rows(batch), single)}
+        actions, dist = self._decide(feed, deterministic)
+        next_state = dist[contract.NEXT_STATE]
         if not single:
-            return actions
-        return int(actions[0]) if self.kind == "categorical" else actions[0]
+            return actions, next_state
+        return (int(actions[0]) if self.kind == "categorical" else actions[0]), next_state[0]
 
     def _row(self, obs: Any, one: _OneObservation
              ) -> tuple[list[tuple[np.ndarray, np.ndarray]] | None,
@@ -262,11 +332,25 @@ class OnnxPolicy:
             return None, batch, False
         return [(views[name], part[0]) for name, part in batch.items()], batch, True
 
-    def decide(self, obs: Any, deterministic: bool = True
+    def decide(self, obs: Any, state: Any = None, deterministic: bool = True
                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Batched actions [B, ...] and the distribution they came from ({"probs"} or
-        {"mean", "std"}), from one model call. A single observation is a batch of one."""
-        return self._decide(self._batch(obs)[0], deterministic)
+        {"mean", "std"}; with "next_state" [B, state_size] for a recurrent policy, whose
+        `state` is [B, state_size]), from one model call. A single observation is a batch of
+        one."""
+        feed, single = self._feed(obs, state)
+        if single and self.state_size is not None:  # decide answers batches: [1, S]
+            feed[contract.STATE] = feed[contract.STATE].reshape(1, -1)
+        return self._decide(feed, deterministic)
+
+    def _feed(self, obs: Any, state: Any) -> tuple[dict[str, np.ndarray], bool]:
+        """`_batch` with a recurrent policy's state beside the observations."""
+        batch, single = self._batch(obs)
+        if self.state_size is None:
+            check_no_state(state)
+            return batch, single
+        return {**batch, contract.STATE: as_state(state, self.state_size, _rows(batch),
+                                                  single)}, single
 
     def zeros(self, batch: int) -> np.ndarray | dict[str, np.ndarray]:
         """`batch` observations of zeros in the form `act` takes: [batch, *shape] of the
@@ -288,20 +372,21 @@ class OnnxPolicy:
         batch, single = as_batch(obs, self.observation_shape, self.observation_dtype)
         return {self._input: batch}, single
 
-    def probs(self, obs: Any) -> np.ndarray:
+    def probs(self, obs: Any, state: Any = None) -> np.ndarray:
         """Action probabilities: float32 [n] (categorical), each branch's side by side
         [sum(nvec)] (multi_categorical), or each bit's P(1) [n] (bernoulli); [B, ...] for a
-        batch."""
+        batch (a recurrent policy's: in `state`)."""
         if self.kind in ("gaussian", "deterministic"):
             raise ValueError(f"probs() needs a discrete policy; this one is {self.kind}: "
                              "use distribution()")
-        batch, single = self._batch(obs)
+        batch, single = self._feed(obs, state)
         probs = self._distribution(batch)[contract.PROBS]
         return probs[0] if single else probs
 
-    def distribution(self, obs: Any) -> dict[str, np.ndarray]:
-        """The raw outputs of the model by name (e.g. probs and action, or mean, std, action)."""
-        batch, single = self._batch(obs)
+    def distribution(self, obs: Any, state: Any = None) -> dict[str, np.ndarray]:
+        """The raw outputs of the model by name (e.g. probs and action, or mean, std, action;
+        and next_state for a recurrent policy, which takes `state`)."""
+        batch, single = self._feed(obs, state)
         values = self._session.run(self._outputs, batch)
         _check_finite(self._outputs, values, batch)
         return {n: (v[0] if single else v) for n, v in zip(self._outputs, values, strict=True)}
@@ -407,8 +492,11 @@ class _OneObservation:
                                                             strict=True)]
         self.batches = dict(zip((name for name, _, _ in inputs), buffers, strict=False))
         self.outputs = buffers[len(inputs):]
-        # The rows act writes: views of the inputs' [1, *shape] buffers.
+        # The rows act writes: views of the inputs' [1, *shape] buffers; a recurrent
+        # policy's state apart from the observation's, and its next state the last output.
         self.views = {name: batch.reshape(batch.shape[1:]) for name, batch in self.batches.items()}
+        self.state = self.views.pop(contract.STATE, None)
+        self.next_state = self.outputs[-1]
         first = next(iter(self.views.values()))  # the one input's, unstructured
         self.observation, self.shape, self.dtype = first, first.shape, first.dtype
         self.action = self.outputs[0]
@@ -457,6 +545,8 @@ class _OneObservation:
         messages of the other path)."""
         for name, batch in self.batches.items():
             if batch.dtype is FLOAT32 and not np.isfinite(batch).all():
+                if name == contract.STATE:
+                    raise ValueError(STATE_NOT_FINITE)
                 raise ValueError(part_message(name, NOT_FINITE) if self.structured
                                  else NOT_FINITE)
         for name, value in self.checked:
@@ -478,6 +568,11 @@ def not_finite(name: str, value: np.ndarray, batch: np.ndarray | dict[str, np.nd
         f"policy output {name!r} is NaN or inf for observation {first} (of {len(value)}), "
         f"whose largest |value| is {largest:.3g}: the observations overflow the network; "
         "expected observations in the range the policy was trained on")
+
+
+def _rows(batch: dict[str, np.ndarray]) -> int:
+    """The number of observations in the graph's inputs `batch`."""
+    return len(next(iter(batch.values())))
 
 
 def _shape(path: Path, shape: Any) -> tuple[int, ...]:

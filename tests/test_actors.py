@@ -134,6 +134,9 @@ def test_gaussian_numpy_sampling_follows_mean_and_std():
     np.testing.assert_array_equal(head.greedy_numpy(params[:1]), [[0.5, -2.0]])
 
 
+STARTS = np.ones(64, dtype=bool)
+
+
 def test_a_round_seed_fixes_the_actions_and_another_changes_them():
     model = mlp_policy(BOX4, THREE, (32,))
     actor = make_actor(model, make_head(THREE))
@@ -141,10 +144,10 @@ def test_a_round_seed_fixes_the_actions_and_another_changes_them():
     first = []
     for _ in range(2):
         with actor.round(11) as act:
-            first.append(act(obs))
+            first.append(act(obs, STARTS))
     np.testing.assert_array_equal(first[0], first[1])
     with actor.round(12) as act:
-        assert (act(obs) != first[0]).any()
+        assert (act(obs, STARTS) != first[0]).any()
 
 
 def test_blas_runs_on_one_thread_during_a_round_and_is_restored_after():

@@ -195,7 +195,8 @@ def test_metadata_reads_back_with_onnx_alone(run_dir):
     meta = json.loads(out)
     config = json.loads((run_dir / "config.json").read_text())
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert meta["contract_version"] == contract.CONTRACT_VERSION == 4
+    assert meta["contract_version"] == contract.CONTRACT_VERSION == 5
+    assert meta[contract.RECURRENT_KEY] is None  # feed-forward
     assert meta["env_id"] == "CartPole-v1" and meta["policy_kind"] == "categorical"
     assert meta["observation_space"]["shape"] == [4]
     assert meta["observation_space"]["high"][1] == "inf"

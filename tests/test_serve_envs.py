@@ -78,6 +78,8 @@ def keras_pg_metadata(env_id, observation_space, action_space, version=contract.
         values |= {contract.ENV_KWARGS_KEY: {}, contract.MAX_EPISODE_STEPS_KEY: None}
     if version >= 3:
         values |= {contract.QUANTIZATION_KEY: None}
+    if version >= 5:
+        values |= {contract.RECURRENT_KEY: None}
     return values | keys
 
 
@@ -157,9 +159,9 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, expected: str | re.
 
 
 # -- the contract module ---------------------------------------------------------------------
-def test_contract_names_version_4_and_its_input_dtype_rule():
-    assert contract.CONTRACT_VERSION == 4
-    assert contract.SUPPORTED_CONTRACT_VERSIONS == (1, 2, 3, 4)
+def test_contract_names_version_5_and_its_input_dtype_rule():
+    assert contract.CONTRACT_VERSION == 5
+    assert contract.SUPPORTED_CONTRACT_VERSIONS == (1, 2, 3, 4, 5)
     assert contract.input_dtype(IMAGE_SPACE) == "uint8"
     assert contract.input_dtype(IMAGE_SPACE, version=1) == "float32"  # version 1: no uint8
     assert contract.input_dtype({**IMAGE_SPACE, "shape": [64, 3]}) == "float32"

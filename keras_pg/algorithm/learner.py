@@ -21,6 +21,7 @@ from keras_pg.algorithm.batch import Batch, episode_steps
 from keras_pg.algorithm.update import UpdateMetrics, UpdateStep
 from keras_pg.config import Config
 from keras_pg.policy import build_value, make_head, observation_normalizers, observation_spec
+from keras_pg.policy.recurrent import is_recurrent, over_episodes
 from keras_pg.run.run_dir import RunDirError
 from keras_pg.schedules import SCHEDULED, make_schedule
 
@@ -57,17 +58,18 @@ class Learner:
         self.update = UpdateStep(policy, self.head, self.optimizers[0], config.max_grad_norm,
                                  self.schedules["entropy_coef"](0.0), self.value,
                                  self.optimizers[-1], config.value_epochs)
-        self._values: Callable[[tf.Tensor], tf.Tensor] | None = tf.function(
-            lambda obs: self.value(obs, training=False), autograph=False,
-            input_signature=[observation_spec(policy)]) if self.value is not None else None
+        cells = tf.TensorSpec([None, 2], tf.int32)
+        self._values: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = tf.function(
+            lambda obs, cells: over_episodes(self.value, obs, cells), autograph=False,
+            input_signature=[observation_spec(policy), cells]
+        ) if self.value is not None else None
         vector = tf.TensorSpec([None], tf.float32)
         self._advantages = tf.function(
             self.advantages_fn, autograph=False,
-            input_signature=[observation_spec(policy), vector])
+            input_signature=[observation_spec(policy), vector, cells])
         self._gae = tf.function(
             self.gae_fn, autograph=False,
-            input_signature=[observation_spec(policy), vector, tf.TensorSpec([None, 2], tf.int32),
-                             vector])
+            input_signature=[observation_spec(policy), vector, cells, vector])
 
     def set_progress(self, progress: float) -> dict[str, float]:
         """Set the scheduled settings for training progress (env steps / max_steps) and
@@ -77,12 +79,14 @@ class Learner:
         self.update.entropy_coef.assign(values["entropy_coef"])
         return values
 
-    def advantages_fn(self, obs: tf.Tensor,
-                      returns: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    def advantages_fn(self, obs: tf.Tensor, returns: tf.Tensor,
+                      cells: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """`advantage="mc"`: normalized advantages [M], the value targets (the returns) and
         the explained variance, with the value network as it is (call before the update:
-        the batch was collected with these weights)."""
-        values = self.value(obs, training=False) if self.value is not None else None
+        the batch was collected with these weights). `cells` as in `gae_fn` (None: a
+        feed-forward value network)."""
+        values = (over_episodes(self.value, obs, cells) if self.value is not None
+                  else None)
         weights, explained = advantages(returns, values, self.config.return_eps)
         return weights, returns, explained
 
@@ -90,9 +94,10 @@ class Learner:
                end_values: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """`advantage="gae"`: normalized advantages [M], the lambda-returns A_t + V(s_t) the
         value network fits [M], and its explained variance on them. `cells` and
-        `end_values` as in `lambda_advantages`."""
+        `end_values` as in `lambda_advantages` (a recurrent value network runs over the
+        episodes the cells say)."""
         assert self.value is not None  # Config: advantage gae needs baseline value
-        values = self.value(obs, training=False)
+        values = over_episodes(self.value, obs, cells)
         raw = lambda_advantages(rewards, values, cells, end_values, self.config.gamma,
                                 self.config.gae_lambda)
         targets = raw + values
@@ -102,28 +107,33 @@ class Learner:
     def learn(self, batch: Batch) -> UpdateResult:
         """One update on `batch`. The observation statistics absorb the batch only after
         the update, so the update sees the policy exactly as it acted."""
+        cells = batch_cells(batch)
         if self.config.advantage == "gae":
-            cells = np.stack([episode_steps(batch.episode), batch.episode], axis=1)
             weights, targets, explained = self._gae(batch.obs, batch.rewards, cells,
                                                     self.end_values(batch))
         else:
             returns = self.bootstrapped_returns(batch) if self.config.bootstrap_truncated \
                 else batch.returns
-            weights, targets, explained = self._advantages(batch.obs, returns)
-        metrics = self.update(batch.obs, batch.actions, weights, targets)
+            weights, targets, explained = self._advantages(batch.obs, returns, cells)
+        metrics = self.update(batch.obs, batch.actions, weights, targets, cells)
         for part, normalizer in self.normalizers.items():
             normalizer.update(batch.obs[part] if isinstance(batch.obs, dict) else batch.obs)
         return UpdateResult(metrics, float(explained))
 
     def end_values(self, batch: Batch) -> np.ndarray:
         """float32 [K]: the value network's estimate of the state each episode a time limit
-        cut off stopped in, with `bootstrap_truncated`; 0 for the others (terminated)."""
+        cut off stopped in, with `bootstrap_truncated`; 0 for the others (terminated). A
+        recurrent value network reads it as one more step of the episode."""
         end = np.zeros(len(batch.episode_returns), dtype=np.float32)
         cut = np.unique(batch.episode[batch.bootstrap_discount > 0])
         if self.config.bootstrap_truncated and len(cut):
             assert self._values is not None  # Config: bootstrap_truncated needs baseline value
-            end[cut] = self._values(observations.map_obs(lambda part: part[cut],
-                                                         batch.final_obs)).numpy()
+            final = observations.map_obs(lambda part: part[cut], batch.final_obs)
+            final_cells = np.stack([batch.episode_lengths[cut], cut], axis=1).astype(np.int32)
+            if self.value is not None and is_recurrent(self.value):
+                final = observations.concatenate([batch.obs, final])
+                final_cells = np.concatenate([batch_cells(batch), final_cells])
+            end[cut] = self._values(final, final_cells).numpy()[-len(cut):]
         return end
 
     def bootstrapped_returns(self, batch: Batch) -> np.ndarray:
@@ -162,3 +172,8 @@ class Learner:
         for key, v in pairs:
             v.assign(arrays[key])
 
+
+
+def batch_cells(batch: Batch) -> np.ndarray:
+    """int32 [M, 2]: (step within its episode, episode) of each of the batch's transitions."""
+    return np.stack([episode_steps(batch.episode), batch.episode], axis=1).astype(np.int32)

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_pg.policy import Head, observation_spec
+from keras_pg.policy.recurrent import is_recurrent, over_episodes
 
 
 class UpdateMetrics(NamedTuple):
@@ -59,7 +60,10 @@ def reinforce_loss(head: Head, params: tf.Tensor, actions: tf.Tensor,
 
 
 class UpdateStep:
-    """The compiled update `step(obs [M, ...], actions [M, ...], advantages [M], returns [M])`.
+    """The compiled update `step(obs [M, ...], actions [M, ...], advantages [M], returns [M],
+    cells [M, 2])`, cells being (step, episode) of each transition: a recurrent model runs
+    over each whole episode from its first step (`keras_pg.policy.recurrent.over_episodes`);
+    a feed-forward one ignores them.
 
     The batch dimension M is unknown in the input signature, so batches of any size reuse
     one trace (`trace_count` stays 1). The policy optimizer applies the gradient of the
@@ -89,6 +93,7 @@ class UpdateStep:
             head.action_spec,
             tf.TensorSpec([None], tf.float32, name="advantages"),
             tf.TensorSpec([None], tf.float32, name="returns"),
+            tf.TensorSpec([None, 2], tf.int32, name="cells"),
         ]
         # autograph=False: plain TensorFlow ops, nothing for autograph to convert, and
         # converting costs more than tracing.
@@ -101,18 +106,23 @@ class UpdateStep:
 
     def __call__(self, obs: tf.Tensor | np.ndarray, actions: tf.Tensor | np.ndarray,
                  advantages: tf.Tensor | np.ndarray,
-                 returns: tf.Tensor | np.ndarray | None = None) -> UpdateMetrics:
+                 returns: tf.Tensor | np.ndarray | None = None,
+                 cells: tf.Tensor | np.ndarray | None = None) -> UpdateMetrics:
         if returns is None:
             returns = advantages
+        if cells is None:
+            assert not is_recurrent(self.model), "a recurrent model's update needs the cells"
+            cells = np.zeros((len(advantages), 2), np.int32)
         with refusing_non_finite():
-            return self._step(obs, actions, advantages, returns)
+            return self._step(obs, actions, advantages, returns, cells)
 
     def update_fn(self, obs: tf.Tensor, actions: tf.Tensor, advantages: tf.Tensor,
-                  returns: tf.Tensor) -> UpdateMetrics:
-        """The update's TensorFlow ops, for use inside another compiled function."""
+                  returns: tf.Tensor, cells: tf.Tensor | None = None) -> UpdateMetrics:
+        """The update's TensorFlow ops, for use inside another compiled function (cells:
+        None for a feed-forward model)."""
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
-            params = self.model(obs, training=True)
+            params = over_episodes(self.model, obs, cells, training=True)
             entropy = tf.reduce_mean(self.head.entropy(params))
             loss = reinforce_loss(self.head, params, actions, advantages)
             loss -= self.entropy_coef * entropy
@@ -131,7 +141,8 @@ class UpdateStep:
             for epoch in range(self.value_epochs):
                 value_variables = value.trainable_variables
                 with tf.GradientTape() as value_tape:
-                    loss_v = tf.reduce_mean(tf.square(value(obs, training=True) - returns))
+                    loss_v = tf.reduce_mean(tf.square(
+                        over_episodes(value, obs, cells, training=True) - returns))
                 value_grads = value_tape.gradient(loss_v, value_variables)
                 finite = tf.debugging.check_numerics(
                     loss_v + tf.linalg.global_norm(value_grads), NON_FINITE)

@@ -119,7 +119,7 @@ def make_graph_iteration(env: GraphEnv, learner: Learner, num_envs: int,
         else:
             returns = discounted_returns_tf(rewards, gamma)
             obs, actions, returns = (tf.boolean_mask(x, alive) for x in (obs, actions, returns))
-            weights, targets, explained = learner.advantages_fn(obs, returns)
+            weights, targets, explained = learner.advantages_fn(obs, returns, None)
         metrics = learner.update.update_fn(obs, actions, weights, targets)
         for normalizer in learner.normalizers.values():  # the one of a graph env's Box
             normalizer.update(obs)

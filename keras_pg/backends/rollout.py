@@ -35,7 +35,8 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
 
     Args:
         env: a vector env in NEXT_STEP autoreset mode with N sub-environments.
-        act: the policy, called once per vector step on all N observations.
+        act: the policy, called once per vector step on all N observations and which of
+            them start an episode.
         num_episodes: K, the number of complete episodes to return.
         gamma: discount for the returns.
         seed: seeds the reset of this round (None continues the env's RNG).
@@ -58,6 +59,7 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
     num_envs = env.num_envs
     active = np.arange(num_envs) < num_episodes  # this env's next transition is kept
     resetting = np.zeros(num_envs, dtype=bool)  # this env's next step is an autoreset
+    starts = np.ones(num_envs, dtype=bool)  # this env's observation is an episode's first
     started = int(active.sum())
     slot = np.arange(num_envs)  # which of the K episodes each active env is playing
     final_obs = observations.zeros(obs, num_episodes, obs_dtype)
@@ -67,10 +69,10 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
     # Per step, only what decides the next one; returns and lengths are sums at the end.
     # `active` and `slot` are replaced, never changed in place: `steps` holds them.
     while completed < (num_episodes if max_steps is None or taken < max_steps else started):
-        actions = np.asarray(act(obs))
+        actions = np.asarray(act(obs, starts))
         next_obs, rewards, terminated, truncated, _ = env.step(
             actions if to_env is None else to_env(actions))
-        next_obs = as_parts(next_obs)
+        next_obs, starts = as_parts(next_obs), resetting  # an autoreset gave a first obs
         steps.append((obs, actions, rewards, terminated, truncated, active, slot))
         taken += int(np.count_nonzero(active))
         done = terminated | truncated

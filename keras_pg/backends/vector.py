@@ -51,10 +51,10 @@ class EpisodeCollector:
 def _stopping(policy: ActFn, should_stop: Callable[[], bool]) -> ActFn:
     """`policy`, raising RoundInterrupted at the first step after `should_stop()` turns true."""
 
-    def act(obs: Obs) -> np.ndarray:
+    def act(obs: Obs, starts: np.ndarray) -> np.ndarray:
         if should_stop():
             raise RoundInterrupted
-        return policy(obs)
+        return policy(obs, starts)
 
     return act
 

@@ -2,7 +2,7 @@
 
     actor = make_actor(model, head, choice="auto")        # actor.name: "numpy" or "tensorflow"
     with actor.round(seed) as act:                        # reads the weights, seeds the round
-        actions = act(obs)                                # obs [N, *obs_shape] -> actions [N, ...]
+        actions = act(obs, starts)                        # obs [N, ...], starts bool [N]
 
 Two kinds, the same distribution (the one the update differentiates):
 - numpy: the forward pass in numpy (`NumpyForward`) from weights read once per round, and
@@ -16,6 +16,8 @@ Two kinds, the same distribution (the one the update differentiates):
   arithmetic, not the call, is the cost.
 `choice="auto"` takes numpy when the network has a numpy form, else tensorflow; either way,
 the same seed gives the same actions, so seeded runs and resumed runs reproduce exactly.
+A recurrent policy (`keras_pg.policy.recurrent`) acts with the tensorflow kind, its state
+carried per env from one call to the next and zeroed where an episode starts.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ from keras_pg.config import ConfigError
 from keras_pg.policy.heads import Head
 from keras_pg.policy.model import make_act_fn, observation_dtypes
 from keras_pg.policy.numpy_forward import NoNumpyForm, NumpyForward
+from keras_pg.policy.recurrent import is_recurrent, state_size
 
-ActFn = Callable[[observations.Obs], np.ndarray]
-"""Maps observations [N, *obs_shape] ({part: [N, ...]} for a Dict or Tuple observation) to
-actions [N, ...] (unclipped: see `Head.to_env`)."""
+ActFn = Callable[[observations.Obs, np.ndarray], np.ndarray]
+"""Maps observations [N, *obs_shape] ({part: [N, ...]} for a Dict or Tuple observation) and
+bool [N], which of them are the first of an episode, to actions [N, ...] (unclipped: see
+`Head.to_env`). Called once per step of N envs, in order."""
 
 
 class Actor(Protocol):
@@ -68,7 +72,7 @@ class NumpyActor:
         choose = (self.head.greedy_numpy if self.greedy
                   else self.head.numpy_sampler(np.random.default_rng(seed)))
 
-        def act(obs: observations.Obs) -> np.ndarray:  # one array: a numpy form has one input
+        def act(obs: observations.Obs, starts: np.ndarray) -> np.ndarray:  # one input
             # Weights that diverged overflow to inf and NaN, as in TensorFlow, where the
             # update then refuses the loss: no numpy warning in the user's process.
             with np.errstate(over="ignore", invalid="ignore"):
@@ -92,14 +96,48 @@ class TensorFlowActor:
     def round(self, seed: int) -> Iterator[ActFn]:
         act, dtypes = self.act, self.dtypes
         step = iter(range(1 << 62))
-        yield lambda obs: act(observations.cast(obs, dtypes),
-                              tf.constant([seed, next(step)], dtype=tf.int64)).numpy()
+        yield lambda obs, starts: act(observations.cast(obs, dtypes),
+                                      tf.constant([seed, next(step)], dtype=tf.int64)).numpy()
+
+
+class RecurrentActor:
+    """Acts with one compiled TensorFlow call per step, carrying each env's state: zeros at
+    the first observation of an episode (and of the round), then the state the previous
+    call returned for that env."""
+
+    name = description = "tensorflow (recurrent)"
+
+    def __init__(self, model: keras.Model, head: Head, greedy: bool = False) -> None:
+        self.act = make_act_fn(model, head, greedy=greedy)
+        self.dtypes, self.state_size = observation_dtypes(model), state_size(model)
+
+    @contextmanager
+    def round(self, seed: int) -> Iterator[ActFn]:
+        act, dtypes = self.act, self.dtypes
+        step = iter(range(1 << 62))
+        state = np.zeros((0, self.state_size), np.float32)
+
+        def act_carrying_state(obs: observations.Obs, starts: np.ndarray) -> np.ndarray:
+            nonlocal state
+            obs = observations.cast(obs, dtypes)
+            if len(state) != observations.rows(obs):
+                state = np.zeros((observations.rows(obs), self.state_size), np.float32)
+            state[starts] = 0.0
+            actions, next_state = act(obs, state, tf.constant([seed, next(step)], tf.int64))
+            state = next_state.numpy()
+            return actions.numpy()
+
+        yield act_carrying_state
 
 
 def make_actor(model: keras.Model, head: Head, choice: str = "auto",
-               greedy: bool = False) -> NumpyActor | TensorFlowActor:
+               greedy: bool = False) -> NumpyActor | TensorFlowActor | RecurrentActor:
     """The actor `choice` names: "numpy" (a ConfigError naming the layer without a numpy
-    form, if any), "tensorflow", or "auto" (numpy if it can, else tensorflow)."""
+    form, if any), "tensorflow", or "auto" (numpy if it can, else tensorflow); a
+    RecurrentActor for a recurrent model."""
+    if is_recurrent(model):
+        _check_recurrent_choice(choice)
+        return RecurrentActor(model, head, greedy)
     forward, reason = _numpy_forward(model, choice)
     if forward is not None:
         return NumpyActor(forward, head, greedy)
@@ -109,6 +147,9 @@ def make_actor(model: keras.Model, head: Head, choice: str = "auto",
 def describe_actor(model: keras.Model, choice: str = "auto") -> str:
     """The `description` of the actor `make_actor(model, head, choice)` makes, without
     compiling a TensorFlow function (for a process whose actors run elsewhere)."""
+    if is_recurrent(model):
+        _check_recurrent_choice(choice)
+        return RecurrentActor.description
     forward, reason = _numpy_forward(model, choice)
     return NumpyActor.description if forward is not None else _description(reason)
 
@@ -125,6 +166,12 @@ def _numpy_forward(model: keras.Model, choice: str) -> tuple[NumpyForward | None
             raise ConfigError(f"actor numpy cannot run this policy: {exc}; use actor auto "
                               f"or tensorflow") from None
         return None, str(exc)
+
+
+def _check_recurrent_choice(choice: str) -> None:
+    if choice == "numpy":
+        raise ConfigError("actor numpy cannot run a recurrent policy; use actor auto or "
+                          "tensorflow")
 
 
 @functools.cache

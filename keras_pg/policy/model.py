@@ -17,7 +17,7 @@ feature network takes the dict of preprocessed parts. Keras names each input aft
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import gymnasium as gym
 import keras
@@ -33,6 +33,7 @@ from keras_pg.policy.layers import (
     StateIndependentLogStd,
 )
 from keras_pg.policy.networks import fresh_copy
+from keras_pg.policy.recurrent import is_recurrent, state_size
 from keras_pg.run.run_dir import RunDirError
 from serve import contract
 from serve.spaces import is_image_space, is_structured, observation_parts, part_specs
@@ -102,25 +103,39 @@ def build_policy(observation_space: gym.Space, action_space: gym.Space,
     """
     head = make_head(action_space)
     obs = observation_input(observation_space)
-    x = features(_preprocess(obs, observation_space,
-                             make_normalizers(observation_space, normalize_obs)))
+    x, inputs, state_outputs = _features(obs, features, _preprocess(
+        obs, observation_space, make_normalizers(observation_space, normalize_obs)))
     if head.kind == "gaussian":
         mean = keras.layers.Dense(head.action_dim, name="mean",
                                   kernel_initializer=keras.initializers.Orthogonal(0.01))(x)
         params = StateIndependentLogStd(initial_log_std, name="gaussian")(mean)
     else:  # the logits of a categorical, per branch of a multi-categorical, or per bit
         params = keras.layers.Dense(head.params_size, name="logits")(x)
-    return keras.Model(obs, params, name=POLICY_NAME)
+    return keras.Model(inputs, [params, *state_outputs], name=POLICY_NAME)
+
+
+def _features(obs: Inputs, features: keras.Model, preprocessed: Inputs
+              ) -> tuple[keras.KerasTensor, Any, list[keras.KerasTensor]]:
+    """(the features, the model's inputs, its outputs after the head's): obs and [] for a
+    feed-forward network; [obs, state] and [next_state] for a recurrent one
+    (`keras_pg.policy.recurrent`), whose state input is float32 [B, S] named "state"."""
+    if not is_recurrent(features):
+        return features(preprocessed), obs, []
+    state = keras.Input((state_size(features),), name=contract.STATE)
+    x, next_state = features([preprocessed, state])
+    return x, [obs, state], [next_state]
 
 
 def build_value(observation_space: gym.Space, policy: keras.Model) -> keras.Model:
     """State-value network obs -> V(s) [B]: the policy's preprocessing (sharing its
-    observation normalizers) and a fresh copy of its feature network."""
+    observation normalizers) and a fresh copy of its feature network; for a recurrent
+    policy [obs, state] -> [V [B], next_state] with a state of its own."""
     obs = observation_input(observation_space)
-    x = _preprocess(obs, observation_space, observation_normalizers(policy))
-    x = fresh_copy(feature_network(policy))(x)
+    x, inputs, state_outputs = _features(obs, fresh_copy(feature_network(policy)), _preprocess(
+        obs, observation_space, observation_normalizers(policy)))
     value = keras.layers.Dense(1, name="value")(x)
-    return keras.Model(obs, keras.layers.Reshape(())(value), name=VALUE_NAME)
+    return keras.Model(inputs, [keras.layers.Reshape(())(value), *state_outputs],
+                       name=VALUE_NAME)
 
 
 def feature_network(policy: keras.Model) -> keras.Model:
@@ -144,22 +159,28 @@ def make_act_fn(model: keras.Model, head: Head, greedy: bool = False,
                 with_params: bool = False) -> tf.types.experimental.ConcreteFunction:
     """A compiled `act(obs [N, *obs_shape], seed int64 [2]) -> actions`, or with
     `with_params` `-> (actions, params)`, params being the network's output [N, k] (for a
-    caller that checks it is finite).
+    caller that checks it is finite). For a recurrent model `act(obs, state [N, S], seed)
+    -> (actions, next_state)` (with `with_params`: `(actions, next_state, params)`).
 
     Actions are int32 [N] or float32 [N, d] (unclipped; pass them through `head.to_env`).
     Sampling is stateless: the same weights, observations and seed give the same actions,
     which makes seeded runs and resumed runs reproduce exactly.
     """
-    signature = [observation_spec(model), tf.TensorSpec([2], tf.int64)]
+    recurrent = is_recurrent(model)
+    signature = [observation_spec(model), *([state_spec(model)] if recurrent else []),
+                 tf.TensorSpec([2], tf.int64)]
 
     # XLA speeds up dense policies (fused small kernels) but slows convolutions on the
     # CPU (measured: 18k -> 13k obs/s for the Nature CNN at 84x84x3), where oneDNN wins.
     @tf.function(input_signature=signature, jit_compile=not has_convolutions(model),
                  autograph=False)
-    def act(obs: tf.Tensor, seed: tf.Tensor) -> tf.Tensor | tuple[tf.Tensor, tf.Tensor]:
-        params = model(obs, training=False)
+    def act(obs: tf.Tensor, *state_and_seed: tf.Tensor) -> tf.Tensor | tuple[tf.Tensor, ...]:
+        *state, seed = state_and_seed
+        params, *next_state = (model([obs, *state], training=False) if recurrent
+                               else [model(obs, training=False)])
         actions = head.greedy(params) if greedy else head.sample(params, seed)
-        return (actions, params) if with_params else actions
+        outputs = (actions, *next_state, *([params] if with_params else []))
+        return outputs if len(outputs) > 1 else actions
 
     # Calling the concrete function skips tf.function's argument dispatch, about a third
     # of the per-step cost on CartPole-sized models.
@@ -181,14 +202,26 @@ def observation_spec(model: keras.Model, name: str | None = None) -> Observation
     """[None, *obs_shape] with the model input's dtype (float32, or uint8 for images), named
     `name`; for a model of a structured observation, {part: its spec named after the part}
     (the names of the exported ONNX inputs)."""
-    if isinstance(model.input, dict):
+    obs = observation_inputs(model)
+    if isinstance(obs, dict):
         return {part: tf.TensorSpec([None, *x.shape[1:]], x.dtype, name=part)
-                for part, x in model.input.items()}
-    return tf.TensorSpec([None, *model.input_shape[1:]], model.inputs[0].dtype, name=name)
+                for part, x in obs.items()}
+    return tf.TensorSpec([None, *obs.shape[1:]], obs.dtype, name=name)
+
+
+def state_spec(model: keras.Model) -> tf.TensorSpec:
+    """float32 [None, S], a recurrent model's state input, named "state"."""
+    return tf.TensorSpec([None, state_size(model)], tf.float32, name=contract.STATE)
+
+
+def observation_inputs(model: keras.Model) -> Inputs:
+    """The model's observation input(s): all its inputs, or a recurrent model's first."""
+    return model.input[0] if is_recurrent(model) else model.input
 
 
 def observation_dtypes(model: keras.Model) -> np.dtype | dict[str, np.dtype]:
     """The dtype the model takes observations in, per part for a structured observation."""
-    if isinstance(model.input, dict):
-        return {part: np.dtype(x.dtype) for part, x in model.input.items()}
-    return np.dtype(model.inputs[0].dtype)
+    obs = observation_inputs(model)
+    if isinstance(obs, dict):
+        return {part: np.dtype(x.dtype) for part, x in obs.items()}
+    return np.dtype(obs.dtype)

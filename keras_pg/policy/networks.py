@@ -31,6 +31,7 @@ import keras
 
 from keras_pg.config import ConfigError, ConfigTypeError
 from keras_pg.errors import first_line
+from keras_pg.policy.recurrent import CELLS, CORE_NAME, RecurrentCore
 from serve.spaces import is_image_space, is_structured, observation_parts
 
 FEATURES_NAME = "features"
@@ -63,15 +64,15 @@ def dtype_policy(precision: str) -> str:
 
 
 def mlp(input_shape: tuple[int, ...], hidden: tuple[int, ...],
-        precision: str = "float32") -> keras.Model:
+        precision: str = "float32", name: str = FEATURES_NAME) -> keras.Model:
     """Flatten (rank > 1), then Dense(width, relu) per entry of `hidden`."""
     inputs = keras.Input(input_shape, name="preprocessed_obs")
     x = keras.layers.Flatten(name="flatten")(inputs) if len(input_shape) > 1 else inputs
-    return keras.Model(inputs, _dense(x, hidden, precision), name=FEATURES_NAME)
+    return keras.Model(inputs, _dense(x, hidden, precision), name=name)
 
 
 def cnn(input_shape: tuple[int, ...], hidden: tuple[int, ...],
-        precision: str = "float32") -> keras.Model:
+        precision: str = "float32", name: str = FEATURES_NAME) -> keras.Model:
     """Convolutions over [H, W, C] in [0, 1], then Dense layers of `hidden` widths.
 
     Images of at least 36 pixels a side get the Nature-DQN stack (Mnih et al. 2015; the
@@ -83,7 +84,7 @@ def cnn(input_shape: tuple[int, ...], hidden: tuple[int, ...],
         raise ConfigError(f"network cnn needs (H, W, C) observations; got shape {input_shape}")
     inputs = keras.Input(input_shape, name="preprocessed_obs")
     x = keras.layers.Flatten(name="flatten")(_convolutions(inputs, precision))
-    return keras.Model(inputs, _dense(x, hidden, precision), name=FEATURES_NAME)
+    return keras.Model(inputs, _dense(x, hidden, precision), name=name)
 
 
 def _convolutions(x: keras.KerasTensor, precision: str, suffix: str = "") -> keras.KerasTensor:
@@ -106,7 +107,7 @@ def _dense(x: keras.KerasTensor, hidden: tuple[int, ...], precision: str) -> ker
 
 
 def combined(shapes: dict[str, tuple[int, ...]], images: set[str], hidden: tuple[int, ...],
-             precision: str = "float32") -> keras.Model:
+             precision: str = "float32", name: str = FEATURES_NAME) -> keras.Model:
     """{part: [B, *shape]} -> [B, hidden[-1]]: the CNN's convolutions over each part in
     `images`, every part flattened, concatenated in the parts' order, then Dense(width, relu)
     per entry of `hidden`."""
@@ -119,23 +120,41 @@ def combined(shapes: dict[str, tuple[int, ...]], images: set[str], hidden: tuple
                         else x)
     x = (keras.layers.Concatenate(name="concatenate")(branches) if len(branches) > 1
          else branches[0])
-    return keras.Model(inputs, _dense(x, hidden, precision), name=FEATURES_NAME)
+    return keras.Model(inputs, _dense(x, hidden, precision), name=name)
+
+
+def recurrent(encoder: keras.Model, cell: str, units: int) -> keras.Model:
+    """[preprocessed obs, state [B, S]] -> [h [B, units], next_state [B, S]]: `encoder` (the
+    built-in network of the observation), then one step of a `cell` ("gru" or "lstm") of
+    `units` (`keras_pg.policy.recurrent`). The cell computes in float32."""
+    obs = keras.tree.map_structure(lambda x: keras.Input(x.shape[1:], name=x.name),
+                                   encoder.input)
+    core = RecurrentCore(cell, units, name=CORE_NAME)
+    state = keras.Input((core.state_size,), name="state")
+    h, next_state = core(encoder(obs), state)
+    return keras.Model([obs, state], [h, next_state], name=FEATURES_NAME)
 
 
 def network_kind(network: str, observation_space: gym.Space) -> str:
-    """"mlp" or "cnn": `auto` picks the CNN for (H, W, C) uint8 images, and for a structured
-    observation with an image part (whose other parts are flattened)."""
-    if network == "auto":
+    """"mlp" or "cnn": `auto` (and the encoder of `gru` and `lstm`) picks the CNN for
+    (H, W, C) uint8 images, and for a structured observation with an image part (whose other
+    parts are flattened)."""
+    if network in ("auto", *CELLS):
         parts = observation_parts(observation_space).values()
         return "cnn" if any(is_image_space(part) for part in parts) else "mlp"
     return network
 
 
 def build_features(network: str, observation_space: gym.Space, hidden: tuple[int, ...],
-                   precision: str = "float32") -> keras.Model:
-    """The built-in feature network named by `network` (auto, mlp or cnn), computing in
-    `precision` (float32 or bfloat16); `combined` for a structured observation (cnn: with
-    convolutions over its image parts, which it must have)."""
+                   precision: str = "float32", units: int = 64,
+                   name: str = FEATURES_NAME) -> keras.Model:
+    """The built-in feature network named by `network` (auto, mlp, cnn, gru or lstm),
+    computing in `precision` (float32 or bfloat16); `combined` for a structured observation
+    (cnn: with convolutions over its image parts, which it must have). gru and lstm: the
+    network `auto` picks, then a recurrent cell of `units` (`recurrent`)."""
+    if network in CELLS:
+        encoder = build_features("auto", observation_space, hidden, precision, name="encoder")
+        return recurrent(encoder, network, units)
     kind = network_kind(network, observation_space)
     shapes = preprocessed_shapes(observation_space)
     if isinstance(shapes, dict):
@@ -144,8 +163,8 @@ def build_features(network: str, observation_space: gym.Space, hidden: tuple[int
         if kind == "cnn" and not images:
             raise ConfigError(f"network cnn needs an (H, W, C) uint8 image part; the "
                               f"observation's parts are {', '.join(parts)}")
-        return combined(shapes, images if kind == "cnn" else set(), hidden, precision)
-    return (cnn if kind == "cnn" else mlp)(shapes, hidden, precision)
+        return combined(shapes, images if kind == "cnn" else set(), hidden, precision, name)
+    return (cnn if kind == "cnn" else mlp)(shapes, hidden, precision, name)
 
 
 def user_features(policy: keras.Model | Callable[[gym.Space], keras.Model],

@@ -55,6 +55,8 @@ class TensorBoardLog(keras.callbacks.Callback):
         hparams: the run's config as a flat dict of numbers, strings and bools.
         observations: returns the latest observations [n, *obs_shape] ({part: [n, ...]} for
             a Dict or Tuple observation), or None, for the action histograms.
+        policy_output: observations -> the policy's output [n, P] (a recurrent policy's as
+            at an episode's first step).
         probabilities: the policy's output [n, P] -> its action probabilities [n, P] (per
             action, each branch's side by side, or each bit's P(1)); None for a Gaussian
             policy, whose histograms are its means and log-stds.
@@ -62,13 +64,13 @@ class TensorBoardLog(keras.callbacks.Callback):
     """
 
     def __init__(self, logdir: Path, hparams: dict[str, float | int | str | bool],
-                 observations: Callable[[], Any],
+                 observations: Callable[[], Any], policy_output: Callable[[Any], tf.Tensor],
                  probabilities: Callable[[tf.Tensor], tf.Tensor] | None,
                  histogram_every: int = 10) -> None:
         super().__init__()
         self.logdir, self.hparams = Path(logdir), hparams
         self.observations, self.histogram_every = observations, histogram_every
-        self.probabilities = probabilities
+        self.probabilities, self.policy_output = probabilities, policy_output
         self._writer: tf.summary.SummaryWriter | None = None
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
@@ -104,7 +106,7 @@ class TensorBoardLog(keras.callbacks.Callback):
     def _histograms(self) -> None:
         observations = self.observations()
         if observations is not None:
-            params = self.model(observations, training=False)
+            params = self.policy_output(observations)
             if self.probabilities is None:
                 params = params.numpy()
                 dim = params.shape[1] // 2

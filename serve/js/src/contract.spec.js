@@ -1,12 +1,13 @@
 // generated from serve/contract.json by `python -m serve.contract_render --write`; do not edit.
 export default /** @type {const} */ ({
   "//": "The ONNX contract of a keras_pg policy.onnx, its one source: serve/contract.py reads this file; serve/js/src/contract-names.js and the contract's tables in docs/contract.md are generated from it (python -m serve.contract_render --write), and a test fails when a generated copy is stale.",
-  "version": 4,
+  "version": 5,
   "supported_versions": [
     1,
     2,
     3,
-    4
+    4,
+    5
   ],
   "names": {
     "INPUT": "obs",
@@ -14,7 +15,9 @@ export default /** @type {const} */ ({
     "MEAN": "mean",
     "STD": "std",
     "ACTION": "action",
-    "BATCH_DIM": "batch"
+    "BATCH_DIM": "batch",
+    "STATE": "state",
+    "NEXT_STATE": "next_state"
   },
   "input": {
     "name": "INPUT",
@@ -280,16 +283,37 @@ export default /** @type {const} */ ({
       "required": false,
       "example": "{\"dtype\": \"int8\", \"method\": \"dynamic\"}",
       "description": "null for a float32 file; how an int8 artifact (`python -m export --quantize int8`) was quantized"
+    },
+    {
+      "const": "RECURRENT_KEY",
+      "key": "recurrent",
+      "since": 5,
+      "required": false,
+      "example": "{\"cell\": \"gru\", \"state_size\": 64, \"layout\": [{\"name\": \"h\", \"size\": 64}], \"initial_state\": \"zeros\"}",
+      "description": "null (or absent) for a feed-forward policy; for a recurrent one (since 5) its cell (`\"gru\"` or `\"lstm\"`), `state_size`, the `layout` of the state's entries -- consecutive slices in order: `h` (GRU), or `h` then `c` (LSTM) -- and `initial_state`, always `\"zeros\"`"
     }
   ],
   "versions": {
     "1": "the input is always float32; no env_kwargs or max_episode_steps (read as {} and null)",
     "2": "version 1 plus the uint8 image input and the keys env_kwargs and max_episode_steps",
     "3": "version 2 plus the key quantization (null, or how an int8 artifact was quantized); the graph is unchanged",
-    "4": "version 3 plus the policy kinds multi_categorical (MultiDiscrete actions) and bernoulli (MultiBinary actions), whose `action` is int64 [batch, branches]; MultiDiscrete and MultiBinary observations; Dict and Tuple observations, one input per part"
+    "4": "version 3 plus the policy kinds multi_categorical (MultiDiscrete actions) and bernoulli (MultiBinary actions), whose `action` is int64 [batch, branches]; MultiDiscrete and MultiBinary observations; Dict and Tuple observations, one input per part",
+    "5": "version 4 plus recurrent policies: inputs `state` and outputs `next_state` float32 [batch, state_size] and the key `recurrent`; feed-forward graphs are unchanged"
   },
   "action_branches": {
     "MultiDiscrete": "len(nvec)",
     "MultiBinary": "n"
+  },
+  "state": {
+    "input": "STATE",
+    "output": "NEXT_STATE",
+    "dtype": "float32",
+    "shape": [
+      "BATCH_DIM",
+      "state_size"
+    ],
+    "since": 5,
+    "initial": "zeros",
+    "description": "a recurrent policy's memory (since 5): the graph is one step of the policy; it takes the state after the previous step of the same episode as input `state` and returns the state after this one as output `next_state`, both float32 [batch, state_size], one row per episode. An episode's first step takes the initial state, all zeros. The caller carries the state from one call to the next (every runtime is stateless); the metadata key `recurrent` gives its size and layout. A feed-forward policy has neither tensor"
   }
 });

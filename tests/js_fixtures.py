@@ -15,7 +15,8 @@ serve/js/test/fixtures/ holds
                        pendulum, image: a few updates; switches (bernoulli), dials
                        (multi_categorical), and beacon (Dict), pair (Tuple), lock
                        (MultiDiscrete) and mirror (MultiBinary observations): solved in
-                       seconds), and small ones written with onnx.helper (no metadata, forged
+                       seconds; cue: a GRU policy solving tests/memory_env.py's Cue-v0, a
+                       recurrent file), and small ones written with onnx.helper (no metadata, forged
                        metadata) whose bytes this module reproduces
     parity.json        per policy: observations ({part: batch} of a Dict, a Tuple's parts'
                        batches in a list), Python's outputs, greedy actions, and sampled
@@ -60,6 +61,7 @@ def trained_runs() -> dict[str, Callable[[], tuple[Any, int | None]]]:
     (None: to the agent's own stop, the solve criterion or its max_steps)."""
     import keras_pg
     from tests.image_envs import SquareSideEnv
+    from tests.memory_env import SETTINGS as MEMORY
 
     settings = {"seed": 0, "num_envs": 8, "episodes_per_update": 16, "max_steps": 20_000,
                 "preset": "none", "lr": 0.01}  # tests/test_factored_heads.py's settings
@@ -81,11 +83,13 @@ def trained_runs() -> dict[str, Callable[[], tuple[Any, int | None]]]:
         "pair": structured("Pair"),
         "lock": structured("Lock"),
         "mirror": structured("Mirror"),
+        "cue": lambda: (keras_pg.REINFORCE("tests.memory_env:Cue-v0", network="gru", seed=0,
+                                           max_steps=24_000, **MEMORY), None),
     }
 
 
 TRAINED = ("cartpole", "acrobot", "pendulum", "image", "switches", "dials", "beacon", "pair",
-           "lock", "mirror")
+           "lock", "mirror", "cue")
 """The policies keras_pg trains and exports (cartpole's agent also writes cartpole_int8)."""
 
 

@@ -15,6 +15,10 @@ import gymnasium as gym
 import numpy as np
 
 STEPS = 5
+SETTINGS = dict(recurrent_units=16, hidden=(16,), lr=0.01, gamma=1.0, num_envs=16,
+                episodes_per_update=32, entropy_coef=0.0, eval_episodes=200, tensorboard=False)
+"""keras_pg settings with which network="gru" solves Cue-v0 in ~20k steps (a few seconds),
+while the MLP stays at chance."""
 
 
 class Cue(gym.Env):

@@ -10,7 +10,6 @@ import tensorflow as tf
 import export
 import keras_pg
 import serve
-import tests.memory_env  # noqa: F401  (registers Cue-v0)
 from keras_pg.algorithm.batch import episode_steps
 from keras_pg.algorithm.learner import batch_cells
 from keras_pg.backends.rollout import collect_episodes
@@ -20,12 +19,10 @@ from keras_pg.policy import build_policy, build_value, make_actor, make_head
 from keras_pg.policy.networks import build_features
 from keras_pg.policy.recurrent import unroll
 from keras_pg.run.run_dir import RunDir
+from tests.memory_env import SETTINGS as MEMORY  # importing it registers Cue-v0
 
 CUE = "tests.memory_env:Cue-v0"
 BOX4, TWO = gym.spaces.Box(-1.0, 1.0, (4,), np.float32), gym.spaces.Discrete(2)
-# Solves Cue-v0 in ~20k steps (a few seconds); the MLP stays at chance with the same settings.
-MEMORY = dict(recurrent_units=16, hidden=(16,), lr=0.01, gamma=1.0, num_envs=16,
-              episodes_per_update=32, entropy_coef=0.0, eval_episodes=200, tensorboard=False)
 
 
 def recurrent_policy(cell, units=8, space=BOX4, actions=TWO):

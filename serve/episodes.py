@@ -1,4 +1,8 @@
-"""The episode loop: an OnnxPolicy acting in its gymnasium environment."""
+"""The episode loop: an OnnxPolicy acting in its gymnasium environment.
+
+A recurrent policy's state travels with the episode (serve.state.Episode): zeros at each
+episode's first step, then the state the previous step returned.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ def run_episodes(policy: OnnxPolicy, env_id: str | None = None, episodes: int = 
                  seed: int = 0, deterministic: bool = True, gif: str | Path | None = None,
                  env_kwargs: dict[str, Any] | None = None,
                  max_episode_steps: int | None = None) -> dict[str, Any]:
-    """Play `episodes` episodes, one action per call to `policy.act`, as an app would.
+    """Play `episodes` episodes, one action per call to `policy.act`, as an app would (a
+    recurrent policy's state carried from step to step, and zeroed where an episode starts).
 
     Args:
         policy: the loaded policy.
@@ -58,14 +63,16 @@ def run_episodes(policy: OnnxPolicy, env_id: str | None = None, episodes: int = 
         inputs = policy.observation_parts or {
             contract.INPUT: (policy.observation_shape, policy.observation_dtype)}
         check_env_fits(env, recipe, inputs, policy.action_space)
+        episode = policy.episode(deterministic=deterministic)
         for i in range(episodes):
             obs, _ = env.reset(seed=seed + i)
+            episode.reset()  # a recurrent policy's state: zeros at the first step
             total, done = 0.0, False
             while not done:  # observations reach act() as the env made them (uint8 frames too)
                 if gif and i == 0:
                     frames.append(cast(np.ndarray, env.render()))  # rgb_array: one frame
                 start = time.perf_counter_ns()
-                action = policy.act(obs, deterministic=deterministic)
+                action = episode.act(obs)
                 latencies_ns.append(time.perf_counter_ns() - start)
                 obs, reward, terminated, truncated, _ = env.step(action)
                 total += float(reward)

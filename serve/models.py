@@ -104,14 +104,15 @@ class ServedModel:
 def _version(policy: OnnxPolicy, number: int, digest: str,
              previous: ModelVersion | None) -> ModelVersion:
     """A checked ModelVersion: same inputs and outputs as `previous`, and a finite answer
-    to a probe (zeros); PolicyLoadError otherwise."""
+    to a probe (zeros, and a recurrent policy's initial state); PolicyLoadError otherwise."""
     sig = signature(policy.session)
     if previous is not None and sig != previous.signature:
         raise PolicyLoadError(f"{policy.path}: its inputs and outputs {sig.describe()} differ "
                               f"from the served version's {previous.signature.describe()}; "
                               "restart the service to serve a different interface")
-    try:
-        policy.distribution(policy.zeros(1))
+    try:  # a recurrent policy's probe is an episode's first step: the initial state
+        policy.distribution(policy.zeros(1), None if policy.state_size is None
+                            else policy.initial_state(1))
     except Exception as exc:  # onnxruntime raises its own types for a graph that fails to run
         raise PolicyLoadError(f"{policy.path}: a probe observation (zeros) fails: "
                               f"{str(exc).splitlines()[0][:200]}") from None

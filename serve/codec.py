@@ -14,11 +14,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from serve import protocol
+from serve import contract, protocol
 from serve.errors import Failure, RequestError
 from serve.limits import check_batch
 from serve.observations import PartSpecs, as_batch, as_part_batches
 from serve.schemas import ActRequest, InferRequest, parse
+from serve.state import as_state, missing_in_request, unexpected_in_request
 from serve.tensors import (
     BINARY_DATA_SIZE,
     TensorSpec,
@@ -42,33 +43,67 @@ class Inference(NamedTuple):
     """Nanoseconds spent so far per phase (serve/stats.py): compute_input, compute_infer."""
 
 
+class ActInput(NamedTuple):
+    """A decoded /v1/act body."""
+
+    obs: np.ndarray | dict[str, np.ndarray]
+    """The observations [B, *shape], or {part: [B, ...]} for a Dict or Tuple observation."""
+    state: np.ndarray | None
+    """A recurrent policy's state, float32 [B, state_size]; None for a feed-forward one."""
+    deterministic: bool
+    single: bool
+    """One observation was sent (not a batch): its state comes back as [state_size]."""
+
+
 def decode_act(body: bytes, shape: tuple[int, ...], dtype: np.dtype, parts: PartSpecs | None,
-               max_batch: int) -> tuple[np.ndarray | dict[str, np.ndarray], bool] | Failure:
-    """(the observations [B, *shape], or {part: [B, ...]} for a policy of the Dict or Tuple
-    observation `parts`, and deterministic) of a /v1/act body."""
+               max_batch: int, state_size: int | None = None) -> ActInput | Failure:
+    """The observations (the policy's `shape` and `dtype`, or its Dict or Tuple observation
+    `parts`), state (of a recurrent policy's `state_size`) and flag of a /v1/act body."""
     try:
         request = parse(ActRequest, body)
     except RequestError as exc:
         return Failure(422, exc.message)
     try:
         if parts is None:
-            batch, _ = as_batch(request.obs, shape, dtype)
-            check_batch(len(batch), max_batch)
-            return batch, request.deterministic
-        batches, _ = as_part_batches(request.obs, parts)
-        check_batch(protocol.batch_size(batches), max_batch)
+            arrays, single = as_batch(request.obs, shape, dtype)
+            batch: np.ndarray | dict[str, np.ndarray] = arrays
+            size = len(arrays)
+        else:
+            batch, single = as_part_batches(request.obs, parts)
+            size = protocol.batch_size(batch)
+        check_batch(size, max_batch)
+        state = _act_state(request.state, state_size, size, single)
     except RequestError as exc:
         return Failure(exc.status, exc.message)
     except ValueError as exc:
         return Failure(400, str(exc))
-    return batches, request.deterministic
+    return ActInput(batch, state, request.deterministic, single)
 
 
-def encode_act(result: tuple[np.ndarray, dict[str, np.ndarray]]) -> bytes:
-    """The /v1/act response body for (actions, distribution)."""
-    actions, distribution = result
+def _act_state(state: Any, size: int | None, rows: int, single: bool) -> np.ndarray | None:
+    """A /v1/act body's "state" as float32 [rows, size], None for a feed-forward policy
+    (`size` None), or a one-line ValueError (missing, unexpected, of the wrong shape)."""
+    if size is None:
+        if state is not None:
+            raise ValueError(unexpected_in_request('"state"'))
+        return None
+    if state is None:
+        raise ValueError(missing_in_request(f'"state", [{size}] per observation',
+                                            'the "state" of the previous answer'))
+    return as_state(state, size, rows, single)
+
+
+def encode_act(result: tuple[np.ndarray, dict[str, np.ndarray], bool]) -> bytes:
+    """The /v1/act response body for (actions, distribution, one observation sent): a
+    recurrent policy's next state as "state", in the form the request's state was sent
+    ([state_size] for one observation, [B, state_size] for a batch)."""
+    actions, distribution, single = result
     answer = {"actions": actions.tolist(),
-              **{name: value.tolist() for name, value in distribution.items()}}
+              **{name: value.tolist() for name, value in distribution.items()
+                 if name != contract.NEXT_STATE}}
+    if contract.NEXT_STATE in distribution:
+        state = distribution[contract.NEXT_STATE]
+        answer["state"] = (state[0] if single else state).tolist()
     return json.dumps(answer).encode()
 
 

@@ -11,6 +11,10 @@ gRPC (serve/grpc_v2.py) -- so both answer every request identically, and as Trit
     check_input        a request's input tensor against the model's input of its name
     infer              the model's outputs for an input batch, in wire shapes
 
+A recurrent policy's state is one more input, `state` FP32 [-1, state_size], and output,
+`next_state`: the client sends the state the previous answer returned (zeros at an episode's
+first step); the server keeps none between requests.
+
 Tensors travel with their wire shapes: a tensor whose only dimension is the batch is
 [batch, 1] on the wire and [batch] in the graph (`to_graph` converts inputs, `infer` outputs).
 """
@@ -27,6 +31,7 @@ from serve import contract, triton_config
 from serve.errors import Failure, RequestError
 from serve.models import ModelVersion, ServedModel
 from serve.policy import NonFiniteOutputError
+from serve.state import missing_in_request
 from serve.tensors import TensorSpec, check_shape
 
 PLATFORM = contract.TRITON["platform"]
@@ -62,7 +67,7 @@ def model_metadata(name: str, served: ModelVersion) -> dict[str, Any]:
             "inputs": tensors(wire.inputs), "outputs": tensors(wire.outputs),
             "parameters": {**served.describe(),
                            "env_id": policy.metadata.get(contract.ENV_ID_KEY),
-                           "policy_kind": policy.kind}}
+                           "policy_kind": policy.kind, "state_size": policy.state_size}}
 
 
 def model_config(name: str, served: ModelVersion, max_batch: int) -> dict[str, Any]:
@@ -91,8 +96,14 @@ def statistics(models: Mapping[str, ServedModel], name: str | None,
 
 def check_input_names(names: list[str], specs: tuple[TensorSpec, ...]) -> None:
     """A request's inputs are `names`: each of the model's inputs `specs` once, in any
-    order, or a ValueError (400)."""
+    order, or a ValueError (400); a recurrent policy's state alone missing gets
+    serve.state's message."""
     if sorted(names) != sorted(spec.name for spec in specs):
+        state = [spec for spec in specs if spec.name == contract.STATE]
+        if state and sorted(names) == sorted(s.name for s in specs if s is not state[0]):
+            raise ValueError(missing_in_request(
+                f"input {contract.STATE!r} {state[0].datatype} {list(state[0].shape)}",
+                f"the previous answer's output {contract.NEXT_STATE!r}"))
         takes = (f"one, {specs[0].name!r}" if len(specs) == 1
                  else ", ".join(repr(spec.name) for spec in specs))
         raise ValueError(f"the request has inputs {names}; the model takes {takes}")
@@ -150,15 +161,19 @@ def to_graph(arrays: dict[str, np.ndarray], specs: tuple[TensorSpec, ...]
 
 def infer(served: ModelVersion, batch: dict[str, np.ndarray]
           ) -> dict[str, np.ndarray] | Failure:
-    """Every output of the model for `batch` ({input: array} in graph shapes), in wire
-    shapes; a Failure (422) for a NaN or inf output, (400) for observations the policy
+    """Every output of the model for `batch` ({input: array} in graph shapes; a recurrent
+    policy's `state` among them, its `next_state` among the outputs), in wire shapes; a
+    Failure (422) for a NaN or inf output, (400) for observations (or a state) the policy
     refuses -- counted as the model's failed inferences (a request refused before, by
     validation, is not: as Triton)."""
     start = time.perf_counter_ns()
     policy = served.policy
+    state = batch.get(contract.STATE) if policy.state_size is not None else None
+    observations = {name: array for name, array in batch.items() if name != contract.STATE
+                    or state is None}
     try:
-        values = policy.distribution(batch if policy.observation_parts is not None
-                                     else next(iter(batch.values())))
+        values = policy.distribution(observations if policy.observation_parts is not None
+                                     else next(iter(observations.values())), state)
     except NonFiniteOutputError as exc:
         failure = Failure(422, str(exc))
     except ValueError as exc:  # observations the policy refuses: NaN, out of range

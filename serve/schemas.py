@@ -36,6 +36,11 @@ class ActRequest(Strict):
                     "object {part: observation or batch} (a Tuple's parts also as a list)")
     deterministic: StrictBool = Field(True, description="greedy actions; false samples from "
                                                         "the policy's distribution")
+    state: Numbers | None = Field(
+        None, description="a recurrent policy's state (its state_size in /v1/metadata): "
+                          "[state_size] for one observation, [batch, state_size] for a batch; "
+                          "zeros at an episode's first step, then the state the previous "
+                          "answer returned. A feed-forward policy takes none")
 
 
 class ActResponse(BaseModel):
@@ -49,6 +54,10 @@ class ActResponse(BaseModel):
         None, description="Gaussian mean per observation (continuous policies)")
     std: list[list[float]] | None = Field(
         None, description="Gaussian standard deviation per observation (continuous policies)")
+    state: list[float] | list[list[float]] | None = Field(
+        None, description="a recurrent policy's state after this step, in the form the "
+                          "request's was sent: pass it with the episode's next observation "
+                          "(absent for a feed-forward policy)")
 
 
 class InferInput(Strict):

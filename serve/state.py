@@ -18,6 +18,18 @@ UNEXPECTED = "this policy is feed-forward: it takes no state"
 STATE_NOT_FINITE = "state holds NaN or inf; expected the state a previous step returned"
 
 
+def missing_in_request(where: str, returned: str) -> str:
+    """MISSING as a service words it: the request carries the state in `where` (the /v1
+    field, a v2 input), the answer `returned` it."""
+    return (f"this policy is recurrent: send {where} (zeros at an episode's first step, then "
+            f"{returned})")
+
+
+def unexpected_in_request(where: str) -> str:
+    """UNEXPECTED as a service words it: the request carries a state in `where`."""
+    return f"{UNEXPECTED}; leave {where} out"
+
+
 def initial_state(size: int, batch: int | None = None) -> np.ndarray:
     """Zeros, float32 [size] for one episode, or [batch, size] for `batch` of them."""
     return np.zeros((size,) if batch is None else (batch, size), np.float32)

@@ -7,10 +7,15 @@
                        -> {"actions": [[...]], "probs": [[...], ...]}  (MultiDiscrete,
                           MultiBinary: one integer per branch or bit)
                        -> {"actions": [[...]], "mean": [[...]], "std": [[...]]}  (continuous)
-    GET  /v1/metadata  the ONNX metadata, observation shape and dtype, action space, and
-                       the version served (serve/models.py)
+                       A recurrent policy's request also carries "state" ([S] for one
+                       observation, [B, S] for a batch: zeros at an episode's first step),
+                       and its answer the next state, "state", in the same form
+    GET  /v1/metadata  the ONNX metadata, observation shape and dtype, action space, state
+                       size (null: feed-forward), and the version served (serve/models.py)
 
-Errors: a body of the wrong form 422, observations of the wrong shape or range 400, a batch
+The service keeps no state between requests: the client carries a recurrent policy's state.
+Errors: a body of the wrong form 422, observations (or a state) of the wrong shape or range,
+a state missing for a recurrent policy or given to a feed-forward one 400, a batch
 over --max-batch 413, a policy output that is NaN or inf 422; all {"detail": "message"}.
 """
 
@@ -23,7 +28,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from serve.codec import decode_act, encode_act
+from serve.codec import ActInput, decode_act, encode_act
 from serve.errors import Failure, error_response
 from serve.models import ServedModel
 from serve.offload import Offload
@@ -32,7 +37,8 @@ from serve.policy import NonFiniteOutputError, OnnxPolicy
 from serve.schemas import ActRequest, ActResponse
 
 ACT_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "observations of the wrong shape or range, or NaN"},
+    400: {"description": "observations (or a state) of the wrong shape or range, or NaN; a "
+                         "state missing for a recurrent policy, or given to a feed-forward one"},
     413: {"description": "body over --max-body-bytes, or batch over --max-batch"},
     422: {"description": "a body of the wrong form (strict types), or a policy output that is "
                          "NaN or inf"}}
@@ -47,7 +53,8 @@ def v1_router(model: ServedModel, offload: Offload, max_batch: int) -> APIRouter
         body = await request.body()
         policy = model.current.policy  # one version for the whole request
         decode = functools.partial(decode_act, body, policy.observation_shape,
-                                   policy.observation_dtype, policy.observation_parts, max_batch)
+                                   policy.observation_dtype, policy.observation_parts, max_batch,
+                                   policy.state_size)
         answer = await offload.respond(len(body), decode, functools.partial(decide, policy),
                                        encode_act)
         if isinstance(answer, Failure):
@@ -64,18 +71,20 @@ def v1_router(model: ServedModel, offload: Offload, max_batch: int) -> APIRouter
                 "observation_parts": None if parts is None else {
                     name: {"shape": list(shape), "dtype": str(dtype)}
                     for name, (shape, dtype) in parts.items()},
-                "action_space": policy.action_space,
+                "action_space": policy.action_space, "state_size": policy.state_size,
                 "model": {"name": model.name, **served.describe()}}
 
     return router
 
 
-def decide(policy: OnnxPolicy, decoded: tuple[np.ndarray | dict[str, np.ndarray], bool]
-           ) -> tuple[np.ndarray, dict[str, np.ndarray]] | Failure:
-    """(actions, distribution) for decoded (observations, deterministic)."""
+def decide(policy: OnnxPolicy, decoded: ActInput
+           ) -> tuple[np.ndarray, dict[str, np.ndarray], bool] | Failure:
+    """(actions, distribution -- with next_state for a recurrent policy --, whether one
+    observation was sent) for a decoded /v1/act body."""
     try:
-        return policy.decide(*decoded)
+        actions, distribution = policy.decide(decoded.obs, decoded.state, decoded.deterministic)
     except NonFiniteOutputError as exc:
         return Failure(422, str(exc))
     except ValueError as exc:
         return Failure(400, str(exc))
+    return actions, distribution, decoded.single

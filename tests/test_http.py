@@ -83,6 +83,9 @@ def test_stochastic_actions_are_sampled_from_the_probs(server):
      'deterministic: Input should be a valid boolean, got \\"yes\\"'),
     ({"obs": [0, 0, 0, 0], "deterministic": 1}, 422, "deterministic: Input should be a "
                                                       "valid boolean, got 1"),
+    # a state is a recurrent policy's (tests/test_serve_state.py)
+    ({"obs": [0, 0, 0, 0], "state": [0.0, 0.0]}, 400,
+     'this policy is feed-forward: it takes no state; leave \\"state\\" out'),
 ])
 def test_bad_requests_get_4xx_and_the_server_keeps_answering(server, body, status, detail):
     port, policy = server
@@ -91,6 +94,7 @@ def test_bad_requests_get_4xx_and_the_server_keeps_answering(server, body, statu
     assert detail in json.dumps(got)
     ok, answer = request(port, "POST", "/v1/act", {"obs": [0, 0, 0, 0]})
     assert ok == 200 and answer["actions"] == [policy.act([0, 0, 0, 0])]
+    assert sorted(answer) == ["actions", "probs"]  # no "state": the policy is feed-forward
 
 
 def test_bodies_over_the_limit_get_413(server):

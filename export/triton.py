@@ -60,7 +60,10 @@ def write_config(repository: Path, name: str, max_batch_size: int = MAX_BATCH_SI
     about = (f"keras_pg {policy.kind} policy for "
              f"{policy.metadata.get(contract.ENV_ID_KEY)}, contract "
              f"{policy.metadata.get(contract.CONTRACT_VERSION_KEY)}; its metadata is in "
-             f"{VERSION}/{MODEL_FILE}")
+             f"{VERSION}/{MODEL_FILE}"
+             + ("" if policy.state_size is None else
+                f"; recurrent: the client sends input {contract.STATE} and gets output "
+                f"{contract.NEXT_STATE} back at each step (no sequence batcher)"))
     text = to_pbtxt(model_config(name, signature(policy.session), max_batch_size), about)
     config = Path(repository) / name / CONFIG_FILE
     _atomic_write(config, text.encode())

@@ -7,6 +7,14 @@ a tensor whose only dimension is the batch is declared `dims: [ 1 ]` with `resha
 [ ] }`, so Triton's clients see it as [batch, 1] (contract.wire_shape) and the model gets
 [batch]. The rest comes from the contract's "triton" entry: platform, max_batch_size, dynamic
 batching's queue delay; one CPU instance; one onnxruntime thread per call.
+
+A recurrent policy's state is two more tensors, input `state` and output `next_state`, dims
+[state_size], which the client sends and receives with each step, as on every other runtime.
+No sequence batcher with implicit state: that would make Triton keep each live sequence's
+state on the server (a sequence id per episode, START/END flags, one slot per sequence,
+lost with a restart or on another replica), while the contract keeps every runtime
+stateless, so that any replica answers any step. Dynamic batching stays: each row of a
+merged batch carries its own state.
 """
 
 from __future__ import annotations

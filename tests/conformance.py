@@ -17,7 +17,12 @@ for what only JSON can say wrong. Runtimes:
 
 An Answer is the status (HTTP's; gRPC codes and in-process errors mapped onto it) and the
 outputs {name: (datatype, shape, values)}. In-process runtimes take only what an in-process
-call can say: the observations (`Case.in_process`).
+call can say: the observations (`Case.in_process`), and a recurrent policy's state.
+
+A recurrent policy's state is one more input tensor (`state`), and its next state one more
+output (`next_state`; /v1's "state"). Beyond single requests, `play` runs whole episodes of
+a memory task through a runtime's `Step`, each step sending the state the previous one
+returned, as a client does; `Played` records what each runtime answered along the way.
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ import json
 import subprocess
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import tritonclient.grpc as tgrpc
 from tritonclient.utils import InferenceServerException
@@ -190,8 +197,9 @@ def _error_cases(model: str, policy: serve.OnnxPolicy) -> list[Case]:
 
 
 def _part_cases(model: str, policy: serve.OnnxPolicy, good: tuple[Tensor, ...]) -> list[Case]:
-    """For a model of parts (a Dict or Tuple observation, one input each): a part missing, and
-    parts of two batch sizes (the first of 3, the others of 2, as in `good`)."""
+    """For a model of several inputs (a Dict or Tuple observation's parts; a recurrent
+    policy's observation and state): the last input missing (a part, or the state), and
+    inputs of two batch sizes (the first of 3, the others of 2, as in `good`)."""
     if len(good) == 1:
         return []
     three = _tensors(policy, observations(policy, 3, 9))[0]
@@ -309,38 +317,57 @@ def graph_inputs(case: Case, policy: serve.OnnxPolicy) -> dict[str, np.ndarray]:
 def in_process_observations(case: Case, policy: serve.OnnxPolicy
                             ) -> np.ndarray | dict[str, np.ndarray]:
     """The case's observations as an in-process call takes them: the one input's values, or
-    {part: values} for a model of a Dict or Tuple observation's parts."""
+    {part: values} for a model of a Dict or Tuple observation's parts (a recurrent
+    policy's state apart: `in_process_state`)."""
     found = graph_inputs(case, policy)
+    found.pop(contract.STATE, None)
     return found if policy.observation_parts is not None else next(iter(found.values()))
+
+
+def in_process_state(case: Case) -> np.ndarray | None:
+    """The case's `state` tensor's values (None without one)."""
+    return next((t.values for t in case.inputs if t.name == contract.STATE), None)
 
 
 def policy_answer(policy: serve.OnnxPolicy, case: Case) -> Answer:
     try:
-        values = policy.distribution(in_process_observations(case, policy))
+        values = policy.distribution(in_process_observations(case, policy),
+                                     in_process_state(case))
     except ValueError as exc:
         return Answer(400, message=str(exc))
     return Answer(200, {name: _wire(value) for name, value in values.items()})
 
 
 def v1_answer(address: str, policy: serve.OnnxPolicy, case: Case) -> Answer:
-    """POST /v1/act with the case's observations ({"obs": [...]}, or {"obs": {part: [...]}}):
-    {"actions", "probs"} or {"actions", "mean", "std"}, as the model's outputs (`actions` is
-    `action`)."""
-    found = graph_inputs(case, policy)
-    obs = ({name: values.tolist() for name, values in found.items()}
-           if policy.observation_parts is not None else next(iter(found.values())).tolist())
-    body = json.dumps({"obs": obs}).encode()
-    request = urllib.request.Request(f"http://{address}/v1/act", body,
-                                     {"Content-Type": "application/json"}, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            answer = json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return Answer(error.code, message=error.read().decode(errors="replace"))
+    """POST /v1/act with the case's observations ({"obs": [...]}, or {"obs": {part: [...]}};
+    and "state" for a recurrent policy): {"actions", "probs"} or {"actions", "mean", "std"}
+    (and "state"), as the model's outputs (`actions` is `action`, "state" `next_state`)."""
+    obs = in_process_observations(case, policy)
+    body: dict[str, Any] = {"obs": {name: values.tolist() for name, values in obs.items()}
+                            if isinstance(obs, dict) else obs.tolist()}
+    state = in_process_state(case)
+    if state is not None:
+        body["state"] = state.tolist()
+    answer = _post_act(address, body)
+    if isinstance(answer, Answer):
+        return answer
     answer[contract.ACTION] = answer.pop("actions")
+    if "state" in answer:
+        answer[contract.NEXT_STATE] = answer.pop("state")
     dtypes = {o.name: DATATYPES[o.type] for o in policy.session.get_outputs()}
     return Answer(200, {name: _wire(np.asarray(answer[name], NUMPY[dtype]))
                         for name, dtype in dtypes.items()})
+
+
+def _post_act(address: str, body: dict[str, Any]) -> dict[str, Any] | Answer:
+    """The JSON answer of POST /v1/act, or the Answer of a refusal."""
+    request = urllib.request.Request(f"http://{address}/v1/act", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return Answer(error.code, message=error.read().decode(errors="replace"))
 
 
 def _wire(value: np.ndarray) -> tuple[str, list[int], np.ndarray]:
@@ -380,3 +407,99 @@ def node_answers(cases: list[Case], policies: dict[str, serve.OnnxPolicy],
             name: _wire(np.asarray(rows, NUMPY[dtypes[name]]))
             for name, rows in reply["outputs"].items()})
     return answers
+
+
+# -- whole episodes of a recurrent policy ----------------------------------------------------
+
+MEMORY_ENV = "tests.memory_env:Cue-v0"  # importing tests.memory_env registers it
+Step = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+"""A runtime's step of a recurrent policy: (observations [B, *shape], states [B, S]) ->
+(actions [B], next states [B, S]); B is 1 for an episode played alone."""
+
+
+@dataclass
+class Played:
+    """What a runtime was sent and answered through `play`'s episodes, step by step: the
+    observations [B, *shape], actions [B] and next states [B, S]; and each episode's return."""
+
+    observations: list[np.ndarray] = field(default_factory=list)
+    actions: list[np.ndarray] = field(default_factory=list)
+    states: list[np.ndarray] = field(default_factory=list)
+    returns: list[float] = field(default_factory=list)
+
+
+def play(step: Step, state_size: int, alone: int = 4, lockstep: int = 6,
+         seed: int = 300) -> Played:
+    """Greedy Cue-v0 episodes through `step`, as a client plays them: `alone` episodes one
+    after the other (batch 1), then `lockstep` at once (batch `lockstep`); each step sends
+    the state the previous step of its episode returned, zeros at its first step."""
+    played = Played()
+    for i in range(alone):
+        _lockstep(step, state_size, [seed + i], played)
+    _lockstep(step, state_size, list(range(seed + alone, seed + alone + lockstep)), played)
+    return played
+
+
+def _lockstep(step: Step, state_size: int, seeds: list[int], played: Played) -> None:
+    """One episode per seed, in lockstep: the rows still running step together."""
+    envs = [gym.make(MEMORY_ENV) for _ in seeds]
+    obs = np.stack([env.reset(seed=seed)[0] for env, seed in zip(envs, seeds, strict=True)])
+    state = np.zeros((len(envs), state_size), np.float32)
+    returns, live = np.zeros(len(envs)), np.ones(len(envs), bool)
+    while live.any():
+        rows = np.flatnonzero(live)
+        actions, next_state = step(obs[rows], state[rows])
+        played.observations.append(obs[rows].copy())
+        played.actions.append(np.asarray(actions))
+        played.states.append(np.asarray(next_state))
+        state[rows] = next_state
+        for row, action in zip(rows, actions, strict=True):
+            obs[row], reward, terminated, truncated, _ = envs[row].step(int(action))
+            returns[row] += float(reward)
+            live[row] = not (terminated or truncated)
+    played.returns += returns.tolist()
+
+
+def policy_step(policy: serve.OnnxPolicy) -> Step:
+    """serve.OnnxPolicy.act: an episode alone in act's form for one observation ([*shape]
+    and state [S]), lockstep episodes as a batch."""
+    def step(obs: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(obs) == 1:
+            action, next_state = policy.act(obs[0], state[0])
+            return np.array([action]), next_state[None]
+        return policy.act(obs, state)
+
+    return step
+
+
+def v1_step(address: str) -> Step:
+    """POST /v1/act {"obs", "state"}: an episode alone as one observation and its state
+    [S], lockstep episodes as a batch; the answer's "state" comes back in the same form."""
+    def step(obs: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        one = len(obs) == 1
+        answer = _post_act(address, {"obs": (obs[0] if one else obs).tolist(),
+                                     "state": (state[0] if one else state).tolist()})
+        if isinstance(answer, Answer):
+            raise AssertionError(f"/v1/act answered {answer.status}: {answer.message}")
+        next_state = np.asarray(answer["state"], np.float32)
+        return np.asarray(answer["actions"]), next_state[None] if one else next_state
+
+    return step
+
+
+def wire_step(ask: Callable[[Case], Answer], model: str) -> Step:
+    """An Open Inference Protocol infer of `model` with the tensors `obs` and `state`, asked
+    by `ask` (rest_answer or grpc_answer): JSON for an episode alone, binary tensors for
+    lockstep episodes (REST; gRPC sends raw contents either way)."""
+    def step(obs: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        binary = len(obs) > 1
+        answer = ask(Case("episode", model, (
+            Tensor(contract.INPUT, "FP32", obs.shape, obs),
+            Tensor(contract.STATE, "FP32", state.shape, state)),
+            binary_inputs=binary, binary_outputs=binary))
+        if answer.status != 200:
+            raise AssertionError(f"{model} answered {answer.status}: {answer.message}")
+        return (answer.outputs[contract.ACTION][2].ravel(),
+                answer.outputs[contract.NEXT_STATE][2])
+
+    return step

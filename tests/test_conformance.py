@@ -9,12 +9,15 @@ The models are keras_pg exports of every kind -- CartPole and Acrobot (categoric
 Switches (bernoulli) and Dials (multi_categorical), whose `action` is int64 [batch, k], a
 Discrete observation space ([batch] input), a MultiDiscrete (Lock) and a MultiBinary (Mirror)
 observation ([batch, k] float32), and a Dict (Beacon: a Discrete and a uint8 image part) and a
-Tuple (Pair: a Box and a Discrete part) observation, one input per part -- in one Triton
-repository written by export.
+Tuple (Pair: a Box and a Discrete part) observation, one input per part, and a recurrent
+policy (Cue: a GRU remembering tests/memory_env.py's cue, its state one more input and
+output) -- in one Triton repository written by export. The recurrent policy also plays whole
+episodes through every runtime, each step sending the state the previous one returned.
 The answer of `python -m serve` over REST is the reference; where a real Triton answers
 otherwise, the difference is listed in KNOWN_DIFFERENCES with its reason, and asserted.
 """
 
+import functools
 import json
 import os
 import urllib.request
@@ -33,9 +36,11 @@ from tests.triton_server import python_backend_repository, require_triton, trito
 
 FIXTURES = Path(__file__).resolve().parents[1] / "serve" / "js" / "test" / "fixtures"
 MODELS = ("cartpole", "cartpole_int8", "acrobot", "pendulum", "image", "switches", "dials",
-          "lake", "beacon", "pair", "lock", "mirror")
+          "lake", "beacon", "pair", "lock", "mirror", "cue")
+RECURRENT = "cue"
 WIRE = ("serve-rest", "serve-grpc", "triton-rest", "triton-grpc")
 IN_PROCESS = ("onnx-policy", "js-node", "serve-v1")
+NOT_IN_NODE = (RECURRENT,)  # tests/conformance_node.mjs passes no state to the JS package
 # (case, runtime) -> the status that runtime answers instead, and why.
 KNOWN_DIFFERENCES = {
     ("malformed-json", "triton-rest"): (500, "Triton answers a body it cannot parse with 500; "
@@ -62,6 +67,8 @@ def models(tmp_path_factory) -> dict[str, serve.OnnxPolicy]:
 
 DESCRIBED: dict[str, dict[str, dict]] = {}
 """{server: {model: {"metadata": ..., "config": ...}}} of the servers `answers` asked."""
+PLAYED: dict[str, conformance.Played] = {}
+"""{runtime: the recurrent policy's episodes through it} (`answers` plays them)."""
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +81,7 @@ def answers(models, tmp_path_factory) -> dict[str, dict[str, conformance.Answer]
     with running_server(None, "--model-repository", str(repo),
                         "--grpc-port", str(grpc_port)) as port:
         _ask(found, cases, models, "serve", f"127.0.0.1:{port}", f"127.0.0.1:{grpc_port}")
+        _play(models[RECURRENT], "serve", f"127.0.0.1:{port}", f"127.0.0.1:{grpc_port}")
         DESCRIBED["serve"] = {model: _get(f"127.0.0.1:{port}", model) for model in models}
     if triton_venv().exists() or _required():
         from tests.triton_server import running_triton
@@ -81,17 +89,25 @@ def answers(models, tmp_path_factory) -> dict[str, dict[str, conformance.Answer]
         triton_repo = python_backend_repository(repo, tmp_path_factory.mktemp("triton"))
         with running_triton(triton_repo) as triton:
             _ask(found, cases, models, "triton", triton.http, triton.grpc)
+            _play(models[RECURRENT], "triton", triton.http, triton.grpc)
             DESCRIBED["triton"] = {model: _get(triton.http, model) for model in models}
     local = [case for case in cases if case.in_process]
     for case in local:
         found[case.name]["onnx-policy"] = conformance.policy_answer(models[case.model], case)
+    recurrent = models[RECURRENT]
+    PLAYED["onnx-policy"] = conformance.play(conformance.policy_step(recurrent),
+                                             recurrent.state_size)
     for name, policy in models.items():  # /v1 serves a single model
         with running_server(policy.path) as port:
             for case in local:
                 if case.model == name:
                     found[case.name]["serve-v1"] = conformance.v1_answer(
                         f"127.0.0.1:{port}", policy, case)
-    node = conformance.node_answers(local, models, tmp_path_factory.mktemp("node"))
+            if name == RECURRENT:
+                PLAYED["serve-v1"] = conformance.play(
+                    conformance.v1_step(f"127.0.0.1:{port}"), policy.state_size)
+    node = conformance.node_answers([case for case in local if case.model not in NOT_IN_NODE],
+                                    models, tmp_path_factory.mktemp("node"))
     for name, answer in node.items():
         found[name]["js-node"] = answer
     return found
@@ -123,6 +139,18 @@ def _ask(found, cases, models, server: str, http: str, grpc: str) -> None:
         client.close()
 
 
+def _play(policy: serve.OnnxPolicy, server: str, http: str, grpc: str) -> None:
+    """The recurrent policy's episodes over the server's REST and gRPC (PLAYED)."""
+    client = tgrpc.InferenceServerClient(grpc)
+    try:
+        for transport, ask in (("rest", functools.partial(conformance.rest_answer, http)),
+                               ("grpc", functools.partial(conformance.grpc_answer, client))):
+            PLAYED[f"{server}-{transport}"] = conformance.play(
+                conformance.wire_step(ask, RECURRENT), policy.state_size)
+    finally:
+        client.close()
+
+
 def test_a_real_triton_server_is_compared():
     require_triton()  # skips (or fails with KERAS_PG_REQUIRE_TRITON=1) without the venv
 
@@ -140,7 +168,8 @@ def test_every_runtime_answers_the_corpus_identically(answers, models, model):
     assert not problems, "\n".join(problems)
     asked = {runtime for case, by_runtime in answers.items() if case.startswith(model)
              for runtime in by_runtime}
-    assert {"serve-rest", "serve-grpc", *IN_PROCESS} <= asked
+    in_process = set(IN_PROCESS) - ({"js-node"} if model in NOT_IN_NODE else set())
+    assert {"serve-rest", "serve-grpc", *in_process} <= asked
 
 
 def _differences(case: str, runtime: str, reference: conformance.Answer,
@@ -181,8 +210,9 @@ def test_the_reference_answers_are_the_graphs(answers, models):
 
 def test_in_process_runtimes_refuse_with_the_same_message(answers):
     refused = [(case, by_runtime) for case, by_runtime in answers.items()
-               if by_runtime.get("onnx-policy") and by_runtime["onnx-policy"].status != 200]
-    assert len(refused) >= len(MODELS)
+               if by_runtime.get("onnx-policy") and by_runtime["onnx-policy"].status != 200
+               and case.split("/")[0] not in NOT_IN_NODE]
+    assert len(refused) >= len(MODELS) - len(NOT_IN_NODE)
     for case, by_runtime in refused:
         assert by_runtime["js-node"].message == by_runtime["onnx-policy"].message, case
 
@@ -221,3 +251,23 @@ def _get(address: str, model: str) -> dict:
 
     return {"metadata": get(f"/v2/models/{model}"), "config": get(f"/v2/models/{model}/config"),
             "stats": get(f"/v2/models/{model}/stats")}
+
+
+def test_every_runtime_carries_the_state_through_whole_episodes(answers):
+    """The recurrent policy plays the same Cue-v0 episodes -- four alone (one observation a
+    step), six in lockstep (a batch) -- through every runtime, each step sending the state
+    the previous step returned: the same observations, actions and next states (float32,
+    bit for bit) as serve.OnnxPolicy's, which remembers every cue."""
+    reference = PLAYED["onnx-policy"]
+    assert reference.returns == [1.0] * 10 and len(reference.actions) == 5 * 5
+    expected = {"serve-rest", "serve-grpc", "serve-v1", "onnx-policy"} | (
+        {"triton-rest", "triton-grpc"} if "triton" in DESCRIBED else set())
+    assert expected <= set(PLAYED)
+    for runtime, played in PLAYED.items():
+        assert played.returns == reference.returns, runtime
+        for t, (obs, actions, states) in enumerate(zip(
+                played.observations, played.actions, played.states, strict=True)):
+            np.testing.assert_array_equal(obs, reference.observations[t], err_msg=runtime)
+            np.testing.assert_array_equal(actions, reference.actions[t], err_msg=runtime)
+            assert states.dtype == np.float32, runtime
+            np.testing.assert_array_equal(states, reference.states[t], err_msg=runtime)

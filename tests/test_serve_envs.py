@@ -300,7 +300,7 @@ def test_a_newer_contract_version_is_refused_in_one_line(tmp_path):
     with pytest.raises(serve.PolicyLoadError) as info:
         serve.OnnxPolicy(path)
     assert str(info.value) == (f"{path} uses export contract {newer}; this runtime reads "
-                               "contracts 1, 2, 3, 4 (a newer serve may read it)")
+                               "contracts 1, 2, 3, 4, 5 (a newer serve may read it)")
 
 
 # -- the env from the metadata, in process ---------------------------------------------------

@@ -17,12 +17,15 @@ serve/js/test/fixtures/ holds
                        (MultiDiscrete) and mirror (MultiBinary observations): solved in
                        seconds; cue: a GRU policy solving tests/memory_env.py's Cue-v0, a
                        recurrent file), and small ones written with onnx.helper (no metadata, forged
-                       metadata) whose bytes this module reproduces
+                       metadata, recurrent graphs that disagree with theirs) whose bytes this
+                       module reproduces
     parity.json        per policy: observations ({part: batch} of a Dict, a Tuple's parts'
                        batches in a list), Python's outputs, greedy actions, and sampled
-                       actions' statistics for one observation
-    messages.json      inputs that Python refuses (files, load options, observations) and its
-                       message, "{path}" standing for the file's path
+                       actions' statistics for one observation; per recurrent policy (cue),
+                       whole episodes instead, step by step, the state carried
+    messages.json      inputs that Python refuses (files, load options, observations, a
+                       recurrent policy's state) and its message, "{path}" standing for the
+                       file's path
     transitions.json   gymnasium's transitions for the env ports (tests/js_transitions.py)
 
 tests/test_js.py checks that the committed files are what this module builds now.
@@ -110,7 +113,8 @@ def train_policies(names: list[str]) -> None:
 HAND_WRITTEN = ("nometa", "nometa_continuous", "contract_newer", "bad_kind", "wrong_outputs",
                 "wrong_dtype", "missing_key", "not_onnx", "bad_nvec", "bad_bits",
                 "wrong_branches", "wrong_bits", "bad_part", "empty_parts", "wrong_parts",
-                "wrong_obs_nvec", "wrong_part_shape")
+                "wrong_obs_nvec", "wrong_part_shape", "bad_recurrent", "wrong_state",
+                "no_next_state", "unexpected_state")
 
 
 def write_hand_policies(directory: Path = FIXTURES) -> None:
@@ -158,6 +162,16 @@ def write_hand_policies(directory: Path = FIXTURES) -> None:
     # a graph of the parts "0" [batch, 4] and "1" [batch], whose metadata's part "0" is Box(3)
     parts_graph(directory / "wrong_part_shape.onnx", observation_metadata(
         {"type": "Tuple", "spaces": [box(3), discrete(2)]}))
+    # recurrent graphs of state [batch, 4] whose metadata says otherwise
+    gru = contract.recurrent_metadata("gru", 4)
+    for name, recurrent, next_state in [
+            ("bad_recurrent", {**gru, "state_size": 0}, True),
+            ("wrong_state", contract.recurrent_metadata("gru", 8), True),
+            ("no_next_state", gru, False),
+            ("unexpected_state", None, True)]:  # feed-forward metadata
+        recurrent_graph(directory / f"{name}.onnx", keras_pg_metadata(
+            "CartPole-v1", box(4), discrete(2), **{contract.RECURRENT_KEY: recurrent}),
+            next_state)
 
 
 def structured_metadata(action_space: dict[str, Any]) -> dict[str, Any]:
@@ -197,6 +211,37 @@ def parts_graph(path: Path, metadata: dict[str, Any]) -> None:
     onnx.save(model, path)
 
 
+def recurrent_graph(path: Path, metadata: dict[str, Any], next_state: bool = True) -> None:
+    """One step of a recurrent categorical policy of CartPole's spaces, state [batch, 4]:
+    h = tanh(obs W + state U) is `next_state` (an output unless `next_state` is False), and
+    the logits h V [batch, 2]."""
+    size, batch = 4, contract.BATCH_DIM
+    nodes = [helper.make_node("MatMul", [contract.INPUT, "w"], ["x"]),
+             helper.make_node("MatMul", [contract.STATE, "u"], ["r"]),
+             helper.make_node("Add", ["x", "r"], ["pre"]),
+             helper.make_node("Tanh", ["pre"], [contract.NEXT_STATE]),
+             helper.make_node("MatMul", [contract.NEXT_STATE, "v"], ["logits"]),
+             helper.make_node("Softmax", ["logits"], [contract.PROBS], axis=1),
+             helper.make_node("ArgMax", ["logits"], [contract.ACTION], axis=1, keepdims=0)]
+    outputs = [helper.make_tensor_value_info(contract.ACTION, TensorProto.INT64, [batch]),
+               helper.make_tensor_value_info(contract.PROBS, TensorProto.FLOAT, [batch, 2])]
+    if next_state:
+        outputs.append(helper.make_tensor_value_info(contract.NEXT_STATE, TensorProto.FLOAT,
+                                                     [batch, size]))
+    graph = helper.make_graph(
+        nodes, "recurrent",
+        [helper.make_tensor_value_info(contract.INPUT, TensorProto.FLOAT, [batch, 4]),
+         helper.make_tensor_value_info(contract.STATE, TensorProto.FLOAT, [batch, size])],
+        outputs,
+        [numpy_helper.from_array(np.eye(4, size, dtype=np.float32), "w"),
+         numpy_helper.from_array(0.5 * np.eye(size, dtype=np.float32), "u"),
+         numpy_helper.from_array(np.eye(size, 2, dtype=np.float32), "v")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    helper.set_model_props(model, contract.encode_metadata(metadata))
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, path)
+
+
 def logits_graph(path: Path, obs_dim: int, out_dim: int) -> None:
     """Another tool's policy: input `x` [N, obs_dim] -> `y` = x W + b [N, out_dim]; no
     metadata (serve takes `y` as logits, or as the action of a continuous policy)."""
@@ -228,6 +273,8 @@ PARITY = {  # name -> (load options, observations)
     "nometa_continuous": ({"observation_shape": [3], "action_type": "continuous"},
                           "Pendulum-v1"),
 }
+RECURRENT_PARITY = {"cue": ({}, "tests.memory_env:Cue-v0")}  # name -> (load options, env)
+EPISODES = 4  # of each recurrent policy, seeds 0, 1, ...: Cue-v0's cues +1, -1, +1, +1
 
 
 Observations = np.ndarray | dict[str, np.ndarray] | tuple[np.ndarray, ...]
@@ -290,7 +337,74 @@ def build_parity() -> dict[str, Any]:
         if policy.kind != "deterministic":
             entry["sampled"] = sampled(policy, batch)
         result[name] = entry
+    for name, (options, env_id) in RECURRENT_PARITY.items():
+        result[name] = recurrent_parity(name, options, env_id)
     return result
+
+
+def recurrent_parity(name: str, options: dict[str, Any], env_id: str) -> dict[str, Any]:
+    """Whole episodes of a recurrent policy (of one input), played greedily from seeds 0, 1,
+    ...: per episode its observations and, step by step, Python's outputs (next_state among
+    them), greedy action and reward when the episode carries its state; the same episodes in
+    lockstep, one batch with a state per row; and sampled actions' statistics at one step."""
+    policy = serve.OnnxPolicy(FIXTURES / f"{name}.onnx", seed=0, **options)
+    episodes = [greedy_episode(policy, env_id, seed) for seed in range(EPISODES)]
+    return {"file": f"{name}.onnx", "options": options, "state_size": policy.state_size,
+            "episodes": [{key: as_json(value) for key, value in e.items()} for e in episodes],
+            "lockstep": lockstep(policy, [e["observations"] for e in episodes]),
+            "sampled": sampled_step(policy, episodes)}
+
+
+def greedy_episode(policy: serve.OnnxPolicy, env_id: str, seed: int) -> dict[str, Any]:
+    """One greedy episode, the state carried: observations [T, ...], outputs {name: [T, ...]}
+    (what `distribution(obs, state)` answers at each step), greedy actions [T], rewards [T]."""
+    env = gym.make(env_id)
+    obs, _ = env.reset(seed=seed)
+    state, done = policy.initial_state(), False
+    steps: list[tuple[np.ndarray, dict[str, np.ndarray], Any, float]] = []
+    while not done:
+        outputs = policy.distribution(obs, state)
+        action, state = policy.act(obs, state)
+        following, reward, terminated, truncated, _ = env.step(action)
+        steps.append((obs, outputs, action, float(reward)))
+        obs, done = following, terminated or truncated
+    return {"observations": np.stack([step[0] for step in steps]),
+            "outputs": {name: np.stack([step[1][name] for step in steps])
+                        for name in steps[0][1]},
+            "greedy": np.asarray([step[2] for step in steps]),
+            "rewards": np.asarray([step[3] for step in steps])}
+
+
+def lockstep(policy: serve.OnnxPolicy, observations: list[np.ndarray]) -> dict[str, Any]:
+    """Episodes of one length played as one batch: observations [T, B, ...], and at each step
+    Python's outputs and greedy actions, each row carrying its own state (`episode(batch=B)`)."""
+    steps = np.stack(observations, axis=1)
+    episode = policy.episode(batch=len(observations))
+    outputs, greedy = [], []
+    for obs in steps:
+        outputs.append(policy.distribution(obs, episode.state))
+        greedy.append(episode.act(obs))
+    return {"observations": steps.tolist(),
+            "outputs": {name: np.stack([o[name] for o in outputs]).tolist()
+                        for name in outputs[0]},
+            "greedy": np.stack(greedy).tolist()}
+
+
+def sampled_step(policy: serve.OnnxPolicy, episodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Statistics of SAMPLES sampled actions at the step after the first (from a state the
+    episode carried, not zeros) whose distribution is widest: its probs and the actions'
+    `frequencies`."""
+    widest = [(float(entropy(e["outputs"][contract.PROBS], policy.kind)[t]), i, t)
+              for i, e in enumerate(episodes) for t in range(1, len(e["greedy"]))]
+    _, index, step = max(widest)
+    episode = episodes[index]
+    state = episode["outputs"][contract.NEXT_STATE][step - 1]
+    obs = episode["observations"][step]
+    actions, _ = policy.act(np.repeat(obs[None], SAMPLES, axis=0),
+                            np.repeat(state[None], SAMPLES, axis=0), deterministic=False)
+    probs = episode["outputs"][contract.PROBS][step]
+    return {"episode": index, "step": step, "samples": SAMPLES, "probs": probs.tolist(),
+            "frequencies": frequencies(policy, actions, len(probs)).tolist()}
 
 
 def sampled(policy: serve.OnnxPolicy, batch: Observations) -> dict[str, Any]:
@@ -356,6 +470,8 @@ def build_messages() -> list[dict[str, Any]]:
         ("bad_part.onnx", {}), ("empty_parts.onnx", {}), ("wrong_parts.onnx", {}),
         ("wrong_obs_nvec.onnx", {}), ("wrong_part_shape.onnx", {}),
         ("beacon.onnx", {"observation_shape": [4]}),
+        ("bad_recurrent.onnx", {}), ("wrong_state.onnx", {}), ("no_next_state.onnx", {}),
+        ("unexpected_state.onnx", {}),
     ]:
         cases.append({"file": file, "options": options, "call": "load"})
     cartpole = [[0.1, 0.2, 0.3], [[0.1, 0.2, 0.3]], [nan(), 0, 0, 0], [0, inf(), 0, 0],
@@ -372,6 +488,7 @@ def build_messages() -> list[dict[str, Any]]:
     cases.append({"file": "pendulum.onnx", "call": "probs", "obs": [1, 0, 0]})
     cases.append({"file": "nometa_continuous.onnx", "call": "sample", "obs": [1, 0, 0],
                   "options": {"observation_shape": [3], "action_type": "continuous"}})
+    cases += state_cases()
     for case in cases:
         case.setdefault("options", {})
         case["message"], case["match"] = python_message(case)
@@ -399,15 +516,44 @@ def structured_cases() -> list[tuple[str, Any]]:
     ]
 
 
+def state_cases() -> list[dict[str, Any]]:
+    """A recurrent policy's state (cue.onnx: state_size 16) that Python refuses: missing (no
+    "state" key, or null), of the wrong shape for one observation or a batch, not numbers,
+    NaN or inf; and a feed-forward policy given a state, or asked for its initial state."""
+    zeros, one, two = [0] * 16, [1, 0], [[1, 0], [0, 0]]
+    recurrent: list[tuple[str, Any, dict[str, Any]]] = [
+        ("act", one, {}), ("act", one, {"state": None}), ("probs", one, {}),
+        ("distribution", one, {}), ("decide", two, {}), ("sample", one, {}),
+        ("act", one, {"state": [0] * 15}), ("act", one, {"state": [zeros]}),
+        ("act", two, {"state": zeros}), ("act", two, {"state": [zeros] * 3}),
+        ("probs", two, {"state": zeros}), ("sample", one, {"state": [0] * 17}),
+        ("act", one, {"state": "abc"}), ("act", one, {"state": ["a", *zeros[1:]]}),
+        ("act", two, {"state": [zeros, [0]]}), ("act", one, {"state": {}}),
+        ("act", one, {"state": True}), ("act", one, {"state": [nan(), *zeros[1:]]}),
+        ("act", two, {"state": [zeros, [*zeros[1:], inf()]]}),
+        ("act", one, {"state": [1e39, *zeros[1:]]}),
+    ]
+    return [*({"file": "cue.onnx", "call": call, "obs": obs, **state}
+              for call, obs, state in recurrent),
+            {"file": "cartpole.onnx", "call": "act", "obs": [0, 0, 0, 0], "state": [0, 0]},
+            {"file": "cartpole.onnx", "call": "distribution", "obs": [0, 0, 0, 0],
+             "state": zeros},
+            {"file": "cartpole.onnx", "call": "initial_state"}]
+
+
 def python_message(case: dict[str, Any]) -> tuple[str, str]:
     path = FIXTURES / case["file"]
     try:  # observation_shape as a list, as JavaScript passes it: its repr is the same
         warnings.simplefilter("ignore", RuntimeWarning)  # numpy: 1e39 overflows float32
         policy = serve.OnnxPolicy(path, **case["options"])
         if case["call"] != "load":
-            obs = decode_obs(case["obs"])
-            {"act": policy.act, "probs": policy.probs,
-             "sample": lambda o: policy.act(o, deterministic=False)}[case["call"]](obs)
+            obs = decode_obs(case.get("obs"))
+            state = decode_obs(case["state"]) if "state" in case else None
+            {"act": lambda: policy.act(obs, state), "probs": lambda: policy.probs(obs, state),
+             "distribution": lambda: policy.distribution(obs, state),
+             "decide": lambda: policy.decide(obs, state),
+             "sample": lambda: policy.act(obs, state, deterministic=False),
+             "initial_state": policy.initial_state}[case["call"]]()
     except ValueError as exc:
         message = str(exc).replace(str(path), "{path}")
     else:

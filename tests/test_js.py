@@ -5,13 +5,14 @@ tests/js_fixtures.py builds them. If a test here fails, serve or gymnasium answe
 differently than when they were written: run `python -m tests.js_fixtures` (and commit).
 """
 
+import itertools
 import json
 import re
 
 import pytest
 
 import serve
-from serve import contract
+from serve import contract, state
 from tests.js_fixtures import FIXTURES, HAND_WRITTEN, TRAINED, documents, write_hand_policies
 
 CONTRACT_3 = ("cartpole", "acrobot", "pendulum", "image")
@@ -87,7 +88,7 @@ def test_the_parity_fixture_covers_every_kind_of_policy_and_observation(built):
     spaces = {p.metadata.get(contract.OBSERVATION_SPACE_KEY, {}).get("type") for p in policies}
     assert set(contract.OBSERVATION_SPACES) - {"Discrete"} <= spaces  # Dict, Tuple, ...
     observations = {entry["file"]: entry["observations"]
-                    for entry in built["parity.json"].values()}
+                    for entry in built["parity.json"].values() if "observations" in entry}
     assert list(observations["beacon.onnx"]) == ["direction", "image"]  # {part: batch}
     assert len(observations["pair.onnx"]) == 2  # a Tuple's parts in order
     messages = {case["message"] for case in built["messages.json"]}
@@ -107,3 +108,28 @@ def test_npm_dependencies_are_pinned_and_locked():
         assert lock["packages"][f"node_modules/{name}"]["version"] == version
     # onnxruntime-node's install script downloads CUDA binaries, unreachable from CI
     assert package["allowScripts"]["onnxruntime-node"] is False
+
+
+def test_the_parity_fixture_plays_a_recurrent_policy_through_whole_episodes(built):
+    """cue.onnx's episodes: both cues, each solved (a return of 1), the state carried (the
+    next states differ from step to step), and the lockstep batch answering as the episodes
+    one by one; messages.json refuses its state missing, misshapen and NaN."""
+    cue = built["parity.json"]["cue"]
+    assert cue["state_size"] == serve.OnnxPolicy(FIXTURES / cue["file"]).state_size == 16
+    episodes = cue["episodes"]
+    assert {e["observations"][0][0] for e in episodes} == {-1.0, 1.0}
+    assert all(sum(e["rewards"]) == 1.0 for e in episodes)
+    for e in episodes:
+        states = e["outputs"][contract.NEXT_STATE]
+        assert all(a != b for a, b in itertools.pairwise(states))
+    by_episode = [[e["greedy"][t] for e in episodes] for t in range(len(episodes[0]["greedy"]))]
+    assert cue["lockstep"]["greedy"] == by_episode
+    assert cue["sampled"]["step"] >= 1  # sampled from a carried state, not zeros
+    messages = {case["message"] for case in built["messages.json"]}
+    assert state.MISSING in messages and state.STATE_NOT_FINITE in messages
+    for start in ("state must have shape (16,) for one observation", "state must have shape "
+                  "(2, 16) for a batch of 2", "state must be numbers", state.UNEXPECTED,
+                  "{path}: input 'state' is", "{path}: output 'next_state' is missing",
+                  "{path}: metadata recurrent is"):
+        assert any(m.startswith(start) for m in messages), start
+

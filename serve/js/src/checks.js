@@ -17,12 +17,14 @@ const FIX = "re-export it with python -m export";
 const KINDS = contract.KINDS;
 
 /**
- * (policy_kind, the graph's inputs, action space) of a file declaring contract_version, once
- * its metadata and graph are checked; a PolicyLoadError otherwise.
+ * (policy_kind, the graph's inputs, action space, state size) of a file declaring
+ * contract_version, once its metadata and graph are checked (a recurrent file's input `state`
+ * and output `next_state` too); a PolicyLoadError otherwise.
  * @param {string} name
  * @param {Record<string, any>} metadata
  * @param {import("./onnx-file.js").Graph} graph
- * @returns {{kind: string, inputs: contract.InputSpecs, actionSpace: contract.Space}}
+ * @returns {{kind: string, inputs: contract.InputSpecs, actionSpace: contract.Space,
+ *   stateSize: number | null}} stateSize: a recurrent policy's (metadata `recurrent`), else null
  */
 export function checkContract(name, metadata, graph) {
   const version = metadata[contract.CONTRACT_VERSION_KEY];
@@ -45,11 +47,51 @@ export function checkContract(name, metadata, graph) {
     ?? spaceProblem(contract.ACTION_SPACE_KEY, action, [KINDS[kind]],
       ` for policy_kind ${short(kind)}`);
   if (problem) throw new PolicyLoadError(`${name}: metadata ${problem} (${FIX})`);
+  const size = stateSize(name, metadata);
   const inputs = contract.inputSpecs(observation, version);
-  checkInputs(name, graph.inputs, inputs,
+  const observed = size === null ? graph.inputs
+    : graph.inputs.filter((node) => node.name !== contract.STATE);
+  checkInputs(name, observed, inputs,
     `the metadata's observation space ${spaceText(observation)}`);
   checkOutputs(name, graph.outputs, kind, action);
-  return { kind, inputs, actionSpace: action };
+  if (size !== null) checkState(name, graph, size);
+  return { kind, inputs, actionSpace: action, stateSize: size };
+}
+
+/**
+ * A recurrent file's state size from its metadata (null: feed-forward), checked.
+ * @param {string} name
+ * @param {Record<string, any>} metadata
+ * @returns {number | null}
+ */
+function stateSize(name, metadata) {
+  const recurrent = metadata[contract.RECURRENT_KEY] ?? null;
+  if (recurrent === null) return null;
+  const size = isObject(recurrent) ? recurrent.state_size : undefined;
+  if (!(Number.isInteger(size) && size >= 1)) {
+    throw new PolicyLoadError(`${name}: metadata ${contract.RECURRENT_KEY} is `
+      + `${short(recurrent)}; expected null or an object with a positive state_size (${FIX})`);
+  }
+  return size;
+}
+
+/**
+ * A recurrent file's input STATE and output NEXT_STATE: float32 [batch, size].
+ * @param {string} name
+ * @param {import("./onnx-file.js").Graph} graph
+ * @param {number} size
+ */
+function checkState(name, graph, size) {
+  const nodes = new Map([...graph.inputs, ...graph.outputs].map((node) => [node.name, node]));
+  const float = TENSOR_TYPES.float32;
+  for (const [role, tensor] of [["input", contract.STATE], ["output", contract.NEXT_STATE]]) {
+    const node = nodes.get(tensor);
+    if (node === undefined || node.type !== float || !fits(node.shape, [size])) {
+      const got = node === undefined ? "missing" : `${node.type} ${dimsText(node.shape)}`;
+      throw new PolicyLoadError(`${name}: ${role} ${pyRepr(tensor)} is ${got}; the metadata's `
+        + `state_size ${size} needs ${float} ${dimsText([contract.BATCH_DIM, size])}`);
+    }
+  }
 }
 
 /**

@@ -12,14 +12,14 @@ export const CONTRACT_VERSION = SPEC.version;
 /** @type {readonly number[]} */
 export const SUPPORTED_CONTRACT_VERSIONS = SPEC.supported_versions;
 
-export const { INPUT, PROBS, MEAN, STD, ACTION, BATCH_DIM } = SPEC.names;
+export const { INPUT, PROBS, MEAN, STD, ACTION, BATCH_DIM, STATE, NEXT_STATE } = SPEC.names;
 
 /** The metadata keys by their constant's name. */
 /** @type {Record<string, string>} */
 const KEYS = Object.fromEntries(SPEC.metadata.map((entry) => [entry.const, entry.key]));
 export const {
   CONTRACT_VERSION_KEY, POLICY_KIND_KEY, ENV_ID_KEY, ENV_KWARGS_KEY, MAX_EPISODE_STEPS_KEY,
-  OBSERVATION_SPACE_KEY, ACTION_SPACE_KEY, QUANTIZATION_KEY,
+  OBSERVATION_SPACE_KEY, ACTION_SPACE_KEY, QUANTIZATION_KEY, RECURRENT_KEY,
 } = KEYS;
 
 /** policy_kind -> the type of its action space ("categorical" -> "Discrete"). */

@@ -97,22 +97,33 @@ function numeric(obs, shape) {
     }
     return { values: numbers(obs.data), dims: [...obs.dims] };
   }
-  if (ArrayBuffer.isView(obs) && !(obs instanceof DataView)) {
-    const array = /** @type {ArrayLike<number>} */ (/** @type {unknown} */ (obs));
-    return { values: numbers(array), dims: [array.length] };
-  }
-  const dims = [];
-  for (let v = /** @type {unknown} */ (obs); isSequence(v); v = v[0]) {
-    dims.push(v.length);
-    if (ArrayBuffer.isView(v) || v.length === 0) break;
-  }
-  const values = new Float64Array(dims.reduce((a, b) => a * b, 1));
-  if (fill(obs, dims, 0, values, 0) < 0) {
+  const read = nestedNumbers(obs);
+  if (read === null) {
     const text = pyStr(obs).split(/\s+/).filter(Boolean).join(" ").slice(0, 60);
     throw new Error(`obs must be numeric with shape ${pyTuple(shape)}, `
       + `got ${pyTypeName(obs)} ${text}`);
   }
-  return { values, dims };
+  return read;
+}
+
+/**
+ * The numbers of a number, nested arrays or a typed array in row-major order, and its dims,
+ * as numpy.asarray reads them; null when `value` is ragged or not numeric.
+ * @param {unknown} value
+ * @returns {{values: ArrayLike<number>, dims: number[]} | null}
+ */
+export function nestedNumbers(value) {
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    const array = /** @type {ArrayLike<number>} */ (/** @type {unknown} */ (value));
+    return { values: numbers(array), dims: [array.length] };
+  }
+  const dims = [];
+  for (let v = value; isSequence(v); v = v[0]) {
+    dims.push(v.length);
+    if (ArrayBuffer.isView(v) || v.length === 0) break;
+  }
+  const values = new Float64Array(dims.reduce((a, b) => a * b, 1));
+  return fill(value, dims, 0, values, 0) < 0 ? null : { values, dims };
 }
 
 /**
@@ -172,13 +183,13 @@ export function isSequence(v) {
  * @param {unknown} v
  * @returns {v is {data: ArrayLike<number>, dims: readonly number[]}}
  */
-function isTensorLike(v) {
+export function isTensorLike(v) {
   return typeof v === "object" && v !== null && !isSequence(v)
     && isSequence(/** @type {any} */ (v).data) && Array.isArray(/** @type {any} */ (v).dims);
 }
 
 /** @param {ArrayLike<number>} values */
-function allFinite(values) {
+export function allFinite(values) {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
   return true;
 }

@@ -14,6 +14,7 @@ import {
   argmax, sampleBernoulli, sampleCategorical, sampleGaussian, sampleMultiCategorical, softmax,
 } from "./sampling.js";
 import { callerSpec, contractSpec } from "./spec.js";
+import { Episode, UNEXPECTED, asState, checkNoState, initialState as zeroState } from "./state.js";
 
 /**
  * @typedef {number | number[] | Float32Array} Action an action index (Discrete), one index per
@@ -26,7 +27,15 @@ import { callerSpec, contractSpec } from "./spec.js";
  *   | import("./observation-parts.js").StructuredObservation} Observations one observation or a
  *   batch: of the one input, or {part: ...} of a Dict or Tuple observation's parts
  * @typedef {import("./observation-parts.js").PartBatches} Inputs the graph's inputs for
- *   observations: {input: batch [B, ...]}, and whether one observation was given
+ *   observations: {input: batch [B, ...]} (a recurrent policy's `state` [B, S] beside them),
+ *   and whether one observation was given
+ * @typedef {import("./state.js").State} State a recurrent policy's state: [S] for one
+ *   observation, [B, S] for a batch (rows, or {data, dims})
+ * @typedef {object} ActionAndState what `act` answers a recurrent policy's caller
+ * @property {Action | Action[]} action the action (one per observation of a batch)
+ * @property {Float32Array | Float32Array[]} state the next state: [S], or one per observation
+ * @typedef {{state?: State | null}} StateOption a recurrent policy's state (required); a
+ *   feed-forward policy takes none
  */
 
 /** A policy answering observations with actions, backed by one onnxruntime session. */
@@ -76,8 +85,14 @@ export class Policy {
     this.high = Float32Array.from(/** @type {number[]} */ (spec.actionSpace.high ?? []));
     /** The random source of sampled actions, seeded by `options.seed`. */
     this.random = new Random(options.seed);
-    /** The input tensor of single observations of a one-input policy (see `run`), or null. */
-    this.one = spec.observationParts === null ? this.#oneInput(spec.inputs) : null;
+    /**
+     * A recurrent policy's state size (metadata `recurrent`): its methods take the state, and
+     * `act` returns the next one. null for a feed-forward policy.
+     */
+    this.stateSize = spec.stateSize;
+    /** The input tensors of single observations of a one-input policy (see `run`), or null. */
+    this.one = spec.observationParts === null ? this.#oneInput(spec.inputs, spec.stateSize)
+      : null;
     this.actionFetch = spec.actionOutput === null ? [] : [spec.actionOutput];
   }
 
@@ -92,11 +107,29 @@ export class Policy {
    * argmax, per branch; the bits whose P(1) is above 1/2; the clipped mean); false samples
    * from `probs` (each branch, each bit), or N(mean, std) clipped to the bounds, with this
    * policy's random source.
+   *
+   * A recurrent policy (`stateSize` not null) takes `state` -- `initialState()` at an
+   * episode's first step, then the state the previous step returned -- and answers
+   * `{action, state}`: the action(s) and the next state (`episode()` carries it for you).
+   * @overload
    * @param {Observations} obs
-   * @param {{deterministic?: boolean}} [options]
+   * @param {{deterministic?: boolean, state?: null}} [options]
    * @returns {Promise<Action | Action[]>}
    */
-  async act(obs, { deterministic = true } = {}) {
+  /**
+   * @overload
+   * @param {Observations} obs
+   * @param {{deterministic?: boolean, state: State}} options
+   * @returns {Promise<ActionAndState>}
+   */
+  /**
+   * @param {Observations} obs
+   * @param {{deterministic?: boolean} & StateOption} [options]
+   * @returns {Promise<Action | Action[] | ActionAndState>}
+   */
+  async act(obs, { deterministic = true, state } = {}) {
+    if (this.stateSize !== null) return this.#actRecurrent(obs, state, deterministic);
+    checkNoState(state);
     const inputs = this.#batch(obs);
     let actions;
     if (deterministic && this.spec.actionOutput !== null) {
@@ -112,30 +145,91 @@ export class Policy {
   }
 
   /**
-   * Batched actions and the distribution they came from ({probs} or {mean, std}), from one
-   * model call; a single observation is a batch of one. Greedy actions are the graph's
-   * `action` (a file without metadata: the argmax of its probs).
+   * `act` of a recurrent policy: the action(s) and the next state, from one model call.
    * @param {Observations} obs
-   * @param {{deterministic?: boolean}} [options]
+   * @param {unknown} state
+   * @param {boolean} deterministic
+   * @returns {Promise<ActionAndState>}
+   */
+  async #actRecurrent(obs, state, deterministic) {
+    const inputs = this.#inputs(obs, state);
+    const { actionOutput } = this.spec;
+    let actions;
+    let states;
+    if (deterministic && actionOutput !== null) {
+      let results = this.#run(inputs, [actionOutput, contract.NEXT_STATE]);
+      if (results instanceof Promise) results = await results;
+      actions = rows(results[actionOutput]);
+      states = rows(results[contract.NEXT_STATE]);
+    } else {
+      const decided = await this.#decideBatch(inputs, deterministic);
+      actions = decided.actions;
+      states = decided.distribution[contract.NEXT_STATE];
+    }
+    const next = /** @type {Float32Array[]} */ (states);
+    return inputs.single ? { action: actions[0], state: next[0] }
+      : { action: actions, state: next };
+  }
+
+  /**
+   * A recurrent policy's state at an episode's first step: zeros, a Float32Array [S] (or
+   * `batch` of them, one per episode); an Error for a feed-forward policy.
+   * @overload
+   * @param {null} [batch]
+   * @returns {Float32Array}
+   */
+  /**
+   * @overload
+   * @param {number} batch
+   * @returns {Float32Array[]}
+   */
+  /**
+   * @param {number | null} [batch]
+   * @returns {Float32Array | Float32Array[]}
+   */
+  initialState(batch = null) {
+    if (this.stateSize === null) throw new Error(UNEXPECTED);
+    return zeroState(this.stateSize, batch);
+  }
+
+  /**
+   * Acts through one episode (or `batch` episodes in lockstep), keeping a recurrent policy's
+   * state between calls: `await episode.act(obs)`; `episode.reset()` when the episode (rows
+   * of a batch) starts again. For a feed-forward policy it is `act`.
+   * @param {{batch?: number | null, deterministic?: boolean}} [options]
+   * @returns {Episode}
+   */
+  episode(options = {}) {
+    return new Episode(this, options);
+  }
+
+  /**
+   * Batched actions and the distribution they came from ({probs} or {mean, std}; a recurrent
+   * policy's with `next_state`), from one model call; a single observation is a batch of one.
+   * Greedy actions are the graph's `action` (a file without metadata: the argmax of its
+   * probs).
+   * @param {Observations} obs
+   * @param {{deterministic?: boolean} & StateOption} [options]
    * @returns {Promise<{actions: Action[], distribution: Outputs}>}
    */
-  async decide(obs, { deterministic = true } = {}) {
-    return this.#decideBatch(this.#batch(obs), deterministic);
+  async decide(obs, { deterministic = true, state } = {}) {
+    return this.#decideBatch(this.#inputs(obs, state), deterministic);
   }
 
   /**
    * Action probabilities: a Float32Array [n] (categorical), each branch's side by side
    * [sum(nvec)] (multi_categorical), or each bit's P(1) [n] (bernoulli); one per observation
-   * of a batch.
+   * of a batch (a recurrent policy's: in `state`).
    * @param {Observations} obs
+   * @param {StateOption} [options]
    * @returns {Promise<Float32Array | Float32Array[]>}
    */
-  async probs(obs) {
+  async probs(obs, { state } = {}) {
     if (this.kind === "gaussian" || this.kind === "deterministic") {
       throw new Error(`probs() needs a discrete policy; this one is ${this.kind}: `
         + "use distribution()");
     }
-    const inputs = this.#batch(obs);
+    const inputs = this.#inputs(obs, state);
     const { probs } = await this.#distributionOf(inputs);
     const size = batchSize(inputs);
     const result = /** @type {Float32Array[]} */ (
@@ -144,13 +238,15 @@ export class Policy {
   }
 
   /**
-   * The raw outputs of the model by name (e.g. probs and action, or mean, std and action),
-   * for one observation, or one entry per observation of a batch.
+   * The raw outputs of the model by name (e.g. probs and action, or mean, std and action;
+   * and next_state for a recurrent policy, which takes `state`), for one observation, or one
+   * entry per observation of a batch.
    * @param {Observations} obs
+   * @param {StateOption} [options]
    * @returns {Promise<Record<string, Action | Action[]>>}
    */
-  async distribution(obs) {
-    const inputs = this.#batch(obs);
+  async distribution(obs, { state } = {}) {
+    const inputs = this.#inputs(obs, state);
     const values = await this.#run(inputs, this.outputs);
     return Object.fromEntries(this.outputs.map((name) => {
       const value = rows(values[name]);
@@ -174,15 +270,42 @@ export class Policy {
   }
 
   /**
-   * The tensor kept for single observations of a one-input policy, and its feeds.
-   * @param {import("./contract-names.js").InputSpecs} inputs the one input
+   * `#batch` with a recurrent policy's state beside the observations, checked (a
+   * feed-forward policy's: refused).
+   * @param {Observations} obs
+   * @param {unknown} state
+   * @returns {Inputs}
    */
-  #oneInput(inputs) {
+  #inputs(obs, state) {
+    const inputs = this.#batch(obs);
+    const { stateSize } = this;
+    if (stateSize === null) {
+      checkNoState(state);
+      return inputs;
+    }
+    const size = batchSize(inputs);
+    inputs.batches[contract.STATE] = { data: asState(state, stateSize, size, inputs.single),
+                                       dims: [size, stateSize], single: inputs.single };
+    return inputs;
+  }
+
+  /**
+   * The tensors kept for single observations of a one-input policy (and a recurrent one's
+   * state), and their feeds.
+   * @param {import("./contract-names.js").InputSpecs} inputs the one input
+   * @param {number | null} stateSize
+   */
+  #oneInput(inputs, stateSize) {
     const [[input, { shape, dtype }]] = Object.entries(inputs);
     const size = shape.reduce((a, b) => a * b, 1);
     const data = dtype === "uint8" ? new Uint8Array(size) : new Float32Array(size);
-    const tensor = new this.ort.Tensor(dtype, data, [1, ...shape]);
-    return { input, data, feeds: { [input]: tensor }, busy: false };
+    /** @type {Record<string, unknown>} */
+    const feeds = { [input]: new this.ort.Tensor(dtype, data, [1, ...shape]) };
+    const state = stateSize === null ? null : new Float32Array(stateSize);
+    if (state !== null) {
+      feeds[contract.STATE] = new this.ort.Tensor("float32", state, [1, state.length]);
+    }
+    return { input, data, state, feeds, busy: false };
   }
 
   /**
@@ -197,13 +320,15 @@ export class Policy {
     const batch = one === null ? null : inputs.batches[one.input];
     if (one === null || batch === null || batch.dims[0] !== 1 || one.busy) {
       const feeds = Object.fromEntries(Object.entries(inputs.batches).map(([input, part]) =>
-        [input, new this.ort.Tensor(this.spec.inputs[input].dtype, part.data, part.dims)]));
+        [input, new this.ort.Tensor(this.spec.inputs[input]?.dtype ?? "float32", part.data,
+          part.dims)]));  // the observation's dtype; float32 for a recurrent policy's state
       return this.session.run(feeds, names);
     }
     // One observation goes through a tensor kept for it: fewer allocations per call, so the
     // garbage collector interrupts fewer calls (act's p99 latency). `busy` keeps a second
     // call from writing it while onnxruntime has yet to read it.
     one.data.set(batch.data);
+    if (one.state !== null) one.state.set(inputs.batches[contract.STATE].data);
     const results = this.session.run(one.feeds, names);
     if (!(results instanceof Promise)) return results;  // read already
     one.busy = true;

@@ -47,6 +47,8 @@ const CALLER_HINT = "pass observation_shape=... and action_type='discrete' or 'c
  *   mean and std)
  * @property {boolean} logits whether distOutputs[0] holds logits (softmax to be applied)
  * @property {string | null} actionOutput the output holding the greedy action, if any
+ * @property {number | null} stateSize a recurrent policy's state size (its inputs are
+ *   `inputs` and `state`, its distOutputs end with `next_state`); null for a feed-forward one
  */
 
 /**
@@ -78,10 +80,12 @@ export function contractSpec(name, metadata, graph,
       + `metadata's policy_kind ${pyRepr(checked.kind)}; leave it out`);
   }
   const kind = /** @type {ContractKind} */ (checked.kind);
+  /** @type {string[]} */
+  const distOutputs = kind === "gaussian" ? [contract.MEAN, contract.STD] : [contract.PROBS];
+  if (checked.stateSize !== null) distOutputs.push(contract.NEXT_STATE);  // read with them
   return { kind, observationShape, observationDtype, observationParts: parts,
-           inputs: checked.inputs, actionSpace: checked.actionSpace,
-           distOutputs: kind === "gaussian" ? [contract.MEAN, contract.STD] : [contract.PROBS],
-           logits: false, actionOutput: contract.ACTION };
+           inputs: checked.inputs, actionSpace: checked.actionSpace, distOutputs,
+           logits: false, actionOutput: contract.ACTION, stateSize: checked.stateSize };
 }
 
 /**
@@ -119,10 +123,10 @@ export function callerSpec(name, graph, { observation_shape: shape, action_type:
   if (actionType === "discrete") {
     return { kind: "categorical", ...one,
              actionSpace: { type: "Discrete", n: size, start: 0 },
-             distOutputs: [read.name], logits: !named, actionOutput: null };
+             distOutputs: [read.name], logits: !named, actionOutput: null, stateSize: null };
   }
   return { kind: "deterministic", ...one, actionSpace: { type: "Box", shape: [size] },
-           distOutputs: [], logits: false, actionOutput: read.name };
+           distOutputs: [], logits: false, actionOutput: read.name, stateSize: null };
 }
 
 /**

@@ -1,6 +1,7 @@
 // Bad input gets the text of Python's message (test/fixtures/messages.json): files that are
-// missing, not ONNX, without keras-pg metadata or with forged metadata, load options, and
-// observations of the wrong shape, NaN, or out of a uint8's range.
+// missing, not ONNX, without keras-pg metadata or with forged metadata (recurrent ones whose
+// state disagrees with it too), load options, observations of the wrong shape, NaN, or out
+// of a uint8's range, and a recurrent policy's state missing, misshapen or NaN.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -17,9 +18,17 @@ const CASES = readFixture("messages.json");
 async function attempt(load, testCase) {
   const policy = await load(testCase.file, testCase.options);
   const obs = decodeObs(testCase.obs);
-  if (testCase.call === "act") await policy.act(obs);
-  if (testCase.call === "probs") await policy.probs(obs);
-  if (testCase.call === "sample") await policy.act(obs, { deterministic: false });
+  // No "state" key: none passed (Python's default, None).
+  const given = Object.hasOwn(testCase, "state") ? { state: decodeObs(testCase.state) } : {};
+  const calls = {
+    act: () => policy.act(obs, given),
+    probs: () => policy.probs(obs, given),
+    distribution: () => policy.distribution(obs, given),
+    decide: () => policy.decide(obs, given),
+    sample: () => policy.act(obs, { ...given, deterministic: false }),
+    initial_state: () => policy.initialState(),
+  };
+  if (testCase.call !== "load") await calls[/** @type {keyof calls} */ (testCase.call)]();
 }
 
 for (const [runtime, load] of Object.entries(RUNTIMES)) {
@@ -27,7 +36,9 @@ for (const [runtime, load] of Object.entries(RUNTIMES)) {
     for (const testCase of CASES) {
       if (runtime === "onnxruntime-web" && testCase.file === "missing.onnx") continue;  // bytes
       const what = `${testCase.call} ${testCase.file} ${JSON.stringify(testCase.options)} `
-        + `${JSON.stringify(testCase.obs ?? "").slice(0, 40)}`;
+        + `${JSON.stringify(testCase.obs ?? "").slice(0, 40)}`
+        + (Object.hasOwn(testCase, "state") ? ` state ${JSON.stringify(testCase.state)
+          .slice(0, 40)}` : "");
       test(what, async () => {
         const expected = testCase.message.replaceAll("{path}", fixturePath(testCase.file));
         await assert.rejects(attempt(load, testCase), (/** @type {Error} */ error) => {

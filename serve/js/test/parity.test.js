@@ -9,7 +9,9 @@ import { describe, test } from "node:test";
 
 import { RUNTIMES, maxDelta, observationAt, readFixture, repeated } from "./fixtures.js";
 
-const PARITY = readFixture("parity.json");
+// Recurrent policies' entries hold whole episodes instead: test/recurrent.test.js.
+const PARITY = Object.fromEntries(Object.entries(readFixture("parity.json"))
+  .filter(([, entry]) => entry.episodes === undefined));
 const TOLERANCE = 1e-6;
 
 for (const [runtime, load] of Object.entries(RUNTIMES)) {

@@ -37,6 +37,7 @@ from tests.triton_server import (
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = {"cartpole": discrete_policy, "pendulum": continuous_policy, "lake": lake_policy}
+CUE = ROOT / "serve" / "js" / "test" / "fixtures" / "cue.onnx"  # recurrent: a GRU, state 16
 RNG = np.random.default_rng(0)
 OBS = {"cartpole": lambda n: RNG.uniform(-2, 2, (n, 4)).astype(np.float32),
        "pendulum": lambda n: RNG.uniform(-2, 2, (n, 3)).astype(np.float32),
@@ -67,6 +68,7 @@ def triton(tmp_path_factory):
     exported = tmp / "exported"
     for name, build in POLICIES.items():
         export(build(tmp / f"{name}.onnx"), exported, name)
+    export(CUE, exported, "cue")
     repo = python_backend_repository(exported, tmp / "served")
     # A model whose config says obs is [batch, 5] while its model.onnx takes [batch, 4]:
     # onnxruntime fails inside model.py, for that request only.
@@ -78,13 +80,14 @@ def triton(tmp_path_factory):
         yield SimpleNamespace(http=endpoints.http, grpc=endpoints.grpc, exported=exported)
 
 
-def onnxruntime_answer(triton, name: str, obs: np.ndarray) -> dict[str, np.ndarray]:
+def onnxruntime_answer(triton, name: str, obs: np.ndarray, **more: np.ndarray
+                       ) -> dict[str, np.ndarray]:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(str(triton.exported / name / "1" / "model.onnx"), options,
                                    providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, {"obs": obs}), strict=True))
+    return dict(zip(names, session.run(names, {"obs": obs, **more}), strict=True))
 
 
 def as_triton(value: np.ndarray) -> np.ndarray:
@@ -112,7 +115,7 @@ def test_live_ready_and_every_model_loaded(triton):
                                                        b'{"error":"Model version not ready"}')
     index = http.get_model_repository_index()
     assert [(m["name"], m["version"], m["state"]) for m in index] == [
-        (name, "1", "READY") for name in ["broken", "cartpole", "lake", "pendulum"]]
+        (name, "1", "READY") for name in ["broken", "cartpole", "cue", "lake", "pendulum"]]
     assert http.get_server_metadata()["name"] == "triton"
 
 
@@ -183,6 +186,39 @@ def test_inference_equals_onnxruntime_on_the_same_file(triton, name, protocol):
             got = result.as_numpy(output)
             assert got.dtype == value.dtype
             np.testing.assert_array_equal(got, as_triton(value))
+
+
+def test_a_recurrent_model_takes_the_state_and_answers_next_state(triton):
+    """The state is a plain input and output: the client sends it, model.py feeds it to
+    onnxruntime like any input, and Triton refuses a request without it."""
+    state_in, state_out = ("state", "FP32", [-1, 16]), ("next_state", "FP32", [-1, 16])
+    http = thttp.InferenceServerClient(triton.http)
+    grpc = tgrpc.InferenceServerClient(triton.grpc)
+    for metadata in (http.get_model_metadata("cue"),
+                     grpc.get_model_metadata("cue", as_json=True)):
+        assert state_in in [(t["name"], t["datatype"], [int(d) for d in t["shape"]])
+                            for t in metadata["inputs"]]
+        assert state_out in [(t["name"], t["datatype"], [int(d) for d in t["shape"]])
+                             for t in metadata["outputs"]]
+    config = http.get_model_config("cue")
+    assert {t["name"]: t["dims"] for t in config["input"]} == {"obs": [2], "state": [16]}
+    assert "sequence_batching" not in config
+    rng = np.random.default_rng(1)
+    obs = rng.uniform(-1, 1, (3, 2)).astype(np.float32)
+    state = rng.uniform(-1, 1, (3, 16)).astype(np.float32)
+    expected = onnxruntime_answer(triton, "cue", obs, state=state)
+    for client, module in ((http, thttp), (grpc, tgrpc)):
+        tensors = [module.InferInput(name, list(value.shape), "FP32")
+                   for name, value in (("obs", obs), ("state", state))]
+        for tensor, value in zip(tensors, (obs, state), strict=True):
+            tensor.set_data_from_numpy(value)
+        result = client.infer("cue", tensors)
+        for output, value in expected.items():
+            np.testing.assert_array_equal(result.as_numpy(output), as_triton(value))
+        with pytest.raises(InferenceServerException) as error:
+            client.infer("cue", tensors[:1])
+        assert str(error.value.status()) in ("400", "StatusCode.INVALID_ARGUMENT")
+        assert "expected 2 inputs but got 1 inputs for model 'cue'" in error.value.message()
 
 
 def test_concurrent_requests_are_each_answered_as_alone(triton):

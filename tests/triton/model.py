@@ -5,7 +5,10 @@ python backend: tests/triton_server.py copies a repository written by `python -m
 --triton-repo`, swaps `platform: "onnxruntime_onnx"` for `backend: "python"` and puts this
 file beside each model.onnx. Each request is run alone (dynamic batching hands over a list of
 requests, never merged tensors), so its numbers are onnxruntime's on that request's tensors:
-CPU, one intra-op thread, no cast. A failure answers that request with a TritonError.
+CPU, one intra-op thread, no cast. Every input the config declares is fed, a recurrent
+policy's `state` too (the client sends it with each step; no sequence batcher keeps it here),
+and every output returned, its `next_state` too. A failure answers that request with a
+TritonError.
 """
 
 import json

@@ -105,9 +105,11 @@ def verify_recurrent(model_bytes: bytes, policy: tf.types.experimental.GenericFu
     size = int(session.get_inputs()[-1].shape[-1])
     max_abs_diff = dict.fromkeys((name for name in names if name != contract.ACTION), 0.0)
     same, steps = 0, 0
+    keras_steps = None
     for episodes in sets.values():
         grid, alive = _grid(episodes)
-        stepped = _keras_steps(policy, grid, size)
+        keras_steps = keras_steps or _keras_steps(policy, grid, size)
+        stepped = keras_steps(grid)
         state = np.zeros((alive.shape[1], size), np.float32)
         for t, live in enumerate(alive):
             obs_t = observations.map_obs(lambda part, t=t: part[t], grid)
@@ -157,10 +159,11 @@ def _grid(episodes: Episodes) -> tuple[Obs, np.ndarray]:
 
 
 def _keras_steps(policy: tf.types.experimental.GenericFunction, grid: Obs, size: int
-                 ) -> dict[str, np.ndarray]:
-    """The TensorFlow `policy`'s outputs {name: [T, E, ...]} at every cell of `grid`
-    [T, E, ...], each column stepped from the zero state with the state the previous step
-    returned: one compiled loop (tf.scan) instead of a call per step."""
+                 ) -> Callable[[Obs], dict[str, np.ndarray]]:
+    """A function of a grid [T, E, ...] like `grid` (any T and E) giving the TensorFlow
+    `policy`'s outputs {name: [T, E, ...]} at every cell, each column stepped from the zero
+    state with the state the previous step returned: one compiled loop (tf.scan) instead of
+    a call per step, traced once (a concrete function: no retracing per call)."""
     import tensorflow as tf
 
     @tf.function(autograph=False)
@@ -172,7 +175,9 @@ def _keras_steps(policy: tf.types.experimental.GenericFunction, grid: Obs, size:
                        tf.nest.map_structure(lambda part: part[1:], grid), initializer=first)
         return {name: tf.concat([first[name][None], rest[name]], axis=0) for name in first}
 
-    return {name: values.numpy() for name, values in steps(grid).items()}
+    concrete = steps.get_concrete_function(tf.nest.map_structure(
+        lambda part: tf.TensorSpec([None, None, *part.shape[2:]], tf.as_dtype(part.dtype)), grid))
+    return lambda grid: {name: values.numpy() for name, values in concrete(grid).items()}
 
 
 def _same_actions(got: np.ndarray, expected: np.ndarray) -> np.ndarray:

@@ -287,3 +287,36 @@ def test_int8_quantization_refuses_a_recurrent_policy_in_one_line(memory_runs, t
     with pytest.raises(export.ExportError, match=r"^--quantize int8 takes feed-forward "
                                                  r"policies; this one is recurrent"):
         export.to_onnx(agent, tmp_path / "p.onnx", quantize="int8")
+
+
+def users_recurrent_network(space, units=16):
+    """The documented form of a user's recurrent network: [preprocessed obs, state] ->
+    [features, next_state]."""
+    obs, state = keras.Input(space.shape), keras.Input((units,), name="state")
+    x = keras.layers.Dense(16, activation="relu")(obs)
+    h, (next_state,) = keras.layers.GRUCell(units)(x, [state])
+    return keras.Model([obs, state], [h, next_state])
+
+
+def test_a_users_recurrent_network_trains_and_exports_with_its_state(tmp_path):
+    with keras_pg.REINFORCE(CUE, policy=users_recurrent_network, seed=0, max_steps=24_000,
+                            run_dir=tmp_path, **MEMORY) as agent:
+        summary = agent.learn()
+        report = export.to_onnx(agent)
+    assert summary["eval_mean_return"] >= 0.95
+    policy = serve.OnnxPolicy(report["path"])
+    assert policy.metadata["recurrent"] == {"cell": "custom", "state_size": 16, "layout": [
+        {"name": "state", "size": 16}], "initial_state": "zeros"}
+    assert report["action_agreement"] == 1.0 and report["episodes"]["rollout"] >= 8
+
+
+def test_a_users_recurrent_network_must_return_a_state_of_its_states_shape():
+    def network(space):
+        obs, state = keras.Input(space.shape), keras.Input((8,))
+        h, _ = keras.layers.GRUCell(4)(obs, [state[:, :4]])
+        return keras.Model([obs, state], [h, h])
+
+    with pytest.raises(ConfigError, match=r"^a recurrent policy network returns \[features, "
+                                          r"next_state\] with next_state of its state input's "
+                                          r"shape \(None, 8\); it returns \(None, 4\)$"):
+        keras_pg.REINFORCE(CUE, policy=network)

@@ -31,7 +31,7 @@ import keras
 
 from keras_pg.config import ConfigError, ConfigTypeError
 from keras_pg.errors import first_line
-from keras_pg.policy.recurrent import CELLS, CORE_NAME, RecurrentCore
+from keras_pg.policy.recurrent import CELLS, CORE_NAME, RecurrentCore, is_recurrent, state_size
 from serve.spaces import is_image_space, is_structured, observation_parts
 
 FEATURES_NAME = "features"
@@ -171,35 +171,51 @@ def user_features(policy: keras.Model | Callable[[gym.Space], keras.Model],
                   observation_space: gym.Space) -> keras.Model:
     """The user's `policy=` argument (a keras.Model, or a function of the observation space
     that returns one) as a feature network, checked against the observation space. For a
-    structured observation it takes {part: preprocessed tensor} (`preprocessed_shapes`)."""
+    structured observation it takes {part: preprocessed tensor} (`preprocessed_shapes`).
+
+    A recurrent network takes [preprocessed observation, state float32 [batch, S]] and
+    returns [features [batch, F], next_state [batch, S]] (`keras_pg.policy.recurrent`): its
+    second input's size is the state's."""
     if not isinstance(policy, keras.Model) and callable(policy):
         policy = policy(observation_space)
     if not isinstance(policy, keras.Model):
         raise ConfigTypeError(f"policy must be a keras.Model or a function (observation_space) "
                               f"-> keras.Model; got {type(policy).__name__}")
     expected = preprocessed_shapes(observation_space)
-    probe: keras.KerasTensor | dict[str, keras.KerasTensor]
-    if isinstance(expected, dict):
-        probe = {name: keras.Input(shape, name=name) for name, shape in expected.items()}
-    else:
-        declared = _declared_input_shape(policy)
-        if declared is not None and not _compatible(declared, expected):
-            raise ConfigError(f"the policy network takes inputs of shape {declared}; "
-                              f"observations from {observation_space} are {expected} after "
-                              f"preprocessing")
-        probe = keras.Input(expected)
+    recurrent = is_recurrent(policy)
+    state = [keras.Input((state_size(policy),))] if recurrent else []
+    probe = _probe(policy, expected, observation_space)
     try:
-        features = policy(probe)
+        outputs = policy([probe, *state]) if recurrent else policy(probe)
     except Exception as exc:  # the user's network: whatever its call raises
         raise ConfigError(f"the policy network cannot take inputs of shape {expected} "
                           f"(observations from {observation_space}): {first_line(exc)}"
                           ) from None
+    features, *next_state = outputs if recurrent else [outputs]
     if not isinstance(features, keras.KerasTensor) or len(features.shape) != 2:
         got = getattr(features, "shape", type(features).__name__)
         raise ConfigError(f"the policy network must return a feature vector [batch, "
                           f"features]; it returns {got} for inputs "
                           f"{(None, *expected) if isinstance(expected, tuple) else expected}")
+    if recurrent and tuple(next_state[0].shape) != tuple(state[0].shape):
+        raise ConfigError(f"a recurrent policy network returns [features, next_state] with "
+                          f"next_state of its state input's shape {tuple(state[0].shape)}; "
+                          f"it returns {tuple(next_state[0].shape)}")
     return policy
+
+
+def _probe(policy: keras.Model, expected: PreprocessedShape, observation_space: gym.Space
+           ) -> keras.KerasTensor | dict[str, keras.KerasTensor]:
+    """Inputs of the preprocessed observation's shapes, once the shape the network declares
+    (if any) is checked against them."""
+    if isinstance(expected, dict):
+        return {name: keras.Input(shape, name=name) for name, shape in expected.items()}
+    declared = _declared_input_shape(policy)
+    if declared is not None and not _compatible(declared, expected):
+        raise ConfigError(f"the policy network takes inputs of shape {declared}; "
+                          f"observations from {observation_space} are {expected} after "
+                          f"preprocessing")
+    return keras.Input(expected)
 
 
 def check_serializable(model: keras.Model) -> None:
@@ -226,9 +242,12 @@ def _declared_input_shape(model: keras.Model) -> tuple[int | None, ...] | None:
         return None
     if not inputs:
         return None
+    if is_recurrent(model):
+        inputs = inputs[:1]  # the observation's, then the state's
     if len(inputs) != 1:
         raise ConfigError(f"the policy network takes {len(inputs)} inputs; expected one (the "
-                          f"preprocessed observation)")
+                          f"preprocessed observation), or two for a recurrent network "
+                          f"(the preprocessed observation and the state)")
     return tuple(inputs[0].shape[1:])
 
 

@@ -290,7 +290,7 @@ export default /** @type {const} */ ({
       "since": 5,
       "required": false,
       "example": "{\"cell\": \"gru\", \"state_size\": 64, \"layout\": [{\"name\": \"h\", \"size\": 64}], \"initial_state\": \"zeros\"}",
-      "description": "null (or absent) for a feed-forward policy; for a recurrent one (since 5) its cell (`\"gru\"` or `\"lstm\"`), `state_size`, the `layout` of the state's entries -- consecutive slices in order: `h` (GRU), or `h` then `c` (LSTM) -- and `initial_state`, always `\"zeros\"`"
+      "description": "null (or absent) for a feed-forward policy; for a recurrent one (since 5) its cell (`\"gru\"`, `\"lstm\"`, or `\"custom\"` for a user's recurrent network), `state_size`, the `layout` of the state's entries -- consecutive slices in order: `h` (GRU), `h` then `c` (LSTM), one slice `state` (custom) -- and `initial_state`, always `\"zeros\"`"
     }
   ],
   "versions": {

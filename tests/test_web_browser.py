@@ -1,7 +1,9 @@
 """The web page of `python -m serve POLICY --http` in Chromium: the trained CartPole policy
 plays in the browser, errors and bad observations show Python's messages, and a policy whose
 env has no JavaScript port gets the probe (Discrete, MultiDiscrete and MultiBinary actions:
-an action per branch or bit; a Dict observation: an object of parts).
+an action per branch or bit; a Dict observation: an object of parts). A recurrent policy
+(cue.onnx, a GRU solving tests/memory_env.py's Cue-v0, which has no port) carries its state
+through the probe's steps and the page's player: Python's answers over whole episodes.
 
 The tests drive Debian's chromium (`apt-get install chromium`; Playwright's own browser
 download is not reachable here) with the Python `playwright` package, against the service
@@ -31,6 +33,7 @@ except ImportError:
     expect = sync_playwright = None
 
 NO_METADATA = ["--observation-shape", "4", "--action-type", "discrete"]
+CUE = json.loads((FIXTURES / "parity.json").read_text())["cue"]  # Python's episodes
 SCREENSHOT_ENV = "KERAS_PG_WEB_SCREENSHOT"  # where the CartPole test saves its screenshot
 
 
@@ -178,3 +181,103 @@ def zero_observation(policy: serve.OnnxPolicy) -> np.ndarray | dict[str, np.ndar
 def as_lists(obs: np.ndarray | dict[str, np.ndarray]) -> list | dict[str, list]:
     """An observation as JSON: nested lists, or {part: nested lists}."""
     return {k: v.tolist() for k, v in obs.items()} if isinstance(obs, dict) else obs.tolist()
+
+
+@pytest.fixture(scope="module")
+def cue_port():
+    with running_server(FIXTURES / CUE["file"]) as port:
+        yield port
+
+
+def run_probe(page, obs) -> dict:
+    """The probe's answer for `obs` (one observation or a batch): {"action", "outputs"}."""
+    page.fill("#probe-obs", json.dumps(obs))
+    page.evaluate("document.getElementById('probe-output').textContent = ''")
+    page.click("#probe-run")
+    page.wait_for_function("document.getElementById('probe-output').textContent "
+                           "|| !document.getElementById('probe-error').hidden")
+    assert not page.is_visible("#probe-error"), page.text_content("#probe-error")
+    return json.loads(page.text_content("#probe-output"))
+
+
+def test_a_recurrent_policy_steps_through_episodes_in_the_probe(browser, cue_port):
+    """Each run of the probe is the next step of an episode, from the state the run before
+    returned: Python's actions, probs and next states over whole episodes (both cues), one
+    observation at a time and in lockstep; "new episode" starts again from zeros."""
+    with open_page(browser, f"http://127.0.0.1:{cue_port}/") as page:
+        assert wait_for_state(page, "probe", "error") == "probe", page.text_content("#error")
+        assert "recurrent (gru, state_size 16) categorical policy" in page.text_content(
+            "#summary")
+        assert page.is_visible("#probe-new-episode")
+        for episode in CUE["episodes"][:2]:  # cues +1 and -1
+            page.click("#probe-new-episode")
+            for t, obs in enumerate(episode["observations"]):
+                shown = run_probe(page, obs)
+                assert shown["action"] == episode["greedy"][t]
+                assert shown["outputs"].keys() == episode["outputs"].keys()
+                for name, values in episode["outputs"].items():
+                    np.testing.assert_allclose(shown["outputs"][name], values[t], atol=1e-6)
+            assert page.get_attribute("#probe-section", "data-step") == str(t + 1)
+        page.click("#probe-new-episode")
+        lockstep = CUE["lockstep"]
+        for t, batch in enumerate(lockstep["observations"]):  # a state per row
+            shown = run_probe(page, batch)
+            assert shown["action"] == lockstep["greedy"][t]
+            np.testing.assert_allclose(shown["outputs"]["next_state"],
+                                       lockstep["outputs"]["next_state"][t], atol=1e-6)
+        page.fill("#probe-obs", json.dumps(lockstep["observations"][0][:2]))
+        page.click("#probe-run")  # the episode's state has 4 rows: Python's message
+        expect(page.locator("#probe-error")).to_have_text(
+            "state must have shape (2, 16) for a batch of 2 (state_size 16); got (4, 16)")
+        assert page.errors == []
+
+
+PLAYER = """async ([episodes, deterministic]) => {
+  // The page's Player, on the page's policy code, playing tests/memory_env.py's Cue-v0 from
+  // the cues of Python's episodes.
+  const { loadPolicy } = await import("keras-pg-policy");
+  const { Player } = await import("./web/player.js");
+  const policy = await loadPolicy("./policy.onnx");
+  const cues = episodes.map((e) => (e.observations[0][0] > 0 ? 1 : 0));
+  const actions = [];  // per episode, the actions the player took
+  const env = {
+    episode: -1, t: 0, cue: 0, steps: 5,
+    reset() {
+      this.episode += 1;
+      this.t = 0;
+      this.cue = cues[this.episode % cues.length];
+      return Float32Array.of(2 * this.cue - 1, 0);
+    },
+    step(action) {
+      if (this.t === 0) actions.push([]);
+      actions.at(-1).push(action);
+      const answer = this.t === this.steps - 1;
+      this.t += 1;
+      return { observation: Float32Array.of(0, this.t === this.steps - 1 ? 1 : 0),
+               reward: answer && action === this.cue ? 1 : 0, terminated: answer,
+               truncated: false };
+    },
+  };
+  const player = new Player(policy, env);
+  player.deterministic = deterministic;
+  const zeroed = [];  // whether each episode started from zeros
+  while (player.returns.length < episodes.length) {
+    if (player.episodeSteps === 0) zeroed.push(player.state.every((v) => v === 0));
+    await player.step();
+  }
+  return { actions, zeroed, returns: player.returns };
+}"""
+
+
+def test_the_pages_player_carries_a_recurrent_policys_state_through_each_episode(browser,
+                                                                                 cue_port):
+    """The player the page plays ports with: the state zeroed at each episode's start and
+    carried to its end, Python's greedy actions, every episode solved (a return of 1)."""
+    with open_page(browser, f"http://127.0.0.1:{cue_port}/") as page:
+        assert wait_for_state(page, "probe", "error") == "probe", page.text_content("#error")
+        played = page.evaluate(PLAYER, [CUE["episodes"], True])
+        assert played["actions"] == [e["greedy"] for e in CUE["episodes"]]
+        assert played["zeroed"] == [True] * len(CUE["episodes"])
+        assert played["returns"] == [1] * len(CUE["episodes"])
+        assert page.errors == []
+

@@ -1,7 +1,8 @@
 /**
  * The page: loads the service's policy with the JavaScript package on onnxruntime-web and
  * plays it in a JavaScript port of its env on a canvas, or offers a probe when there is no
- * port. Errors are shown on the page, in the text of Python's messages.
+ * port. A recurrent policy's state goes from step to step of each episode (zeros at its
+ * start), in both. Errors are shown on the page, in the text of Python's messages.
  *
  * Query parameters: policy=URL (another policy), seed=N, stochastic=1, speed=max,
  * episodes=N (stop after N episodes).
@@ -13,7 +14,7 @@ import { makeEnv } from "keras-pg-policy/envs";
 
 import { draw } from "./draw.js";
 import { Player } from "./player.js";
-import { probe, zeroObservation } from "./probe.js";
+import { Probe, zeroObservation } from "./probe.js";
 
 ort.env.wasm.numThreads = 1;  // one thread needs no cross-origin isolation
 ort.env.wasm.wasmPaths = new URL("../js/vendor/ort/", import.meta.url).href;
@@ -61,8 +62,10 @@ function describe(policy) {
     `${name} (${shape.join(", ")}) ${dtype}`);
   const observation = parts.length ? `observation parts ${parts.join(", ")}`
     : `observation (${policy.observationShape.join(", ")}) ${policy.observationDtype}`;
-  $("summary").textContent = `${m.env_id ?? "no keras-pg metadata"} · ${policy.kind} policy · `
-    + observation + trained + evaluated;
+  const recurrent = policy.stateSize === null ? ""
+    : `recurrent (${m.recurrent?.cell ?? "?"}, state_size ${policy.stateSize}) `;
+  $("summary").textContent = `${m.env_id ?? "no keras-pg metadata"} · ${recurrent}`
+    + `${policy.kind} policy · ${observation}${trained}${evaluated}`;
   $("metadata").textContent = JSON.stringify(m, null, 1);
 }
 
@@ -176,11 +179,24 @@ function showProbe(policy, why) {
   $("probe-obs").value = JSON.stringify(zeroObservation(policy));
   $("probe-output").textContent = "";
   $("probe-error").hidden = true;
+  const probe = new Probe(policy);
+  const showEpisode = () => {
+    $("probe-step").textContent = probe.steps;
+    $("probe-section").dataset.step = probe.steps;
+  };
+  $("probe-episode").hidden = policy.stateSize === null;
+  $("probe-new-episode").onclick = () => {
+    probe.newEpisode();
+    $("probe-output").textContent = "";
+    showEpisode();
+  };
+  showEpisode();
   $("probe-run").onclick = async () => {
     $("probe-error").hidden = true;
     try {
-      $("probe-output").textContent = await probe(policy, $("probe-obs").value,
+      $("probe-output").textContent = await probe.run($("probe-obs").value,
         !$("probe-stochastic").checked);
+      showEpisode();
     } catch (error) {
       $("probe-output").textContent = "";
       $("probe-error").textContent = error instanceof Error ? error.message : String(error);

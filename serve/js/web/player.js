@@ -1,13 +1,15 @@
 /**
  * A policy playing episodes of an env port, one `decide` per step (the action and the
- * distribution it came from in one model call), keeping the returns of its episodes.
+ * distribution it came from in one model call), keeping the returns of its episodes. A
+ * recurrent policy's state goes from each step to the next, zeros at each episode's start.
  * @module
  */
 
 /**
  * @typedef {object} Decision what the policy did last
  * @property {any} action
- * @property {Record<string, any>} distribution its probs, or mean and std
+ * @property {Record<string, any>} distribution its probs, or mean and std (and a recurrent
+ *   policy's next_state)
  */
 
 export class Player {
@@ -25,23 +27,30 @@ export class Player {
     this.observation = env.reset();
     this.episodeReturn = 0;
     this.episodeSteps = 0;
+    /**
+     * The state the next step takes (a recurrent policy's; null for a feed-forward one).
+     * @type {Float32Array | null}
+     */
+    this.state = policy.stateSize === null ? null : policy.initialState();
     /** @type {Decision | null} */
     this.last = null;
   }
 
-  /** Starts a new episode (the finished ones keep their returns). */
+  /** Starts a new episode (the finished ones keep their returns), from the initial state. */
   reset() {
     this.observation = this.env.reset();
     this.episodeReturn = 0;
     this.episodeSteps = 0;
+    if (this.state !== null) this.state = this.policy.initialState();
     this.last = null;
   }
 
   /** One step: the policy decides, the env moves; an episode that ends is recorded. */
   async step() {
     const { actions, distribution } = await this.policy.decide(this.observation,
-      { deterministic: this.deterministic });
+      { deterministic: this.deterministic, state: this.state });
     const action = actions[0];
+    if (this.state !== null) this.state = /** @type {Float32Array} */ (distribution.next_state[0]);
     const { observation, reward, terminated, truncated } = this.env.step(action);
     this.observation = observation;
     this.episodeReturn += reward;

@@ -13,8 +13,7 @@ their order reversed on every other seed (as bench/minigrid_sb3.py alternates):
   10 --eval-confirm-episodes 100` (plus --eval-episodes 100, and --quiet --no-tensorboard,
   which change nothing in training) in a temporary run dir: keras_pg's generic defaults with
   a GRU cell, and a stop rule: a greedy screen of 10 episodes every 10k steps, confirmed on 100
-  fresh ones when it reaches 475; the confirmation decides. Skipped, and said so in the
-  results, while `keras_pg train --network` offers no `gru`.
+  fresh ones when it reaches 475; the confirmation decides.
 - mlp: the same command with `--network mlp`: a feed-forward policy, one observation at a
   time; expected to run the whole budget unsolved. Its best greedy evaluation is reported.
 - recurrent_ppo: bench/recurrent_sb3.py in the peer venv (bench/peers.py finds its python):
@@ -34,7 +33,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -52,16 +50,6 @@ TARGET = 475.0
 EVAL_EVERY, SCREEN_EPISODES, CONFIRM_EPISODES, EVAL_EPISODES = 10_000, 10, 100, 100
 STOP_RULE = ["--eval-every", str(EVAL_EVERY), "--eval-every-episodes", str(SCREEN_EPISODES),
              "--eval-confirm-episodes", str(CONFIRM_EPISODES)]
-
-
-def networks() -> list[str]:
-    """The choices of `keras_pg train --network`, read from its --help."""
-    proc = subprocess.run([sys.executable, "-m", "keras_pg", "train", "--help"], cwd=ROOT,
-                          capture_output=True, text=True)
-    found = re.search(r"--network \{([^}]*)\}", proc.stdout)
-    if proc.returncode != 0 or found is None:
-        raise RuntimeError(f"keras_pg train --help: {proc.stderr[-2000:]}")
-    return found.group(1).split(",")
 
 
 def keras_pg_run(network: str, seed: int, max_steps: int) -> dict:
@@ -145,11 +133,6 @@ def main() -> int:
     from bench.train_speed import machine
 
     python = peer_python(args.peer_python) if "recurrent_ppo" in legs else ""
-    skipped = {}
-    if "gru" in legs and "gru" not in networks():
-        skipped["gru"] = "keras_pg train --network offers no gru yet"
-        legs.remove("gru")
-        print(f"gru skipped: {skipped['gru']}", flush=True)
     runners = {"gru": lambda s: keras_pg_run("gru", s, args.max_steps),
                "mlp": lambda s: keras_pg_run("mlp", s, args.max_steps),
                "recurrent_ppo": lambda s: peer_run(s, args.max_steps, python)}
@@ -170,8 +153,8 @@ def main() -> int:
                   f"({result['total_wall_s']:.1f} s with evaluations), best greedy "
                   f"{(result['best_eval'] or {}).get('mean_return')}, final greedy "
                   f"{result['eval_mean_return']}", flush=True)
-            write(args, runs, skipped, machine(), complete=False)
-    result = write(args, runs, skipped, machine(), complete=True)
+            write(args, runs, machine(), complete=False)
+    result = write(args, runs, machine(), complete=True)
     for leg in legs:
         print(f"{leg}: {result['legs'][leg]['median']}")
     if "gru" in runs:
@@ -179,10 +162,10 @@ def main() -> int:
     return 1 if failed else 0
 
 
-def write(args: argparse.Namespace, runs: dict[str, list[dict]], skipped: dict[str, str],
-          host: dict, complete: bool) -> dict:
+def write(args: argparse.Namespace, runs: dict[str, list[dict]], host: dict,
+          complete: bool) -> dict:
     """The results so far, written to args.out; returned."""
-    legs: dict[str, dict] = {leg: {"skipped": reason} for leg, reason in skipped.items()}
+    legs: dict[str, dict] = {}
     for leg, done in runs.items():
         legs[leg] = {"runs": done, "median": medians(done)}
         if leg == "recurrent_ppo" and any("settings" in r for r in done):

@@ -1,6 +1,6 @@
 // The conformance corpus's in-process cases through the JavaScript package in Node
 // (tests/conformance.py): reads [{case, file, inputs: [{name, dtype, obs}]}] (the one input,
-// or one per part of a Dict or Tuple observation), prints [{case, outputs: {name: rows}}] or
+// or one per part of a Dict or Tuple observation; and a recurrent policy's state), prints [{case, outputs: {name: rows}}] or
 // [{case, error}] as JSON (numbers, int64 outputs too: the dtypes are the model's).
 
 import { readFile } from "node:fs/promises";
@@ -14,11 +14,15 @@ const answers = [];
 for (const { case: name, file, inputs } of requests) {
   if (!policies.has(file)) policies.set(file, await loadPolicy(file));
   const policy = policies.get(file);
-  const observations = policy.observationParts === null ? observation(inputs[0])
-    : Object.fromEntries(inputs.map((/** @type {any} */ input) => [input.name,
+  // A recurrent policy's state is not an observation: it goes in `{ state }`.
+  const state = inputs.find((/** @type {any} */ input) => input.name === "state");
+  const observed = inputs.filter((/** @type {any} */ input) => input.name !== "state");
+  const observations = policy.observationParts === null ? observation(observed[0])
+    : Object.fromEntries(observed.map((/** @type {any} */ input) => [input.name,
       observation(input)]));
   try {
-    const outputs = await policy.distribution(observations);
+    const outputs = await policy.distribution(
+      observations, state === undefined ? {} : { state: state.obs });
     answers.push({ case: name, outputs: Object.fromEntries(Object.entries(outputs).map(
       ([output, rows]) => [output, plain(rows)])) });
   } catch (error) {

@@ -40,7 +40,7 @@ MODELS = ("cartpole", "cartpole_int8", "acrobot", "pendulum", "image", "switches
 RECURRENT = "cue"
 WIRE = ("serve-rest", "serve-grpc", "triton-rest", "triton-grpc")
 IN_PROCESS = ("onnx-policy", "js-node", "serve-v1")
-NOT_IN_NODE = (RECURRENT,)  # tests/conformance_node.mjs passes no state to the JS package
+NOT_IN_NODE: tuple[str, ...] = ()  # models the JS package cannot run (none)
 # (case, runtime) -> the status that runtime answers instead, and why.
 KNOWN_DIFFERENCES = {
     ("malformed-json", "triton-rest"): (500, "Triton answers a body it cannot parse with 500; "

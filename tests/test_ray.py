@@ -183,3 +183,17 @@ def test_plain_training_does_not_import_ray():
               "keras_pg.REINFORCE('CartPole-v1', eval_episodes=1).learn(max_steps=500)\n"
               "assert 'ray' not in sys.modules, 'ray was imported'\n")
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=120)
+
+
+def test_ray_actors_carry_a_recurrent_policys_state_and_reproduce(local_ray):
+    from tests.memory_env import SETTINGS
+
+    settings = dict(SETTINGS, eval_episodes=50, num_envs=8)
+    runs = []
+    for _ in range(2):
+        with keras_pg.REINFORCE("tests.memory_env:Cue-v0", network="gru", backend="ray",
+                                num_workers=2, seed=0, **settings) as agent:
+            summary = agent.learn(max_steps=24_000)
+            runs.append(rows(agent))
+    assert summary["actor"] == "tensorflow (recurrent)"
+    assert runs[0] == runs[1] and summary["eval_mean_return"] >= 0.95

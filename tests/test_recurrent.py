@@ -320,3 +320,27 @@ def test_a_users_recurrent_network_must_return_a_state_of_its_states_shape():
                                           r"next_state\] with next_state of its state input's "
                                           r"shape \(None, 8\); it returns \(None, 4\)$"):
         keras_pg.REINFORCE(CUE, policy=network)
+
+
+def test_a_recurrent_policy_of_tuple_observations_exports_and_acts_with_its_parts(tmp_path):
+    import tests.structured_envs  # noqa: F401  (registers Pair-v0)
+
+    with keras_pg.REINFORCE("tests.structured_envs:Pair-v0", network="lstm", seed=0,
+                            max_steps=2_000, recurrent_units=4, hidden=(8,), run_dir=tmp_path,
+                            eval_episodes=0, tensorboard=False) as agent:
+        agent.learn()
+        report = export.to_onnx(agent)
+        state = agent.initial_state()
+        expected = []
+        for part in ([0.5, -0.5], [-0.5, 0.5]):
+            action, state = agent.predict((np.array(part, np.float32), 1), state)
+            expected.append((action, state))
+    assert report["action_agreement"] == 1.0 and report["episodes"]["rollout"] >= 8
+    policy = serve.OnnxPolicy(report["path"])
+    assert [i.name for i in policy.session.get_inputs()] == ["0", "1", "state"]
+    state = policy.initial_state()
+    assert state.shape == (8,)  # the LSTM's h then c
+    for part, (action, keras_state) in zip(([0.5, -0.5], [-0.5, 0.5]), expected, strict=True):
+        got, state = policy.act({"0": np.array(part, np.float32), "1": 1}, state)
+        assert got == action
+        np.testing.assert_allclose(state, keras_state, atol=1e-5)

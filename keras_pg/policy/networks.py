@@ -111,12 +111,12 @@ def combined(shapes: dict[str, tuple[int, ...]], images: set[str], hidden: tuple
     """{part: [B, *shape]} -> [B, hidden[-1]]: the CNN's convolutions over each part in
     `images`, every part flattened, concatenated in the parts' order, then Dense(width, relu)
     per entry of `hidden`."""
-    inputs = {name: keras.Input(shape, name=name) for name, shape in shapes.items()}
+    inputs = {part: keras.Input(shape, name=part) for part, shape in shapes.items()}
     branches = []
-    for name, x in inputs.items():
-        if name in images:
-            x = _convolutions(x, precision, f".{name}")
-        branches.append(keras.layers.Flatten(name=f"flatten.{name}")(x) if len(x.shape) > 2
+    for part, x in inputs.items():
+        if part in images:
+            x = _convolutions(x, precision, f".{part}")
+        branches.append(keras.layers.Flatten(name=f"flatten.{part}")(x) if len(x.shape) > 2
                         else x)
     x = (keras.layers.Concatenate(name="concatenate")(branches) if len(branches) > 1
          else branches[0])

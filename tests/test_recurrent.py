@@ -344,3 +344,19 @@ def test_a_recurrent_policy_of_tuple_observations_exports_and_acts_with_its_part
         got, state = policy.act({"0": np.array(part, np.float32), "1": 1}, state)
         assert got == action
         np.testing.assert_allclose(state, keras_state, atol=1e-5)
+
+
+def test_a_recurrent_run_directory_exports_from_the_command_line_and_logs_histograms(
+        memory_runs):
+    from export.cli import main as export_main
+
+    _, agent = memory_runs["gru"]
+    run_dir = agent.run_dir
+    assert export_main([str(run_dir), "--output", str(run_dir / "cli.onnx")]) == 0
+    policy = serve.OnnxPolicy(run_dir / "cli.onnx")
+    assert policy.state_size == 16
+    with keras_pg.REINFORCE(CUE, network="gru", seed=0, run_dir=run_dir.parent / "tb",
+                            **dict(MEMORY, tensorboard=True, eval_episodes=0,
+                                   histogram_every=1)) as tb_agent:
+        tb_agent.learn(max_steps=400)
+    assert list((run_dir.parent / "tb" / "tb").glob("events.out.tfevents.*"))

@@ -332,6 +332,50 @@ def structured_speed(d: dict[str, Any]) -> str:
     ])
 
 
+def recurrent(d: dict[str, Any]) -> str:
+    names = {"gru": "keras_pg `--network gru`, its defaults",
+             "mlp": "keras_pg `--network mlp`, its defaults",
+             "recurrent_ppo": "sb3-contrib RecurrentPPO, rl-zoo3's CartPoleNoVel settings"}
+    rows = []
+    for leg, side in d["legs"].items():
+        runs, median = side["runs"], side["median"]
+        rows.append([names[leg], each([r["steps_to_solve"] for r in runs], steps),
+                     each([r["train_wall_s"] for r in runs]),
+                     each([r["eval_mean_return"] for r in runs], lambda v: num(v, 1)),
+                     f"{median['solved']}/{median['runs']}, {steps(median['steps_to_solve'])}, "
+                     f"{num(median['train_wall_s'])} s"])
+    seeds = each(d["seeds"])
+    verdict = (f"Target: the GRU policy solves every seed within {steps(d['max_steps'])} steps: "
+               f"{'met' if d['target_met'] else 'not met'}. Stop rule: {d['stop_rule']}; "
+               f"\"greedy mean\" is the policy at the stop on 100 fresh greedy episodes.")
+    return (table(["", f"steps to solve per seed ({seeds})", "training seconds",
+                   "greedy mean (100 episodes)", "solved, median steps, median seconds"], rows)
+            + "\n\n" + verdict)
+
+
+def recurrent_speed(d: dict[str, Any]) -> str:
+    export_s, act, met = d["export_median_s"], d["act_us"], d["targets_met"]
+    params = d["parameters"]
+    verified = d["recurrent_verification"]
+    return (table(["", f"feed-forward, MLP (64, 64): {num(params['feed_forward'])} parameters",
+                   f"recurrent, (64,) then GRU 64: {num(params['recurrent'])} parameters",
+                   "recurrent / feed-forward", "target"], [
+        ["`export.to_onnx`, verification included, median (s)", export_s["feed_forward"],
+         export_s["recurrent"], ratio(export_s["recurrent"] / export_s["feed_forward"]),
+         f"recurrent < 2 s: {'met' if met['export'] else 'not met'}"],
+        ["`OnnxPolicy.act`, one observation, p50 (µs)", act["feed_forward"]["p50_us"],
+         act["recurrent"]["p50_us"], ratio(d["act_p50_ratio_recurrent_to_feed_forward"]),
+         f"at most 2x: {'met' if met['act'] else 'not met'}"],
+        ["`OnnxPolicy.act`, p99 (µs)", act["feed_forward"]["p99_us"],
+         act["recurrent"]["p99_us"],
+         ratio(act["recurrent"]["p99_us"] / act["feed_forward"]["p99_us"]), ""],
+    ]) + (f"\n\nThe recurrent policy was trained until solved "
+          f"({steps(d['recurrent_training']['env_steps'])} steps), so its export verifies it "
+          f"over {verified['episodes'].get('rollout', 0)} whole episodes it plays "
+          f"({num(verified['observations'].get('rollout', 0))} steps) and "
+          f"{verified['episodes']['sampled']} sampled ones."))
+
+
 def scale(d: dict[str, Any]) -> str:
     rows = [[name, num(r["steps_per_s_after_first"]), num(r["steps_per_s"]),
              f"{num(r['peak_rss_mb'])} MB"] for name, r in d["slow_env"].items()]
@@ -485,7 +529,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     f.__name__: f for f in (train_speed, api_speed, image_speed, tensorboard_cost, envs,
                             defaults, scale, export, serve_latency, http_load, js_latency,
                             js_page, grpc_rest, quantize, lunar_sb3, minigrid_sb3,
-                            structured_speed)}
+                            structured_speed, recurrent, recurrent_speed)}
 
 
 # -- plots ---------------------------------------------------------------------------------------

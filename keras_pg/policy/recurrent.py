@@ -41,9 +41,7 @@ class RecurrentCore(keras.layers.Layer):
                      else keras.layers.LSTMCell(units, name="lstm_cell"))
         self.state_size = units * len(RECURRENT_CELLS[cell])
 
-    def build(self, input_shape: Any) -> None:
-        x_shape = input_shape[0] if isinstance(input_shape, list | tuple) and isinstance(
-            input_shape[0], list | tuple) else input_shape
+    def build(self, x_shape: Any, state_shape: Any) -> None:
         self.cell.build(tuple(x_shape))
         self.built = True
 
@@ -136,5 +134,6 @@ def from_initial_state(model: keras.Model, obs: Any) -> tf.Tensor:
     episode's first step (the initial state, zeros)."""
     if not is_recurrent(model):
         return model(obs, training=False)
+    obs = tf.nest.map_structure(tf.convert_to_tensor, obs)  # Keras takes no numpy mixed in
     rows = tf.shape(tf.nest.flatten(obs)[0])[0]
     return model([obs, tf.zeros(tf.stack([rows, state_size(model)]))], training=False)[0]

@@ -360,3 +360,22 @@ def test_a_recurrent_run_directory_exports_from_the_command_line_and_logs_histog
                                    histogram_every=1)) as tb_agent:
         tb_agent.learn(max_steps=400)
     assert list((run_dir.parent / "tb" / "tb").glob("events.out.tfevents.*"))
+
+
+def test_verification_holds_a_growing_lstm_state_to_its_own_scale():
+    """An LSTM's c adds up over an episode (here ~1 a step, to ~125): float32 rounding then
+    differs by ~1e-4 in absolute terms, and by ~1e-6 of the state's size."""
+    from export.convert import _convert, policy_function
+    from export.verify_recurrent import sampled_episodes, verify_recurrent
+
+    model = recurrent_policy("lstm", units=8)
+    core = keras_pg.policy.recurrent_core(model)
+    kernel, recurrent_kernel, bias = core.cell.get_weights()
+    bias[:] = 0.0
+    bias[:24] = 10.0  # input and forget gates open, candidate ~1
+    core.cell.set_weights([kernel * 0.01, recurrent_kernel * 0.01, bias])
+    function = policy_function(model, make_head(TWO))
+    report = verify_recurrent(_convert(function, 17).SerializeToString(), function,
+                              {"sampled": sampled_episodes(BOX4, 1000, 0)})
+    assert report["max_abs_diff"]["next_state"] > 1e-5  # beyond an absolute tolerance
+    assert report["action_agreement"] == 1.0

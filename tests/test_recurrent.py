@@ -179,6 +179,10 @@ def test_a_recurrent_value_network_has_a_state_of_its_own():
     value = build_value(BOX4, policy)
     assert [tuple(x.shape) for x in value.outputs] == [(None,), (None, 8)]
     assert not set(map(id, value.trainable_variables)) & set(map(id, policy.trainable_variables))
+    # A feed-forward policy's (and value's) output stays one tensor, not a list of one.
+    feed_forward = build_policy(BOX4, TWO, build_features("mlp", BOX4, (8,)))
+    assert isinstance(feed_forward.output, keras.KerasTensor)
+    assert isinstance(build_value(BOX4, feed_forward).output, keras.KerasTensor)
 
 
 @pytest.fixture(scope="module")

@@ -111,7 +111,9 @@ def build_policy(observation_space: gym.Space, action_space: gym.Space,
         params = StateIndependentLogStd(initial_log_std, name="gaussian")(mean)
     else:  # the logits of a categorical, per branch of a multi-categorical, or per bit
         params = keras.layers.Dense(head.params_size, name="logits")(x)
-    return keras.Model(inputs, [params, *state_outputs], name=POLICY_NAME)
+    # A feed-forward model's output is the tensor itself, as before recurrent ones existed.
+    return keras.Model(inputs, [params, *state_outputs] if state_outputs else params,
+                       name=POLICY_NAME)
 
 
 def _features(obs: Inputs, features: keras.Model, preprocessed: Inputs
@@ -133,8 +135,8 @@ def build_value(observation_space: gym.Space, policy: keras.Model) -> keras.Mode
     obs = observation_input(observation_space)
     x, inputs, state_outputs = _features(obs, fresh_copy(feature_network(policy)), _preprocess(
         obs, observation_space, observation_normalizers(policy)))
-    value = keras.layers.Dense(1, name="value")(x)
-    return keras.Model(inputs, [keras.layers.Reshape(())(value), *state_outputs],
+    value = keras.layers.Reshape(())(keras.layers.Dense(1, name="value")(x))
+    return keras.Model(inputs, [value, *state_outputs] if state_outputs else value,
                        name=VALUE_NAME)
 
 

@@ -118,7 +118,7 @@ def test_a_gru_policy_remembers_the_cue_while_the_mlp_stays_at_chance(memory_run
 
 def test_a_recurrent_value_baseline_with_gae_and_bootstrapping_learns_the_cue():
     with keras_pg.REINFORCE(CUE, network="gru", seed=1, max_steps=24_000, baseline="value",
-                            advantage="gae", bootstrap_truncated=True,
+                            advantage="gae", bootstrap_truncated=True, value_epochs=2,
                             **MEMORY) as agent:
         summary = agent.learn()
     assert summary["eval_mean_return"] >= 0.95

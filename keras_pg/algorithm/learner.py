@@ -173,7 +173,6 @@ class Learner:
             v.assign(arrays[key])
 
 
-
 def batch_cells(batch: Batch) -> np.ndarray:
     """int32 [M, 2]: (step within its episode, episode) of each of the batch's transitions."""
     return np.stack([episode_steps(batch.episode), batch.episode], axis=1).astype(np.int32)

@@ -10,7 +10,8 @@ gradient flows back through time over each episode (BPTT).
 
 The state of an LSTM is its h then its c, side by side ([B, 2 * units]); a GRU's is its h
 ([B, units]). Any model of that form is recurrent (`is_recurrent`): the built-in cell below,
-or a user's feature network taking [features, state] and returning [features, next_state].
+or a user's feature network taking [preprocessed observation, state] and returning
+[features, next_state].
 """
 
 from __future__ import annotations

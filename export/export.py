@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import keras
 
 import keras_pg
@@ -144,14 +145,15 @@ def export_policy(policy: PolicySource, path: str | Path | None = None, *,
 
 
 
-def _can_make_env(policy: PolicySource) -> bool:
-    """Whether the policy's training env can be made here (a one-line ExportError when its
-    id is known but the env cannot be made)."""
+def _env_maker(policy: PolicySource) -> Callable[[], gym.Env] | None:
+    """A function making the policy's training env, when it can be made here (None: no
+    env id, or a Python callable's); a one-line ExportError when its id is known but the
+    env cannot be made."""
     config = policy.config  # env_id is read from it: not None when env_id is set
     if config is None or not policy.env_id or is_factory_name(policy.env_id):
-        return False
+        return None
     training_env(config).close()
-    return True
+    return lambda: training_env(config)
 
 
 def _observations(policy: PolicySource, model_bytes: bytes, seed: int) -> dict[str, Obs]:
@@ -160,11 +162,8 @@ def _observations(policy: PolicySource, model_bytes: bytes, seed: int) -> dict[s
     sets = {"sampled": sample_observations(policy.observation_space, VERIFY_OBSERVATIONS, seed)}
     if policy.observations is not None:
         sets["rollout"] = map_obs(lambda part: part[:VERIFY_OBSERVATIONS], policy.observations)
-    elif _can_make_env(policy):
-        config = policy.config
-        assert config is not None  # _can_make_env checked it
-        sets["rollout"] = rollout_observations(
-            model_bytes, lambda: training_env(config), VERIFY_OBSERVATIONS, seed)
+    elif (make_env := _env_maker(policy)) is not None:
+        sets["rollout"] = rollout_observations(model_bytes, make_env, VERIFY_OBSERVATIONS, seed)
     return sets
 
 
@@ -174,9 +173,6 @@ def _episodes(policy: PolicySource, model_bytes: bytes, seed: int) -> dict[str, 
     in rollouts of its env (when the env can be made here: the observations kept from
     training are not whole episodes)."""
     sets = {"sampled": sampled_episodes(policy.observation_space, VERIFY_OBSERVATIONS, seed)}
-    if _can_make_env(policy):
-        config = policy.config
-        assert config is not None  # _can_make_env checked it
-        sets["rollout"] = rollout_episodes(
-            model_bytes, lambda: training_env(config), VERIFY_OBSERVATIONS, seed)
+    if (make_env := _env_maker(policy)) is not None:
+        sets["rollout"] = rollout_episodes(model_bytes, make_env, VERIFY_OBSERVATIONS, seed)
     return sets

@@ -94,10 +94,8 @@ class TensorFlowActor:
 
     @contextmanager
     def round(self, seed: int) -> Iterator[ActFn]:
-        act, dtypes = self.act, self.dtypes
-        step = iter(range(1 << 62))
-        yield lambda obs, starts: act(observations.cast(obs, dtypes),
-                                      tf.constant([seed, next(step)], dtype=tf.int64)).numpy()
+        act, dtypes, seeds = self.act, self.dtypes, step_seeds(seed)
+        yield lambda obs, starts: act(observations.cast(obs, dtypes), next(seeds)).numpy()
 
 
 class RecurrentActor:
@@ -113,8 +111,7 @@ class RecurrentActor:
 
     @contextmanager
     def round(self, seed: int) -> Iterator[ActFn]:
-        act, dtypes = self.act, self.dtypes
-        step = iter(range(1 << 62))
+        act, dtypes, seeds = self.act, self.dtypes, step_seeds(seed)
         state = np.zeros((0, self.state_size), np.float32)
 
         def act_carrying_state(obs: observations.Obs, starts: np.ndarray) -> np.ndarray:
@@ -123,11 +120,17 @@ class RecurrentActor:
             if len(state) != observations.rows(obs):
                 state = np.zeros((observations.rows(obs), self.state_size), np.float32)
             state[starts] = 0.0
-            actions, next_state = act(obs, state, tf.constant([seed, next(step)], tf.int64))
+            actions, next_state = act(obs, state, next(seeds))
             state = next_state.numpy()
             return actions.numpy()
 
         yield act_carrying_state
+
+
+def step_seeds(seed: int) -> Iterator[tf.Tensor]:
+    """The stateless sampling seeds of a round's steps, int64 [seed, step] for step 0, 1, ..."""
+    for step in range(1 << 62):
+        yield tf.constant([seed, step], dtype=tf.int64)
 
 
 def make_actor(model: keras.Model, head: Head, choice: str = "auto",

@@ -22,7 +22,7 @@ from keras_pg.policy import (
     state_size,
     state_spec,
 )
-from keras_pg.policy.heads import GaussianHead
+from keras_pg.policy.heads import GaussianHead, masked_logits
 from serve import contract
 from serve.contract_render import render_tables
 from serve.spaces import describe_space
@@ -32,25 +32,31 @@ def policy_function(model: keras.Model, head: Head) -> tf.types.experimental.Gen
     """obs [batch, *obs_shape] (float32, or uint8 for images), or one input per part of a
     Dict or Tuple observation named after it -> the contract's outputs for the head's kind
     (`distribution_outputs`). A recurrent policy's is one step: (obs, state [batch, S]) ->
-    those outputs and next_state [batch, S]."""
+    those outputs and next_state [batch, S]. A categorical or multi-categorical policy
+    takes the invalid-action mask bool [batch, P] last (`action_mask`), applied to the
+    logits before every output (`heads.masked_logits`)."""
     obs_spec = observation_spec(model, name=contract.INPUT)
     names = contract.output_names(head.kind)
-    if is_recurrent(model):
+    recurrent = is_recurrent(model)
+    signature = [obs_spec, *([state_spec(model)] if recurrent else []),
+                 *([mask_spec(head)] if head.maskable else [])]
 
-        @tf.function(input_signature=[obs_spec, state_spec(model)], autograph=False)
-        def step(obs: tf.Tensor, state: tf.Tensor) -> dict[str, tf.Tensor]:
-            params, next_state = model([obs, state], training=False)
-            values = distribution_outputs(head, params)
-            return {**dict(zip(names, values, strict=True)), contract.NEXT_STATE: next_state}
-
-        return step
-
-    @tf.function(input_signature=[obs_spec], autograph=False)
-    def policy(obs: tf.Tensor) -> dict[str, tf.Tensor]:
-        values = distribution_outputs(head, model(obs, training=False))
-        return dict(zip(names, values, strict=True))
+    @tf.function(input_signature=signature, autograph=False)
+    def policy(obs: tf.Tensor, *rest: tf.Tensor) -> dict[str, tf.Tensor]:
+        state, mask = rest[:recurrent], rest[recurrent:]
+        params, *next_state = (model([obs, *state], training=False) if recurrent
+                               else [model(obs, training=False)])
+        if mask:
+            params = masked_logits(params, mask[0])
+        outputs = dict(zip(names, distribution_outputs(head, params), strict=True))
+        return {**outputs, contract.NEXT_STATE: next_state[0]} if recurrent else outputs
 
     return policy
+
+
+def mask_spec(head: Head) -> tf.TensorSpec:
+    """bool [None, P], a maskable head's invalid-action mask input, named "action_mask"."""
+    return tf.TensorSpec([None, head.params_size], tf.bool, name=contract.ACTION_MASK)
 
 
 def recurrent_metadata(model: keras.Model) -> dict[str, Any] | None:
@@ -145,4 +151,7 @@ def metadata(source: PolicySource) -> dict[str, Any]:
             timespec="seconds"),
         contract.QUANTIZATION_KEY: None,
         contract.RECURRENT_KEY: recurrent_metadata(source.model),
+        contract.ACTION_MASK_KEY: contract.action_mask_metadata(
+            make_head(source.action_space).kind, describe_space(source.action_space),
+            source.mask_source, config.get("action_mask_fn")),
     }

@@ -28,6 +28,7 @@ from export.quantize import quantize as quantize_model
 from export.source import PolicySource, load_source, training_env
 from export.verify import rollout_observations, sample_observations, verify
 from export.verify_recurrent import Episodes, rollout_episodes, sampled_episodes, verify_recurrent
+from keras_pg.envs.masks import branches as mask_branches
 from keras_pg.observations import Obs, map_obs
 from keras_pg.policy import is_recurrent, make_head
 from keras_pg.run import RunDirError, RunDirLock, atomic_write, write_json
@@ -126,13 +127,16 @@ def export_policy(policy: PolicySource, path: str | Path | None = None, *,
     if recurrent and quantize is not None:
         raise ExportError("--quantize int8 takes feed-forward policies; this one is recurrent "
                           "(export it in float32)")
-    function = policy_function(policy.model, make_head(policy.action_space))
+    head = make_head(policy.action_space)
+    function = policy_function(policy.model, head)
     model_bytes = to_model_proto(policy, opset, function).SerializeToString()
+    branches = mask_branches(policy.action_space) if head.maskable else None
     if recurrent:
-        report = verify_recurrent(model_bytes, function, _episodes(policy, model_bytes, seed))
+        report = verify_recurrent(model_bytes, function, _episodes(policy, model_bytes, seed),
+                                  branches)
     else:
         observations = _observations(policy, model_bytes, seed)
-        report = verify(model_bytes, function, observations)
+        report = verify(model_bytes, function, observations, branches)
     if quantize is not None:
         model_bytes, report["quantization"] = quantize_model(
             model_bytes, observations, policy.action_space, quantize)
@@ -152,8 +156,8 @@ def _env_maker(policy: PolicySource) -> Callable[[], gym.Env] | None:
     config = policy.config  # env_id is read from it: not None when env_id is set
     if config is None or not policy.env_id or is_factory_name(policy.env_id):
         return None
-    training_env(config).close()
-    return lambda: training_env(config)
+    training_env(config, policy.mask_source).close()
+    return lambda: training_env(config, policy.mask_source)
 
 
 def _observations(policy: PolicySource, model_bytes: bytes, seed: int) -> dict[str, Obs]:

@@ -40,7 +40,8 @@ from onnxruntime.quantization import (
 )
 
 from export.errors import ExportError, VerificationError
-from export.verify import feeds
+from export.verify import feeds, mask_input_size
+from keras_pg.envs.masks import mask_size
 from keras_pg.observations import Obs, concatenate, map_obs
 from keras_pg.observations import rows as obs_rows
 from serve import contract
@@ -77,7 +78,7 @@ def quantize(float_bytes: bytes, observations: dict[str, Obs],
             quantize_dynamic(source, target, weight_type=QuantType.QInt8, reduce_range=True,
                              nodes_to_exclude=observation_layers(float_model.graph))
         else:
-            quantize_static(source, target, _Calibration(observations),
+            quantize_static(source, target, _Calibration(observations, action_space),
                             quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
                             weight_type=QuantType.QInt8)
         model = onnx.load(target)
@@ -190,8 +191,11 @@ def compare(float_bytes: bytes, int8_bytes: bytes, observations: dict[str, Obs],
 
 
 def _run(session: ort.InferenceSession, obs: Obs) -> dict[str, np.ndarray]:
+    """The session's outputs, all actions legal."""
     names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, feeds(obs)), strict=True))
+    size = mask_input_size(session)
+    masks = None if size is None else np.ones((obs_rows(obs), size), bool)
+    return dict(zip(names, session.run(names, feeds(obs, masks)), strict=True))
 
 
 def _rows(obs: Obs, start: int, stop: int) -> Obs:
@@ -213,9 +217,12 @@ def _same_action(expected: dict[str, np.ndarray], got: dict[str, np.ndarray],
 class _Calibration(CalibrationDataReader):
     """The observations, CALIBRATION_BATCH at a time, for quantize_static's MinMax ranges."""
 
-    def __init__(self, observations: dict[str, Obs]) -> None:
+    def __init__(self, observations: dict[str, Obs], action_space: gym.Space) -> None:
         obs = concatenate(list(observations.values()))
-        self._batches = iter([feeds(_rows(obs, i, i + CALIBRATION_BATCH))
+        size = mask_size(action_space)  # the graph's action_mask input, all legal
+        self._batches = iter([feeds(part := _rows(obs, i, i + CALIBRATION_BATCH),
+                                    None if size is None else np.ones((obs_rows(part), size),
+                                                                      bool))
                               for i in range(0, obs_rows(obs), CALIBRATION_BATCH)])
 
     def get_next(self) -> dict[str, np.ndarray] | None:

@@ -47,6 +47,9 @@ class PolicySource:
     observations: Obs | None = None
     """[n, *obs_shape] observations met in training ({part: [n, ...]} for a Dict or Tuple
     observation), for verification (None: none kept)."""
+    mask_source: str | None = None
+    """Where training read the env's invalid-action masks (`keras_pg.envs.masks.SOURCES`);
+    None: it read none."""
 
     @property
     def env_id(self) -> str | None:
@@ -102,14 +105,15 @@ def load_source(source: keras_pg.REINFORCE | keras.Model | str | Path,
                      f"{run.file(rd.SPACES)}", "were model.keras and spaces.json copied from "
                      "different runs?")
     return PolicySource(model, config, summary, run.path, observation_space, action_space,
-                        _observations(run, observation_space))
+                        _observations(run, observation_space), _mask_source(spaces))
 
 
 def _from_agent(agent: keras_pg.REINFORCE, env_id: str | None) -> PolicySource:
     if env_id is not None:
         raise ExportError("an agent knows its env: drop env_id")
     return PolicySource(agent.model, agent.config.to_dict(), agent.summary, agent.run_dir,
-                        agent.observation_space, agent.action_space, agent.observations_met)
+                        agent.observation_space, agent.action_space, agent.observations_met,
+                        agent.env_source.mask_source)
 
 
 def _saved_spaces(path: Path, spaces: dict[str, Any]) -> tuple[gym.Space, gym.Space]:
@@ -118,6 +122,12 @@ def _saved_spaces(path: Path, spaces: dict[str, Any]) -> tuple[gym.Space, gym.Sp
                 space_from_description(spaces["action_space"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise ExportError(f"{path} is malformed: {first_line(exc)}") from None
+
+
+def _mask_source(spaces: dict[str, Any]) -> str | None:
+    """The masks' source spaces.json records (`keras_pg.envs.masks.mask_description`)."""
+    mask = spaces.get(contract.ACTION_MASK_KEY)
+    return mask.get("source") if isinstance(mask, dict) else None
 
 
 def _observations(run: RunDir, space: gym.Space) -> Obs | None:
@@ -156,12 +166,15 @@ def _from_env(model: keras.Model, config: dict[str, Any], summary: dict[str, Any
                         env.action_space)
 
 
-def training_env(config: dict[str, Any]) -> gym.Env:
-    """The env of a training config (id, env_kwargs, max_episode_steps), or ExportError."""
+def training_env(config: dict[str, Any], mask_source: str | None = None) -> gym.Env:
+    """The env of a training config (id, env_kwargs, max_episode_steps), putting its action
+    masks from `mask_source` into its info as training did (`keras_pg.envs.masks`), or
+    ExportError."""
     try:
         check_env_id(config["env_id"])
         return EnvSource(config["env_id"], config.get("env_kwargs") or {},
-                         config.get("max_episode_steps")).make()
+                         config.get("max_episode_steps"), mask_source=mask_source,
+                         mask_function=config.get("action_mask_fn")).make()
     except ConfigError as exc:
         raise ExportError(f"cannot create env {config['env_id']!r}: {exc}") from None
 

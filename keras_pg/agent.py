@@ -25,6 +25,7 @@ from keras_pg.algorithm.learner import Learner
 from keras_pg.backends import Backend, make_backend
 from keras_pg.callbacks import CallbackDriver
 from keras_pg.config import Config, ConfigError, ConfigTypeError, is_positive_int
+from keras_pg.envs.masks import function_name, mask_description
 from keras_pg.envs.source import factory_name, is_factory_name, prepare_env
 from keras_pg.evaluate import Evaluation, evaluate_policy
 from keras_pg.observations import Obs, observation_batch, rows
@@ -76,6 +77,8 @@ class REINFORCE:
         if "env_id" in settings:
             raise ConfigTypeError("pass the env as the first argument, not env_id=")
         settings = dict(settings)
+        if settings.get("action_mask_fn") is not None:
+            settings["action_mask_fn"] = function_name(settings["action_mask_fn"])
         if callable(env) and not isinstance(env, gym.Env | str):
             settings["env_id"] = factory_name(env)
         elif isinstance(env, str):
@@ -122,13 +125,15 @@ class REINFORCE:
         self.config, self.run_dir, self.verbose = config, run_dir, verbose
         self.observation_space, self.action_space = info.observation_space, info.action_space
         self.spaces = {"observation_space": describe_space(info.observation_space),
-                       "action_space": describe_space(info.action_space)}
+                       "action_space": describe_space(info.action_space),
+                       **mask_description(info.mask_source)}
         restore_from = run_dir if restore else None  # `load` restores from its run_dir
         if restore_from is not None:
             RunDir(restore_from).check_spaces(self.spaces)
         with initialization(config.seed):
             model = self._policy_model(policy, restore_from)
-            learner = Learner(config, info.observation_space, info.action_space, model)
+            learner = Learner(config, info.observation_space, info.action_space, model,
+                              masked=info.mask_source is not None)
         target = config.target_return if config.target_return is not None \
             else info.reward_threshold
         self._trainer = Trainer(config, learner, make_backend(config, self.env_source, learner),

@@ -89,6 +89,7 @@ def _train(args: argparse.Namespace) -> int:
     from keras_pg import REINFORCE
     from keras_pg.algorithm.update import NonFiniteLossError
     from keras_pg.backends.rollout import EnvFailure, EnvOutputError
+    from keras_pg.envs.masks import ActionMaskError
     from keras_pg.signals import stop_on_signals
     from keras_pg.train import INTERRUPTED
 
@@ -114,7 +115,7 @@ def _train(args: argparse.Namespace) -> int:
         try:
             summary = agent.learn(checkpoint_every_s=args.checkpoint_every,
                                   should_stop=lambda: bool(signals))
-        except (NonFiniteLossError, EnvOutputError, EnvFailure) as exc:
+        except (NonFiniteLossError, EnvOutputError, EnvFailure, ActionMaskError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_FAILED
     if summary["stop_reason"] == INTERRUPTED:

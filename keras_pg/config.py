@@ -69,6 +69,15 @@ class Config:
     max_episode_steps: int | None = _doc(
         "time limit in steps per episode (gymnasium's TimeLimit); none: the env's own, and "
         "1000 with a warning for an env that has none", default=None)
+    action_masks: bool = _doc(
+        "use the env's invalid-action masks (Discrete and MultiDiscrete actions): from "
+        "action_mask_fn, else the env's action_masks() method, else info['action_mask'] after "
+        "reset and step, else a Dict observation's key action_mask; illegal actions get "
+        "probability 0 in training, evaluation and the exported policy (false: ignore them)",
+        default=True)
+    action_mask_fn: str | None = _doc(
+        "module:function called with the env after each reset and step, returning its action "
+        "mask (1: legal); from Python, the function itself", default=None)
     backend: str = _doc(
         "gym: gymnasium vector envs; graph: the env in TensorFlow ops (CartPole-v1, "
         "Acrobot-v1, MountainCar-v0, Pendulum-v1) with rollout, returns and update in one "
@@ -205,6 +214,9 @@ class Config:
         if self.network in ("gru", "lstm") and self.backend == "graph":
             yield (f"network {self.network} steps its state per env in rollouts: backend gym "
                    f"or ray (the graph backend's rollout is feed-forward)")
+        if self.action_mask_fn is not None and (self.backend == "graph" or not self.action_masks):
+            yield ("action_mask_fn masks the actions of gym and ray backend rollouts: set "
+                   "action_masks true and backend gym or ray")
         if self.bootstrap_truncated and (self.baseline != "value" or self.backend == "graph"):
             yield ("bootstrap_truncated needs a value estimate and the episodes' last "
                    "observations: baseline value with backend gym or ray")

@@ -28,14 +28,17 @@ def evaluate_policy(model: keras.Model, source: EnvSource, episodes: int, seed: 
 
     The episodes are assigned to `num_envs` parallel envs up front, so short episodes are not
     over-represented; `seed` seeds the first reset (use one the training never saw). `actor`
-    chooses how the policy runs (see `keras_pg.policy.actors`).
+    chooses how the policy runs (see `keras_pg.policy.actors`). An env with invalid-action
+    masks (`source.mask_source`) is played with them, as in training.
     """
     env = source.make_vector(min(num_envs, episodes))
+    masked = source.mask_source is not None
     try:
         head = make_head(env.single_action_space)
-        with make_actor(model, head, actor, greedy=True).round(seed) as act:
+        with make_actor(model, head, actor, greedy=True, masked=masked).round(seed) as act:
             batch = collect_episodes(env, act, episodes, gamma=1.0, seed=seed,
-                                     to_env=head.to_env, obs_dtype=observation_dtypes(model))
+                                     to_env=head.to_env, obs_dtype=observation_dtypes(model),
+                                     masked=masked, env_name=source.name)
     finally:
         env.close()
     returns = batch.episode_returns

@@ -16,6 +16,8 @@ Graph (`[batch, ...]`: the first dimension is the batch, dynamic, named BATCH_DI
                    Discrete actions) or MEAN, STD and ACTION (gaussian, Box actions)
     recurrent      input STATE and output NEXT_STATE float32 [batch, state_size] besides
                    (metadata RECURRENT_KEY: its size and layout); feed-forward files have neither
+    masks          input ACTION_MASK bool [batch, action_size] of categorical and
+                   multi_categorical graphs (since 6; metadata ACTION_MASK_KEY)
 Metadata: model.metadata_props, every value a JSON document (`encode_metadata`).
 """
 
@@ -40,6 +42,7 @@ ACTION = NAMES["ACTION"]
 BATCH_DIM = NAMES["BATCH_DIM"]
 STATE = NAMES["STATE"]
 NEXT_STATE = NAMES["NEXT_STATE"]
+ACTION_MASK = NAMES["ACTION_MASK"]
 
 METADATA: dict[str, dict[str, Any]] = {entry["const"]: entry for entry in SPEC["metadata"]}
 CONTRACT_VERSION_KEY: str = METADATA["CONTRACT_VERSION_KEY"]["key"]
@@ -57,6 +60,7 @@ VERSIONS_KEY: str = METADATA["VERSIONS_KEY"]["key"]
 CREATED_AT_KEY: str = METADATA["CREATED_AT_KEY"]["key"]
 QUANTIZATION_KEY: str = METADATA["QUANTIZATION_KEY"]["key"]
 RECURRENT_KEY: str = METADATA["RECURRENT_KEY"]["key"]
+ACTION_MASK_KEY: str = METADATA["ACTION_MASK_KEY"]["key"]
 METADATA_KEYS: tuple[str, ...] = tuple(entry["key"] for entry in SPEC["metadata"])
 
 KINDS: dict[str, str] = {kind: rule["action_space"] for kind, rule in SPEC["policy_kinds"].items()}
@@ -190,3 +194,25 @@ def state_size(metadata: dict[str, Any]) -> int | None:
     """The state size of a recurrent policy's decoded metadata; None for a feed-forward one."""
     recurrent = metadata.get(RECURRENT_KEY)
     return None if recurrent is None else int(recurrent["state_size"])
+
+
+MASKED_KINDS: tuple[str, ...] = tuple(SPEC["action_mask"]["policy_kinds"])
+"""The policy kinds whose graphs (since 6) take the input ACTION_MASK."""
+MASK_SOURCES: tuple[str, ...] = tuple(SPEC["action_mask"]["sources"])
+MASK_OBSERVATION_KEY: str = SPEC["action_mask"]["observation_key"]
+
+
+def action_mask_metadata(kind: str, action_space: dict[str, Any], source: str | None,
+                         function: str | None = None) -> dict[str, Any] | None:
+    """The ACTION_MASK_KEY value of a policy of `kind` in `action_space` whose training read
+    its masks from `source` (None: trained without): None for a kind without the input."""
+    if kind not in MASKED_KINDS:
+        return None
+    return {"size": action_size(action_space), "trained": source is not None,
+            "source": source, "function": function if source == "function" else None}
+
+
+def mask_size(metadata: dict[str, Any]) -> int | None:
+    """The action mask size of a file's decoded metadata; None when the graph takes none."""
+    mask = metadata.get(ACTION_MASK_KEY)
+    return None if mask is None else int(mask["size"])

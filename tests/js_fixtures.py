@@ -16,7 +16,10 @@ serve/js/test/fixtures/ holds
                        (multi_categorical), and beacon (Dict), pair (Tuple), lock
                        (MultiDiscrete) and mirror (MultiBinary observations): solved in
                        seconds; cue: a GRU policy solving tests/memory_env.py's Cue-v0, a
-                       recurrent file), and small ones written with onnx.helper (no metadata, forged
+                       recurrent file; corridor (categorical) and corridor_branches
+                       (multi_categorical): tests/masked_env.py's Corridor-v0, trained with
+                       its action masks, contract 6 files with the input action_mask), and
+                       small ones written with onnx.helper (no metadata, forged
                        metadata, recurrent graphs that disagree with theirs) whose bytes this
                        module reproduces
     parity.json        per policy: observations ({part: batch} of a Dict, a Tuple's parts'
@@ -88,11 +91,14 @@ def trained_runs() -> dict[str, Callable[[], tuple[Any, int | None]]]:
         "mirror": structured("Mirror"),
         "cue": lambda: (keras_pg.REINFORCE("tests.memory_env:Cue-v0", network="gru", seed=0,
                                            max_steps=24_000, **MEMORY), None),
+        "corridor": lambda: (keras_pg.REINFORCE("tests.masked_env:Corridor-v0", seed=0), 20_000),
+        "corridor_branches": lambda: (keras_pg.REINFORCE(
+            "tests.masked_env:Corridor-v0", env_kwargs={"branches": True}, seed=0), 20_000),
     }
 
 
 TRAINED = ("cartpole", "acrobot", "pendulum", "image", "switches", "dials", "beacon", "pair",
-           "lock", "mirror", "cue")
+           "lock", "mirror", "cue", "corridor", "corridor_branches")
 """The policies keras_pg trains and exports (cartpole's agent also writes cartpole_int8)."""
 
 

@@ -26,7 +26,7 @@ def test_value_baseline_reduces_gradient_variance_on_a_fixed_batch():
     head = make_head(env.single_action_space)
     act = make_act_fn(model, head)
     seeds = iter(range(10**6))
-    batch = collect_episodes(env, lambda o, _: act(o.astype(np.float32), [0, next(seeds)]).numpy(),
+    batch = collect_episodes(env, lambda o, *_: act(o.astype(np.float32), [0, next(seeds)]).numpy(),
                              32, 0.99, seed=0)
     value = build_value(env.single_observation_space, model)
     step = UpdateStep(model, head, keras.optimizers.SGD(0.0), value=value,
@@ -82,7 +82,7 @@ def test_returns_of_cut_off_episodes_continue_with_the_value_estimate():
     from tests.fake_envs import ScriptedVectorEnv
 
     env = ScriptedVectorEnv([[3, 100], [100]], truncate_at=5)
-    batch = collect_episodes(env, lambda o, _: np.zeros(len(o), np.int32), 3, 0.5, seed=0)
+    batch = collect_episodes(env, lambda o, *_: np.zeros(len(o), np.int32), 3, 0.5, seed=0)
     config = Config(baseline="value", bootstrap_truncated=True, gamma=0.5, normalize_obs=False)
     learners = []
     for bootstrap in (True, False):

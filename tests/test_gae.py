@@ -79,7 +79,7 @@ def learners_with_shared_weights(configs, env):
 def test_gae_with_lambda_one_updates_exactly_as_monte_carlo_with_baseline():
     # Episodes of 3, 9 and 100 steps, those over 6 cut off by a time limit and bootstrapped.
     env = ScriptedVectorEnv([[3, 100], [9]], truncate_at=6)
-    batch = collect_episodes(env, lambda o, _: (o[:, 2] % 2).astype(np.int32), 4, 0.9, seed=0)
+    batch = collect_episodes(env, lambda o, *_: (o[:, 2] % 2).astype(np.int32), 4, 0.9, seed=0)
     assert batch.bootstrap_discount.any() and not batch.bootstrap_discount.all()
     mc = Config(baseline="value", bootstrap_truncated=True, gamma=0.9, normalize_obs=False)
     gae = dataclasses.replace(mc, advantage="gae", gae_lambda=1.0)
@@ -104,7 +104,7 @@ def test_gae_with_lambda_one_updates_exactly_as_monte_carlo_with_baseline():
 
 def test_lambda_below_one_weights_differently_and_fits_lambda_returns():
     env = ScriptedVectorEnv([[3, 100], [9]], truncate_at=6)
-    batch = collect_episodes(env, lambda o, _: (o[:, 2] % 2).astype(np.int32), 4, 0.9, seed=0)
+    batch = collect_episodes(env, lambda o, *_: (o[:, 2] % 2).astype(np.int32), 4, 0.9, seed=0)
     config = Config(baseline="value", advantage="gae", gae_lambda=0.5, gamma=0.9,
                     normalize_obs=False)
     (learner,) = learners_with_shared_weights([config], env)

@@ -61,7 +61,7 @@ def test_clipping_reaches_the_env_but_not_the_loss():
             return np.zeros((1, 3), np.float32), np.ones(1), done, np.zeros(1, bool), {}
 
     env = RecordingEnv()
-    batch = collect_episodes(env, lambda obs, _: np.array([[3.0]], np.float32), 1, 1.0,
+    batch = collect_episodes(env, lambda obs, *_: np.array([[3.0]], np.float32), 1, 1.0,
                              to_env=head.to_env)
     assert [a.tolist() for a in env.sent] == [[[1.0]], [[1.0]]]  # the env saw clipped
     np.testing.assert_array_equal(batch.actions, [[3.0], [3.0]])  # the batch keeps 3.0

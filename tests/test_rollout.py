@@ -7,7 +7,7 @@ from keras_pg.backends.rollout import collect_episodes
 from tests.fake_envs import RESET_REWARD, ScriptedVectorEnv
 
 
-def zeros_policy(obs, starts):
+def zeros_policy(obs, starts, masks):
     return np.zeros(len(obs), dtype=np.int32)
 
 
@@ -99,7 +99,7 @@ def test_cartpole_lengths_add_up(num_envs, num_episodes):
 
     env = EnvSource("CartPole-v1", {}, None).make_vector(num_envs)
     rng = np.random.default_rng(0)
-    batch = collect_episodes(env, lambda o, _: rng.integers(0, 2, len(o)), num_episodes, 0.99, 0)
+    batch = collect_episodes(env, lambda o, *_: rng.integers(0, 2, len(o)), num_episodes, 0.99, 0)
     assert len(batch.episode_lengths) == num_episodes
     assert len(batch.obs) == batch.episode_lengths.sum() == len(batch.actions)
     np.testing.assert_array_equal(batch.episode_returns, batch.episode_lengths)

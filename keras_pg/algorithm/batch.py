@@ -35,6 +35,9 @@ class Batch(NamedTuple):
     """float32 [M], gamma^(T - t) for a transition t of an episode truncated after step
     T - 1, else 0: G_t + bootstrap_discount * V(final_obs[episode]) continues the return
     past the cut (see `returns.truncation_discounts`)."""
+    action_masks: np.ndarray | None = None
+    """bool [M, P], which actions were legal where each action was taken (the env's
+    invalid-action masks, `keras_pg.envs.masks`); None: all were."""
 
 
 def concatenate(batches: list[Batch]) -> Batch:
@@ -42,7 +45,7 @@ def concatenate(batches: list[Batch]) -> Batch:
     offsets = np.cumsum([0] + [len(b.episode_returns) for b in batches[:-1]])
     shifted = [b._replace(episode=b.episode + offset)
                for b, offset in zip(batches, offsets, strict=True)]
-    fields: list[Any] = [observations.concatenate(list(parts))
+    fields: list[Any] = [None if parts[0] is None else observations.concatenate(list(parts))
                          for parts in zip(*shifted, strict=True)]
     return Batch(*fields)
 

@@ -38,12 +38,13 @@ class Learner:
     """REINFORCE on batches of complete episodes for `policy` (built by `build_policy`).
 
     Holds the policy, the value network of `--baseline value` (the policy's preprocessing
-    and a fresh copy of its feature network), one Adam optimizer each, and the UpdateStep.
+    and a fresh copy of its feature network), one Adam optimizer each, and the UpdateStep
+    (`masked`: for batches that carry invalid-action masks).
     Build it inside `seeding.initialization(seed)` so the value network's weights are seeded.
     """
 
     def __init__(self, config: Config, observation_space: gym.Space, action_space: gym.Space,
-                 policy: keras.Model) -> None:
+                 policy: keras.Model, masked: bool = False) -> None:
         self.config = config
         self.head = make_head(action_space)
         self.model = policy
@@ -57,7 +58,7 @@ class Learner:
             self.optimizers.append(keras.optimizers.Adam(config.value_lr))
         self.update = UpdateStep(policy, self.head, self.optimizers[0], config.max_grad_norm,
                                  self.schedules["entropy_coef"](0.0), self.value,
-                                 self.optimizers[-1], config.value_epochs)
+                                 self.optimizers[-1], config.value_epochs, masked)
         cells = tf.TensorSpec([None, 2], tf.int32)
         self._values: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = tf.function(
             lambda obs, cells: over_episodes(self.value, obs, cells), autograph=False,
@@ -115,7 +116,8 @@ class Learner:
             returns = self.bootstrapped_returns(batch) if self.config.bootstrap_truncated \
                 else batch.returns
             weights, targets, explained = self._advantages(batch.obs, returns, cells)
-        metrics = self.update(batch.obs, batch.actions, weights, targets, cells)
+        metrics = self.update(batch.obs, batch.actions, weights, targets, cells,
+                              batch.action_masks)
         for part, normalizer in self.normalizers.items():
             normalizer.update(batch.obs[part] if isinstance(batch.obs, dict) else batch.obs)
         return UpdateResult(metrics, float(explained))

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_pg.policy import Head, observation_spec
+from keras_pg.policy.heads import masked_logits
 from keras_pg.policy.recurrent import is_recurrent, over_episodes
 
 
@@ -63,7 +64,9 @@ class UpdateStep:
     """The compiled update `step(obs [M, ...], actions [M, ...], advantages [M], returns [M],
     cells [M, 2])`, cells being (step, episode) of each transition: a recurrent model runs
     over each whole episode from its first step (`keras_pg.policy.recurrent.over_episodes`);
-    a feed-forward one ignores them.
+    a feed-forward one ignores them. A `masked` step also takes the invalid-action masks
+    bool [M, P] the actions were taken under: log-probabilities and entropy are then over
+    the legal actions only (`heads.masked_logits`).
 
     The batch dimension M is unknown in the input signature, so batches of any size reuse
     one trace (`trace_count` stays 1). The policy optimizer applies the gradient of the
@@ -77,8 +80,9 @@ class UpdateStep:
                  max_grad_norm: float | None = None, entropy_coef: float = 0.0,
                  value: keras.Model | None = None,
                  value_optimizer: keras.optimizers.Optimizer | None = None,
-                 value_epochs: int = 1) -> None:
+                 value_epochs: int = 1, masked: bool = False) -> None:
         self.model, self.head, self.optimizer = model, head, optimizer
+        self.masked = masked
         self.max_grad_norm = max_grad_norm
         # A variable, so that a schedule changes it without retracing.
         self.entropy_coef = tf.Variable(float(entropy_coef), trainable=False,
@@ -94,6 +98,8 @@ class UpdateStep:
             tf.TensorSpec([None], tf.float32, name="advantages"),
             tf.TensorSpec([None], tf.float32, name="returns"),
             tf.TensorSpec([None, 2], tf.int32, name="cells"),
+            *([tf.TensorSpec([None, head.params_size], tf.bool, name="masks")] if masked
+              else []),
         ]
         # autograph=False: plain TensorFlow ops, nothing for autograph to convert, and
         # converting costs more than tracing.
@@ -107,22 +113,28 @@ class UpdateStep:
     def __call__(self, obs: tf.Tensor | np.ndarray, actions: tf.Tensor | np.ndarray,
                  advantages: tf.Tensor | np.ndarray,
                  returns: tf.Tensor | np.ndarray | None = None,
-                 cells: tf.Tensor | np.ndarray | None = None) -> UpdateMetrics:
+                 cells: tf.Tensor | np.ndarray | None = None,
+                 masks: tf.Tensor | np.ndarray | None = None) -> UpdateMetrics:
         if returns is None:
             returns = advantages
         if cells is None:
             assert not is_recurrent(self.model), "a recurrent model's update needs the cells"
             cells = np.zeros((len(advantages), 2), np.int32)
+        assert (masks is not None) == self.masked, "masks go to a masked UpdateStep only"
         with refusing_non_finite():
-            return self._step(obs, actions, advantages, returns, cells)
+            return self._step(obs, actions, advantages, returns, cells,
+                              *([] if masks is None else [masks]))
 
     def update_fn(self, obs: tf.Tensor, actions: tf.Tensor, advantages: tf.Tensor,
-                  returns: tf.Tensor, cells: tf.Tensor | None = None) -> UpdateMetrics:
+                  returns: tf.Tensor, cells: tf.Tensor | None = None,
+                  masks: tf.Tensor | None = None) -> UpdateMetrics:
         """The update's TensorFlow ops, for use inside another compiled function (cells:
-        None for a feed-forward model)."""
+        None for a feed-forward model; masks: None without invalid-action masks)."""
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             params = over_episodes(self.model, obs, cells, training=True)
+            if masks is not None:
+                params = masked_logits(params, masks)
             entropy = tf.reduce_mean(self.head.entropy(params))
             loss = reinforce_loss(self.head, params, actions, advantages)
             loss -= self.entropy_coef * entropy

@@ -45,7 +45,8 @@ class RolloutWorker:
 
         self.env = source.make_vector(num_envs)
         self.model = keras.saving.deserialize_keras_object(model_config)
-        self.collector = EpisodeCollector(self.env, self.model, head, config, part=(index,))
+        self.collector = EpisodeCollector(self.env, self.model, head, config, part=(index,),
+                                          masked=source.mask_source is not None)
 
     def collect(self, weights: list[np.ndarray], round_index: int, episodes: int,
                 max_steps: int | None) -> Batch:

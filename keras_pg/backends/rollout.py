@@ -22,6 +22,7 @@ import numpy as np
 from keras_pg import observations
 from keras_pg.algorithm.batch import Batch
 from keras_pg.algorithm.returns import discounted_returns, truncation_discounts
+from keras_pg.envs.masks import MASK_KEY, branches, check_masks
 from keras_pg.observations import Dtypes, Obs, as_parts
 from keras_pg.policy.actors import ActFn
 
@@ -30,7 +31,8 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
                      seed: int | None = None,
                      to_env: Callable[[np.ndarray], np.ndarray] | None = None,
                      obs_dtype: Dtypes | type = np.float32,
-                     max_steps: int | None = None) -> Batch:
+                     max_steps: int | None = None, masked: bool = False,
+                     env_name: str = "the env") -> Batch:
     """Run `env` with `act` until the episodes assigned up front have all ended.
 
     Args:
@@ -47,16 +49,23 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
             {part: array}, see keras_pg/observations.py).
         max_steps: once the round's episodes have taken this many steps, no further episode
             is started (those in flight finish): a step budget overshoots by them, no more.
+        masked: the env puts each state's invalid-action mask into its info
+            (`keras_pg.envs.masks.ActionMasks`): `act` gets them, bool [N, P], and the batch
+            keeps those of its transitions.
+        env_name: how errors about the env's masks name it.
 
     Returns:
         A Batch of the K episodes (fewer if `max_steps` stopped the round early).
 
     Raises:
         EnvOutputError: the env returned a NaN or infinite reward or observation.
+        ActionMaskError: a mask the env returned is not 0/1, or leaves no legal action.
     """
     obs_dtype = obs_dtype if isinstance(obs_dtype, dict) else np.dtype(obs_dtype)
-    obs = as_parts(env.reset(seed=seed)[0])
-    num_envs = env.num_envs
+    obs, info = env.reset(seed=seed)
+    obs, num_envs = as_parts(obs), env.num_envs
+    read_masks = _MaskReader(env, env_name) if masked else None
+    masks = read_masks(info, 0, np.zeros(num_envs, dtype=bool)) if read_masks else None
     active = np.arange(num_envs) < num_episodes  # this env's next transition is kept
     resetting = np.zeros(num_envs, dtype=bool)  # this env's next step is an autoreset
     starts = np.ones(num_envs, dtype=bool)  # this env's observation is an episode's first
@@ -69,11 +78,13 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
     # Per step, only what decides the next one; returns and lengths are sums at the end.
     # `active` and `slot` are replaced, never changed in place: `steps` holds them.
     while completed < (num_episodes if max_steps is None or taken < max_steps else started):
-        actions = np.asarray(act(obs, starts))
-        next_obs, rewards, terminated, truncated, _ = env.step(
+        actions = np.asarray(act(obs, starts, masks))
+        next_obs, rewards, terminated, truncated, info = env.step(
             actions if to_env is None else to_env(actions))
         next_obs, starts = as_parts(next_obs), resetting  # an autoreset gave a first obs
-        steps.append((obs, actions, rewards, terminated, truncated, active, slot))
+        steps.append((obs, masks, actions, rewards, terminated, truncated, active, slot))
+        if read_masks:
+            masks = read_masks(info, len(steps), terminated | truncated)
         taken += int(np.count_nonzero(active))
         done = terminated | truncated
         if done.any() or resetting.any():
@@ -94,7 +105,7 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
             resetting = done
         obs = next_obs
 
-    obs_steps, *others = zip(*steps, strict=True)
+    obs_steps, mask_steps, *others = zip(*steps, strict=True)
     obs_t = observations.stack(list(obs_steps))
     actions_t, rewards_t, terminated_t, truncated_t, kept_t, slot_t = (
         np.stack(x) for x in others)
@@ -114,7 +125,24 @@ def collect_episodes(env: gym.vector.VectorEnv, act: ActFn, num_episodes: int, g
         final_obs=final_obs,
         bootstrap_discount=truncation_discounts(truncated_t & ~terminated_t, done_t,
                                                 gamma)[kept_t],
+        action_masks=np.stack(mask_steps)[kept_t] if masked else None,
     )
+
+
+class _MaskReader:
+    """The invalid-action masks bool [N, P] of the observations a vector env's reset or step
+    returned, from its info, checked (`check_masks`)."""
+
+    def __init__(self, env: gym.vector.VectorEnv, env_name: str) -> None:
+        self.sizes, self.env_name = branches(env.single_action_space), env_name
+        self.num_envs = env.num_envs
+
+    def __call__(self, info: dict[str, Any], step: int, done: np.ndarray) -> np.ndarray:
+        """`done` [N]: where an episode just ended, the state needs no legal action (the
+        next step only resets that env)."""
+        assert MASK_KEY in info, "an ActionMasks env puts a mask in every info"
+        return check_masks(info[MASK_KEY], self.sizes, ~done, lambda row: (
+            f"env {self.env_name} (env {row} of {self.num_envs}), step {step} of this round"))
 
 
 class EnvOutputError(RuntimeError):

@@ -29,12 +29,14 @@ class NumEnvsWarning(KerasPGWarning):
 class EpisodeCollector:
     """Rounds of complete episodes (or one worker's share of a round) from a vector env,
     actions sampled by the actor `config.actor` picks with seeds derived from (seed, round,
-    `part`): the same round gives the same episodes wherever and whenever it is collected."""
+    `part`): the same round gives the same episodes wherever and whenever it is collected.
+    `masked`: the env's infos carry invalid-action masks (`keras_pg.envs.masks`)."""
 
     def __init__(self, env: gym.vector.VectorEnv, model: keras.Model, head: Head,
-                 config: Config, part: tuple[int, ...] = ()) -> None:
+                 config: Config, part: tuple[int, ...] = (), masked: bool = False) -> None:
         self.env, self.head, self.config, self.part = env, head, config, part
-        self.actor = make_actor(model, head, config.actor)
+        self.masked = masked
+        self.actor = make_actor(model, head, config.actor, masked=masked)
         self.obs_dtype = observation_dtypes(model)
 
     def collect(self, round_index: int, episodes: int, should_stop: Callable[[], bool],
@@ -45,16 +47,16 @@ class EpisodeCollector:
             return collect_episodes(
                 self.env, _stopping(policy, should_stop), episodes, self.config.gamma,
                 seed=seed, to_env=self.head.to_env, obs_dtype=self.obs_dtype,
-                max_steps=max_steps)
+                max_steps=max_steps, masked=self.masked, env_name=self.config.env_id)
 
 
 def _stopping(policy: ActFn, should_stop: Callable[[], bool]) -> ActFn:
     """`policy`, raising RoundInterrupted at the first step after `should_stop()` turns true."""
 
-    def act(obs: Obs, starts: np.ndarray) -> np.ndarray:
+    def act(obs: Obs, starts: np.ndarray, masks: np.ndarray | None) -> np.ndarray:
         if should_stop():
             raise RoundInterrupted
-        return policy(obs, starts)
+        return policy(obs, starts, masks)
 
     return act
 
@@ -72,7 +74,8 @@ class VectorBackend:
                 f"{config.num_envs - config.episodes_per_update:,} envs would idle (use "
                 f"{config.episodes_per_update:,} or fewer)", NumEnvsWarning, stacklevel=2)
         self.env = source.make_vector(config.num_envs, config.vector_mode)
-        self.collector = EpisodeCollector(self.env, learner.model, learner.head, config)
+        self.collector = EpisodeCollector(self.env, learner.model, learner.head, config,
+                                          masked=source.mask_source is not None)
         self.actor = self.collector.actor.description
 
     def collect(self, round_index: int, should_stop: Callable[[], bool],

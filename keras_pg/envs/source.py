@@ -23,6 +23,13 @@ import gymnasium as gym
 import numpy as np
 
 from keras_pg.config import Config, ConfigError, ConfigTypeError, KerasPGWarning
+from keras_pg.envs.masks import (
+    ActionMaskError,
+    ActionMasks,
+    find_source,
+    import_function,
+    mask_size,
+)
 from keras_pg.errors import first_line
 from serve import contract
 from serve.envs import env_module, factory_name, is_factory_name
@@ -47,9 +54,21 @@ class EnvSource:
     max_episode_steps: int | None
     """A TimeLimit to apply; None keeps the env's own."""
     factory: Callable[..., gym.Env] | None = None
+    mask_source: str | None = None
+    """Where the env's action masks come from (`keras_pg.envs.masks.SOURCES`), or None:
+    with one, every env made is wrapped in `ActionMasks`."""
+    mask_function: str | None = None
+    """The "module:function" of the "function" mask source."""
 
     def make(self, render_mode: str | None = None) -> gym.Env:
         """One env. `render_mode` is passed only when given (many hand-written envs take none)."""
+        env = self.make_unmasked(render_mode)
+        if self.mask_source is None:
+            return env
+        return ActionMasks(env, self.mask_source, self.name, self.mask_function)
+
+    def make_unmasked(self, render_mode: str | None = None) -> gym.Env:
+        """One env as the user's code makes it (and the time limit), without `ActionMasks`."""
         with _creating(self):
             if self.factory is not None:
                 env = _checked_env(self.factory(**self.kwargs), self.name)
@@ -67,7 +86,7 @@ class EnvSource:
         with _creating(self):
             if mode == "async":
                 env = gym.vector.AsyncVectorEnv([self.make] * num_envs)
-            elif self.factory is not None:
+            elif self.factory is not None or self.mask_source is not None:
                 env = gym.vector.SyncVectorEnv([self.make] * num_envs)
             else:
                 env = gym.make_vec(self.name, num_envs=num_envs, **self._limit(), **self.kwargs)
@@ -91,6 +110,8 @@ class EnvInfo(NamedTuple):
     """Steps after which an episode is truncated (None: the env has no TimeLimit)."""
     reward_threshold: float | None
     """The registered return that counts as solved, if any."""
+    mask_source: str | None = None
+    """Where its action masks come from (`keras_pg.envs.masks.SOURCES`), or None."""
 
 
 def env_source(env: str | Callable[..., gym.Env], config: Config) -> EnvSource:
@@ -140,9 +161,33 @@ def inspect_env(source: EnvSource) -> EnvInfo:
         check_api(source.name, env)
         spec = env.spec
         return EnvInfo(env.observation_space, env.action_space, _time_limit(env),
-                       spec.reward_threshold if spec is not None else None)
+                       spec.reward_threshold if spec is not None else None, source.mask_source)
+    except ActionMaskError as exc:
+        raise ConfigError(str(exc)) from None
     finally:
         env.close()
+
+
+def with_masks(source: EnvSource, config: Config) -> EnvSource:
+    """`source` with the action masks its env offers (`keras_pg.envs.masks`), when
+    `config.action_masks` is on; a ConfigError when the env offers masks its action space
+    cannot take, or the config's action_mask_fn cannot be imported."""
+    if not config.action_masks or config.backend == "graph":
+        return source
+    if config.action_mask_fn is not None:
+        import_function(config.action_mask_fn)
+    env = source.make_unmasked()
+    try:
+        _, reset_info = env.reset(seed=0)
+        found = find_source(env, config.action_mask_fn, reset_info)
+        if found is not None and mask_size(env.action_space) is None:
+            raise ConfigError(
+                f"{source.name} offers action masks ({found}), but its action space "
+                f"{_one_line(env.action_space)} takes none: masks apply to Discrete and "
+                f"MultiDiscrete actions (action_masks false ignores them)")
+    finally:
+        env.close()
+    return dataclasses.replace(source, mask_source=found, mask_function=config.action_mask_fn)
 
 
 def prepare_env(env: str | Callable[..., gym.Env], config: Config
@@ -150,7 +195,7 @@ def prepare_env(env: str | Callable[..., gym.Env], config: Config
     """Resolve and check `env` for `config`. An env without a time limit gets
     DEFAULT_TIME_LIMIT, recorded in the returned Config, with a TimeLimitWarning: REINFORCE
     learns from complete episodes, and an episode that never ends would stall training."""
-    source = env_source(env, config)
+    source = with_masks(env_source(env, config), config)
     info = inspect_env(source)
     if info.time_limit is None:
         warnings.warn(f"{source.name} has no time limit; episodes are capped at "
@@ -185,8 +230,9 @@ PART_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
 """A Dict key that can name an ONNX input, a TensorFlow one and a Keras one (keras_pg's own
 layers of a part have dotted names, "one_hot.KEY": no key takes one)."""
 RESERVED_PART_NAMES = frozenset({contract.PROBS, contract.MEAN, contract.STD, contract.ACTION,
-                                 "features", "logits", "gaussian", "value", "concatenate"})
-"""The ONNX outputs' names and keras_pg's layers' undotted ones."""
+                                 contract.ACTION_MASK, "features", "logits", "gaussian",
+                                 "value", "concatenate"})
+"""The ONNX outputs' names, the action mask input's, and keras_pg's layers' undotted ones."""
 
 
 def _observation_problem(space: gym.Space) -> str | None:

@@ -2,7 +2,8 @@
 
     actor = make_actor(model, head, choice="auto")        # actor.name: "numpy" or "tensorflow"
     with actor.round(seed) as act:                        # reads the weights, seeds the round
-        actions = act(obs, starts)                        # obs [N, ...], starts bool [N]
+        actions = act(obs, starts, masks)                 # obs [N, ...], starts bool [N],
+                                                          # masks bool [N, P] or None
 
 Two kinds, the same distribution (the one the update differentiates):
 - numpy: the forward pass in numpy (`NumpyForward`) from weights read once per round, and
@@ -17,7 +18,9 @@ Two kinds, the same distribution (the one the update differentiates):
 `choice="auto"` takes numpy when the network has a numpy form, else tensorflow; either way,
 the same seed gives the same actions, so seeded runs and resumed runs reproduce exactly.
 A recurrent policy (`keras_pg.policy.recurrent`) acts with the tensorflow kind, its state
-carried per env from one call to the next and zeroed where an episode starts.
+carried per env from one call to the next and zeroed where an episode starts. An actor made
+`masked` takes each step's invalid-action masks and never picks an illegal action
+(`heads.masked_logits`); one made without takes None.
 """
 
 from __future__ import annotations
@@ -34,15 +37,16 @@ from threadpoolctl import ThreadpoolController
 
 from keras_pg import observations
 from keras_pg.config import ConfigError
-from keras_pg.policy.heads import Head
+from keras_pg.policy.heads import Head, masked_logits_numpy
 from keras_pg.policy.model import make_act_fn, observation_dtypes
 from keras_pg.policy.numpy_forward import NoNumpyForm, NumpyForward
 from keras_pg.policy.recurrent import is_recurrent, state_size
 
-ActFn = Callable[[observations.Obs, np.ndarray], np.ndarray]
-"""Maps observations [N, *obs_shape] ({part: [N, ...]} for a Dict or Tuple observation) and
-bool [N], which of them are the first of an episode, to actions [N, ...] (unclipped: see
-`Head.to_env`). Called once per step of N envs, in order."""
+ActFn = Callable[[observations.Obs, np.ndarray, np.ndarray | None], np.ndarray]
+"""Maps observations [N, *obs_shape] ({part: [N, ...]} for a Dict or Tuple observation),
+bool [N], which of them are the first of an episode, and the invalid-action masks bool
+[N, P] (None without masks) to actions [N, ...] (unclipped: see `Head.to_env`). Called once
+per step of N envs, in order."""
 
 
 class Actor(Protocol):
@@ -72,11 +76,13 @@ class NumpyActor:
         choose = (self.head.greedy_numpy if self.greedy
                   else self.head.numpy_sampler(np.random.default_rng(seed)))
 
-        def act(obs: observations.Obs, starts: np.ndarray) -> np.ndarray:  # one input
+        def act(obs: observations.Obs, starts: np.ndarray, masks: np.ndarray | None = None
+                ) -> np.ndarray:  # one input
             # Weights that diverged overflow to inf and NaN, as in TensorFlow, where the
             # update then refuses the loss: no numpy warning in the user's process.
             with np.errstate(over="ignore", invalid="ignore"):
-                return choose(forward(cast(np.ndarray, obs)))
+                logits = forward(cast(np.ndarray, obs))
+                return choose(logits if masks is None else masked_logits_numpy(logits, masks))
 
         with _blas().limit(limits=1, user_api="blas"):
             yield act
@@ -88,14 +94,15 @@ class TensorFlowActor:
     name = "tensorflow"
 
     def __init__(self, model: keras.Model, head: Head, greedy: bool = False,
-                 reason: str = "") -> None:
-        self.act = make_act_fn(model, head, greedy=greedy)
+                 reason: str = "", masked: bool = False) -> None:
+        self.act = make_act_fn(model, head, greedy=greedy, masked=masked)
         self.dtypes, self.description = observation_dtypes(model), _description(reason)
 
     @contextmanager
     def round(self, seed: int) -> Iterator[ActFn]:
         act, dtypes, seeds = self.act, self.dtypes, step_seeds(seed)
-        yield lambda obs, starts: act(observations.cast(obs, dtypes), next(seeds)).numpy()
+        yield lambda obs, starts, masks=None: act(observations.cast(obs, dtypes),
+                                                  *_mask_args(masks), next(seeds)).numpy()
 
 
 class RecurrentActor:
@@ -105,8 +112,9 @@ class RecurrentActor:
 
     name = description = "tensorflow (recurrent)"
 
-    def __init__(self, model: keras.Model, head: Head, greedy: bool = False) -> None:
-        self.act = make_act_fn(model, head, greedy=greedy)
+    def __init__(self, model: keras.Model, head: Head, greedy: bool = False,
+                 masked: bool = False) -> None:
+        self.act = make_act_fn(model, head, greedy=greedy, masked=masked)
         self.dtypes, self.state_size = observation_dtypes(model), state_size(model)
 
     @contextmanager
@@ -114,17 +122,23 @@ class RecurrentActor:
         act, dtypes, seeds = self.act, self.dtypes, step_seeds(seed)
         state = np.zeros((0, self.state_size), np.float32)
 
-        def act_carrying_state(obs: observations.Obs, starts: np.ndarray) -> np.ndarray:
+        def act_carrying_state(obs: observations.Obs, starts: np.ndarray,
+                               masks: np.ndarray | None = None) -> np.ndarray:
             nonlocal state
             obs = observations.cast(obs, dtypes)
             if len(state) != observations.rows(obs):
                 state = np.zeros((observations.rows(obs), self.state_size), np.float32)
             state[starts] = 0.0
-            actions, next_state = act(obs, state, next(seeds))
+            actions, next_state = act(obs, state, *_mask_args(masks), next(seeds))
             state = next_state.numpy()
             return actions.numpy()
 
         yield act_carrying_state
+
+
+def _mask_args(masks: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """The masks argument of a `make_act_fn(masked=True)` function: (masks,), or () without."""
+    return () if masks is None else (masks,)
 
 
 def step_seeds(seed: int) -> Iterator[tf.Tensor]:
@@ -134,17 +148,18 @@ def step_seeds(seed: int) -> Iterator[tf.Tensor]:
 
 
 def make_actor(model: keras.Model, head: Head, choice: str = "auto",
-               greedy: bool = False) -> NumpyActor | TensorFlowActor | RecurrentActor:
+               greedy: bool = False, masked: bool = False
+               ) -> NumpyActor | TensorFlowActor | RecurrentActor:
     """The actor `choice` names: "numpy" (a ConfigError naming the layer without a numpy
     form, if any), "tensorflow", or "auto" (numpy if it can, else tensorflow); a
-    RecurrentActor for a recurrent model."""
+    RecurrentActor for a recurrent model. A `masked` actor takes invalid-action masks."""
     if is_recurrent(model):
         _check_recurrent_choice(choice)
-        return RecurrentActor(model, head, greedy)
+        return RecurrentActor(model, head, greedy, masked)
     forward, reason = _numpy_forward(model, choice)
     if forward is not None:
         return NumpyActor(forward, head, greedy)
-    return TensorFlowActor(model, head, greedy, reason)
+    return TensorFlowActor(model, head, greedy, reason, masked)
 
 
 def describe_actor(model: keras.Model, choice: str = "auto") -> str:

@@ -35,12 +35,34 @@ def gumbel_noise(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     return -tf.math.log(-tf.math.log(uniform))
 
 
+def masked_logits(logits: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """logits [B, P] with the entries where `mask` [B, P] (bool, or 0/1) is false replaced by
+    the dtype's lowest finite value: their softmax probability is exactly 0, no sample or
+    argmax picks them (while a row has a legal entry), and no gradient reaches them -- all
+    finite, never an inf or a NaN. An invalid-action mask, 1 where an action is legal."""
+    lowest = tf.constant(np.finfo(logits.dtype.as_numpy_dtype).min, logits.dtype)
+    return tf.where(tf.cast(mask, tf.bool), logits, lowest)
+
+
+def masked_logits_numpy(logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`masked_logits` in numpy."""
+    return np.where(mask, logits, np.finfo(logits.dtype).min)
+
+
+def _entropy(log_probs: tf.Tensor) -> tf.Tensor:
+    """-sum p log p over the last axis from log-probabilities, nats: a masked action (p = 0,
+    log p the lowest finite value) adds exactly 0 to it and to its gradient."""
+    return -tf.reduce_sum(tf.math.multiply_no_nan(log_probs, tf.exp(log_probs)), axis=-1)
+
+
 @dataclass(frozen=True)
 class CategoricalHead:
     """A categorical distribution over `num_actions` actions parameterized by logits [B, A]."""
 
     num_actions: int
     kind: ClassVar[Literal["categorical"]] = "categorical"
+    maskable: ClassVar[bool] = True
+    """Whether an invalid-action mask [B, params_size] applies (`masked_logits`)."""
 
     @property
     def action_spec(self) -> tf.TensorSpec:
@@ -60,9 +82,8 @@ class CategoricalHead:
         return tf.nn.softmax(logits, axis=-1)
 
     def entropy(self, logits: tf.Tensor) -> tf.Tensor:
-        """Entropy in nats, float [B]."""
-        log_probs = tf.nn.log_softmax(logits)
-        return -tf.reduce_sum(tf.exp(log_probs) * log_probs, axis=-1)
+        """Entropy in nats, float [B] (over the legal actions of masked logits)."""
+        return _entropy(tf.nn.log_softmax(logits))
 
     def sample(self, logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         """One action per row, int32 [B], with the Gumbel-max trick (XLA-compilable).
@@ -106,6 +127,7 @@ class GaussianHead:
     low: tuple[float, ...]
     high: tuple[float, ...]
     kind: ClassVar[Literal["gaussian"]] = "gaussian"
+    maskable: ClassVar[bool] = False
 
     @property
     def action_spec(self) -> tf.TensorSpec:
@@ -171,6 +193,7 @@ class MultiCategoricalHead:
 
     nvec: tuple[int, ...]
     kind: ClassVar[Literal["multi_categorical"]] = "multi_categorical"
+    maskable: ClassVar[bool] = True
 
     @property
     def action_spec(self) -> tf.TensorSpec:
@@ -197,8 +220,7 @@ class MultiCategoricalHead:
 
     def entropy(self, logits: tf.Tensor) -> tf.Tensor:
         """The sum of the branches' entropies, nats, float [B]."""
-        return -tf.add_n([tf.reduce_sum(tf.exp(log_probs) * log_probs, axis=-1)
-                          for log_probs in self._branches(logits)])
+        return tf.add_n([_entropy(log_probs) for log_probs in self._branches(logits)])
 
     def sample(self, logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         """int32 [B, k]: the Gumbel-max trick per branch, stateless in `seed` int [2]."""
@@ -237,6 +259,7 @@ class BernoulliHead:
 
     num_bits: int
     kind: ClassVar[Literal["bernoulli"]] = "bernoulli"
+    maskable: ClassVar[bool] = False
 
     @property
     def action_spec(self) -> tf.TensorSpec:

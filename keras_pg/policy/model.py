@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_pg.errors import first_line
-from keras_pg.policy.heads import Head, make_head
+from keras_pg.policy.heads import Head, make_head, masked_logits
 from keras_pg.policy.layers import (
     MultiOneHot,
     OneHot,
@@ -158,11 +158,15 @@ def has_convolutions(model: keras.Model) -> bool:
 
 
 def make_act_fn(model: keras.Model, head: Head, greedy: bool = False,
-                with_params: bool = False) -> tf.types.experimental.ConcreteFunction:
+                with_params: bool = False, masked: bool = False
+                ) -> tf.types.experimental.ConcreteFunction:
     """A compiled `act(obs [N, *obs_shape], seed int64 [2]) -> actions`, or with
     `with_params` `-> (actions, params)`, params being the network's output [N, k] (for a
     caller that checks it is finite). For a recurrent model `act(obs, state [N, S], seed)
-    -> (actions, next_state)` (with `with_params`: `(actions, next_state, params)`).
+    -> (actions, next_state)` (with `with_params`: `(actions, next_state, params)`). With
+    `masked`, the invalid-action mask bool [N, P] comes after the state (before the seed)
+    and masked actions are never taken (`heads.masked_logits`; params are then the masked
+    logits).
 
     Actions are int32 [N] or float32 [N, d] (unclipped; pass them through `head.to_env`).
     Sampling is stateless: the same weights, observations and seed give the same actions,
@@ -170,16 +174,19 @@ def make_act_fn(model: keras.Model, head: Head, greedy: bool = False,
     """
     recurrent = is_recurrent(model)
     signature = [observation_spec(model), *([state_spec(model)] if recurrent else []),
+                 *([tf.TensorSpec([None, head.params_size], tf.bool)] if masked else []),
                  tf.TensorSpec([2], tf.int64)]
 
     # XLA speeds up dense policies (fused small kernels) but slows convolutions on the
     # CPU (measured: 18k -> 13k obs/s for the Nature CNN at 84x84x3), where oneDNN wins.
     @tf.function(input_signature=signature, jit_compile=not has_convolutions(model),
                  autograph=False)
-    def act(obs: tf.Tensor, *state_and_seed: tf.Tensor) -> tf.Tensor | tuple[tf.Tensor, ...]:
-        *state, seed = state_and_seed
+    def act(obs: tf.Tensor, *rest: tf.Tensor) -> tf.Tensor | tuple[tf.Tensor, ...]:
+        state, mask, seed = rest[:recurrent], rest[recurrent:-1], rest[-1]
         params, *next_state = (model([obs, *state], training=False) if recurrent
                                else [model(obs, training=False)])
+        if mask:
+            params = masked_logits(params, mask[0])
         actions = head.greedy(params) if greedy else head.sample(params, seed)
         outputs = (actions, *next_state, *([params] if with_params else []))
         return outputs if len(outputs) > 1 else actions

@@ -185,6 +185,8 @@ def _chain(model: keras.Model) -> list[keras.layers.Layer]:
         raise NoNumpyForm(f"model {model.name} is a subclassed {type(model).__name__}")
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise NoNumpyForm(f"model {model.name} has several inputs or outputs")
+    if isinstance(model.input, dict):  # a Dict observation of one part: fed as {part: x}
+        raise NoNumpyForm(f"model {model.name} takes a dict of observation parts")
     layers, tensor = [], model.outputs[0]
     while tensor is not model.inputs[0]:
         operation, node_index, _ = tensor._keras_history

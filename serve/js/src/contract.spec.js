@@ -1,13 +1,14 @@
 // generated from serve/contract.json by `python -m serve.contract_render --write`; do not edit.
 export default /** @type {const} */ ({
   "//": "The ONNX contract of a keras_pg policy.onnx, its one source: serve/contract.py reads this file; serve/js/src/contract-names.js and the contract's tables in docs/contract.md are generated from it (python -m serve.contract_render --write), and a test fails when a generated copy is stale.",
-  "version": 5,
+  "version": 6,
   "supported_versions": [
     1,
     2,
     3,
     4,
-    5
+    5,
+    6
   ],
   "names": {
     "INPUT": "obs",
@@ -17,7 +18,8 @@ export default /** @type {const} */ ({
     "ACTION": "action",
     "BATCH_DIM": "batch",
     "STATE": "state",
-    "NEXT_STATE": "next_state"
+    "NEXT_STATE": "next_state",
+    "ACTION_MASK": "action_mask"
   },
   "input": {
     "name": "INPUT",
@@ -291,6 +293,14 @@ export default /** @type {const} */ ({
       "required": false,
       "example": "{\"cell\": \"gru\", \"state_size\": 64, \"layout\": [{\"name\": \"h\", \"size\": 64}], \"initial_state\": \"zeros\"}",
       "description": "null (or absent) for a feed-forward policy; for a recurrent one (since 5) its cell (`\"gru\"`, `\"lstm\"`, or `\"custom\"` for a user's recurrent network), `state_size`, the `layout` of the state's entries -- consecutive slices in order: `h` (GRU), `h` then `c` (LSTM), one slice `state` (custom) -- and `initial_state`, always `\"zeros\"`"
+    },
+    {
+      "const": "ACTION_MASK_KEY",
+      "key": "action_mask",
+      "since": 6,
+      "required": false,
+      "example": "{\"size\": 6, \"trained\": true, \"source\": \"info\", \"function\": null}",
+      "description": "null (or absent) for a file without the input `action_mask` (gaussian and bernoulli policies, files before 6); for a categorical or multi_categorical policy (since 6) the mask's `size` (action_size), whether the policy was `trained` with masks, and where its env's masks come from, as training read them: `source` `\"function\"` (`function` names the `module:function` called with the env), `\"method\"` (the env's `action_masks()`), `\"info\"` (`info[\"action_mask\"]` after reset and step), `\"observation\"` (a Dict observation's key `action_mask`, not among the graph's inputs), or null (trained without)"
     }
   ],
   "versions": {
@@ -298,7 +308,8 @@ export default /** @type {const} */ ({
     "2": "version 1 plus the uint8 image input and the keys env_kwargs and max_episode_steps",
     "3": "version 2 plus the key quantization (null, or how an int8 artifact was quantized); the graph is unchanged",
     "4": "version 3 plus the policy kinds multi_categorical (MultiDiscrete actions) and bernoulli (MultiBinary actions), whose `action` is int64 [batch, branches]; MultiDiscrete and MultiBinary observations; Dict and Tuple observations, one input per part",
-    "5": "version 4 plus recurrent policies: inputs `state` and outputs `next_state` float32 [batch, state_size] and the key `recurrent`; feed-forward graphs are unchanged"
+    "5": "version 4 plus recurrent policies: inputs `state` and outputs `next_state` float32 [batch, state_size] and the key `recurrent`; feed-forward graphs are unchanged",
+    "6": "version 5 plus invalid-action masks: categorical and multi_categorical graphs take the input `action_mask` bool [batch, action_size] (true: legal), applied to the logits before `probs` and `action`, and the key `action_mask`; other graphs are unchanged"
   },
   "action_branches": {
     "MultiDiscrete": "len(nvec)",
@@ -315,5 +326,31 @@ export default /** @type {const} */ ({
     "since": 5,
     "initial": "zeros",
     "description": "a recurrent policy's memory (since 5): the graph is one step of the policy; it takes the state after the previous step of the same episode as input `state` and returns the state after this one as output `next_state`, both float32 [batch, state_size], one row per episode. An episode's first step takes the initial state, all zeros. The caller carries the state from one call to the next (every runtime is stateless); the metadata key `recurrent` gives its size and layout. A feed-forward policy has neither tensor"
+  },
+  "action_mask": {
+    "input": "ACTION_MASK",
+    "dtype": "bool",
+    "shape": [
+      "BATCH_DIM",
+      "action_size"
+    ],
+    "since": 6,
+    "policy_kinds": [
+      "categorical",
+      "multi_categorical"
+    ],
+    "sources": [
+      "function",
+      "method",
+      "info",
+      "observation"
+    ],
+    "observation_key": "action_mask",
+    "request_dtypes": [
+      "bool",
+      "int8",
+      "uint8"
+    ],
+    "description": "which actions are legal (since 6), an input of every categorical and multi_categorical graph, bool [batch, action_size]: true (1) where an action is legal, per branch side by side for MultiDiscrete actions. The graph sets the logits of illegal actions to the lowest float32 before the softmax, so `probs` is the distribution over the legal actions (exactly 0 elsewhere) and `action` (greedy) and actions sampled from `probs` are always legal. Every row needs a legal action in every branch. The input is required by the graph and optional to callers of every keras_pg runtime (Python, HTTP v1 and v2, gRPC, Triton, JavaScript), which feed all true when a request has none: a policy trained without masks takes one too. A request's mask may be bool or 0/1 integers"
   }
 });

@@ -31,90 +31,19 @@ bench/results/recurrent.json) after every run, "complete": false until the last.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.solve_runs import StopRule, keras_pg_run, medians, peer_run, run_legs  # noqa: E402
+
 ENV = "keras_pg.envs.partial:CartPoleNoVel-v1"
 LEGS = ("gru", "mlp", "recurrent_ppo")
-TARGET = 475.0
-EVAL_EVERY, SCREEN_EPISODES, CONFIRM_EPISODES, EVAL_EPISODES = 10_000, 10, 100, 100
-STOP_RULE = ["--eval-every", str(EVAL_EVERY), "--eval-every-episodes", str(SCREEN_EPISODES),
-             "--eval-confirm-episodes", str(CONFIRM_EPISODES)]
-
-
-def keras_pg_run(network: str, seed: int, max_steps: int) -> dict:
-    """`keras_pg train` with `network` and the stop rule; its summary and evals.csv."""
-    with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "keras_pg", "train", "--quiet", "--no-tensorboard",
-                   "--env", ENV, "--network", network, "--seed", str(seed),
-                   "--max-steps", str(max_steps), "--target-return", str(TARGET), *STOP_RULE,
-                   "--eval-episodes", str(EVAL_EPISODES), "--run-dir", tmp]
-        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"keras_pg {network} seed {seed}: {proc.stderr[-2000:]}")
-        summary = json.loads((Path(tmp) / "summary.json").read_text())
-        with open(Path(tmp) / "evals.csv") as f:
-            evals = list(csv.DictReader(f))
-    rows = [{"env_steps": int(r["env_steps"]), "episodes": int(r["episodes"]),
-             "mean_return": round(float(r["mean_return"]), 3), "wall_s": float(r["wall_s"])}
-            for r in evals]
-    eval_wall_s = sum(r["wall_s"] for r in rows)
-    return {"seed": seed, "network": network, "solved": summary["solved"],
-            "steps_to_solve": summary["env_steps"] if summary["solved"] else None,
-            "env_steps": summary["env_steps"],
-            "train_wall_s": round(summary["train_wall_s"] - eval_wall_s, 3),
-            "total_wall_s": summary["train_wall_s"], "eval_wall_s": round(eval_wall_s, 3),
-            "steps_per_s": round(summary["env_steps"]
-                                 / max(summary["train_wall_s"] - eval_wall_s, 1e-9), 1),
-            "evaluations": rows, "best_eval": best(rows),
-            "eval_mean_return": round(summary["eval_mean_return"], 3),
-            "eval_std_return": round(summary["eval_std_return"], 3),
-            "eval_episodes": summary["eval_episodes"], "actor": summary.get("actor")}
-
-
-def peer_run(seed: int, max_steps: int, python: str) -> dict:
-    """bench/recurrent_sb3.py on `seed` in the peer venv, with the same stop rule."""
-    proc = subprocess.run(
-        [python, str(ROOT / "bench" / "recurrent_sb3.py"), "--seed", str(seed),
-         "--max-steps", str(max_steps), "--threshold", str(TARGET), *STOP_RULE,
-         "--eval-episodes", str(EVAL_EPISODES)],
-        cwd=ROOT, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"recurrent_ppo seed {seed}: {proc.stderr[-2000:]}")
-    out: dict = json.loads(proc.stdout.strip().splitlines()[-1])
-    out["best_eval"] = best(out["evaluations"])
-    return out
-
-
-def best(rows: list[dict]) -> dict | None:
-    """The evaluation during training with the highest mean return (None: there was none)."""
-    return max(rows, key=lambda r: r["mean_return"], default=None)
-
-
-def medians(runs: list[dict]) -> dict:
-    """Per leg: how many solved, and medians (steps_to_solve over the solved runs only)."""
-    done = [r for r in runs if "error" not in r]
-    solved = [r["steps_to_solve"] for r in done if r["steps_to_solve"] is not None]
-
-    def median(values: list) -> float | None:
-        return round(float(np.median(values)), 3) if values else None
-
-    return {"runs": len(done), "solved": len(solved), "steps_to_solve": median(solved),
-            "train_wall_s": median([r["train_wall_s"] for r in done]),
-            "total_wall_s": median([r["total_wall_s"] for r in done]),
-            "eval_mean_return": median([r["eval_mean_return"] for r in done]),
-            "best_eval_mean_return": median([r["best_eval"]["mean_return"] for r in done
-                                             if r["best_eval"]])}
+RULE = StopRule(target=475.0)
 
 
 def main() -> int:
@@ -133,27 +62,16 @@ def main() -> int:
     from bench.train_speed import machine
 
     python = peer_python(args.peer_python) if "recurrent_ppo" in legs else ""
-    runners = {"gru": lambda s: keras_pg_run("gru", s, args.max_steps),
-               "mlp": lambda s: keras_pg_run("mlp", s, args.max_steps),
-               "recurrent_ppo": lambda s: peer_run(s, args.max_steps, python)}
-    runs: dict[str, list[dict]] = {leg: [] for leg in legs}
-    failed = 0
-    for i, seed in enumerate(int(s) for s in args.seeds.split(",")):
-        for leg in legs if i % 2 == 0 else legs[::-1]:
-            try:
-                result = runners[leg](seed)
-            except RuntimeError as e:
-                failed += 1
-                runs[leg].append({"seed": seed, "error": str(e)})
-                print(f"{leg} seed {seed}: FAILED: {e}", flush=True)
-                continue
-            runs[leg].append(result)
-            print(f"{leg} seed {seed}: steps to solve {result['steps_to_solve']}, "
-                  f"{result['env_steps']:,} steps, {result['train_wall_s']:.1f} s training "
-                  f"({result['total_wall_s']:.1f} s with evaluations), best greedy "
-                  f"{(result['best_eval'] or {}).get('mean_return')}, final greedy "
-                  f"{result['eval_mean_return']}", flush=True)
-            write(args, runs, machine(), complete=False)
+    runners = {
+        "gru": lambda s: keras_pg_run("gru", ["--env", ENV, "--network", "gru"], s,
+                                      args.max_steps, RULE),
+        "mlp": lambda s: keras_pg_run("mlp", ["--env", ENV, "--network", "mlp"], s,
+                                      args.max_steps, RULE),
+        "recurrent_ppo": lambda s: peer_run("recurrent_ppo", "recurrent_sb3.py", s,
+                                            args.max_steps, RULE, python)}
+    runs, failed = run_legs({leg: runners[leg] for leg in legs},
+                            [int(s) for s in args.seeds.split(",")],
+                            lambda runs: write(args, runs, machine(), complete=False))
     result = write(args, runs, machine(), complete=True)
     for leg in legs:
         print(f"{leg}: {result['legs'][leg]['median']}")
@@ -174,15 +92,13 @@ def write(args: argparse.Namespace, runs: dict[str, list[dict]], host: dict,
         elif leg != "recurrent_ppo":
             legs[leg]["command"] = (f"python -m keras_pg train --env {ENV} --network {leg} "
                                     f"--seed S --max-steps {args.max_steps} --target-return "
-                                    f"{TARGET:g} {' '.join(STOP_RULE)}")
+                                    f"{RULE.target:g} {' '.join(RULE.flags())}")
     gru = runs.get("gru", [])
     result = {
         "benchmark": "recurrent", "complete": complete, "machine": host,
         "date": time.strftime("%Y-%m-%d"), "env": ENV, "max_steps": args.max_steps,
-        "seeds": [int(s) for s in args.seeds.split(",")], "target_return": TARGET,
-        "stop_rule": f"greedy screens of {SCREEN_EPISODES} episodes every {EVAL_EVERY:,} "
-                     f"steps, confirmed on {CONFIRM_EPISODES} fresh ones when they reach "
-                     f"{TARGET:g}; the confirmation decides",
+        "seeds": [int(s) for s in args.seeds.split(",")], "target_return": RULE.target,
+        "stop_rule": RULE.text(),
         "legs": legs,
         "target": "keras_pg's GRU policy solves (a confirmed greedy mean >= 475) on every seed "
                   "within max_steps",

@@ -96,7 +96,7 @@ def import_function(name: str) -> MaskFn:
                           f"{type(exc).__name__}: {exc}") from None
     if not callable(found):
         raise ConfigError(f"action_mask_fn {name!r} is not a function")
-    return found  # type: ignore[return-value]
+    return found
 
 
 def find_source(env: gym.Env, function: str | None, reset_info: dict[str, Any]) -> str | None:
@@ -216,9 +216,9 @@ def as_mask_array(raw: Any, action_space: gym.Space, where: str) -> np.ndarray:
 def legal_rows(masks: np.ndarray, sizes: tuple[int, ...]) -> np.ndarray:
     """bool [N]: whether each row of masks [N, P] has a legal action in every branch."""
     if len(sizes) == 1:
-        return masks.any(axis=1)
+        return np.asarray(masks.any(axis=1))
     starts = np.cumsum((0, *sizes[:-1]))
-    return (np.add.reduceat(masks.astype(np.int32), starts, axis=1) > 0).all(axis=1)
+    return np.asarray((np.add.reduceat(masks.astype(np.int32), starts, axis=1) > 0).all(axis=1))
 
 
 def check_masks(masks: np.ndarray, sizes: tuple[int, ...], legal_needed: np.ndarray,

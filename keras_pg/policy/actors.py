@@ -101,8 +101,12 @@ class TensorFlowActor:
     @contextmanager
     def round(self, seed: int) -> Iterator[ActFn]:
         act, dtypes, seeds = self.act, self.dtypes, step_seeds(seed)
-        yield lambda obs, starts, masks=None: act(observations.cast(obs, dtypes),
-                                                  *_mask_args(masks), next(seeds)).numpy()
+
+        def act_once(obs: observations.Obs, starts: np.ndarray,
+                     masks: np.ndarray | None = None) -> np.ndarray:
+            return act(observations.cast(obs, dtypes), *_mask_args(masks), next(seeds)).numpy()
+
+        yield act_once
 
 
 class RecurrentActor:

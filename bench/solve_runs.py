@@ -1,0 +1,144 @@
+"""Runs to a target return, stopped by greedy evaluations: keras_pg's command line and a peer
+script side by side, per seed, summarized the same way (bench/recurrent_cartpole.py,
+bench/masked_taxi.py).
+
+A run trains until a greedy screen of `screen` episodes, every `every` env steps, reaches
+the target and a confirmation on `confirm` fresh episodes holds it (the confirmation
+decides), or until its budget. Reported per run: steps_to_solve (env steps at the deciding
+evaluation; null if unsolved), train_wall_s (training seconds without the evaluations during
+training), total_wall_s (with them: keras_pg's summary.json `train_wall_s`, which counts
+them; a peer's time around its learn()), the evaluations during training and the best of
+them, and eval_mean_return: the policy at the stop, greedy on `final` episodes with seeds
+training never used.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """Evaluations during training that decide when a run is solved."""
+
+    target: float
+    every: int = 10_000
+    screen: int = 10
+    confirm: int = 100
+    final: int = 100
+
+    def flags(self) -> list[str]:
+        """The rule as keras_pg train's flags (and the peers' own, which take the same)."""
+        return ["--eval-every", str(self.every), "--eval-every-episodes", str(self.screen),
+                "--eval-confirm-episodes", str(self.confirm)]
+
+    def text(self) -> str:
+        return (f"greedy screens of {self.screen} episodes every {self.every:,} steps, "
+                f"confirmed on {self.confirm} fresh ones when they reach {self.target:g}; the "
+                f"confirmation decides")
+
+
+def keras_pg_run(label: str, flags: list[str], seed: int, max_steps: int,
+                 rule: StopRule) -> dict:
+    """`python -m keras_pg train` with `flags`, the seed, the budget and the stop rule, in a
+    temporary run dir; its summary and evals.csv, summarized."""
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "keras_pg", "train", "--quiet", "--no-tensorboard",
+                   *flags, "--seed", str(seed), "--max-steps", str(max_steps),
+                   "--target-return", str(rule.target), *rule.flags(),
+                   "--eval-episodes", str(rule.final), "--run-dir", tmp]
+        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"keras_pg {label} seed {seed}: {proc.stderr[-2000:]}")
+        summary = json.loads((Path(tmp) / "summary.json").read_text())
+        with open(Path(tmp) / "evals.csv") as f:
+            evals = list(csv.DictReader(f))
+    rows = [{"env_steps": int(r["env_steps"]), "episodes": int(r["episodes"]),
+             "mean_return": round(float(r["mean_return"]), 3), "wall_s": float(r["wall_s"])}
+            for r in evals]
+    eval_wall_s = sum(r["wall_s"] for r in rows)
+    return {"seed": seed, "leg": label, "solved": summary["solved"],
+            "steps_to_solve": summary["env_steps"] if summary["solved"] else None,
+            "env_steps": summary["env_steps"],
+            "train_wall_s": round(summary["train_wall_s"] - eval_wall_s, 3),
+            "total_wall_s": summary["train_wall_s"], "eval_wall_s": round(eval_wall_s, 3),
+            "steps_per_s": round(summary["env_steps"]
+                                 / max(summary["train_wall_s"] - eval_wall_s, 1e-9), 1),
+            "evaluations": rows, "best_eval": best(rows),
+            "eval_mean_return": round(summary["eval_mean_return"], 3),
+            "eval_std_return": round(summary["eval_std_return"], 3),
+            "eval_episodes": summary["eval_episodes"], "actor": summary.get("actor")}
+
+
+def peer_run(label: str, script: str, seed: int, max_steps: int, rule: StopRule,
+             python: str) -> dict:
+    """bench/`script` on `seed` in the peer venv (`python`), with the same stop rule; the
+    JSON line it prints."""
+    proc = subprocess.run(
+        [python, str(ROOT / "bench" / script), "--seed", str(seed), "--max-steps",
+         str(max_steps), "--threshold", str(rule.target), *rule.flags(), "--eval-episodes",
+         str(rule.final)], cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{label} seed {seed}: {proc.stderr[-2000:]}")
+    out: dict = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["best_eval"] = best(out["evaluations"])
+    return out
+
+
+def best(rows: list[dict]) -> dict | None:
+    """The evaluation during training with the highest mean return (None: there was none)."""
+    return max(rows, key=lambda r: r["mean_return"], default=None)
+
+
+def medians(runs: list[dict]) -> dict:
+    """Per leg: how many solved, and medians (steps_to_solve over the solved runs only)."""
+    done = [r for r in runs if "error" not in r]
+    solved = [r["steps_to_solve"] for r in done if r["steps_to_solve"] is not None]
+
+    def median(values: list) -> float | None:
+        return round(float(np.median(values)), 3) if values else None
+
+    return {"runs": len(done), "solved": len(solved), "steps_to_solve": median(solved),
+            "train_wall_s": median([r["train_wall_s"] for r in done]),
+            "total_wall_s": median([r["total_wall_s"] for r in done]),
+            "eval_mean_return": median([r["eval_mean_return"] for r in done]),
+            "best_eval_mean_return": median([r["best_eval"]["mean_return"] for r in done
+                                             if r["best_eval"]])}
+
+
+def run_legs(runners: dict[str, Callable[[int], dict]], seeds: list[int],
+             written: Callable[[dict[str, list[dict]]], None]) -> tuple[dict[str, list[dict]], int]:
+    """Per seed, every leg one after another, their order reversed on every other seed;
+    `written(runs so far)` after each run. Returns the runs per leg and how many failed (a
+    failed run is kept as {"seed", "error"})."""
+    runs: dict[str, list[dict]] = {leg: [] for leg in runners}
+    failed = 0
+    legs = list(runners)
+    for i, seed in enumerate(seeds):
+        for leg in legs if i % 2 == 0 else legs[::-1]:
+            try:
+                result = runners[leg](seed)
+            except RuntimeError as e:
+                failed += 1
+                runs[leg].append({"seed": seed, "error": str(e)})
+                print(f"{leg} seed {seed}: FAILED: {e}", flush=True)
+                continue
+            runs[leg].append(result)
+            print(f"{leg} seed {seed}: steps to solve {result['steps_to_solve']}, "
+                  f"{result['env_steps']:,} steps, {result['train_wall_s']:.1f} s training "
+                  f"({result['total_wall_s']:.1f} s with evaluations), best greedy "
+                  f"{(result['best_eval'] or {}).get('mean_return')}, final greedy "
+                  f"{result['eval_mean_return']}", flush=True)
+            written(runs)
+    return runs, failed

@@ -1,11 +1,14 @@
 // The conformance corpus's in-process cases through the JavaScript package in Node
 // (tests/conformance.py): reads [{case, file, inputs: [{name, dtype, obs}]}] (the one input,
-// or one per part of a Dict or Tuple observation; and a recurrent policy's state), prints [{case, outputs: {name: rows}}] or
-// [{case, error}] as JSON (numbers, int64 outputs too: the dtypes are the model's).
+// or one per part of a Dict or Tuple observation; a recurrent policy's state and an action mask
+// beside them), prints [{case, outputs: {name: rows}}] or [{case, error}] as JSON (numbers,
+// int64 outputs too: the dtypes are the model's).
 
 import { readFile } from "node:fs/promises";
 
-import { loadPolicy } from "../serve/js/src/node.js";
+import { contract, loadPolicy } from "../serve/js/src/node.js";
+
+const OPTIONS = [contract.STATE, contract.ACTION_MASK];
 
 const requests = JSON.parse(await readFile(process.argv[2], "utf8"),
   (_, value) => (value === "NaN" ? NaN : value));
@@ -14,15 +17,18 @@ const answers = [];
 for (const { case: name, file, inputs } of requests) {
   if (!policies.has(file)) policies.set(file, await loadPolicy(file));
   const policy = policies.get(file);
-  // A recurrent policy's state is not an observation: it goes in `{ state }`.
-  const state = inputs.find((/** @type {any} */ input) => input.name === "state");
-  const observed = inputs.filter((/** @type {any} */ input) => input.name !== "state");
+  // A recurrent policy's state and an action mask are not observations: they go in
+  // `{ state, actionMask }`.
+  const named = (/** @type {string} */ name) =>
+    inputs.find((/** @type {any} */ input) => input.name === name)?.obs;
+  const observed = inputs.filter((/** @type {any} */ input) =>
+    !OPTIONS.includes(input.name));
   const observations = policy.observationParts === null ? observation(observed[0])
     : Object.fromEntries(observed.map((/** @type {any} */ input) => [input.name,
       observation(input)]));
   try {
-    const outputs = await policy.distribution(
-      observations, state === undefined ? {} : { state: state.obs });
+    const outputs = await policy.distribution(observations,
+      { state: named(contract.STATE), actionMask: named(contract.ACTION_MASK) });
     answers.push({ case: name, outputs: Object.fromEntries(Object.entries(outputs).map(
       ([output, rows]) => [output, plain(rows)])) });
   } catch (error) {

@@ -1,7 +1,8 @@
 /**
  * The checks of a file that declares contract_version: every metadata key the runtime reads
  * is there and well formed, and the graph agrees with it -- serve/loading.py's
- * `check_contract`, with the same one-line messages naming the key, input or output at fault.
+ * `check_contract`, with the same one-line messages naming the key, input or output at fault
+ * (the descriptions of the env and the spaces: space-checks.js).
  * @module
  */
 
@@ -9,22 +10,27 @@ import * as contract from "./contract-names.js";
 import {
   PolicyLoadError, TENSOR_TYPES, checkInputShape, dimsText, fits, theInput,
 } from "./onnx-file.js";
-import { pyJson, pyRepr } from "./python.js";
+import { pyRepr } from "./python.js";
+import {
+  envProblem, isObject, kindProblem, observationProblem, short, spaceProblem, spaceText,
+} from "./space-checks.js";
 
 /** @typedef {import("./onnx-file.js").NodeArg} NodeArg */
 
 const FIX = "re-export it with python -m export";
-const KINDS = contract.KINDS;
 
 /**
- * (policy_kind, the graph's inputs, action space, state size) of a file declaring
+ * (policy_kind, the graph's inputs, action space, state size, mask size) of a file declaring
  * contract_version, once its metadata and graph are checked (a recurrent file's input `state`
- * and output `next_state` too); a PolicyLoadError otherwise.
+ * and output `next_state`, a masked file's input `action_mask` too); a PolicyLoadError
+ * otherwise.
  * @param {string} name
  * @param {Record<string, any>} metadata
  * @param {import("./onnx-file.js").Graph} graph
  * @returns {{kind: string, inputs: contract.InputSpecs, actionSpace: contract.Space,
- *   stateSize: number | null}} stateSize: a recurrent policy's (metadata `recurrent`), else null
+ *   stateSize: number | null, maskSize: number | null}} stateSize: a recurrent policy's
+ *   (metadata `recurrent`), else null; maskSize: the action mask's (metadata `action_mask`,
+ *   since contract 6), else null
  */
 export function checkContract(name, metadata, graph) {
   const version = metadata[contract.CONTRACT_VERSION_KEY];
@@ -44,18 +50,22 @@ export function checkContract(name, metadata, graph) {
   const observation = metadata[contract.OBSERVATION_SPACE_KEY];
   const action = metadata[contract.ACTION_SPACE_KEY];
   const problem = envProblem(metadata) ?? kindProblem(kind) ?? observationProblem(observation)
-    ?? spaceProblem(contract.ACTION_SPACE_KEY, action, [KINDS[kind]],
+    ?? spaceProblem(contract.ACTION_SPACE_KEY, action, [contract.KINDS[kind]],
       ` for policy_kind ${short(kind)}`);
   if (problem) throw new PolicyLoadError(`${name}: metadata ${problem} (${FIX})`);
   const size = stateSize(name, metadata);
   const inputs = contract.inputSpecs(observation, version);
-  const observed = size === null ? graph.inputs
-    : graph.inputs.filter((node) => node.name !== contract.STATE);
+  // A recurrent file's state and every file's action mask are checked apart (checkState,
+  // checkMask), as serve/loading.py does.
+  const observed = graph.inputs.filter((node) => node.name !== contract.ACTION_MASK
+    && !(size !== null && node.name === contract.STATE));
   checkInputs(name, observed, inputs,
     `the metadata's observation space ${spaceText(observation)}`);
   checkOutputs(name, graph.outputs, kind, action);
   if (size !== null) checkState(name, graph, size);
-  return { kind, inputs, actionSpace: action, stateSize: size };
+  const masked = maskSize(name, metadata, version, kind, action);
+  checkMask(name, graph, masked);
+  return { kind, inputs, actionSpace: action, stateSize: size, maskSize: masked };
 }
 
 /**
@@ -91,6 +101,77 @@ function checkState(name, graph, size) {
       throw new PolicyLoadError(`${name}: ${role} ${pyRepr(tensor)} is ${got}; the metadata's `
         + `state_size ${size} needs ${float} ${dimsText([contract.BATCH_DIM, size])}`);
     }
+  }
+}
+
+/**
+ * A file's action mask size from its metadata (null: its graph takes none), checked: a
+ * categorical or multi_categorical policy's of contract 6 on, its action size.
+ * @param {string} name
+ * @param {Record<string, any>} metadata
+ * @param {number} version
+ * @param {string} kind
+ * @param {contract.Space} action
+ * @returns {number | null}
+ */
+function maskSize(name, metadata, version, kind, action) {
+  const mask = metadata[contract.ACTION_MASK_KEY] ?? null;
+  if (mask === null) return null;
+  let problem;
+  if (version < contract.MASK_SINCE || !contract.MASKED_KINDS.includes(kind)) {
+    problem = `is ${short(mask)}; expected null for a ${kind} policy of contract ${version}`;
+  } else {
+    const size = contract.actionSize(action);
+    problem = maskProblem(mask, size);
+    if (problem === null) return size;
+  }
+  throw new PolicyLoadError(`${name}: metadata ${contract.ACTION_MASK_KEY} ${problem} (${FIX})`);
+}
+
+/**
+ * What is wrong with the metadata `action_mask` of a file whose mask has `size` entries.
+ * @param {unknown} mask
+ * @param {number} size
+ * @returns {string | null}
+ */
+function maskProblem(mask, size) {
+  if (!isObject(mask) || !Number.isInteger(mask.size)) {
+    return `is ${short(mask)}; expected null or an object with the mask's size, trained, `
+      + "source and function";
+  }
+  if (mask.size !== size) return `has size ${mask.size}; the action space has ${size} actions`;
+  const { source, function: fn } = mask;
+  if (typeof mask.trained !== "boolean"
+      || !(source === null || source === undefined || contract.MASK_SOURCES.includes(source))) {
+    return `has trained ${short(mask.trained ?? null)} and source ${short(source ?? null)}; `
+      + `expected true or false, and null or one of ${contract.MASK_SOURCES.map(short)
+        .join(", ")}`;
+  }
+  if (source === "function" && !(typeof fn === "string" && fn.includes(":"))) {
+    return `has function ${short(fn ?? null)}; the source "function" needs module:function`;
+  }
+  return null;
+}
+
+/**
+ * The graph's input ACTION_MASK: bool [batch, size], or none when `size` is null.
+ * @param {string} name
+ * @param {import("./onnx-file.js").Graph} graph
+ * @param {number | null} size
+ */
+function checkMask(name, graph, size) {
+  const node = graph.inputs.find((input) => input.name === contract.ACTION_MASK);
+  if (size === null && node !== undefined) {
+    throw new PolicyLoadError(`${name}: input ${pyRepr(node.name)} is ${node.type} `
+      + `${dimsText(node.shape)}; the metadata's ${contract.ACTION_MASK_KEY} null says the graph `
+      + `takes none (${FIX})`);
+  }
+  const wanted = TENSOR_TYPES.bool;
+  if (size !== null && (node === undefined || node.type !== wanted || !fits(node.shape, [size]))) {
+    const got = node === undefined ? "missing" : `${node.type} ${dimsText(node.shape)}`;
+    throw new PolicyLoadError(`${name}: input ${pyRepr(contract.ACTION_MASK)} is ${got}; the `
+      + `metadata's ${contract.ACTION_MASK_KEY} of size ${size} needs ${wanted} `
+      + dimsText([contract.BATCH_DIM, size]));
   }
 }
 
@@ -151,126 +232,4 @@ function checkOutputs(name, outputs, kind, action) {
         + dimsText([contract.BATCH_DIM, ...shape]));
     }
   }
-}
-
-/** @param {Record<string, any>} metadata */
-function envProblem(metadata) {
-  const envId = metadata[contract.ENV_ID_KEY];
-  const kwargs = Object.hasOwn(metadata, contract.ENV_KWARGS_KEY)
-    ? metadata[contract.ENV_KWARGS_KEY] : {};
-  const steps = metadata[contract.MAX_EPISODE_STEPS_KEY] ?? null;
-  if (typeof envId !== "string" || !envId) {
-    return `env_id is ${short(envId)}; expected a gymnasium id`;
-  }
-  if (!isObject(kwargs)) return `env_kwargs is ${short(kwargs)}; expected a JSON object`;
-  if (steps !== null && (!Number.isInteger(steps) || steps < 1)) {
-    return `max_episode_steps is ${short(steps)}; expected a positive integer or null`;
-  }
-  return null;
-}
-
-/** @param {unknown} kind */
-function kindProblem(kind) {
-  if (typeof kind === "string" && Object.hasOwn(KINDS, kind)) return null;
-  return `policy_kind is ${short(kind)}; expected ${Object.keys(KINDS).map(short).join(" or ")}`;
-}
-
-/**
- * What is wrong with the observation space description, or with one of its parts.
- * @param {any} space
- */
-function observationProblem(space) {
-  const name = contract.OBSERVATION_SPACE_KEY;
-  const types = contract.OBSERVATION_SPACES;
-  if (!isObject(space) || !contract.STRUCTURED.includes(space.type)) {
-    return spaceProblem(name, space, types);
-  }
-  const parts = space.spaces;
-  if (!(isObject(parts) || Array.isArray(parts)) || Object.keys(parts).length === 0) {
-    return `${name} has spaces ${short(parts)}; expected a non-empty JSON object or list`;
-  }
-  const leaves = types.filter((type) => !contract.STRUCTURED.includes(type));
-  for (const [key, part] of Object.entries(parts)) {
-    const problem = spaceProblem(`${name}'s part ${pyRepr(Array.isArray(parts) ? Number(key)
-      : key)}`, part, leaves);
-    if (problem) return problem;
-  }
-  return null;
-}
-
-/**
- * What is wrong with the space description `name`, whose type should be in `types`.
- * @param {string} name
- * @param {any} space
- * @param {readonly string[]} types
- * @param {string} [why]
- */
-function spaceProblem(name, space, types, why = "") {
-  if (!isObject(space) || !types.includes(space.type)) {
-    return `${name} is ${short(space)}; expected a JSON object with type `
-      + `${types.join(" or ")}${why}`;
-  }
-  if (space.type === "Discrete" || space.type === "MultiBinary") {
-    return Number.isInteger(space.n) && space.n >= 1 ? null
-      : `${name} has n ${short(space.n)}; expected an integer >= 1`;
-  }
-  if (space.type === "MultiDiscrete") {
-    const nvec = space.nvec;
-    const ok = Array.isArray(nvec) && nvec.length > 0
-      && nvec.every((n) => Number.isInteger(n) && n >= 1);
-    return ok ? null : `${name} has nvec ${short(nvec)}; expected a list of integers >= 1`;
-  }
-  const shape = space.shape;
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
-    return `${name} has shape ${short(shape)}; expected a list of positive integers`;
-  }
-  if (name === contract.ACTION_SPACE_KEY) {
-    if (shape.length !== 1) {
-      return `action_space has shape ${pyRepr(shape)}; expected one dimension`;
-    }
-    for (const bound of ["low", "high"]) {
-      const values = space[bound];
-      const ok = Array.isArray(values) && values.length === shape[0]
-        && values.every((v) => typeof v === "number" && Number.isFinite(v));
-      if (!ok) {
-        return `action_space has ${bound} ${short(values)}; expected a list of ${shape[0]} `
-          + "finite numbers";
-      }
-    }
-  }
-  return null;
-}
-
-/** @param {unknown} value @returns {value is Record<string, any>} */
-function isObject(value) {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/**
- * A metadata value as JSON, shortened to fit in a one-line message.
- * @param {unknown} value
- */
-function short(value) {
-  const text = pyJson(value);
-  return text.length <= 60 ? text : `${text.slice(0, 57)}...`;
-}
-
-/**
- * A space as Python's serve/loading.py writes it in messages: "Box(shape=(4,), float32)",
- * "Dict(direction: Discrete(4), image: Box(shape=(6, 6, 1), uint8))".
- * @param {contract.Space} space
- * @returns {string}
- */
-function spaceText(space) {
-  if (contract.STRUCTURED.includes(space.type)) {
-    const parts = contract.parts(space).map(([key, part]) => `${key}: ${spaceText(part)}`);
-    return `${space.type}(${parts.join(", ")})`;
-  }
-  if (space.type === "Discrete" || space.type === "MultiBinary") {
-    return `${space.type}(${space.n})`;
-  }
-  if (space.type === "MultiDiscrete") return `MultiDiscrete(${pyRepr(space.nvec)})`;
-  const shape = /** @type {number[]} */ (space.shape);
-  const dims = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
-  return `Box(shape=${dims}, ${space.dtype ?? "float32"})`;
 }

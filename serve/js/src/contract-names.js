@@ -12,15 +12,25 @@ export const CONTRACT_VERSION = SPEC.version;
 /** @type {readonly number[]} */
 export const SUPPORTED_CONTRACT_VERSIONS = SPEC.supported_versions;
 
-export const { INPUT, PROBS, MEAN, STD, ACTION, BATCH_DIM, STATE, NEXT_STATE } = SPEC.names;
+export const {
+  INPUT, PROBS, MEAN, STD, ACTION, BATCH_DIM, STATE, NEXT_STATE, ACTION_MASK,
+} = SPEC.names;
 
 /** The metadata keys by their constant's name. */
 /** @type {Record<string, string>} */
 const KEYS = Object.fromEntries(SPEC.metadata.map((entry) => [entry.const, entry.key]));
 export const {
   CONTRACT_VERSION_KEY, POLICY_KIND_KEY, ENV_ID_KEY, ENV_KWARGS_KEY, MAX_EPISODE_STEPS_KEY,
-  OBSERVATION_SPACE_KEY, ACTION_SPACE_KEY, QUANTIZATION_KEY, RECURRENT_KEY,
+  OBSERVATION_SPACE_KEY, ACTION_SPACE_KEY, QUANTIZATION_KEY, RECURRENT_KEY, ACTION_MASK_KEY,
 } = KEYS;
+/** The policy kinds whose graphs (since contract 6) take the input ACTION_MASK. */
+/** @type {readonly string[]} */
+export const MASKED_KINDS = SPEC.action_mask.policy_kinds;
+/** The first contract version whose graphs take ACTION_MASK. */
+export const MASK_SINCE = SPEC.action_mask.since;
+/** Where an env's masks come from, as training read them (metadata `action_mask.source`). */
+/** @type {readonly string[]} */
+export const MASK_SOURCES = SPEC.action_mask.sources;
 
 /** policy_kind -> the type of its action space ("categorical" -> "Discrete"). */
 /** @type {Record<string, string>} */

@@ -7,6 +7,7 @@
 import * as contract from "./contract-names.js";
 import { nodeArgs, readMetadata } from "./onnx-file.js";
 import { asPartBatches } from "./observation-parts.js";
+import { AllLegal, asMask, maskBranches, takesNone } from "./masks.js";
 import { asBatch } from "./observations.js";
 import { pyRepr, pyTuple } from "./python.js";
 import { Random } from "./random.js";
@@ -34,8 +35,12 @@ import { Episode, UNEXPECTED, asState, checkNoState, initialState as zeroState }
  * @typedef {object} ActionAndState what `act` answers a recurrent policy's caller
  * @property {Action | Action[]} action the action (one per observation of a batch)
  * @property {Float32Array | Float32Array[]} state the next state: [S], or one per observation
- * @typedef {{state?: State | null}} StateOption a recurrent policy's state (required); a
- *   feed-forward policy takes none
+ * @typedef {import("./masks.js").ActionMask} ActionMask which actions are legal: [P] for one
+ *   observation, [B, P] for a batch (booleans or 0/1), or per branch of a MultiDiscrete space
+ * @typedef {{state?: State | null, actionMask?: ActionMask | null}} CallOptions a recurrent
+ *   policy's state (required; a feed-forward policy takes none), and the legal actions of a
+ *   policy whose graph takes an action mask (optional: all legal without; a policy without
+ *   the input takes none)
  */
 
 /** A policy answering observations with actions, backed by one onnxruntime session. */
@@ -90,9 +95,19 @@ export class Policy {
      * `act` returns the next one. null for a feed-forward policy.
      */
     this.stateSize = spec.stateSize;
+    /**
+     * The size of the action mask the policy takes (`actionMask`, since contract 6: its
+     * categorical and multi_categorical files), its actions side by side; null for a policy
+     * whose graph takes none.
+     */
+    this.maskSize = spec.maskSize;
+    /** The all-true masks of calls without one (null: the graph takes no mask). */
+    this.allLegal = spec.maskSize === null ? null : new AllLegal(spec.maskSize);
+    /** The mask's branch sizes ([n], or nvec); the message refusing one if it takes none. */
+    this.maskBranches = spec.maskSize === null ? null : maskBranches(spec.actionSpace);
+    this.noMask = takesNone(spec.kind, this.metadata[contract.CONTRACT_VERSION_KEY]);
     /** The input tensors of single observations of a one-input policy (see `run`), or null. */
-    this.one = spec.observationParts === null ? this.#oneInput(spec.inputs, spec.stateSize)
-      : null;
+    this.one = spec.observationParts === null ? this.#oneInput(spec.inputs) : null;
     this.actionFetch = spec.actionOutput === null ? [] : [spec.actionOutput];
   }
 
@@ -111,26 +126,32 @@ export class Policy {
    * A recurrent policy (`stateSize` not null) takes `state` -- `initialState()` at an
    * episode's first step, then the state the previous step returned -- and answers
    * `{action, state}`: the action(s) and the next state (`episode()` carries it for you).
+   *
+   * A policy taking an action mask (`maskSize` not null) acts only among the legal actions
+   * of `actionMask` (true or 1: legal; [maskSize] for one observation, a row per observation
+   * of a batch; per branch of a MultiDiscrete space also one array each), all of them
+   * without one.
    * @overload
    * @param {Observations} obs
-   * @param {{deterministic?: boolean, state?: null}} [options]
+   * @param {{deterministic?: boolean, state?: null, actionMask?: ActionMask | null}} [options]
    * @returns {Promise<Action | Action[]>}
    */
   /**
    * @overload
    * @param {Observations} obs
-   * @param {{deterministic?: boolean, state: State}} options
+   * @param {{deterministic?: boolean, state: State, actionMask?: ActionMask | null}} options
    * @returns {Promise<ActionAndState>}
    */
   /**
    * @param {Observations} obs
-   * @param {{deterministic?: boolean} & StateOption} [options]
+   * @param {{deterministic?: boolean} & CallOptions} [options]
    * @returns {Promise<Action | Action[] | ActionAndState>}
    */
-  async act(obs, { deterministic = true, state } = {}) {
-    if (this.stateSize !== null) return this.#actRecurrent(obs, state, deterministic);
-    checkNoState(state);
-    const inputs = this.#batch(obs);
+  async act(obs, { deterministic = true, state, actionMask } = {}) {
+    if (this.stateSize !== null) {
+      return this.#actRecurrent(this.#inputs(obs, state, actionMask), deterministic);
+    }
+    const inputs = this.#inputs(obs, state, actionMask);
     let actions;
     if (deterministic && this.spec.actionOutput !== null) {
       let results = this.#run(inputs, this.actionFetch);
@@ -146,13 +167,11 @@ export class Policy {
 
   /**
    * `act` of a recurrent policy: the action(s) and the next state, from one model call.
-   * @param {Observations} obs
-   * @param {unknown} state
+   * @param {Inputs} inputs
    * @param {boolean} deterministic
    * @returns {Promise<ActionAndState>}
    */
-  async #actRecurrent(obs, state, deterministic) {
-    const inputs = this.#inputs(obs, state);
+  async #actRecurrent(inputs, deterministic) {
     const { actionOutput } = this.spec;
     let actions;
     let states;
@@ -209,27 +228,27 @@ export class Policy {
    * Greedy actions are the graph's `action` (a file without metadata: the argmax of its
    * probs).
    * @param {Observations} obs
-   * @param {{deterministic?: boolean} & StateOption} [options]
+   * @param {{deterministic?: boolean} & CallOptions} [options]
    * @returns {Promise<{actions: Action[], distribution: Outputs}>}
    */
-  async decide(obs, { deterministic = true, state } = {}) {
-    return this.#decideBatch(this.#inputs(obs, state), deterministic);
+  async decide(obs, { deterministic = true, state, actionMask } = {}) {
+    return this.#decideBatch(this.#inputs(obs, state, actionMask), deterministic);
   }
 
   /**
    * Action probabilities: a Float32Array [n] (categorical), each branch's side by side
    * [sum(nvec)] (multi_categorical), or each bit's P(1) [n] (bernoulli); one per observation
-   * of a batch (a recurrent policy's: in `state`).
+   * of a batch (a recurrent policy's: in `state`); exactly 0 where `actionMask` is false.
    * @param {Observations} obs
-   * @param {StateOption} [options]
+   * @param {CallOptions} [options]
    * @returns {Promise<Float32Array | Float32Array[]>}
    */
-  async probs(obs, { state } = {}) {
+  async probs(obs, { state, actionMask } = {}) {
     if (this.kind === "gaussian" || this.kind === "deterministic") {
       throw new Error(`probs() needs a discrete policy; this one is ${this.kind}: `
         + "use distribution()");
     }
-    const inputs = this.#inputs(obs, state);
+    const inputs = this.#inputs(obs, state, actionMask);
     const { probs } = await this.#distributionOf(inputs);
     const size = batchSize(inputs);
     const result = /** @type {Float32Array[]} */ (
@@ -239,14 +258,14 @@ export class Policy {
 
   /**
    * The raw outputs of the model by name (e.g. probs and action, or mean, std and action;
-   * and next_state for a recurrent policy, which takes `state`), for one observation, or one
-   * entry per observation of a batch.
+   * and next_state for a recurrent policy, which takes `state`; `actionMask` applied), for
+   * one observation, or one entry per observation of a batch.
    * @param {Observations} obs
-   * @param {StateOption} [options]
+   * @param {CallOptions} [options]
    * @returns {Promise<Record<string, Action | Action[]>>}
    */
-  async distribution(obs, { state } = {}) {
-    const inputs = this.#inputs(obs, state);
+  async distribution(obs, { state, actionMask } = {}) {
+    const inputs = this.#inputs(obs, state, actionMask);
     const values = await this.#run(inputs, this.outputs);
     return Object.fromEntries(this.outputs.map((name) => {
       const value = rows(values[name]);
@@ -270,42 +289,56 @@ export class Policy {
   }
 
   /**
-   * `#batch` with a recurrent policy's state beside the observations, checked (a
-   * feed-forward policy's: refused).
+   * `#batch` with a recurrent policy's state and the action mask beside the observations,
+   * checked (a state given to a feed-forward policy, or a mask to a policy without the
+   * input: refused). Without a mask, all actions are legal.
    * @param {Observations} obs
    * @param {unknown} state
+   * @param {unknown} actionMask
    * @returns {Inputs}
    */
-  #inputs(obs, state) {
+  #inputs(obs, state, actionMask) {
     const inputs = this.#batch(obs);
-    const { stateSize } = this;
+    const { stateSize, allLegal, maskBranches: branches } = this;
+    const size = batchSize(inputs);
+    const { single } = inputs;
     if (stateSize === null) {
       checkNoState(state);
-      return inputs;
+    } else {
+      inputs.batches[contract.STATE] = { data: asState(state, stateSize, size, single),
+                                         dims: [size, stateSize], single };
     }
-    const size = batchSize(inputs);
-    inputs.batches[contract.STATE] = { data: asState(state, stateSize, size, inputs.single),
-                                       dims: [size, stateSize], single: inputs.single };
+    if (allLegal === null || branches === null) {
+      if (actionMask !== undefined && actionMask !== null) throw new Error(this.noMask);
+    } else {
+      const data = actionMask === undefined || actionMask === null ? allLegal.rows(size)
+        : asMask(actionMask, branches, size, single);
+      inputs.batches[contract.ACTION_MASK] = { data, dims: [size, allLegal.size], single };
+    }
     return inputs;
   }
 
   /**
    * The tensors kept for single observations of a one-input policy (and a recurrent one's
-   * state), and their feeds.
+   * state, a masked one's action mask), and their feeds.
    * @param {import("./contract-names.js").InputSpecs} inputs the one input
-   * @param {number | null} stateSize
    */
-  #oneInput(inputs, stateSize) {
+  #oneInput(inputs) {
     const [[input, { shape, dtype }]] = Object.entries(inputs);
     const size = shape.reduce((a, b) => a * b, 1);
     const data = dtype === "uint8" ? new Uint8Array(size) : new Float32Array(size);
     /** @type {Record<string, unknown>} */
     const feeds = { [input]: new this.ort.Tensor(dtype, data, [1, ...shape]) };
+    const { stateSize, maskSize } = this;
     const state = stateSize === null ? null : new Float32Array(stateSize);
     if (state !== null) {
       feeds[contract.STATE] = new this.ort.Tensor("float32", state, [1, state.length]);
     }
-    return { input, data, state, feeds, busy: false };
+    const mask = maskSize === null ? null : new Uint8Array(maskSize);
+    if (mask !== null) {
+      feeds[contract.ACTION_MASK] = new this.ort.Tensor("bool", mask, [1, mask.length]);
+    }
+    return { input, data, state, mask, feeds, busy: false };
   }
 
   /**
@@ -320,8 +353,7 @@ export class Policy {
     const batch = one === null ? null : inputs.batches[one.input];
     if (one === null || batch === null || batch.dims[0] !== 1 || one.busy) {
       const feeds = Object.fromEntries(Object.entries(inputs.batches).map(([input, part]) =>
-        [input, new this.ort.Tensor(this.spec.inputs[input]?.dtype ?? "float32", part.data,
-          part.dims)]));  // the observation's dtype; float32 for a recurrent policy's state
+        [input, new this.ort.Tensor(dtypeOf(this.spec, input), part.data, part.dims)]));
       return this.session.run(feeds, names);
     }
     // One observation goes through a tensor kept for it: fewer allocations per call, so the
@@ -329,6 +361,7 @@ export class Policy {
     // call from writing it while onnxruntime has yet to read it.
     one.data.set(batch.data);
     if (one.state !== null) one.state.set(inputs.batches[contract.STATE].data);
+    if (one.mask !== null) one.mask.set(inputs.batches[contract.ACTION_MASK].data);
     const results = this.session.run(one.feeds, names);
     if (!(results instanceof Promise)) return results;  // read already
     one.busy = true;
@@ -409,6 +442,16 @@ export class Policy {
     return `Policy(${pyRepr(this.name)}, env_id=${pyRepr(this.metadata.env_id)}, `
       + `${observations}, action_space=${pyRepr(this.actionSpace)})`;
   }
+}
+
+/**
+ * The dtype of the graph's input `input`: an observation's (float32 or uint8), float32 for a
+ * recurrent policy's state, bool (a Uint8Array of 0 and 1) for the action mask.
+ * @param {import("./spec.js").PolicySpec} spec
+ * @param {string} input
+ */
+function dtypeOf(spec, input) {
+  return input === contract.ACTION_MASK ? "bool" : spec.inputs[input]?.dtype ?? "float32";
 }
 
 /**

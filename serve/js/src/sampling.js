@@ -38,7 +38,8 @@ export function argmax(values, n) {
 }
 
 /**
- * Inverse-CDF sampling: one action per row of probs [B, n], from uniform draws in [0, 1).
+ * Inverse-CDF sampling: one action per row of probs [B, n], from uniform draws in [0, 1);
+ * never an action of probability 0.
  * @param {Float32Array} probs
  * @param {number} n actions per row
  * @param {() => number} uniform
@@ -92,8 +93,12 @@ export function sampleBernoulli(probs, n, uniform) {
 }
 
 /**
- * The action a uniform draw `u` picks from probs[start .. start + n): the number of entries of
- * their normalized cumulative sum (float64) below `u`, at most n - 1.
+ * The action a uniform draw `u` in [0, 1) picks from probs[start .. start + n): the number of
+ * entries of their normalized cumulative sum (float64) at or below `u`, at most n - 1 -- as
+ * serve/sampling.py counts them. An action of probability 0 (a masked one) is never picked:
+ * its cdf entry equals the one before it (or is 0, the first), which `u` then reaches too;
+ * counting the entries below `u` instead would pick a first action of probability 0 when
+ * u = 0.
  * @param {Float32Array} probs
  * @param {number} start
  * @param {number} n
@@ -104,9 +109,9 @@ function inverseCdf(probs, start, n, u) {
   for (let j = 0; j < n; j++) total += probs[start + j];
   let cumulative = 0;
   let action = 0;
-  for (; action < n - 1; action++) {
+  for (; action < n - 1; action++) {  // the cdf is nondecreasing: count until it passes u
     cumulative += probs[start + action];
-    if (!(u > cumulative / total)) break;
+    if (!(u >= cumulative / total)) break;  // NaN counts as numpy's comparison does: not
   }
   return action;
 }

@@ -49,6 +49,9 @@ const CALLER_HINT = "pass observation_shape=... and action_type='discrete' or 'c
  * @property {string | null} actionOutput the output holding the greedy action, if any
  * @property {number | null} stateSize a recurrent policy's state size (its inputs are
  *   `inputs` and `state`, its distOutputs end with `next_state`); null for a feed-forward one
+ * @property {number | null} maskSize the size of the input `action_mask` of a categorical or
+ *   multi_categorical graph of contract 6 or later (its action space's actions); null for a
+ *   graph without one
  */
 
 /**
@@ -85,7 +88,8 @@ export function contractSpec(name, metadata, graph,
   if (checked.stateSize !== null) distOutputs.push(contract.NEXT_STATE);  // read with them
   return { kind, observationShape, observationDtype, observationParts: parts,
            inputs: checked.inputs, actionSpace: checked.actionSpace, distOutputs,
-           logits: false, actionOutput: contract.ACTION, stateSize: checked.stateSize };
+           logits: false, actionOutput: contract.ACTION, stateSize: checked.stateSize,
+           maskSize: checked.maskSize };
 }
 
 /**
@@ -108,7 +112,8 @@ export function callerSpec(name, graph, { observation_shape: shape, action_type:
   checkInputShape(name, node, observationShape,
     `observation_shape ${pyTuple(observationShape)}`, true);
   const one = { observationShape, observationDtype, observationParts: null,
-                inputs: { [node.name]: { shape: observationShape, dtype: observationDtype } } };
+                inputs: { [node.name]: { shape: observationShape, dtype: observationDtype } },
+                stateSize: null, maskSize: null };
   // Discrete: an output named probs wherever it is (export writes `action` [batch] first),
   // else the first output as logits. Continuous: the first output.
   const probs = graph.outputs.find((o) => o.name === contract.PROBS);
@@ -123,10 +128,10 @@ export function callerSpec(name, graph, { observation_shape: shape, action_type:
   if (actionType === "discrete") {
     return { kind: "categorical", ...one,
              actionSpace: { type: "Discrete", n: size, start: 0 },
-             distOutputs: [read.name], logits: !named, actionOutput: null, stateSize: null };
+             distOutputs: [read.name], logits: !named, actionOutput: null };
   }
   return { kind: "deterministic", ...one, actionSpace: { type: "Box", shape: [size] },
-           distOutputs: [], logits: false, actionOutput: read.name, stateSize: null };
+           distOutputs: [], logits: false, actionOutput: read.name };
 }
 
 /**

@@ -123,14 +123,17 @@ export class Episode {
   }
 
   /**
-   * The policy's action(s) for the episode's next observation(s).
+   * The policy's action(s) for the episode's next observation(s), among the legal actions of
+   * `actionMask` if given (a policy taking an action mask: see `Policy.act`).
    * @param {import("./onnx-policy.js").Observations} obs
+   * @param {{actionMask?: import("./masks.js").ActionMask | null}} [options]
    * @returns {Promise<import("./onnx-policy.js").Action | import("./onnx-policy.js").Action[]>}
    */
-  async act(obs) {
-    if (this.state === null) return this.policy.act(obs, { deterministic: this.deterministic });
-    const { action, state } = await this.policy.act(obs, { state: this.state,
-                                                           deterministic: this.deterministic });
+  async act(obs, { actionMask } = {}) {
+    const { deterministic } = this;
+    if (this.state === null) return this.policy.act(obs, { deterministic, actionMask });
+    const { action, state } = await this.policy.act(obs, { state: this.state, deterministic,
+                                                           actionMask });
     this.state = state;
     return action;
   }

@@ -1,7 +1,8 @@
 // Bad input gets the text of Python's message (test/fixtures/messages.json): files that are
 // missing, not ONNX, without keras-pg metadata or with forged metadata (recurrent ones whose
 // state disagrees with it too), load options, observations of the wrong shape, NaN, or out
-// of a uint8's range, and a recurrent policy's state missing, misshapen or NaN.
+// of a uint8's range, a recurrent policy's state missing, misshapen or NaN, and action masks
+// of the wrong shape or values, with no legal action, or given to a policy that takes none.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -18,8 +19,12 @@ const CASES = readFixture("messages.json");
 async function attempt(load, testCase) {
   const policy = await load(testCase.file, testCase.options);
   const obs = decodeObs(testCase.obs);
-  // No "state" key: none passed (Python's default, None).
-  const given = Object.hasOwn(testCase, "state") ? { state: decodeObs(testCase.state) } : {};
+  // No "state" ("action_mask") key: none passed (Python's default, None).
+  const given = {
+    ...Object.hasOwn(testCase, "state") ? { state: decodeObs(testCase.state) } : {},
+    ...Object.hasOwn(testCase, "action_mask")
+      ? { actionMask: decodeObs(testCase.action_mask) } : {},
+  };
   const calls = {
     act: () => policy.act(obs, given),
     probs: () => policy.probs(obs, given),
@@ -38,7 +43,9 @@ for (const [runtime, load] of Object.entries(RUNTIMES)) {
       const what = `${testCase.call} ${testCase.file} ${JSON.stringify(testCase.options)} `
         + `${JSON.stringify(testCase.obs ?? "").slice(0, 40)}`
         + (Object.hasOwn(testCase, "state") ? ` state ${JSON.stringify(testCase.state)
-          .slice(0, 40)}` : "");
+          .slice(0, 40)}` : "")
+        + (Object.hasOwn(testCase, "action_mask") ? ` action_mask ${JSON.stringify(
+          testCase.action_mask).slice(0, 40)}` : "");
       test(what, async () => {
         const expected = testCase.message.replaceAll("{path}", fixturePath(testCase.file));
         await assert.rejects(attempt(load, testCase), (/** @type {Error} */ error) => {

@@ -50,20 +50,24 @@ test("categorical sampling inverts the CDF", () => {
   const probs = Float32Array.of(0.25, 0.5, 0.25, 0, 0, 1);
   const draws = [0.1, 0.9, 0.25, 0.0];
   const uniform = () => /** @type {number} */ (draws.shift());
-  // Row 1: cdf 0.25, 0.75, 1 -> 0.1 is action 0 and 0.9 action 2; row 2 puts all on action 2.
+  // Row 1: cdf 0.25, 0.75, 1 -> 0.1 is action 0 and 0.9 action 2; row 2 puts all on action 2
+  // (0.25 passes its cdf entries 0, 0: actions of probability 0 are never drawn).
   assert.deepEqual(sampleCategorical(probs.subarray(0, 3), 3, uniform), [0]);
   assert.deepEqual(sampleCategorical(probs, 3, uniform), [2, 2]);
-  assert.deepEqual(sampleCategorical(Float32Array.of(0.25, 0.75), 2, () => 0.25), [0]);
+  // A draw equal to a cdf entry is past it (entries <= u are counted, as serve/sampling.py
+  // counts them): P(action 0) = P(u < 0.25).
+  assert.deepEqual(sampleCategorical(Float32Array.of(0.25, 0.75), 2, () => 0.25), [1]);
+  assert.deepEqual(sampleCategorical(Float32Array.of(0.25, 0.75), 2, () => 0.2499), [0]);
 });
 
 test("multi-categorical sampling inverts each branch's CDF with its own draw, in order", () => {
   // Two rows of branches of 3 and 2 actions: cdfs (0.25, 0.75, 1 | 0.5, 1) and
-  // (0, 0, 1 | 1, 1). Row 1: 0.8 -> action 2, 0.5 -> action 0 (not above 0.5);
-  // row 2: 0.1 -> action 2 (all mass there), 0.99 -> action 0.
+  // (0, 0, 1 | 1, 1). Row 1: 0.8 -> action 2, 0.5 -> action 1 (at 0.5, past action 0's
+  // entry); row 2: 0.1 -> action 2 (all mass there), 0.99 -> action 0.
   const probs = Float32Array.of(0.25, 0.5, 0.25, 0.5, 0.5, 0, 0, 1, 1, 0);
   const draws = [0.8, 0.5, 0.1, 0.99];
   assert.deepEqual(sampleMultiCategorical(probs, [3, 2], () => /** @type {number} */ (
-    draws.shift())), [[2, 0], [2, 0]]);
+    draws.shift())), [[2, 1], [2, 0]]);
   assert.equal(draws.length, 0);
 });
 

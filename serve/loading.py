@@ -3,7 +3,9 @@
 A file with `contract_version` in its metadata claims to follow serve/contract.py: every
 metadata key the runtime reads must be there and well formed, and the graph must agree with
 it (input `obs` of the contract's dtype and the observation shape; outputs `probs`/`action` or
-`mean`/`std`/`action` of the action space's size). A forged or damaged file is refused in
+`mean`/`std`/`action` of the action space's size; since contract 6, a categorical or
+multi_categorical graph's input `action_mask` bool [batch, action_size], which the metadata
+key `action_mask` describes). A forged or damaged file is refused in
 one line naming the key, input or output at fault. All of it runs once, at load time: `act`
 pays nothing for it.
 """
@@ -20,10 +22,12 @@ import numpy as np
 import onnxruntime as ort
 
 from serve import contract
+from serve.masks import MASK_SINCE
 from serve.observations import FLOAT32, UINT8
 
 INPUT_DTYPES: dict[str, np.dtype] = {"tensor(float)": FLOAT32, "tensor(uint8)": UINT8}
-TENSOR_TYPES = {"float32": "tensor(float)", "uint8": "tensor(uint8)", "int64": "tensor(int64)"}
+TENSOR_TYPES = {"float32": "tensor(float)", "uint8": "tensor(uint8)", "int64": "tensor(int64)",
+                "bool": "tensor(bool)"}
 FIX = "re-export it with python -m export"
 Dims = Sequence[int | str | None]  # an ONNX tensor's shape: sizes, symbolic names, unknowns
 
@@ -116,6 +120,7 @@ def check_contract(path: Path, metadata: dict[str, Any], session: ort.InferenceS
     _check_outputs(path, session, kind, action)
     if size is not None:
         _check_state(path, session, size)
+    _check_mask(path, session, _mask_size(path, metadata, version, kind, action))
     return kind, inputs, action
 
 
@@ -145,12 +150,67 @@ def _check_state(path: Path, session: ort.InferenceSession, size: int) -> None:
                 f"{TENSOR_TYPES['float32']} {_text([contract.BATCH_DIM, size])}")
 
 
+def _mask_size(path: Path, metadata: dict[str, Any], version: int, kind: str,
+               action: dict[str, Any]) -> int | None:
+    """The size of a file's input ACTION_MASK from its checked metadata (None: it takes
+    none): a categorical or multi_categorical policy's of contract 6 on, P = action_size."""
+    mask = metadata.get(contract.ACTION_MASK_KEY)
+    if mask is None:
+        return None
+    if version < MASK_SINCE or kind not in contract.MASKED_KINDS:
+        problem = (f"is {_short(mask)}; expected null for a {kind} policy of contract "
+                   f"{version}")
+    else:
+        size = contract.action_size(action)
+        wrong = _mask_problem(mask, size)
+        if wrong is None:
+            return size
+        problem = wrong
+    raise PolicyLoadError(f"{path}: metadata {contract.ACTION_MASK_KEY} {problem} ({FIX})")
+
+
+def _mask_problem(mask: Any, size: int) -> str | None:
+    """What is wrong with the metadata ACTION_MASK_KEY of a file whose mask has `size`."""
+    if not isinstance(mask, dict) or not _is_int(mask.get("size")):
+        return (f"is {_short(mask)}; expected null or an object with the mask's size, "
+                "trained, source and function")
+    if mask["size"] != size:
+        return f"has size {mask['size']}; the action space has {size} actions"
+    source, function = mask.get("source"), mask.get("function")
+    if not isinstance(mask.get("trained"), bool) or source not in (*contract.MASK_SOURCES,
+                                                                    None):
+        return (f"has trained {_short(mask.get('trained'))} and source {_short(source)}; "
+                f"expected true or false, and null or one of "
+                f"{', '.join(map(_short, contract.MASK_SOURCES))}")
+    if source == "function" and not (isinstance(function, str) and ":" in function):
+        return f"has function {_short(function)}; the source \"function\" needs module:function"
+    return None
+
+
+def _check_mask(path: Path, session: ort.InferenceSession, size: int | None) -> None:
+    """The graph's input ACTION_MASK: bool [batch, size], or none when `size` is None."""
+    node = next((node for node in session.get_inputs() if node.name == contract.ACTION_MASK),
+                None)
+    if size is None and node is not None:
+        raise PolicyLoadError(f"{path}: input {node.name!r} is {node.type} {_text(node.shape)}; "
+                              f"the metadata's {contract.ACTION_MASK_KEY} null says the graph "
+                              f"takes none ({FIX})")
+    wanted = TENSOR_TYPES["bool"]
+    if size is not None and (node is None or node.type != wanted
+                             or not _fits(node.shape, (size,))):
+        got = "missing" if node is None else f"{node.type} {_text(node.shape)}"
+        raise PolicyLoadError(
+            f"{path}: input {contract.ACTION_MASK!r} is {got}; the metadata's "
+            f"{contract.ACTION_MASK_KEY} of size {size} needs {wanted} "
+            f"{_text([contract.BATCH_DIM, size])}")
+
+
 def _check_inputs(path: Path, session: ort.InferenceSession, inputs: InputSpecs,
                   given: str, recurrent: bool = False) -> None:
-    """The graph's inputs are `inputs` (and a recurrent file's state, `_check_state`): the
-    names, types and shapes."""
-    nodes = {node.name: node for node in session.get_inputs()
-             if not (recurrent and node.name == contract.STATE)}
+    """The graph's inputs are `inputs` (and a recurrent file's state, `_check_state`; an
+    action mask, `_check_mask`): the names, types and shapes."""
+    apart = {contract.ACTION_MASK, *([contract.STATE] if recurrent else [])}
+    nodes = {node.name: node for node in session.get_inputs() if node.name not in apart}
     if list(inputs) == [contract.INPUT]:  # one input: named "obs", whatever the graph calls it
         node = the_input(path, session, list(nodes.values()))
         (shape, dtype), = inputs.values()

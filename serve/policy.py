@@ -5,21 +5,22 @@ Reads the contract in serve/contract.py: input `obs` float32 (uint8 for image ob
 `mean`, `std` and `action` [batch, action_dim] (gaussian), or `probs` and `action` int64
 [batch, branches] (multi_categorical, bernoulli); JSON metadata_props. A recurrent policy's
 file also has input `state` and output `next_state` [batch, state_size]: its caller carries
-the state (serve/state.py).
+the state (serve/state.py). A categorical or multi_categorical policy's file of contract 6 also
+has input `action_mask` bool [batch, action_size], which its caller may pass (serve/masks.py);
+all true when it does not.
 """
 
 from __future__ import annotations
 
-import math
 import threading
-from itertools import accumulate
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 import onnxruntime as ort
 
-from serve import contract
+from serve import contract, masks
+from serve.finite import NonFiniteOutputError, check_finite, not_finite
 from serve.loading import (
     INPUT_DTYPES,
     PolicyLoadError,
@@ -29,15 +30,9 @@ from serve.loading import (
     read_metadata,
     the_input,
 )
-from serve.observations import (
-    FLOAT32,
-    NOT_FINITE,
-    PartSpecs,
-    all_finite,
-    as_batch,
-    as_part_batches,
-    part_message,
-)
+from serve.masks import AllLegal, as_masks
+from serve.observations import FLOAT32, PartSpecs, all_finite, as_batch, as_part_batches
+from serve.one_observation import OneObservation
 from serve.sampling import (
     sample_bernoulli,
     sample_categorical,
@@ -45,19 +40,11 @@ from serve.sampling import (
     sample_multi_categorical,
     softmax,
 )
-from serve.state import STATE_NOT_FINITE, Episode, as_state, check_no_state, initial_state
+from serve.state import Episode, as_state, check_no_state, initial_state
 
-OUTPUT_DTYPES: dict[str, np.dtype] = {"tensor(float)": FLOAT32,
-                                      "tensor(int64)": np.dtype(np.int64)}
-"""The output dtypes `act` binds buffers for (serve/contract.py's, and a caller's float)."""
-ALIGN = 4  # float32 values: the arrays sharing _OneObservation.floats start 16-byte aligned
+__all__ = ["NonFiniteOutputError", "OnnxPolicy", "PolicyLoadError", "not_finite"]
 CALLER_HINT = ("pass observation_shape=... and action_type='discrete' or 'continuous' "
                "(command line: --observation-shape 4 --action-type discrete)")
-
-
-class NonFiniteOutputError(ValueError):
-    """The policy computed NaN or inf for finite observations (they overflow its network):
-    a result no caller should act on, so it is an error rather than action 0."""
 
 
 class OnnxPolicy:
@@ -95,6 +82,13 @@ class OnnxPolicy:
     `state`, float32 [state_size] for one observation ([B, state_size] for a batch) --
     `initial_state()` at an episode's first step, then the state the previous step returned
     -- and `act` returns (actions, next state). `episode()` keeps it for the caller.
+
+    A policy of invalid-action masks (`action_mask_size` not None: categorical and
+    multi_categorical files of contract 6) takes `action_mask` in every method: true/false
+    or 0/1, [action_mask_size] for one observation ([B, action_mask_size] for a batch; a
+    MultiDiscrete policy's also one array per branch); without one every action is legal.
+    Illegal actions get probability exactly 0: neither greedy nor sampled actions are ever
+    illegal. Other policies refuse a mask, in one line saying why.
     """
 
     kind: str
@@ -111,6 +105,9 @@ class OnnxPolicy:
     """The output holding the greedy action (None: the argmax of the probs)."""
     state_size: int | None
     """A recurrent policy's state size (metadata `recurrent`); None for a feed-forward one."""
+    action_mask_size: int | None
+    """The size of the action masks the policy takes (metadata `action_mask`): its
+    action_size; None when it takes none."""
 
     def __init__(self, path: str | Path, *, seed: int | None = None, intra_op_threads: int = 1,
                  observation_shape: tuple[int, ...] | None = None,
@@ -126,12 +123,20 @@ class OnnxPolicy:
             self._from_caller(observation_shape, action_type)
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
+        self.action_mask_size = contract.mask_size(self.metadata)
+        self._mask_branches = (None if self.action_mask_size is None
+                               else tuple(self.action_space.get("nvec", [self.action_mask_size])))
+        self._all_legal = AllLegal(self.action_mask_size or 0)
+        self._no_mask = masks.takes_none(self.kind, self.metadata.get(
+            contract.CONTRACT_VERSION_KEY))
         inputs = ([(name, shape, dtype) for name, (shape, dtype) in self.observation_parts.items()]
                   if self.observation_parts is not None
                   else [(self._input, self.observation_shape, self.observation_dtype)])
         if self.state_size is not None:
             inputs.append((contract.STATE, (self.state_size,), FLOAT32))
-        self._one = (None if self._action_output is None else _OneObservation.bind(
+        if self.action_mask_size is not None:
+            inputs.append((contract.ACTION_MASK, (self.action_mask_size,), masks.BOOL))
+        self._one = (None if self._action_output is None else OneObservation.bind(
             self._session, inputs, self._act_fetch, self._act_checked,
             categorical=self.kind == "categorical", structured=self.observation_parts is not None))
 
@@ -222,8 +227,8 @@ class OnnxPolicy:
         (rows of a batch) start again. For a feed-forward policy it is `act`."""
         return Episode(self, batch, deterministic)
 
-    def act(self, obs: Any, state: Any = None, deterministic: bool = True
-            ) -> int | np.ndarray | tuple[int | np.ndarray, np.ndarray]:
+    def act(self, obs: Any, state: Any = None, deterministic: bool = True,
+            action_mask: Any = None) -> int | np.ndarray | tuple[int | np.ndarray, np.ndarray]:
         """Actions for one observation or a batch [B, *obs_shape].
 
         Discrete: a Python int, or int64 [B]. Continuous: float32 [d], or [B, d].
@@ -234,23 +239,26 @@ class OnnxPolicy:
         construction.
 
         A recurrent policy takes `state` ([state_size], or [B, state_size]) and returns
-        (actions, next state) of the same shapes.
+        (actions, next state) of the same shapes. A policy of action masks takes
+        `action_mask` ([P] for one observation, [B, P] for a batch; all legal without).
         """
         if self.state_size is not None:
-            return self._act_recurrent(obs, state, deterministic)
+            return self._act_recurrent(obs, state, deterministic, action_mask)
         check_no_state(state)
         one, batch = self._one, None
         if deterministic and one is not None:
             # One observation -- the usual call -- goes through buffers bound to the session,
-            # with the same checks in fewer steps (_OneObservation): an array of the input's
+            # with the same checks in fewer steps (OneObservation): an array of the input's
             # dtype and shape as it is (a dict of them, for parts), anything else once
             # as_batch has checked it. Batches, and another thread's call meanwhile, take the
             # path below.
             rows, batch, single = (self._part_rows if one.structured else self._row)(obs, one)
+            mask = None if rows is None else self._mask_row(action_mask)
             if rows is not None and one.acquire(False):
                 try:
                     for view, row in rows:
                         view[...] = row
+                    one.put_mask(mask)
                     one.run(one.binding)
                     if not all_finite(one.floats):
                         one.raise_not_finite()
@@ -260,7 +268,7 @@ class OnnxPolicy:
                     one.release()
         if batch is None:
             batch, single = self._batch(obs)
-        actions = self._act_batch(batch, deterministic)
+        actions = self._act_batch(self._with_mask(batch, action_mask, single), deterministic)
         if not single:
             return actions
         return int(actions[0]) if self.kind == "categorical" else actions[0]
@@ -275,7 +283,7 @@ class OnnxPolicy:
             return values[0]
         return self._decide(batch, deterministic)[0]
 
-    def _act_recurrent(self, obs: Any, state: Any, deterministic: bool
+    def _act_recurrent(self, obs: Any, state: Any, deterministic: bool, action_mask: Any
                        ) -> tuple[int | np.ndarray, np.ndarray]:
         """`act` of a recurrent policy: the same two paths, the state copied in beside the
         observation and the next state copied out."""
@@ -286,11 +294,13 @@ class OnnxPolicy:
                 if not (type(state) is np.ndarray and state.dtype is FLOAT32
                         and state.shape == (size,)):
                     state = as_state(state, size, 1, True)[0]
+                mask = self._mask_row(action_mask)
                 if one.acquire(False):
                     try:
                         for view, row in rows:
                             view[...] = row
                         cast(np.ndarray, one.state)[...] = state
+                        one.put_mask(mask)
                         one.run(one.binding)
                         if not all_finite(one.floats):
                             one.raise_not_finite()
@@ -300,14 +310,15 @@ class OnnxPolicy:
                         one.release()
         if batch is None:
             batch, single = self._batch(obs)
-        feed = {**batch, contract.STATE: as_state(state, size, _rows(batch), single)}
+        feed = {**self._with_mask(batch, action_mask, single),
+                contract.STATE: as_state(state, size, _rows(batch), single)}
         actions, dist = self._decide(feed, deterministic)
         next_state = dist[contract.NEXT_STATE]
         if not single:
             return actions, next_state
         return (int(actions[0]) if self.kind == "categorical" else actions[0]), next_state[0]
 
-    def _row(self, obs: Any, one: _OneObservation
+    def _row(self, obs: Any, one: OneObservation
              ) -> tuple[list[tuple[np.ndarray, np.ndarray]] | None,
                         dict[str, np.ndarray] | None, bool]:
         """`_part_rows` of an unstructured observation: an array of the input's dtype and
@@ -317,7 +328,7 @@ class OnnxPolicy:
         batch, single = self._batch(obs)
         return ([(one.observation, batch[self._input][0])] if single else None), batch, single
 
-    def _part_rows(self, obs: Any, one: _OneObservation
+    def _part_rows(self, obs: Any, one: OneObservation
                    ) -> tuple[list[tuple[np.ndarray, np.ndarray]] | None,
                               dict[str, np.ndarray] | None, bool]:
         """(one's input rows and a structured observation's parts to copy into them, or None
@@ -332,25 +343,49 @@ class OnnxPolicy:
             return None, batch, False
         return [(views[name], part[0]) for name, part in batch.items()], batch, True
 
-    def decide(self, obs: Any, state: Any = None, deterministic: bool = True
-               ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def decide(self, obs: Any, state: Any = None, deterministic: bool = True,
+               action_mask: Any = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Batched actions [B, ...] and the distribution they came from ({"probs"} or
         {"mean", "std"}; with "next_state" [B, state_size] for a recurrent policy, whose
-        `state` is [B, state_size]), from one model call. A single observation is a batch of
-        one."""
-        feed, single = self._feed(obs, state)
+        `state` is [B, state_size]), from one model call, under `action_mask` if given. A
+        single observation is a batch of one."""
+        feed, single = self._feed(obs, state, action_mask)
         if single and self.state_size is not None:  # decide answers batches: [1, S]
             feed[contract.STATE] = feed[contract.STATE].reshape(1, -1)
         return self._decide(feed, deterministic)
 
-    def _feed(self, obs: Any, state: Any) -> tuple[dict[str, np.ndarray], bool]:
-        """`_batch` with a recurrent policy's state beside the observations."""
+    def _feed(self, obs: Any, state: Any, action_mask: Any
+              ) -> tuple[dict[str, np.ndarray], bool]:
+        """`_batch` with a recurrent policy's state and the action masks beside the
+        observations."""
         batch, single = self._batch(obs)
         if self.state_size is None:
             check_no_state(state)
-            return batch, single
-        return {**batch, contract.STATE: as_state(state, self.state_size, _rows(batch),
-                                                  single)}, single
+            return self._with_mask(batch, action_mask, single), single
+        return {**self._with_mask(batch, action_mask, single),
+                contract.STATE: as_state(state, self.state_size, _rows(batch), single)}, single
+
+    def _with_mask(self, batch: dict[str, np.ndarray], action_mask: Any, single: bool
+                   ) -> dict[str, np.ndarray]:
+        """The graph's inputs `batch` with the input ACTION_MASK of a policy that takes one:
+        the caller's masks, checked, or all legal without (ValueError for a mask given to a
+        policy that takes none)."""
+        if self._mask_branches is None:
+            if action_mask is not None:
+                raise ValueError(self._no_mask)
+            return batch
+        rows = _rows(batch)
+        mask = (self._all_legal(rows) if action_mask is None
+                else as_masks(action_mask, self._mask_branches, rows, single))
+        return {**batch, contract.ACTION_MASK: mask}
+
+    def _mask_row(self, action_mask: Any) -> np.ndarray | None:
+        """One observation's checked mask [P] (None: all legal) for act's bound buffers."""
+        if action_mask is None:
+            return None
+        if self._mask_branches is None:
+            raise ValueError(self._no_mask)
+        return as_masks(action_mask, self._mask_branches, 1, True)[0]
 
     def zeros(self, batch: int) -> np.ndarray | dict[str, np.ndarray]:
         """`batch` observations of zeros in the form `act` takes: [batch, *shape] of the
@@ -372,30 +407,33 @@ class OnnxPolicy:
         batch, single = as_batch(obs, self.observation_shape, self.observation_dtype)
         return {self._input: batch}, single
 
-    def probs(self, obs: Any, state: Any = None) -> np.ndarray:
+    def probs(self, obs: Any, state: Any = None, action_mask: Any = None) -> np.ndarray:
         """Action probabilities: float32 [n] (categorical), each branch's side by side
         [sum(nvec)] (multi_categorical), or each bit's P(1) [n] (bernoulli); [B, ...] for a
-        batch (a recurrent policy's: in `state`)."""
+        batch (a recurrent policy's: in `state`). Under `action_mask`, exactly 0 for each
+        illegal action."""
         if self.kind in ("gaussian", "deterministic"):
             raise ValueError(f"probs() needs a discrete policy; this one is {self.kind}: "
                              "use distribution()")
-        batch, single = self._feed(obs, state)
+        batch, single = self._feed(obs, state, action_mask)
         probs = self._distribution(batch)[contract.PROBS]
         return probs[0] if single else probs
 
-    def distribution(self, obs: Any, state: Any = None) -> dict[str, np.ndarray]:
+    def distribution(self, obs: Any, state: Any = None, action_mask: Any = None
+                     ) -> dict[str, np.ndarray]:
         """The raw outputs of the model by name (e.g. probs and action, or mean, std, action;
-        and next_state for a recurrent policy, which takes `state`)."""
-        batch, single = self._feed(obs, state)
+        and next_state for a recurrent policy, which takes `state`), under `action_mask` if
+        given."""
+        batch, single = self._feed(obs, state, action_mask)
         values = self._session.run(self._outputs, batch)
-        _check_finite(self._outputs, values, batch)
+        check_finite(self._outputs, values, batch)
         return {n: (v[0] if single else v) for n, v in zip(self._outputs, values, strict=True)}
 
     def _distribution(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         values = self._session.run(self._dist_outputs, batch)
         if self._logits:
             values = [softmax(values[0])]
-        _check_finite(self._dist_outputs, values, batch)
+        check_finite(self._dist_outputs, values, batch)
         if self._logits:
             return {contract.PROBS: values[0]}
         return dict(zip(self._dist_outputs, values, strict=True))
@@ -408,11 +446,11 @@ class OnnxPolicy:
                 raise ValueError("this policy has no distribution to sample from; "
                                  "use deterministic=True")
             actions = self._session.run(self._act_fetch, batch)[0]
-            _check_finite(self._act_fetch, [actions], batch)  # its one output, the action
+            check_finite(self._act_fetch, [actions], batch)  # its one output, the action
             return actions, {}
         if deterministic and self._action_output is not None:  # the graph's greedy action
             values = self._session.run(self._act_fetch, batch)
-            _check_finite(self._act_fetch, values, batch)
+            check_finite(self._act_fetch, values, batch)
             return values[0], dict(zip(self._dist_outputs, values[1:], strict=True))
         dist = self._distribution(batch)
         if self.kind == "categorical":
@@ -443,131 +481,6 @@ class OnnxPolicy:
                         f"observation_parts={ {name: s for name, (s, _) in parts.items()} }")
         return (f"OnnxPolicy({str(self.path)!r}, env_id={self.metadata.get('env_id')!r}, "
                 f"{observations}, action_space={self.action_space})")
-
-
-def _check_finite(names: list[str], values: list[np.ndarray],
-                  batch: dict[str, np.ndarray]) -> None:
-    for name, value in zip(names, values, strict=True):
-        if value.dtype.kind == "f" and not all_finite(value):
-            raise not_finite(name, value, batch)
-
-
-class _OneObservation:
-    """Greedy `act` on one observation through buffers bound to the session once (onnxruntime
-    I/O binding): per call, the observation (each part) copied in, and no feed dict, output
-    arrays or separate checks to make.
-
-    The float32 values `act` checks -- the float32 inputs, and the outputs checked (the
-    distribution, or a deterministic policy's action) -- are views of one buffer, so one
-    all_finite over it finds any NaN or inf; only then are they looked at one by one, the
-    observation first, for the error to raise. (The model has then run on a non-finite
-    observation: harmless, and refused with the same message as before a run.)
-
-    Not reentrant: callers hold it with `acquire(False)` and take the other path when it is
-    busy.
-    """
-
-    views: dict[str, np.ndarray]
-    """Each input's one row [*shape] (a view of its [1, *shape] buffer), by input name."""
-    outputs: list[np.ndarray]
-    """The outputs fetched, [1, ...] each."""
-    action: Any
-    """The first output: int64 [1] (`item(0)`, a Python int) or [1, k], or float32 [1, d]."""
-
-    def __init__(self, session: ort.InferenceSession,
-                 inputs: list[tuple[str, tuple[int, ...], np.dtype]],
-                 outputs: list[tuple[str, np.dtype, tuple[int, ...], bool]],
-                 categorical: bool, structured: bool) -> None:
-        self.categorical, self.structured = categorical, structured
-        # (dtype, shape, checked) of each input, then of each output (name, dtype, shape,
-        # checked)
-        arrays = [*((dtype, (1, *shape), dtype is FLOAT32) for _, shape, dtype in inputs),
-                  *(o[1:] for o in outputs)]
-        shared = [math.prod(dims) if checked and kind is FLOAT32 else 0
-                  for kind, dims, checked in arrays]
-        starts = list(accumulate((-(-size // ALIGN) * ALIGN for size in shared), initial=0))
-        self.floats = np.zeros(starts[-1], FLOAT32)
-        buffers = [self.floats[start:start + size].reshape(dims) if size else np.zeros(dims, kind)
-                   for (kind, dims, _), size, start in zip(arrays, shared, starts[:-1],
-                                                            strict=True)]
-        self.batches = dict(zip((name for name, _, _ in inputs), buffers, strict=False))
-        self.outputs = buffers[len(inputs):]
-        # The rows act writes: views of the inputs' [1, *shape] buffers; a recurrent
-        # policy's state apart from the observation's, and its next state the last output.
-        self.views = {name: batch.reshape(batch.shape[1:]) for name, batch in self.batches.items()}
-        self.state = self.views.pop(contract.STATE, None)
-        self.next_state = self.outputs[-1]
-        first = next(iter(self.views.values()))  # the one input's, unstructured
-        self.observation, self.shape, self.dtype = first, first.shape, first.dtype
-        self.action = self.outputs[0]
-        self.checked = [(name, array) for (name, _, _, check), array
-                        in zip(outputs, self.outputs, strict=True) if check]
-        # OrtValues on the arrays' memory (kept alive with them): onnxruntime reads the inputs
-        # from `batches` and writes the outputs into `outputs`.
-        self.ort_values = [ort.OrtValue.ortvalue_from_numpy(a) for a in buffers]
-        self.binding = session.io_binding()
-        for name, value in zip(self.batches, self.ort_values, strict=False):
-            self.binding.bind_ortvalue_input(name, value)
-        for (name, *_), value in zip(outputs, self.ort_values[len(inputs):], strict=True):
-            self.binding.bind_ortvalue_output(name, value)
-        self.run = session.run_with_iobinding
-        lock = threading.Lock()
-        self.acquire, self.release = lock.acquire, lock.release
-
-    @classmethod
-    def bind(cls, session: ort.InferenceSession,
-             inputs: list[tuple[str, tuple[int, ...], np.dtype]], fetch: list[str],
-             checked: range, categorical: bool, structured: bool) -> _OneObservation | None:
-        """Buffers for `inputs` (name, shape, dtype) and `fetch` (`checked`: the indices of
-        those checked for NaN and inf), or None -- `act` then takes its other path -- when an
-        output's dtype is not one of OUTPUT_DTYPES or its size at batch 1 is not in the
-        graph, or a run on zeros fails (e.g. an output whose shape is not the one the graph
-        declares)."""
-        nodes = {node.name: node for node in session.get_outputs()}
-        outputs = []
-        for i, name in enumerate(fetch):
-            node = nodes[name]
-            dims = node.shape[1:] if node.shape else None
-            if (node.type not in OUTPUT_DTYPES or dims is None
-                    or not all(isinstance(d, int) and d >= 1 for d in dims)):
-                return None
-            outputs.append((name, OUTPUT_DTYPES[node.type], (1, *dims), i in checked))
-        one = cls(session, inputs, outputs, categorical, structured)
-        try:
-            one.run(one.binding)
-        except Exception:  # onnxruntime raises its own types
-            return None
-        return one
-
-    def raise_not_finite(self) -> None:
-        """The error `act` raises when `floats` holds a NaN or inf: the observation's first
-        (the part's, of a structured one), then the outputs' in fetch order (the checks and
-        messages of the other path)."""
-        for name, batch in self.batches.items():
-            if batch.dtype is FLOAT32 and not np.isfinite(batch).all():
-                if name == contract.STATE:
-                    raise ValueError(STATE_NOT_FINITE)
-                raise ValueError(part_message(name, NOT_FINITE) if self.structured
-                                 else NOT_FINITE)
-        for name, value in self.checked:
-            if not np.isfinite(value).all():
-                raise not_finite(name, value, self.batches)
-
-
-def not_finite(name: str, value: np.ndarray, batch: np.ndarray | dict[str, np.ndarray]
-               ) -> NonFiniteOutputError:
-    """The error for output `name` holding NaN or inf: which observation, and the likely
-    cause (observations far outside the range the policy was trained on). `batch`: the
-    observations [B, ...], or {part: [B, ...]}."""
-    rows = ~np.isfinite(value.reshape(len(value), -1)).all(axis=1)
-    first = int(np.argmax(rows))
-    parts = batch.values() if isinstance(batch, dict) else [batch]
-    largest = max(float(np.abs(part[first].astype(np.float64)).max(initial=0.0))
-                  for part in parts)
-    return NonFiniteOutputError(
-        f"policy output {name!r} is NaN or inf for observation {first} (of {len(value)}), "
-        f"whose largest |value| is {largest:.3g}: the observations overflow the network; "
-        "expected observations in the range the policy was trained on")
 
 
 def _rows(batch: dict[str, np.ndarray]) -> int:

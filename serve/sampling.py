@@ -14,10 +14,14 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def sample_categorical(probs: np.ndarray, uniform: np.ndarray) -> np.ndarray:
-    """Inverse-CDF sampling: int64 [B] from probs [B, n] and uniform draws [B] in [0, 1)."""
+    """Inverse-CDF sampling: int64 [B] from probs [B, n] and uniform draws [B] in [0, 1).
+
+    Row b's action is the count of its cdf entries <= uniform[b] (serve/js/src/sampling.js
+    counts the same): action k needs cdf[k-1] <= u < cdf[k], so an action of probability
+    exactly 0 -- a masked one, cdf[k] == cdf[k-1] -- is never drawn, u == 0.0 included."""
     cdf = np.cumsum(probs, axis=1, dtype=np.float64)
     cdf /= cdf[:, -1:]
-    return np.minimum((uniform[:, None] > cdf).sum(axis=1), probs.shape[1] - 1).astype(np.int64)
+    return np.minimum((uniform[:, None] >= cdf).sum(axis=1), probs.shape[1] - 1).astype(np.int64)
 
 
 def sample_gaussian(mean: np.ndarray, std: np.ndarray, normal: np.ndarray,

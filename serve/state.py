@@ -78,11 +78,14 @@ class Episode:
         self.state = (None if policy.state_size is None
                       else initial_state(policy.state_size, batch))
 
-    def act(self, obs: Any) -> Any:
-        """The policy's action(s) for the episode's next observation(s)."""
+    def act(self, obs: Any, action_mask: Any = None) -> Any:
+        """The policy's action(s) for the episode's next observation(s), under their
+        `action_mask` if given."""
         if self.state is None:
-            return self.policy.act(obs, deterministic=self.deterministic)
-        action, self.state = self.policy.act(obs, self.state, deterministic=self.deterministic)
+            return self.policy.act(obs, deterministic=self.deterministic,
+                                   action_mask=action_mask)
+        action, self.state = self.policy.act(obs, self.state, deterministic=self.deterministic,
+                                             action_mask=action_mask)
         return action
 
     def reset(self, rows: Any = None) -> None:

@@ -15,6 +15,11 @@ state on the server (a sequence id per episode, START/END flags, one slot per se
 lost with a restart or on another replica), while the contract keeps every runtime
 stateless, so that any replica answers any step. Dynamic batching stays: each row of a
 merged batch carries its own state.
+
+A policy's action mask is the input `action_mask` TYPE_BOOL dims [action_size], declared
+`optional: true`: a request may leave it out, and the model then acts as if every action
+were legal -- if its backend feeds all true (tests/triton/model.py does; Triton's own
+onnxruntime backend cannot, the graph requiring the input: its clients send the mask).
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ def _tensor(spec: TensorSpec) -> dict[str, Any]:
                               "dims": dims or list(contract.wire_shape(spec.shape)[1:])}
     if not dims:
         tensor["reshape"] = {"shape": []}
+    if spec.name == contract.ACTION_MASK:
+        tensor["optional"] = True
     return tensor
 
 

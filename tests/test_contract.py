@@ -120,7 +120,7 @@ def test_a_constant_changed_in_the_json_alone_changes_every_runtime(mutated, tmp
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     answer = json.loads(proc.stdout.splitlines()[-1])
-    assert answer["inputs"] == ["observation"]
+    assert answer["inputs"] == ["observation", "action_mask"]
     assert sorted(answer["outputs"]) == ["act", "p"]
     assert answer["version"] == NEXT and answer["env"] == "CartPole-v1"
     assert answer["distribution"] == ["act", "p"]

@@ -17,7 +17,8 @@ from tests.js_fixtures import FIXTURES, HAND_WRITTEN, TRAINED, documents, write_
 
 CONTRACT_3 = ("cartpole", "acrobot", "pendulum", "image")
 CONTRACT_4 = ("switches", "dials", "beacon", "pair", "lock", "mirror")
-"""Trained fixtures exported at contract 3 (the others: at the current contract)."""
+CONTRACT_5 = ("cue",)
+"""Trained fixtures exported at contracts 3, 4 and 5 (the others: at the current contract)."""
 JS = FIXTURES.parents[1]
 
 
@@ -66,10 +67,10 @@ def test_hand_written_policies_are_reproduced_byte_for_byte(tmp_path):
 @pytest.mark.parametrize("name", TRAINED)
 def test_trained_policies_follow_a_supported_contract(name):
     """Files of older contracts keep loading: CONTRACT_3 were exported at contract 3,
-    CONTRACT_4 at contract 4."""
+    CONTRACT_4 at contract 4, CONTRACT_5 at contract 5."""
     policy = serve.OnnxPolicy(FIXTURES / f"{name}.onnx")
     version = (3 if name in CONTRACT_3 else 4 if name in CONTRACT_4
-               else contract.CONTRACT_VERSION)
+               else 5 if name in CONTRACT_5 else contract.CONTRACT_VERSION)
     assert policy.metadata[contract.CONTRACT_VERSION_KEY] == version
     assert (FIXTURES / f"{name}.onnx").stat().st_size < 400_000  # small files in git
     if name == "cartpole":  # the example and the browser test play it to the maximum

@@ -80,6 +80,8 @@ def keras_pg_metadata(env_id, observation_space, action_space, version=contract.
         values |= {contract.QUANTIZATION_KEY: None}
     if version >= 5:
         values |= {contract.RECURRENT_KEY: None}
+    if version >= 6:  # a graph without the input action_mask
+        values |= {contract.ACTION_MASK_KEY: None}
     return values | keys
 
 
@@ -159,9 +161,9 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, expected: str | re.
 
 
 # -- the contract module ---------------------------------------------------------------------
-def test_contract_names_version_5_and_its_input_dtype_rule():
-    assert contract.CONTRACT_VERSION == 5
-    assert contract.SUPPORTED_CONTRACT_VERSIONS == (1, 2, 3, 4, 5)
+def test_contract_names_version_6_and_its_input_dtype_rule():
+    assert contract.CONTRACT_VERSION == 6
+    assert contract.SUPPORTED_CONTRACT_VERSIONS == (1, 2, 3, 4, 5, 6)
     assert contract.input_dtype(IMAGE_SPACE) == "uint8"
     assert contract.input_dtype(IMAGE_SPACE, version=1) == "float32"  # version 1: no uint8
     assert contract.input_dtype({**IMAGE_SPACE, "shape": [64, 3]}) == "float32"
@@ -300,7 +302,7 @@ def test_a_newer_contract_version_is_refused_in_one_line(tmp_path):
     with pytest.raises(serve.PolicyLoadError) as info:
         serve.OnnxPolicy(path)
     assert str(info.value) == (f"{path} uses export contract {newer}; this runtime reads "
-                               "contracts 1, 2, 3, 4, 5 (a newer serve may read it)")
+                               "contracts 1, 2, 3, 4, 5, 6 (a newer serve may read it)")
 
 
 # -- the env from the metadata, in process ---------------------------------------------------

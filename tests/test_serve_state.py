@@ -43,9 +43,9 @@ class Recording(serve.OnnxPolicy):
         super().__init__(path)
         self.states = []
 
-    def act(self, obs, state=None, deterministic=True):
+    def act(self, obs, state=None, deterministic=True, action_mask=None):
         self.states.append(np.array(state))
-        return super().act(obs, state, deterministic)
+        return super().act(obs, state, deterministic, action_mask)
 
 
 def test_the_episode_loop_carries_the_state_and_remembers_every_cue():

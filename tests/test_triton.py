@@ -25,7 +25,7 @@ from tests.test_serve_envs import discrete, keras_pg_metadata, write_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_TYPES = {"FP32": model_config_pb2.TYPE_FP32, "INT64": model_config_pb2.TYPE_INT64,
-              "UINT8": model_config_pb2.TYPE_UINT8}
+              "UINT8": model_config_pb2.TYPE_UINT8, "BOOL": model_config_pb2.TYPE_BOOL}
 
 
 def export_cli(*args) -> subprocess.CompletedProcess:
@@ -70,8 +70,10 @@ def assert_config_matches_the_model(config, model_file: Path, name: str):
         assert [t.name for t in declared] == [n.name for n in nodes]
         for tensor, node in zip(declared, nodes, strict=True):
             datatype = {"tensor(float)": "FP32", "tensor(int64)": "INT64",
-                        "tensor(uint8)": "UINT8"}[node.type]
+                        "tensor(uint8)": "UINT8", "tensor(bool)": "BOOL"}[node.type]
             assert tensor.data_type == DATA_TYPES[datatype]
+            if declared is config.input:  # a mask may be left out: all legal then
+                assert tensor.optional == (node.name == "action_mask")
             dims = node.shape[1:]
             assert list(tensor.dims) == (dims or [1])
             assert tensor.HasField("reshape") == (not dims)

@@ -2,7 +2,8 @@
 
 From random float64 states -- reaching the termination regions, the velocity bounds, the
 angle wrapping and the torque clipping -- and random actions, one gymnasium step each: the
-next state, observation, reward and termination. serve/js/test/envs.test.js replays them.
+next state, observation, reward and termination (and for Taxi-v4, whose state is gymnasium's
+integer, the action mask its info carries). serve/js/test/envs.test.js replays them.
 """
 
 from __future__ import annotations
@@ -34,11 +35,30 @@ def pendulum(rng: np.random.Generator, n: int) -> tuple[np.ndarray, list]:
     return states, [[float(t)] for t in torques]
 
 
-ENVS = {"CartPole-v1": cartpole, "Acrobot-v1": acrobot, "Pendulum-v1": pendulum}
+def taxi(rng: np.random.Generator, n: int) -> tuple[np.ndarray, list]:
+    """Any of the 500 states, half of them with the taxi at a stand and half with the
+    passenger in it; a third of the actions pickups and a third drop-offs, so that both
+    succeed (and end the episode) as well as fail."""
+    stands = np.array([(0, 0), (0, 4), (4, 0), (4, 3)])
+    cells = np.where(rng.random((n, 1)) < 0.5, stands[rng.integers(0, 4, n)],
+                     rng.integers(0, 5, (n, 2)))
+    passengers = np.where(rng.random(n) < 0.5, 4, rng.integers(0, 4, n))
+    states = ((cells[:, 0] * 5 + cells[:, 1]) * 5 + passengers) * 4 + rng.integers(0, 4, n)
+    kinds = rng.integers(0, 3, n)
+    actions = np.where(kinds == 0, rng.integers(0, 4, n), 3 + kinds)
+    return states[:, None], actions.tolist()
+
+
+ENVS = {"CartPole-v1": cartpole, "Acrobot-v1": acrobot, "Pendulum-v1": pendulum, "Taxi-v4": taxi}
 
 
 def step_from(env: gym.Env, state: np.ndarray, action) -> dict:
-    """One gymnasium step of `env` (unwrapped) from `state`."""
+    """One gymnasium step of `env` (unwrapped) from `state` (Taxi's: [its integer])."""
+    if env.spec is not None and env.spec.id == "Taxi-v4":
+        env.s = int(state[0])
+        obs, reward, terminated, _, info = env.step(action)
+        return {"next_state": [env.s], "observation": int(obs), "reward": float(reward),
+                "terminated": bool(terminated), "action_mask": info["action_mask"].tolist()}
     env.state = np.array(state, dtype=np.float64)
     if hasattr(env, "steps_beyond_terminated"):
         env.steps_beyond_terminated = None
@@ -56,7 +76,7 @@ def build_transitions(n: int = TRANSITIONS_PER_ENV) -> dict:
         env = gym.make(env_id).unwrapped
         env.reset(seed=i)
         states, actions = draw(np.random.default_rng(i), n)
-        result[env_id] = [{"state": [float(v) for v in state], "action": action,
+        result[env_id] = [{"state": [v.item() for v in state], "action": action,
                            **step_from(env, state, action)}
                           for state, action in zip(states, actions, strict=True)]
         env.close()

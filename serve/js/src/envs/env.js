@@ -1,18 +1,24 @@
 /**
  * What the environment ports share: gymnasium's reset/step protocol for one environment, with
- * its TimeLimit. Each port keeps gymnasium's float64 state in `state` (assign it to replay a
- * transition) and returns float32 observations, as gymnasium does.
+ * its TimeLimit. Each port keeps gymnasium's state in `state` (float64; assign it to replay a
+ * transition) and returns observations as gymnasium does: float32 for a Box, an integer for
+ * a Discrete observation. `info` is gymnasium's info of the last reset or step: Taxi-v4's
+ * carries its `action_mask`.
  * @module
  */
 
 import { Random } from "../random.js";
 
 /**
+ * @typedef {Record<string, unknown> & {action_mask?: Uint8Array}} Info gymnasium's info:
+ *   {} for most ports; an env that says which actions are legal, Taxi-v4, puts its mask in
+ *   `action_mask` (1: legal), as gymnasium's does
  * @typedef {object} Step
- * @property {Float32Array} observation
+ * @property {Float32Array | number} observation float32, or an integer (Discrete)
  * @property {number} reward
  * @property {boolean} terminated the episode reached a terminal state
  * @property {boolean} truncated the time limit ended it (whether or not it also terminated)
+ * @property {Info} info
  */
 
 /**
@@ -22,7 +28,7 @@ import { Random } from "../random.js";
  * @property {Record<string, unknown>} [kwargs] gymnasium.make keyword arguments the port takes
  */
 
-/** An environment of gymnasium's classic control, ported step for step. */
+/** An environment of gymnasium's, ported step for step. */
 export class Env {
   /** The gymnasium id. */
   static id = "";
@@ -52,12 +58,15 @@ export class Env {
     /** gymnasium's state variables, float64. @type {number[]} */
     this.state = [];
     this.elapsed = 0;
+    /** gymnasium's info of the last reset or step. @type {Info} */
+    this.info = {};
   }
 
-  /** A new episode: its first observation. */
+  /** A new episode: its first observation (its info in `info`). */
   reset() {
     this.elapsed = 0;
     this.state = this.initialState();
+    this.info = this.describe();
     return this.observe();
   }
 
@@ -70,7 +79,8 @@ export class Env {
     const { reward, terminated } = this.transition(action);
     this.elapsed += 1;
     const truncated = this.maxEpisodeSteps !== null && this.elapsed >= this.maxEpisodeSteps;
-    return { observation: this.observe(), reward, terminated, truncated };
+    this.info = this.describe();
+    return { observation: this.observe(), reward, terminated, truncated, info: this.info };
   }
 
   /** @returns {number[]} */
@@ -78,9 +88,17 @@ export class Env {
     throw new Error("not implemented");
   }
 
-  /** @returns {Float32Array} */
+  /** @returns {Float32Array | number} */
   observe() {
     throw new Error("not implemented");
+  }
+
+  /**
+   * gymnasium's info in the current state.
+   * @returns {Info}
+   */
+  describe() {
+    return {};
   }
 
   /**

@@ -8,11 +8,14 @@ differently than when they were written: run `python -m tests.js_fixtures` (and 
 import itertools
 import json
 import re
+import shutil
+import subprocess
 
+import numpy as np
 import pytest
 
 import serve
-from serve import contract, state
+from serve import contract, sampling, state
 from tests.js_fixtures import FIXTURES, HAND_WRITTEN, TRAINED, documents, write_hand_policies
 
 CONTRACT_3 = ("cartpole", "acrobot", "pendulum", "image")
@@ -134,3 +137,55 @@ def test_the_parity_fixture_plays_a_recurrent_policy_through_whole_episodes(buil
                   "{path}: metadata recurrent is"):
         assert any(m.startswith(start) for m in messages), start
 
+
+SAMPLE_IN_NODE = """
+import { readFileSync } from "node:fs";
+import { sampleCategorical, sampleMultiCategorical } from "./src/sampling.js";
+const cases = JSON.parse(readFileSync(0, "utf8"));
+const answers = cases.map(({ probs, nvec, uniform }) => {
+  const draws = [...uniform];
+  const next = () => draws.shift();
+  const flat = Float32Array.from(probs.flat());
+  return nvec.length === 1 ? sampleCategorical(flat, nvec[0], next)
+    : sampleMultiCategorical(flat, nvec, next);
+});
+console.log(JSON.stringify(answers));
+"""
+
+
+def test_javascript_samples_pythons_actions_from_the_same_uniform_draws():
+    """serve/js/src/sampling.js against serve/sampling.py on the same probs and the same
+    recorded uniform draws, among them 0.0 and draws equal to a cdf entry: the same action,
+    draw by draw (categorical, and per branch), and never one of probability 0 (a masked
+    action: the graph gives it exactly 0)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("needs Node")
+    rng = np.random.default_rng(0)
+    cases, expected = [], []
+    for nvec in ([8], [6], [8, 2], [3, 4, 2]):
+        rows = 400
+        logits = rng.normal(size=(rows, sum(nvec)))
+        masks = rng.random((rows, sum(nvec))) < 0.6
+        bounds = np.cumsum([0, *nvec])
+        for a, b in itertools.pairwise(bounds):
+            masks[np.arange(rows), rng.integers(a, b, rows)] = True  # one legal per branch
+        probs = np.zeros((rows, sum(nvec)), np.float32)
+        for a, b in itertools.pairwise(bounds):
+            probs[:, a:b] = sampling.softmax(np.where(masks[:, a:b], logits[:, a:b], -np.inf))
+        uniform = rng.random((rows, len(nvec)))
+        uniform[::7] = 0.0  # the edge the old rule (u > cdf) got wrong: action 0 at u = 0
+        for i in range(1, rows, 5):  # exactly on a step of the first branch's cdf (below 1)
+            cdf = np.cumsum(probs[i, :nvec[0]], dtype=np.float64)
+            steps = (cdf / cdf[-1])[:-1]
+            uniform[i, 0] = rng.choice(steps[steps < 1]) if (steps < 1).any() else 0.0
+        actions = (sampling.sample_categorical(probs, uniform[:, 0]) if len(nvec) == 1
+                   else sampling.sample_multi_categorical(probs, nvec, uniform))
+        actions = actions.reshape(rows, -1)
+        for branch, start in enumerate(bounds[:-1]):
+            assert masks[np.arange(rows), start + actions[:, branch]].all()
+        cases.append({"probs": probs.tolist(), "nvec": nvec, "uniform": uniform.ravel().tolist()})
+        expected.append(actions.ravel().tolist() if len(nvec) == 1 else actions.tolist())
+    proc = subprocess.run([node, "--input-type=module", "-e", SAMPLE_IN_NODE], cwd=JS,
+                          input=json.dumps(cases), capture_output=True, text=True, check=True)
+    assert json.loads(proc.stdout) == expected

@@ -105,16 +105,18 @@ def make_env(recipe: EnvRecipe, render_mode: str | None = None) -> gym.Env:
 
 def check_env_fits(env: gym.Env, recipe: EnvRecipe,
                    inputs: dict[str, tuple[tuple[int, ...], Any]],
-                   action_space: dict[str, Any]) -> None:
+                   action_space: dict[str, Any], mask_key: str | None = None) -> None:
     """A one-line ValueError unless the env's observations are the policy's `inputs` ({"obs":
     (shape, dtype)}, or one per part of a Dict or Tuple observation: the parts and their
     shapes) and its action space is the one the policy acts in (Discrete n, a Box of shape
-    [d], MultiDiscrete nvec, MultiBinary n; a size the policy leaves open, None, takes any)."""
+    [d], MultiDiscrete nvec, MultiBinary n; a size the policy leaves open, None, takes any).
+    `mask_key`: a Dict observation's key the policy does not take, its action masks."""
     hint = "pass the env the policy was trained on with --env ID"
     wanted = {name: tuple(shape) for name, (shape, _) in inputs.items()}
     try:
         given = {name: tuple(shape) for name, (shape, _)
-                 in contract.input_specs(describe_space(env.observation_space)).items()}
+                 in contract.input_specs(describe_space(env.observation_space)).items()
+                 if name != mask_key}
     except ValueError:  # a space no keras_pg policy takes
         given = {}
     if given != wanted:

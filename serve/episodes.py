@@ -1,7 +1,8 @@
 """The episode loop: an OnnxPolicy acting in its gymnasium environment.
 
 A recurrent policy's state travels with the episode (serve.state.Episode): zeros at each
-episode's first step, then the state the previous step returned.
+episode's first step, then the state the previous step returned. A policy trained with action
+masks gets each state's mask from the env, read where training read it (serve/env_masks.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, cast
 import numpy as np
 
 from serve import contract
+from serve.env_masks import mask_reader, mask_source
 from serve.envs import check_env_fits, env_recipe, make_env
 from serve.policy import OnnxPolicy
 
@@ -24,7 +26,8 @@ def run_episodes(policy: OnnxPolicy, env_id: str | None = None, episodes: int = 
                  env_kwargs: dict[str, Any] | None = None,
                  max_episode_steps: int | None = None) -> dict[str, Any]:
     """Play `episodes` episodes, one action per call to `policy.act`, as an app would (a
-    recurrent policy's state carried from step to step, and zeroed where an episode starts).
+    recurrent policy's state carried from step to step, and zeroed where an episode starts;
+    the action masks of a policy trained with them read from the env at each step).
 
     Args:
         policy: the loaded policy.
@@ -62,19 +65,23 @@ def run_episodes(policy: OnnxPolicy, env_id: str | None = None, episodes: int = 
     try:
         inputs = policy.observation_parts or {
             contract.INPUT: (policy.observation_shape, policy.observation_dtype)}
-        check_env_fits(env, recipe, inputs, policy.action_space)
+        source = mask_source(policy.metadata)
+        check_env_fits(env, recipe, inputs, policy.action_space,
+                       contract.MASK_OBSERVATION_KEY if source == "observation" else None)
+        read_mask = mask_reader(policy.metadata, env, recipe.env_id, _branches(policy))
         episode = policy.episode(deterministic=deterministic)
         for i in range(episodes):
-            obs, _ = env.reset(seed=seed + i)
+            obs, info = env.reset(seed=seed + i)
             episode.reset()  # a recurrent policy's state: zeros at the first step
             total, done = 0.0, False
             while not done:  # observations reach act() as the env made them (uint8 frames too)
                 if gif and i == 0:
                     frames.append(cast(np.ndarray, env.render()))  # rgb_array: one frame
+                obs, mask = read_mask(obs, info)  # the state the policy acts in: not the last
                 start = time.perf_counter_ns()
-                action = episode.act(obs)
+                action = episode.act(obs, action_mask=mask)
                 latencies_ns.append(time.perf_counter_ns() - start)
-                obs, reward, terminated, truncated, _ = env.step(action)
+                obs, reward, terminated, truncated, info = env.step(action)
                 total += float(reward)
                 done = terminated or truncated
             returns.append(total)
@@ -90,6 +97,12 @@ def run_episodes(policy: OnnxPolicy, env_id: str | None = None, episodes: int = 
         "latency_p50_us": float(np.percentile(latency_us, 50)),
         "latency_p99_us": float(np.percentile(latency_us, 99)),
     }
+
+
+def _branches(policy: OnnxPolicy) -> tuple[int, ...] | None:
+    """The branch sizes of the policy's action masks; None when it takes none."""
+    size = policy.action_mask_size
+    return None if size is None else tuple(policy.action_space.get("nvec", [size]))
 
 
 def check_gif_path(path: Path) -> None:

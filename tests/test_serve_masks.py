@@ -270,3 +270,98 @@ def test_a_mask_in_the_metadata_needs_the_input_and_contract_6(tmp_path):
     assert str(info.value).startswith(f"{old}: metadata action_mask is {{\"function\": null")
     assert str(info.value).endswith("; expected null for a categorical policy of contract 5 "
                                     "(re-export it with python -m export)")
+
+
+# -- the episode loop reads each state's mask where training read it -------------------------
+CORRIDOR_ID = "tests.masked_env:Corridor-v0"
+SOURCES = {"method": {"env_kwargs": {"source": "method"}},
+           "observation": {"env_kwargs": {"source": "observation"}},
+           "function": {"env_kwargs": {"source": "none"},
+                        "action_mask_fn": "tests.masked_env:corridor_mask"}}
+
+
+@pytest.fixture(scope="session")
+def source_policies(tmp_path_factory) -> dict[str, Path]:
+    """Corridor-v0 policies trained a little with masks from each source but "info" (the
+    fixture corridor.onnx's), exported: {source: file}."""
+    import export
+    import keras_pg
+
+    tmp = tmp_path_factory.mktemp("sources")
+    files = {"info": CORRIDOR}
+    for source, settings in SOURCES.items():
+        with keras_pg.REINFORCE(CORRIDOR_ID, seed=0, eval_episodes=0, **settings) as agent:
+            agent.learn(max_steps=1500)
+            export.to_onnx(agent, tmp / f"{source}.onnx")
+        files[source] = tmp / f"{source}.onnx"
+    return files
+
+
+def no_illegal_move(result: dict) -> bool:
+    """Corridor-v0's returns hold no illegal move's -0.1: each step costs 0.01, the goal
+    gives 1, so the returns sum to (episodes ending at the goal) - 0.01 steps."""
+    reached = sum(r > 0 for r in result["returns"])
+    return abs(sum(result["returns"]) - (reached - 0.01 * result["steps"])) < 1e-6
+
+
+@pytest.mark.parametrize("source", ["info", "method", "observation", "function"])
+def test_the_episode_loop_reads_each_states_mask_from_the_trained_source(source_policies,
+                                                                         source):
+    policy = serve.OnnxPolicy(source_policies[source])
+    assert policy.metadata[contract.ACTION_MASK_KEY]["source"] == source
+    for deterministic in (True, False):
+        result = serve.run_episodes(policy, episodes=30, seed=0, deterministic=deterministic)
+        assert no_illegal_move(result), (deterministic, result["returns"])
+
+
+def test_the_episode_loop_joins_a_mask_given_per_branch(branches):
+    """corridor_branches' env gives (move mask [8], flag mask [2]) in its info; the flag's 1
+    is illegal, which the untrained flag branch would otherwise pick half the time."""
+    result = serve.run_episodes(branches, episodes=30, seed=0, deterministic=False)
+    assert no_illegal_move(result)
+
+
+def test_a_policy_trained_without_masks_acts_with_none_in_the_episode_loop(tmp_path):
+    import export
+    import keras_pg
+
+    with keras_pg.REINFORCE(CORRIDOR_ID, seed=0, eval_episodes=0,
+                            action_masks=False) as agent:
+        export.to_onnx(agent, tmp_path / "unmasked.onnx")
+    policy = serve.OnnxPolicy(tmp_path / "unmasked.onnx")
+    assert policy.action_mask_size == 8  # it takes one, and was trained without
+    assert policy.metadata[contract.ACTION_MASK_KEY] == {"size": 8, "trained": False,
+                                                         "source": None, "function": None}
+    result = serve.run_episodes(policy, episodes=3, seed=0)
+    assert not no_illegal_move(result)  # untrained, unmasked: illegal moves
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"source": "none"}, "env 'tests.masked_env:Corridor-v0' gives no action mask in "
+                         "info['action_mask']; the policy was trained with masks from there "
+                         "(metadata action_mask)"),
+    ({"bad": "shape"}, "env 'tests.masked_env:Corridor-v0''s action mask from "
+                       "info['action_mask']: action_mask must be true/false or 0/1 of shape "
+                       "[8] for one observation; got shape [7]"),
+    ({"bad": "values"}, "env 'tests.masked_env:Corridor-v0''s action mask from "
+                        "info['action_mask']: action_mask must hold true/false or 0/1 only; "
+                        "row 0 has another value at action 1"),
+    ({"bad": "empty"}, "env 'tests.masked_env:Corridor-v0''s action mask from "
+                       "info['action_mask']: action_mask allows no action in row 0; every row "
+                       "needs a legal action"),
+])
+def test_an_env_whose_masks_fail_ends_the_episodes_in_one_line(corridor, kwargs, message):
+    with pytest.raises(ValueError) as info:
+        serve.run_episodes(corridor, episodes=30, seed=0, env_kwargs=kwargs)
+    assert str(info.value) == message
+
+
+def test_python_m_serve_plays_a_masked_policy(capsys, source_policies):
+    from serve.cli import main
+
+    assert main([str(source_policies["observation"]), "--episodes", "5"]) == 0
+    assert capsys.readouterr().out.startswith(f"{CORRIDOR_ID}: return ")
+    assert main([str(CORRIDOR), "--episodes", "2", "--env-kwargs", '{"source": "method"}']) == 2
+    assert capsys.readouterr().err == (
+        f"error: env '{CORRIDOR_ID}' gives no action mask in info['action_mask']; the policy "
+        "was trained with masks from there (metadata action_mask)\n")

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -189,3 +190,26 @@ def test_javascript_samples_pythons_actions_from_the_same_uniform_draws():
     proc = subprocess.run([node, "--input-type=module", "-e", SAMPLE_IN_NODE], cwd=JS,
                           input=json.dumps(cases), capture_output=True, text=True, check=True)
     assert json.loads(proc.stdout) == expected
+
+
+def test_the_taxi_fixture_delivers_in_gymnasium_with_its_masks():
+    """taxi.onnx, the web page's Taxi-v4 demo (keras_pg.REINFORCE("Taxi-v4", seed=0) with its
+    preset, learned to its solve criterion and exported; not among TRAINED): a contract 6
+    file trained with the masks of gymnasium's info, which greedily delivers in gymnasium's
+    own Taxi-v4 given them (a mean return of at least 7)."""
+    policy = serve.OnnxPolicy(FIXTURES / "taxi.onnx")
+    assert policy.metadata[contract.CONTRACT_VERSION_KEY] == 6
+    assert policy.metadata[contract.ACTION_MASK_KEY] == {"size": 6, "trained": True,
+                                                         "source": "info", "function": None}
+    assert (FIXTURES / "taxi.onnx").stat().st_size < 400_000
+    env, returns = gym.make("Taxi-v4"), []
+    for seed in range(20):
+        obs, info = env.reset(seed=seed)
+        total, done = 0.0, False
+        while not done:
+            action = policy.act(obs, action_mask=info["action_mask"])
+            assert info["action_mask"][action] == 1
+            obs, reward, terminated, truncated, info = env.step(action)
+            total, done = total + float(reward), terminated or truncated
+        returns.append(total)
+    assert np.mean(returns) >= 7, returns

@@ -3,7 +3,9 @@ plays in the browser, errors and bad observations show Python's messages, and a 
 env has no JavaScript port gets the probe (Discrete, MultiDiscrete and MultiBinary actions:
 an action per branch or bit; a Dict observation: an object of parts). A recurrent policy
 (cue.onnx, a GRU solving tests/memory_env.py's Cue-v0, which has no port) carries its state
-through the probe's steps and the page's player: Python's answers over whole episodes.
+through the probe's steps and the page's player: Python's answers over whole episodes. A
+policy trained with action masks (corridor.onnx, tests/masked_env.py's Corridor-v0) takes a
+mask in the probe and from an env's info in the player, and never samples a masked action.
 
 The tests drive Debian's chromium (`apt-get install chromium`; Playwright's own browser
 download is not reachable here) with the Python `playwright` package, against the service
@@ -24,6 +26,7 @@ import pytest
 import serve
 from serve import web
 from tests.js_fixtures import FIXTURES
+from tests.masked_env import BACK, FORWARD
 from tests.servers import running_server
 from tests.web_page import CHROMIUM, CHROMIUM_ARGS, open_page, wait_for_state
 
@@ -281,3 +284,159 @@ def test_the_pages_player_carries_a_recurrent_policys_state_through_each_episode
         assert played["returns"] == [1] * len(CUE["episodes"])
         assert page.errors == []
 
+
+
+# -- action masks ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def corridor_port():
+    with running_server(FIXTURES / "corridor.onnx") as port:
+        yield port
+
+
+SAMPLED_UNDER_MASKS = """async ([calls, rows]) => {
+  // The page's policy code sampling `calls` batches of `rows` actions, each row under its own
+  // random mask (a third of the actions legal, and one more at random): the masked actions
+  // drawn, if any, and the time it took.
+  const { loadPolicy, Random } = await import("keras-pg-policy");
+  const policy = await loadPolicy("./policy.onnx", { seed: 0 });
+  const size = policy.maskSize;
+  const random = new Random(1);
+  const obs = { data: Float32Array.from({ length: rows }, (_, i) => i % 6), dims: [rows] };
+  const start = performance.now();
+  let drawn = 0;
+  const masked = [];
+  for (let call = 0; call < calls; call++) {
+    const masks = new Uint8Array(rows * size);
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < size; j++) masks[i * size + j] = random.uniform() < 1 / 3 ? 1 : 0;
+      masks[i * size + Math.floor(random.uniform() * size)] = 1;
+    }
+    const actions = await policy.act(obs, { deterministic: false,
+                                            actionMask: { data: masks, dims: [rows, size] } });
+    actions.forEach((action, i) => {
+      if (!masks[i * size + action]) masked.push([call, i, action]);
+    });
+    drawn += actions.length;
+  }
+  return { drawn, masked, seconds: (performance.now() - start) / 1000 };
+}"""
+
+
+def test_100000_sampled_actions_under_masks_are_never_masked_in_chromium(browser, corridor_port):
+    """onnxruntime-web in the browser: 10 calls of 10,000 rows, each row with its own random
+    mask; not one sampled action is a masked one, in bounded time."""
+    with open_page(browser, f"http://127.0.0.1:{corridor_port}/") as page:
+        assert wait_for_state(page, "probe", "error") == "probe", page.text_content("#error")
+        result = page.evaluate(SAMPLED_UNDER_MASKS, [10, 10_000])
+        assert result["drawn"] == 100_000 and result["masked"] == []
+        assert result["seconds"] < 60
+        assert page.errors == []
+
+
+def test_the_probe_takes_an_action_mask_and_shows_pythons_answer_and_messages(browser,
+                                                                            corridor_port):
+    """The probe's optional mask: Python's probabilities under it (0 where illegal), the
+    greedy legal action; without one, every action legal; a bad mask gets Python's message."""
+    policy = serve.OnnxPolicy(FIXTURES / "corridor.onnx")
+    with open_page(browser, f"http://127.0.0.1:{corridor_port}/") as page:
+        assert wait_for_state(page, "probe", "error") == "probe", page.text_content("#error")
+        assert "action mask of 8, trained with masks" in page.text_content("#summary")
+        assert page.is_visible("#probe-mask")
+        for cell in range(5):
+            mask = [int(a in (FORWARD[cell], BACK[cell])) for a in range(8)]
+            page.fill("#probe-mask", json.dumps(mask))
+            shown = run_probe(page, cell)
+            assert shown["action"] == FORWARD[cell]  # trained with the masks: forward
+            probs = np.asarray(shown["outputs"]["probs"])
+            assert (probs[np.asarray(mask) == 0] == 0).all()
+            np.testing.assert_allclose(probs, policy.probs(cell, action_mask=mask), atol=1e-6)
+        page.fill("#probe-mask", "")
+        shown = run_probe(page, [0, 1])
+        np.testing.assert_allclose(shown["outputs"]["probs"], policy.probs([0, 1]), atol=1e-6)
+        for mask, obs in [([0] * 8, 2), ([1, 1], 2), ([[1] * 8], [1, 2])]:
+            page.fill("#probe-obs", json.dumps(obs))
+            page.fill("#probe-mask", json.dumps(mask))
+            page.click("#probe-run")
+            with pytest.raises(ValueError) as python:
+                policy.act(obs, action_mask=mask)
+            expect(page.locator("#probe-error")).to_have_text(str(python.value))
+        page.fill("#probe-mask", "[1, 0")
+        page.click("#probe-run")
+        expect(page.locator("#probe-error")).to_have_text(
+            re.compile(r"^the action mask is not JSON: "))
+        assert page.errors == []
+
+
+MASKED_PLAYER = """async ([episodes, branches]) => {
+  // The page's Player on the page's policy, playing a JavaScript Corridor-v0 whose info
+  // carries its masks, as gymnasium's Taxi-v4's does: every action legal, each episode forward.
+  const { loadPolicy } = await import("keras-pg-policy");
+  const { Player } = await import("./web/player.js");
+  const policy = await loadPolicy("./policy.onnx");
+  const FORWARD = [3, 6, 1, 4, 7, 2, 5, 0], BACK = [5, 0, 7, 2, 1, 6, 3, 4];
+  const illegal = [];
+  const starts = [];
+  const env = {
+    cell: 0, episode: 0, info: {},
+    observe() {
+      const mask = Array(8).fill(0);
+      mask[FORWARD[this.cell]] = mask[BACK[this.cell]] = 1;
+      this.info = { action_mask: branches ? [...mask, 1, 0] : mask };
+      return this.cell;
+    },
+    reset() {
+      this.cell = this.episode++ % 5;
+      starts.push(this.cell);
+      return this.observe();
+    },
+    step(action) {
+      const [move, flag] = Array.isArray(action) ? action : [action, 0];
+      if (!this.info.action_mask[move] || flag === 1) illegal.push(action);
+      if (move === FORWARD[this.cell]) this.cell += 1;
+      else if (move === BACK[this.cell]) this.cell = Math.max(this.cell - 1, 0);
+      const terminated = this.cell === 5;
+      return { observation: this.observe(), reward: terminated ? 1 : -0.01, terminated,
+               truncated: false, info: this.info };
+    },
+  };
+  const player = new Player(policy, env);
+  while (player.returns.length < episodes) await player.step();
+  const steps = player.steps;
+  await player.step();  // the first of the next episode, to see the mask it passed
+  return { illegal, steps, starts: starts.slice(0, episodes),
+           lastMask: Array.from(player.last.mask), cell: starts.at(-1) };
+}"""
+
+
+@pytest.mark.parametrize("file, branches", [("corridor.onnx", False),
+                                            ("corridor_branches.onnx", True)])
+def test_the_pages_player_passes_the_envs_masks(browser, file, branches):
+    """An env port whose info carries `action_mask` has it passed at every step: no illegal
+    action, and the greedy policy goes forward from every cell (5 - start steps each)."""
+    with (running_server(FIXTURES / file) as port,
+          open_page(browser, f"http://127.0.0.1:{port}/") as page):
+        assert wait_for_state(page, "probe", "error") == "probe", page.text_content("#error")
+        played = page.evaluate(MASKED_PLAYER, [10, branches])
+        assert played["illegal"] == []
+        assert played["steps"] == sum(5 - start for start in played["starts"])
+        cell = played["cell"]
+        assert played["lastMask"] == [int(a in (FORWARD[cell], BACK[cell])) for a in range(8)
+                                      ] + ([1, 0] if branches else [])
+        assert page.errors == []
+
+
+def test_a_taxi_policy_plays_taxi_v4_in_chromium_with_its_masks(browser):
+    """taxi.onnx (keras_pg's Taxi-v4 preset, trained with the masks in gymnasium's info) in the
+    page's Taxi-v4 port, which gives the player its masks: the greedy policy delivers (a mean
+    return of at least 7 over 20 episodes; without its masks it would loop to the time limit,
+    -200), and the probability bars strike the illegal actions through."""
+    with (running_server(FIXTURES / "taxi.onnx") as port,
+          open_page(browser, f"http://127.0.0.1:{port}/?speed=max&episodes=20") as page):
+        assert wait_for_state(page, "done", "error") == "done", page.text_content("#error")
+        stats = page.evaluate("({...document.getElementById('stats').dataset})")
+        assert int(stats["episodes"]) == 20
+        assert float(stats["meanReturn"]) >= 7
+        assert "action mask of 6, trained with masks" in page.text_content("#summary")
+        assert page.locator(".bar").count() == 6
+        assert page.locator(".bar.masked").count() >= 1  # a taxi can never take all 6
+        assert page.errors == []

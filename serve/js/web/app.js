@@ -2,7 +2,8 @@
  * The page: loads the service's policy with the JavaScript package on onnxruntime-web and
  * plays it in a JavaScript port of its env on a canvas, or offers a probe when there is no
  * port. A recurrent policy's state goes from step to step of each episode (zeros at its
- * start), in both. Errors are shown on the page, in the text of Python's messages.
+ * start), in both. A policy that takes an action mask gets its env port's masks (Taxi-v4's
+ * info), or the probe's. Errors are shown on the page, in the text of Python's messages.
  *
  * Query parameters: policy=URL (another policy), seed=N, stochastic=1, speed=max,
  * episodes=N (stop after N episodes).
@@ -19,7 +20,8 @@ import { Probe, zeroObservation } from "./probe.js";
 ort.env.wasm.numThreads = 1;  // one thread needs no cross-origin isolation
 ort.env.wasm.wasmPaths = new URL("../js/vendor/ort/", import.meta.url).href;
 
-const FPS = { "CartPole-v1": 50, "Acrobot-v1": 15, "Pendulum-v1": 30 };  // gymnasium's
+// gymnasium's render_fps
+const FPS = { "CartPole-v1": 50, "Acrobot-v1": 15, "Pendulum-v1": 30, "Taxi-v4": 4 };
 const params = new URLSearchParams(location.search);
 const seed = Number(params.get("seed") ?? 0);
 const maxEpisodes = Number(params.get("episodes")) || Infinity;
@@ -64,8 +66,10 @@ function describe(policy) {
     : `observation (${policy.observationShape.join(", ")}) ${policy.observationDtype}`;
   const recurrent = policy.stateSize === null ? ""
     : `recurrent (${m.recurrent?.cell ?? "?"}, state_size ${policy.stateSize}) `;
+  const masked = policy.maskSize === null ? "" : ` · action mask of ${policy.maskSize}`
+    + (m.action_mask?.trained ? ", trained with masks" : "");
   $("summary").textContent = `${m.env_id ?? "no keras-pg metadata"} · ${recurrent}`
-    + `${policy.kind} policy · ${observation}${trained}${evaluated}`;
+    + `${policy.kind} policy · ${observation}${masked}${trained}${evaluated}`;
   $("metadata").textContent = JSON.stringify(m, null, 1);
 }
 
@@ -143,19 +147,24 @@ function showStats(player, seconds) {
   Object.assign($("stats").dataset, { episodes: player.returns.length, meanReturn: mean,
     stepsPerS: rate });
   const last = player.last;
-  if (last) $("action-view").replaceChildren(...outputView(last.action, last.distribution));
+  if (last) {
+    $("action-view").replaceChildren(...outputView(last.action, last.distribution, last.mask));
+  }
 }
 
 /**
- * Bars of the action probabilities, or the Gaussian's mean and std.
+ * Bars of the action probabilities (the illegal actions of `mask` struck through), or the
+ * Gaussian's mean and std.
  * @param {any} action
  * @param {Record<string, any>} distribution
+ * @param {ArrayLike<number> | null} mask
  */
-function outputView(action, distribution) {
+function outputView(action, distribution, mask) {
   if (distribution.probs) {
     return Array.from(distribution.probs, (/** @type {number} */ p, i) => {
       const row = document.createElement("div");
-      row.className = i === action ? "bar chosen" : "bar";
+      row.className = ["bar", i === action ? "chosen" : "", mask && !mask[i] ? "masked" : ""]
+        .filter(Boolean).join(" ");
       row.innerHTML = `<span>action ${i}</span><i style="width:${(p * 200).toFixed(1)}px"></i>`
         + `<span>${p.toFixed(3)}</span>`;
       return row;
@@ -177,6 +186,9 @@ function showProbe(policy, why) {
   $("probe-why").textContent = why || "Try an observation by hand: an observation in, the "
     + "policy's outputs out.";
   $("probe-obs").value = JSON.stringify(zeroObservation(policy));
+  $("probe-mask").value = "";
+  $("probe-mask-row").hidden = policy.maskSize === null;
+  $("probe-mask-size").textContent = `[${policy.maskSize}]`;
   $("probe-output").textContent = "";
   $("probe-error").hidden = true;
   const probe = new Probe(policy);
@@ -195,7 +207,7 @@ function showProbe(policy, why) {
     $("probe-error").hidden = true;
     try {
       $("probe-output").textContent = await probe.run($("probe-obs").value,
-        !$("probe-stochastic").checked);
+        !$("probe-stochastic").checked, $("probe-mask").value);
       showEpisode();
     } catch (error) {
       $("probe-output").textContent = "";

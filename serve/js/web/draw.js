@@ -3,7 +3,7 @@
  * @module
  */
 
-import { CartPole } from "keras-pg-policy/envs";
+import { CartPole, Taxi } from "keras-pg-policy/envs";
 
 /**
  * @callback Renderer
@@ -11,6 +11,8 @@ import { CartPole } from "keras-pg-policy/envs";
  * @param {number[]} state the env's state variables
  * @param {any} action the last action (or null)
  */
+
+const STAND_COLORS = ["#dd3333", "#33aa33", "#cccc33", "#3366cc"];  // R, G, Y, B
 
 /** @type {Record<string, Renderer>} */
 const RENDERERS = {
@@ -53,6 +55,48 @@ const RENDERERS = {
     line(ctx, cx, cy, cx - radius * Math.sin(theta), cy - radius * Math.cos(theta), "#c44", 16);
     circle(ctx, cx, cy, 6, "#222");
     if (action !== null) arrow(ctx, cx, height - 20, Number(action[0]) / 2);
+  },
+  /**
+   * The 5x5 grid and its walls, the four stands (the destination outlined), the passenger
+   * waiting at a stand, and the taxi (filled when the passenger is in it).
+   */
+  "Taxi-v4": (ctx, [state]) => {
+    const [row, col, passenger, destination] = Taxi.decode(state);
+    const side = Math.min(ctx.canvas.width, ctx.canvas.height) / 5.6;
+    const [x0, y0] = [(ctx.canvas.width - 5 * side) / 2, (ctx.canvas.height - 5 * side) / 2];
+    const cell = (/** @type {number} */ r, /** @type {number} */ c) =>
+      [x0 + c * side, y0 + r * side];
+    Taxi.stands.forEach(([r, c], i) => {
+      const [x, y] = cell(r, c);
+      ctx.fillStyle = `${STAND_COLORS[i]}55`;
+      ctx.fillRect(x, y, side, side);
+      if (i === destination) {
+        ctx.strokeStyle = STAND_COLORS[i];
+        ctx.lineWidth = 4;
+        ctx.strokeRect(x + 3, y + 3, side - 6, side - 6);
+      }
+    });
+    ctx.strokeStyle = "#333";
+    ctx.lineWidth = 5;
+    ctx.strokeRect(x0, y0, 5 * side, 5 * side);
+    for (let r = 0; r < 5; r++) {  // the walls: "|" between two cells of a map row
+      for (let c = 0; c < 4; c++) {
+        if (Taxi.map[1 + r][2 * c + 2] === "|") {
+          const [x, y] = cell(r, c + 1);
+          line(ctx, x, y, x, y + side, "#333", 5);
+        }
+      }
+    }
+    const [tx, ty] = cell(row, col);
+    ctx.fillStyle = passenger === 4 ? "#e9a820" : "#fff";
+    ctx.strokeStyle = "#e9a820";
+    ctx.lineWidth = 4;
+    ctx.fillRect(tx + side * 0.2, ty + side * 0.25, side * 0.6, side * 0.5);
+    ctx.strokeRect(tx + side * 0.2, ty + side * 0.25, side * 0.6, side * 0.5);
+    if (passenger < 4) {
+      const [px, py] = cell(Taxi.stands[passenger][0], Taxi.stands[passenger][1]);
+      circle(ctx, px + side / 2, py + side / 2, side * 0.15, "#222");
+    }
   },
 };
 

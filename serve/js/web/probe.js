@@ -2,6 +2,7 @@
  * The probe: an observation in (JSON), the policy's outputs out -- for a policy whose env has
  * no JavaScript port, and for checking any policy by hand. A recurrent policy's probe steps
  * through an episode: each run takes the state the run before returned (zeros at the first).
+ * A policy that takes an action mask takes one here too (optional: all legal without).
  * @module
  */
 
@@ -53,32 +54,44 @@ export class Probe {
    * the next run takes); an Error (the policy's message, Python's text) for bad input.
    * @param {string} text JSON: one observation, or a batch
    * @param {boolean} deterministic
+   * @param {string} [maskText] JSON: the legal actions (true/false or 0/1), [P] for one
+   *   observation, a row per observation of a batch; empty: all legal
    * @returns {Promise<string>}
    */
-  async run(text, deterministic) {
-    let obs;
-    try {
-      obs = JSON.parse(text);
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`the observation is not JSON: ${reason}`);
-    }
+  async run(text, deterministic, maskText = "") {
+    const obs = parse(text, "the observation");
+    const actionMask = maskText.trim() ? parse(maskText, "the action mask") : null;
     const { policy } = this;
     let outputs;
     let action;
     if (policy.stateSize === null) {
-      outputs = await policy.distribution(obs);
-      action = await policy.act(obs, { deterministic });
+      outputs = await policy.distribution(obs, { actionMask });
+      action = await policy.act(obs, { deterministic, actionMask });
     } else {
       const state = this.state ?? initialState(policy, obs);
-      outputs = await policy.distribution(obs, { state });
-      const answer = await policy.act(obs, { state, deterministic });
+      outputs = await policy.distribution(obs, { state, actionMask });
+      const answer = await policy.act(obs, { state, deterministic, actionMask });
       action = answer.action;
       this.state = answer.state;
       this.steps += 1;
     }
     return JSON.stringify({ action: plain(action), outputs: plain(outputs) }, null, 1)
       .replace(/\[\s+([^[\]{}]*?)\s+\]/g, (_, items) => `[${items.replace(/\s+/g, " ")}]`);
+  }
+}
+
+/**
+ * The JSON in `text`, or an Error naming `what` it is.
+ * @param {string} text
+ * @param {string} what
+ * @returns {any}
+ */
+function parse(text, what) {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`${what} is not JSON: ${reason}`);
   }
 }
 

@@ -49,7 +49,8 @@ def train(flags: list[str], steps: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-m", "keras_pg", "train", "--quiet", "--no-tensorboard",
                    "--env", ENV, "--seed", "0", "--max-steps", str(steps), "--eval-episodes",
-                   "0", "--eval-every", "0", *flags, "--run-dir", tmp]
+                   "0", "--eval-every", "0", "--eval-confirm-episodes", "0", *flags,
+                   "--run-dir", tmp]
         proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr[-2000:])

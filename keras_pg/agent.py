@@ -25,7 +25,7 @@ from keras_pg.algorithm.learner import Learner
 from keras_pg.backends import Backend, make_backend
 from keras_pg.callbacks import CallbackDriver
 from keras_pg.config import Config, ConfigError, ConfigTypeError, is_positive_int
-from keras_pg.envs.masks import function_name, mask_description
+from keras_pg.envs.masks import branches, function_name, mask_description
 from keras_pg.envs.source import factory_name, is_factory_name, prepare_env
 from keras_pg.evaluate import Evaluation, evaluate_policy
 from keras_pg.observations import Obs, observation_batch, rows
@@ -41,6 +41,8 @@ from keras_pg.run.run_dir import EpisodeRow, RunDir, RunDirError, UpdateRow
 from keras_pg.run.tensorboard import TensorBoardLog, drop_events_after, hparams
 from keras_pg.seeding import EVAL_STREAM, PREDICT_STREAM, derived_seed, initialization
 from keras_pg.train import INTERRUPTED, Progress, Trainer
+from serve.contract import CONTRACT_VERSION
+from serve.masks import as_masks, takes_none
 from serve.spaces import describe_space
 from serve.state import UNEXPECTED, as_state, check_no_state, initial_state
 
@@ -140,7 +142,7 @@ class REINFORCE:
                                 target, run_dir, self.spaces, self._evaluate_during_training)
         self.summary: dict[str, Any] | None = None
         self._predict_calls = 0
-        self._act: dict[bool, tf.types.experimental.ConcreteFunction] = {}
+        self._act: dict[tuple[bool, bool], tf.types.experimental.ConcreteFunction] = {}
         if restore_from is not None:
             try:
                 self._trainer.restore(restore_from)
@@ -235,7 +237,8 @@ class REINFORCE:
                                actor=self.config.actor)
 
     # -- using the policy --------------------------------------------------------------------
-    def predict(self, obs: Any, state: Any = None, deterministic: bool = True
+    def predict(self, obs: Any, state: Any = None, deterministic: bool = True,
+                action_mask: Any = None
                 ) -> int | np.ndarray | tuple[int | np.ndarray, np.ndarray]:
         """Actions for one observation or a batch [B, *obs_shape], as `serve.OnnxPolicy.act`.
         A Dict (Tuple) observation is a dict {key: part} (a tuple of the parts), each part one
@@ -251,10 +254,15 @@ class REINFORCE:
         observation ([B, S] for a batch): `initial_state()` at an episode's first step, then
         the state the previous call returned; it returns (actions, next state).
 
+        `action_mask` says which actions are legal (Discrete and MultiDiscrete actions):
+        true/false or 0/1 of shape [P] for one observation, [B, P] for a batch (P = n, or
+        sum(nvec) with the branches side by side, or one array per branch); an illegal
+        action is never returned, greedy or sampled. None: every action is legal.
+
         Raises:
             ValueError: one line, for observations that are not the policy's (as_batch), a
-                missing or mis-shaped state, and `serve.NonFiniteOutputError` when they
-                overflow the network to NaN or inf, as `OnnxPolicy.act` does.
+                missing or mis-shaped state or action mask, and `serve.NonFiniteOutputError`
+                when they overflow the network to NaN or inf, as `OnnxPolicy.act` does.
         """
         batch, single = observation_batch(obs, self.observation_space)
         recurrent = is_recurrent(self.model)
@@ -262,13 +270,16 @@ class REINFORCE:
                   else [])
         if not recurrent:
             check_no_state(state)
-        if deterministic not in self._act:
-            self._act[deterministic] = make_act_fn(self.model, self._trainer.learner.head,
-                                                   greedy=deterministic, with_params=True)
+        masks = self._masks(action_mask, rows(batch), single)
+        key = (deterministic, bool(masks))
+        if key not in self._act:
+            self._act[key] = make_act_fn(self.model, self._trainer.learner.head,
+                                         greedy=deterministic, with_params=True,
+                                         masked=bool(masks))
         self._predict_calls += 1
         seed = tf.constant([derived_seed(self.config.seed, PREDICT_STREAM, 0),
                             self._predict_calls], tf.int64)
-        actions, *next_state, params = self._act[deterministic](batch, *states, seed)
+        actions, *next_state, params = self._act[key](batch, *states, *masks, seed)
         if not np.isfinite(params.numpy()).all():
             from serve.policy import not_finite
 
@@ -279,6 +290,16 @@ class REINFORCE:
             return actions
         new_state = next_state[0].numpy()
         return actions, (new_state[0] if single else new_state)
+
+    def _masks(self, action_mask: Any, batch: int, single: bool) -> list[np.ndarray]:
+        """[the caller's action masks, bool [batch, P]], checked as `serve.OnnxPolicy.act`
+        checks them; [] without."""
+        if action_mask is None:
+            return []
+        head = self._trainer.learner.head
+        if not head.maskable:
+            raise ValueError(takes_none(head.kind, CONTRACT_VERSION))
+        return [as_masks(action_mask, branches(self.action_space), batch, single)]
 
     def _env_actions(self, actions: np.ndarray, single: bool) -> int | np.ndarray:
         """The policy's actions [B, ...] as `predict` returns them (see there)."""

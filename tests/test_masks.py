@@ -216,3 +216,23 @@ def test_masks_on_actions_they_cannot_apply_to_and_bad_mask_functions_are_one_li
     with pytest.raises(ConfigError, match=r"^action_mask_fn masks the actions of gym and ray"):
         keras_pg.REINFORCE("CartPole-v1", backend="graph",
                            action_mask_fn="tests.masked_env:corridor_mask")
+
+
+def test_predict_never_returns_a_masked_action_and_refuses_a_bad_mask_in_one_line():
+    with keras_pg.REINFORCE(CORRIDOR, seed=0, eval_episodes=0) as agent:  # untrained
+        rng = np.random.default_rng(1)
+        cells = rng.integers(0, 6, 2000)
+        masks = rng.random((2000, 8)) < 0.25
+        masks[np.arange(2000), rng.integers(0, 8, 2000)] = True
+        for deterministic in (True, False):
+            actions = agent.predict(cells, deterministic=deterministic, action_mask=masks)
+            assert masks[np.arange(2000), actions].all()
+        assert agent.predict(2, action_mask=[0, 0, 0, 1, 0, 0, 0, 0]) == 3
+        with pytest.raises(ValueError, match=r"^action_mask must be true/false or 0/1 of shape "
+                                             r"\[8\] for one observation; got shape \[7\]$"):
+            agent.predict(2, action_mask=np.ones(7, bool))
+        with pytest.raises(ValueError, match=r"^action_mask allows no action in row 0"):
+            agent.predict(2, action_mask=np.zeros(8, bool))
+    with keras_pg.REINFORCE("Pendulum-v1", seed=0) as agent, pytest.raises(
+            ValueError, match=r"^this policy takes no action_mask: a gaussian policy's"):
+        agent.predict(np.zeros(3, np.float32), action_mask=[1])

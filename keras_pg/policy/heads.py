@@ -9,7 +9,9 @@ A MultiDiscrete action is k independent categoricals, one per branch, whose logi
 consecutive slices of sizes nvec; a MultiBinary one is n independent Bernoullis. Their
 log-probabilities and entropies are the sums over branches (bits). Everything the loop does
 with the parameters -- sampling, log-probabilities, entropy, the greedy action, what the
-environment receives -- goes through a head object.
+environment receives -- goes through a head object. A `maskable` head's logits can be put
+under an invalid-action mask first (`masked_logits`): the same methods then give the
+distribution over the legal actions.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import numpy as np
 from serve import contract, protocol
 from serve.errors import Failure, RequestError
 from serve.limits import check_batch
+from serve.masks import MaskSpec
 from serve.observations import PartSpecs, as_batch, as_part_batches
 from serve.schemas import ActRequest, InferRequest, parse
 from serve.state import as_state, missing_in_request, unexpected_in_request
@@ -53,12 +54,15 @@ class ActInput(NamedTuple):
     deterministic: bool
     single: bool
     """One observation was sent (not a batch): its state comes back as [state_size]."""
+    action_mask: np.ndarray | None = None
+    """The action masks sent, bool [B, P] (checked); None: every action legal."""
 
 
 def decode_act(body: bytes, shape: tuple[int, ...], dtype: np.dtype, parts: PartSpecs | None,
-               max_batch: int, state_size: int | None = None) -> ActInput | Failure:
+               max_batch: int, state_size: int | None, mask: MaskSpec) -> ActInput | Failure:
     """The observations (the policy's `shape` and `dtype`, or its Dict or Tuple observation
-    `parts`), state (of a recurrent policy's `state_size`) and flag of a /v1/act body."""
+    `parts`), state (of a recurrent policy's `state_size`), action masks (as the policy's
+    `mask` reads them) and flag of a /v1/act body."""
     try:
         request = parse(ActRequest, body)
     except RequestError as exc:
@@ -73,11 +77,12 @@ def decode_act(body: bytes, shape: tuple[int, ...], dtype: np.dtype, parts: Part
             size = protocol.batch_size(batch)
         check_batch(size, max_batch)
         state = _act_state(request.state, state_size, size, single)
+        masks = mask.read(request.action_mask, size, single)
     except RequestError as exc:
         return Failure(exc.status, exc.message)
     except ValueError as exc:
         return Failure(400, str(exc))
-    return ActInput(batch, state, request.deterministic, single)
+    return ActInput(batch, state, request.deterministic, single, masks)
 
 
 def _act_state(state: Any, size: int | None, rows: int, single: bool) -> np.ndarray | None:
@@ -108,15 +113,17 @@ def encode_act(result: tuple[np.ndarray, dict[str, np.ndarray], bool]) -> bytes:
 
 
 def decode_infer(body: bytes, header_length: str | None, specs: tuple[TensorSpec, ...],
-                 graph: tuple[TensorSpec, ...], outputs: list[str], max_batch: int
-                 ) -> tuple[dict[str, np.ndarray], Inference] | Failure:
+                 graph: tuple[TensorSpec, ...], outputs: list[str], max_batch: int,
+                 refusal: str) -> tuple[dict[str, np.ndarray], Inference] | Failure:
     """(the input batches, how to answer) of a v2 infer body (JSON, or the binary tensor data
     extension), checked against the model's inputs `specs` in their wire shapes (names,
     datatypes, shapes, sizes) and `outputs`; the batches {input: array} in the shapes of the
-    graph's inputs `graph`."""
+    graph's inputs `graph`. `refusal`: the message for an action_mask sent to a model that
+    takes none."""
     start = time.perf_counter_ns()
     try:
-        arrays, request = _decode_infer(body, header_length, specs, outputs, max_batch)
+        arrays, request = _decode_infer(body, header_length, specs, outputs, max_batch,
+                                        refusal)
     except RequestError as exc:
         return Failure(exc.status, exc.message)
     except ValueError as exc:
@@ -126,18 +133,18 @@ def decode_infer(body: bytes, header_length: str | None, specs: tuple[TensorSpec
 
 
 def _decode_infer(body: bytes, header_length: str | None, specs: tuple[TensorSpec, ...],
-                  outputs: list[str], max_batch: int
+                  outputs: list[str], max_batch: int, refusal: str
                   ) -> tuple[dict[str, np.ndarray], Inference]:
     header, binary = split_body(body, header_length)
     request = parse(InferRequest, header)
-    protocol.check_input_names([i.name for i in request.inputs], specs)
+    protocol.check_input_names([i.name for i in request.inputs], specs, refusal)
     by_name = {spec.name: spec for spec in specs}
     arrays, used = {}, 0
     for tensor in request.inputs:  # binary data follows the header in the inputs' order
         spec = by_name[tensor.name]
         protocol.check_input(tensor.datatype, tensor.shape, spec, max_batch)
         size = (tensor.parameters or {}).get(BINARY_DATA_SIZE)
-        arrays[spec.name], used = input_array(spec.name, spec.datatype, tensor.shape,
+        arrays[spec.name], used = input_array(spec.name, tensor.datatype, tensor.shape,
                                               tensor.data, size, binary, used)
     if used != len(binary):
         raise ValueError(f"{len(binary) - used} bytes of binary data follow the inputs' "

@@ -68,7 +68,7 @@ def run_episodes(policy: OnnxPolicy, env_id: str | None = None, episodes: int = 
         source = mask_source(policy.metadata)
         check_env_fits(env, recipe, inputs, policy.action_space,
                        contract.MASK_OBSERVATION_KEY if source == "observation" else None)
-        read_mask = mask_reader(policy.metadata, env, recipe.env_id, _branches(policy))
+        read_mask = mask_reader(policy.metadata, env, recipe.env_id, policy.mask_spec.branches)
         episode = policy.episode(deterministic=deterministic)
         for i in range(episodes):
             obs, info = env.reset(seed=seed + i)
@@ -97,12 +97,6 @@ def run_episodes(policy: OnnxPolicy, env_id: str | None = None, episodes: int = 
         "latency_p50_us": float(np.percentile(latency_us, 50)),
         "latency_p99_us": float(np.percentile(latency_us, 99)),
     }
-
-
-def _branches(policy: OnnxPolicy) -> tuple[int, ...] | None:
-    """The branch sizes of the policy's action masks; None when it takes none."""
-    size = policy.action_mask_size
-    return None if size is None else tuple(policy.action_space.get("nvec", [size]))
 
 
 def check_gif_path(path: Path) -> None:

@@ -31,7 +31,7 @@ from serve.auth import authorized, load_keys
 from serve.config import ServiceConfig
 from serve.errors import Failure, RequestError
 from serve.models import ModelVersion, ServedModel
-from serve.tensors import NUMPY, output_tensor
+from serve.tensors import NUMPY, from_bytes, output_tensor
 
 # REST's statuses as grpc codes, as Triton answers (a batch over --max-batch is a 400 and
 # INVALID_ARGUMENT in both). A message over --max-body-bytes never reaches the servicer: grpc
@@ -205,7 +205,8 @@ def input_batch(served: ModelVersion, request: service_pb2.ModelInferRequest,
     """The request's inputs {name: array} in the graph's shapes, checked as REST checks them
     (protocol): ValueError for a bad request, RequestError 413 for a batch over `max_batch`."""
     specs = served.wire.inputs
-    protocol.check_input_names([tensor.name for tensor in request.inputs], specs)
+    protocol.check_input_names([tensor.name for tensor in request.inputs], specs,
+                               served.policy.mask_spec.refusal)
     raw = request.raw_input_contents
     if raw and len(raw) != len(request.inputs):
         raise ValueError(f"raw_input_contents has {len(raw)} entries; the request's "
@@ -236,7 +237,7 @@ def input_array(tensor: service_pb2.ModelInferRequest.InferInputTensor,
         if len(raw) != nbytes:
             raise ValueError(f"input {name!r}: raw_input_contents holds {len(raw)} bytes; "
                              f"shape {shape} of {datatype} needs {nbytes}")
-        return np.frombuffer(raw, NUMPY[datatype]).reshape(shape)
+        return from_bytes(raw, datatype, shape)
     if datatype not in CONTENTS:
         raise ValueError(f"input {name!r}: {datatype} has no typed contents; send it in "
                          "raw_input_contents")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -54,6 +54,34 @@ def takes_none(kind: str, version: int | None) -> str:
     else:
         why = WHY_NO_INPUT
     return TAKES_NONE.format(why=why)
+
+
+class MaskSpec(NamedTuple):
+    """What a policy takes as action masks, in a form that pickles (the HTTP service decodes
+    large requests in other processes)."""
+
+    branches: tuple[int, ...] | None
+    """The branch sizes of its masks: (n,) for Discrete(n) actions, nvec for MultiDiscrete;
+    None when it takes none."""
+    refusal: str
+    """`takes_none`'s message, for a mask given to a policy that takes none."""
+
+    def read(self, mask: Any, rows: int, single: bool) -> np.ndarray | None:
+        """`as_masks` of a given mask; None for none given; ValueError(`refusal`) for a mask
+        given to a policy that takes none."""
+        if mask is None:
+            return None
+        if self.branches is None:
+            raise ValueError(self.refusal)
+        return as_masks(mask, self.branches, rows, single)
+
+
+def mask_spec(kind: str, metadata: dict[str, Any], action_space: dict[str, Any]) -> MaskSpec:
+    """The MaskSpec of a policy of `kind` acting in `action_space` whose file has
+    `metadata` (its keras_pg metadata, checked; {} for a file without)."""
+    size = contract.mask_size(metadata)
+    branches = None if size is None else tuple(action_space.get("nvec", [size]))
+    return MaskSpec(branches, takes_none(kind, metadata.get(contract.CONTRACT_VERSION_KEY)))
 
 
 def as_masks(mask: Any, branches: tuple[int, ...], rows: int, single: bool) -> np.ndarray:

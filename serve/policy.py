@@ -19,7 +19,7 @@ from typing import Any, cast
 import numpy as np
 import onnxruntime as ort
 
-from serve import contract, masks
+from serve import contract
 from serve.finite import NonFiniteOutputError, check_finite, not_finite
 from serve.loading import (
     INPUT_DTYPES,
@@ -30,7 +30,7 @@ from serve.loading import (
     read_metadata,
     the_input,
 )
-from serve.masks import AllLegal, as_masks
+from serve.masks import BOOL, AllLegal, MaskSpec, mask_spec
 from serve.observations import FLOAT32, PartSpecs, all_finite, as_batch, as_part_batches
 from serve.one_observation import OneObservation
 from serve.sampling import (
@@ -108,6 +108,8 @@ class OnnxPolicy:
     action_mask_size: int | None
     """The size of the action masks the policy takes (metadata `action_mask`): its
     action_size; None when it takes none."""
+    mask_spec: MaskSpec
+    """How it reads a caller's masks (their branches), or why it takes none."""
 
     def __init__(self, path: str | Path, *, seed: int | None = None, intra_op_threads: int = 1,
                  observation_shape: tuple[int, ...] | None = None,
@@ -124,18 +126,15 @@ class OnnxPolicy:
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
         self.action_mask_size = contract.mask_size(self.metadata)
-        self._mask_branches = (None if self.action_mask_size is None
-                               else tuple(self.action_space.get("nvec", [self.action_mask_size])))
+        self.mask_spec = mask_spec(self.kind, self.metadata, self.action_space)
         self._all_legal = AllLegal(self.action_mask_size or 0)
-        self._no_mask = masks.takes_none(self.kind, self.metadata.get(
-            contract.CONTRACT_VERSION_KEY))
         inputs = ([(name, shape, dtype) for name, (shape, dtype) in self.observation_parts.items()]
                   if self.observation_parts is not None
                   else [(self._input, self.observation_shape, self.observation_dtype)])
         if self.state_size is not None:
             inputs.append((contract.STATE, (self.state_size,), FLOAT32))
         if self.action_mask_size is not None:
-            inputs.append((contract.ACTION_MASK, (self.action_mask_size,), masks.BOOL))
+            inputs.append((contract.ACTION_MASK, (self.action_mask_size,), BOOL))
         self._one = (None if self._action_output is None else OneObservation.bind(
             self._session, inputs, self._act_fetch, self._act_checked,
             categorical=self.kind == "categorical", structured=self.observation_parts is not None))
@@ -370,22 +369,16 @@ class OnnxPolicy:
         """The graph's inputs `batch` with the input ACTION_MASK of a policy that takes one:
         the caller's masks, checked, or all legal without (ValueError for a mask given to a
         policy that takes none)."""
-        if self._mask_branches is None:
-            if action_mask is not None:
-                raise ValueError(self._no_mask)
-            return batch
         rows = _rows(batch)
-        mask = (self._all_legal(rows) if action_mask is None
-                else as_masks(action_mask, self._mask_branches, rows, single))
-        return {**batch, contract.ACTION_MASK: mask}
+        mask = self.mask_spec.read(action_mask, rows, single)
+        if self.action_mask_size is None:
+            return batch
+        return {**batch, contract.ACTION_MASK: self._all_legal(rows) if mask is None else mask}
 
     def _mask_row(self, action_mask: Any) -> np.ndarray | None:
         """One observation's checked mask [P] (None: all legal) for act's bound buffers."""
-        if action_mask is None:
-            return None
-        if self._mask_branches is None:
-            raise ValueError(self._no_mask)
-        return as_masks(action_mask, self._mask_branches, 1, True)[0]
+        mask = self.mask_spec.read(action_mask, 1, True)
+        return None if mask is None else mask[0]
 
     def zeros(self, batch: int) -> np.ndarray | dict[str, np.ndarray]:
         """`batch` observations of zeros in the form `act` takes: [batch, *shape] of the

@@ -13,7 +13,10 @@ gRPC (serve/grpc_v2.py) -- so both answer every request identically, and as Trit
 
 A recurrent policy's state is one more input, `state` FP32 [-1, state_size], and output,
 `next_state`: the client sends the state the previous answer returned (zeros at an episode's
-first step); the server keeps none between requests.
+first step); the server keeps none between requests. A policy of action masks takes the input
+`action_mask` BOOL [-1, action_size] (UINT8 or INT8 of 0/1 too), optional: without it every
+action is legal. The metadata lists it among the inputs (the protocol has no word for
+optional: the parameters' `optional_inputs` name it).
 
 Tensors travel with their wire shapes: a tensor whose only dimension is the batch is
 [batch, 1] on the wire and [batch] in the graph (`to_graph` converts inputs, `infer` outputs).
@@ -32,9 +35,12 @@ from serve.errors import Failure, RequestError
 from serve.models import ModelVersion, ServedModel
 from serve.policy import NonFiniteOutputError
 from serve.state import missing_in_request
-from serve.tensors import TensorSpec, check_shape
+from serve.tensors import V2_DATATYPES, TensorSpec, check_shape
 
 PLATFORM = contract.TRITON["platform"]
+MASK_DATATYPES = tuple(V2_DATATYPES[np.dtype(dtype)]
+                       for dtype in contract.SPEC["action_mask"]["request_dtypes"])
+"""The v2 datatypes an action_mask may come in: BOOL, INT8, UINT8."""
 SERVER = {"name": "keras-pg", "version": "1",
           "extensions": ["binary_tensor_data", "model_configuration", "model_repository",
                          "statistics"]}
@@ -67,7 +73,9 @@ def model_metadata(name: str, served: ModelVersion) -> dict[str, Any]:
             "inputs": tensors(wire.inputs), "outputs": tensors(wire.outputs),
             "parameters": {**served.describe(),
                            "env_id": policy.metadata.get(contract.ENV_ID_KEY),
-                           "policy_kind": policy.kind, "state_size": policy.state_size}}
+                           "policy_kind": policy.kind, "state_size": policy.state_size,
+                           "optional_inputs": [s.name for s in wire.inputs
+                                               if s.name == contract.ACTION_MASK]}}
 
 
 def model_config(name: str, served: ModelVersion, max_batch: int) -> dict[str, Any]:
@@ -94,28 +102,39 @@ def statistics(models: Mapping[str, ServedModel], name: str | None,
     return {"model_stats": report}
 
 
-def check_input_names(names: list[str], specs: tuple[TensorSpec, ...]) -> None:
+def check_input_names(names: list[str], specs: tuple[TensorSpec, ...], refusal: str) -> None:
     """A request's inputs are `names`: each of the model's inputs `specs` once, in any
-    order, or a ValueError (400); a recurrent policy's state alone missing gets
-    serve.state's message."""
-    if sorted(names) != sorted(spec.name for spec in specs):
-        state = [spec for spec in specs if spec.name == contract.STATE]
-        if state and sorted(names) == sorted(s.name for s in specs if s is not state[0]):
-            raise ValueError(missing_in_request(
-                f"input {contract.STATE!r} {state[0].datatype} {list(state[0].shape)}",
-                f"the previous answer's output {contract.NEXT_STATE!r}"))
-        takes = (f"one, {specs[0].name!r}" if len(specs) == 1
-                 else ", ".join(repr(spec.name) for spec in specs))
-        raise ValueError(f"the request has inputs {names}; the model takes {takes}")
+    order -- its action_mask, if it takes one, optional --, or a ValueError (400); a recurrent
+    policy's state alone missing gets serve.state's message, an action_mask sent to a model
+    that takes none `refusal`."""
+    required = [spec.name for spec in specs if spec.name != contract.ACTION_MASK]
+    optional = [spec.name for spec in specs if spec.name == contract.ACTION_MASK]
+    if sorted(names) in (sorted(required), sorted(required + optional)):
+        return
+    if contract.ACTION_MASK in names and not optional:
+        raise ValueError(refusal)
+    given = sorted(name for name in names if name not in optional)
+    state = [spec for spec in specs if spec.name == contract.STATE]
+    if state and given == sorted(name for name in required if name != contract.STATE):
+        raise ValueError(missing_in_request(
+            f"input {contract.STATE!r} {state[0].datatype} {list(state[0].shape)}",
+            f"the previous answer's output {contract.NEXT_STATE!r}"))
+    takes = (f"one, {required[0]!r}" if len(required) == 1
+             else ", ".join(map(repr, required)))
+    also = f", and optionally {optional[0]!r}" if optional else ""
+    raise ValueError(f"the request has inputs {names}; the model takes {takes}{also}")
 
 
 def check_input(datatype: str, shape: list[int], spec: TensorSpec, max_batch: int) -> None:
     """A request's input (its datatype and shape; its name checked by check_input_names)
     against the model's input `spec` (wire shape) and the batch bound: ValueError (400, as
     Triton answers a batch over its max_batch_size) naming the first mismatch."""
-    if datatype != spec.datatype:
+    if datatype != spec.datatype and not (spec.name == contract.ACTION_MASK
+                                          and datatype in MASK_DATATYPES):
+        also = (f" (or {' or '.join(MASK_DATATYPES[1:])} of 0 and 1)"
+                if spec.name == contract.ACTION_MASK else "")
         raise ValueError(f"input {spec.name!r} has datatype {datatype}; the model "
-                         f"takes {spec.datatype}")
+                         f"takes {spec.datatype}{also}")
     check_shape(spec.name, shape, spec)
     if shape[0] > max_batch:
         raise ValueError(f"batch of {shape[0]} observations is over the limit of {max_batch} "
@@ -162,18 +181,20 @@ def to_graph(arrays: dict[str, np.ndarray], specs: tuple[TensorSpec, ...]
 def infer(served: ModelVersion, batch: dict[str, np.ndarray]
           ) -> dict[str, np.ndarray] | Failure:
     """Every output of the model for `batch` ({input: array} in graph shapes; a recurrent
-    policy's `state` among them, its `next_state` among the outputs), in wire shapes; a
-    Failure (422) for a NaN or inf output, (400) for observations (or a state) the policy
-    refuses -- counted as the model's failed inferences (a request refused before, by
-    validation, is not: as Triton)."""
+    policy's `state` and an action mask among them, its `next_state` among the outputs), in
+    wire shapes; a Failure (422) for a NaN or inf output, (400) for observations (or a state,
+    or masks) the policy refuses -- counted as the model's failed inferences (a request
+    refused before, by validation, is not: as Triton)."""
     start = time.perf_counter_ns()
     policy = served.policy
     state = batch.get(contract.STATE) if policy.state_size is not None else None
-    observations = {name: array for name, array in batch.items() if name != contract.STATE
-                    or state is None}
+    mask = batch.get(contract.ACTION_MASK) if policy.action_mask_size is not None else None
+    observations = {name: array for name, array in batch.items()
+                    if (name != contract.STATE or state is None)
+                    and (name != contract.ACTION_MASK or policy.action_mask_size is None)}
     try:
         values = policy.distribution(observations if policy.observation_parts is not None
-                                     else next(iter(observations.values())), state)
+                                     else next(iter(observations.values())), state, mask)
     except NonFiniteOutputError as exc:
         failure = Failure(422, str(exc))
     except ValueError as exc:  # observations the policy refuses: NaN, out of range

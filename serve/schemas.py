@@ -21,6 +21,11 @@ from serve.errors import RequestError
 # mypy reads it as float | list[Any]: it cannot resolve a TypeAliasType that names itself
 # (python/mypy#18252), and pydantic needs one for a recursive schema.
 Numbers = TypeAliasType("Numbers", StrictFloat | list["Numbers"])  # type: ignore[misc]
+# true/false, or a list of Booleans: an action mask's tensor data (BOOL, as Triton's JSON).
+Booleans = TypeAliasType("Booleans", StrictBool | list["Booleans"])  # type: ignore[misc]
+# true/false or numbers (0 and 1), or a list of Flags: a /v1 action mask, whose values
+# serve/masks.py checks (a MultiDiscrete policy's may be one list per branch).
+Flags = TypeAliasType("Flags", StrictBool | StrictFloat | list["Flags"])  # type: ignore[misc]
 # The Open Inference Protocol's $parameter: a bool, a number or a string.
 Parameter = StrictBool | StrictInt | StrictFloat | StrictStr
 
@@ -41,6 +46,13 @@ class ActRequest(Strict):
                           "[state_size] for one observation, [batch, state_size] for a batch; "
                           "zeros at an episode's first step, then the state the previous "
                           "answer returned. A feed-forward policy takes none")
+    action_mask: Flags | None = Field(
+        None, description="which actions are legal, true/false or 0/1, for a policy of "
+                          "action masks (its action_mask_size in /v1/metadata): "
+                          "[action_mask_size] for one observation, [batch, action_mask_size] "
+                          "for a batch; a MultiDiscrete policy's also one list per branch. "
+                          "Illegal actions get probability 0 and are never returned. Without "
+                          "it every action is legal; a policy without masks takes none")
 
 
 class ActResponse(BaseModel):
@@ -63,11 +75,14 @@ class ActResponse(BaseModel):
 class InferInput(Strict):
     name: StrictStr
     shape: list[StrictInt]
-    datatype: StrictStr = Field(description="FP32, or UINT8 for an image policy's input")
+    datatype: StrictStr = Field(description="FP32, or UINT8 for an image policy's input; "
+                                            "BOOL (or UINT8, INT8 of 0/1) for action_mask")
     parameters: dict[str, Parameter] | None = Field(
         None, description='{"binary_data_size": N}: the values are N raw bytes after the JSON '
                           "header (binary tensor data extension)")
-    data: Numbers | None = Field(None, description="the values, row-major, flat or nested")
+    data: Numbers | Booleans | None = Field(
+        None, description="the values, row-major, flat or nested: numbers, or true/false "
+                          "for a BOOL input")
 
 
 class InferOutputRequest(Strict):

@@ -28,6 +28,9 @@ NUMPY: dict[str, np.dtype] = {
     "INT32": np.dtype("<i4"), "UINT8": np.dtype("u1"), "INT8": np.dtype("i1"),
     "BOOL": np.dtype("?"), "FP16": np.dtype("<f2")}
 V2_DATATYPES = {dtype: name for name, dtype in NUMPY.items()}  # numpy dtype -> v2 datatype
+READ: dict[str, np.dtype] = {**NUMPY, "BOOL": np.dtype("u1")}
+"""The dtype a request's raw bytes are read in: BOOL's as bytes, so that a byte other than 0
+and 1 reaches the check of its values (serve/masks.py) instead of passing as true."""
 BINARY_DATA_SIZE = "binary_data_size"
 
 
@@ -96,8 +99,9 @@ def input_array(name: str, datatype: str, shape: list[int], data: Any, binary_si
                 binary: memoryview, offset: int) -> tuple[np.ndarray, int]:
     """The input's values as an array of `shape`, and the offset of the next binary tensor.
 
-    JSON `data` (already checked to be numbers and nested lists of them) keeps its values
-    exact (float64; the policy casts and checks them); binary data is read as `datatype`.
+    JSON `data` (already checked to be numbers, or true/false, and nested lists of them)
+    keeps its values exact (float64; the policy casts and checks them; true/false for a BOOL
+    input only); binary data is read as `datatype` (READ).
     """
     count = math.prod(shape)
     if (data is None) == (binary_size is None):
@@ -110,10 +114,11 @@ def input_array(name: str, datatype: str, shape: list[int], data: Any, binary_si
             raise ValueError(f"input {name!r}: {BINARY_DATA_SIZE} is {binary_size!r} "
                              f"with {len(binary) - offset} bytes left; shape {shape} of "
                              f"{datatype} needs {nbytes}")
-        array = np.frombuffer(binary[offset:offset + nbytes], NUMPY[datatype])
-        return array.reshape(shape), offset + nbytes
+        return from_bytes(binary[offset:offset + nbytes], datatype, shape), offset + nbytes
+    if datatype != "BOOL" and isinstance(_first(data), bool):
+        raise ValueError(f"input {name!r}: data holds true/false; {datatype} takes numbers")
     try:
-        array = np.asarray(data, dtype=np.float64)
+        array = np.asarray(data, dtype=None if datatype == "BOOL" else np.float64)
     except ValueError:
         raise ValueError(f"input {name!r}: data is a ragged nested list; expected "
                          f"{count} numbers, flat or nested row-major") from None
@@ -121,6 +126,18 @@ def input_array(name: str, datatype: str, shape: list[int], data: Any, binary_si
         raise ValueError(f"input {name!r} has {array.size} values; shape {shape} "
                          f"needs {count}")
     return array.reshape(shape), offset
+
+
+def from_bytes(raw: Any, datatype: str, shape: list[int]) -> np.ndarray:
+    """Raw little-endian, row-major tensor bytes of `datatype` as an array of `shape`."""
+    return np.frombuffer(raw, READ[datatype]).reshape(shape)
+
+
+def _first(data: Any) -> Any:
+    """The first value of nested lists (None when empty)."""
+    while isinstance(data, list):
+        data = data[0] if data else None
+    return data
 
 
 def output_tensor(name: str, value: np.ndarray, binary: bool

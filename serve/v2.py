@@ -14,6 +14,8 @@ extension (serve/tensors.py), and answers with the model's outputs, or those the
 names, as JSON data or, when asked ("binary_data" per output, "binary_data_output" for
 all), as raw bytes. The outputs are the graph's, as OnnxPolicy.distribution returns them,
 in their wire shapes (serve/protocol.py: [batch] travels as [batch, 1], as in Triton).
+A policy of action masks takes the optional input `action_mask` BOOL (or UINT8, INT8 of 0/1)
+[batch, P]: without it every action is legal.
 Errors are {"error": "message"}: 400 a bad request, 404 an unknown model or version, 413
 over a bound, 415 a compressed body, 422 a policy output that is NaN or inf.
 """
@@ -182,7 +184,8 @@ class Routes:
         body = await request.body()
         decode = functools.partial(decode_infer, body, request.headers.get(HEADER_LENGTH),
                                    served.wire.inputs, served.signature.inputs,
-                                   [o.name for o in served.signature.outputs], self.max_batch)
+                                   [o.name for o in served.signature.outputs], self.max_batch,
+                                   served.policy.mask_spec.refusal)
         answer = await self.offload.respond(
             len(body), decode, functools.partial(outputs, served),
             functools.partial(encode_infer, name, served.number))

@@ -38,6 +38,8 @@ from tests.triton_server import (
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = {"cartpole": discrete_policy, "pendulum": continuous_policy, "lake": lake_policy}
 CUE = ROOT / "serve" / "js" / "test" / "fixtures" / "cue.onnx"  # recurrent: a GRU, state 16
+MASKED = {name: ROOT / "serve" / "js" / "test" / "fixtures" / f"{name}.onnx"
+          for name in ("corridor", "corridor_branches")}  # input action_mask [batch, 8], [.., 10]
 RNG = np.random.default_rng(0)
 OBS = {"cartpole": lambda n: RNG.uniform(-2, 2, (n, 4)).astype(np.float32),
        "pendulum": lambda n: RNG.uniform(-2, 2, (n, 3)).astype(np.float32),
@@ -69,6 +71,8 @@ def triton(tmp_path_factory):
     for name, build in POLICIES.items():
         export(build(tmp / f"{name}.onnx"), exported, name)
     export(CUE, exported, "cue")
+    for name, path in MASKED.items():
+        export(path, exported, name)
     repo = python_backend_repository(exported, tmp / "served")
     # A model whose config says obs is [batch, 5] while its model.onnx takes [batch, 4]:
     # onnxruntime fails inside model.py, for that request only.
@@ -115,7 +119,8 @@ def test_live_ready_and_every_model_loaded(triton):
                                                        b'{"error":"Model version not ready"}')
     index = http.get_model_repository_index()
     assert [(m["name"], m["version"], m["state"]) for m in index] == [
-        (name, "1", "READY") for name in ["broken", "cartpole", "cue", "lake", "pendulum"]]
+        (name, "1", "READY") for name in ["broken", "cartpole", "corridor", "corridor_branches",
+                                          "cue", "lake", "pendulum"]]
     assert http.get_server_metadata()["name"] == "triton"
 
 
@@ -219,6 +224,67 @@ def test_a_recurrent_model_takes_the_state_and_answers_next_state(triton):
             client.infer("cue", tensors[:1])
         assert str(error.value.status()) in ("400", "StatusCode.INVALID_ARGUMENT")
         assert "expected 2 inputs but got 1 inputs for model 'cue'" in error.value.message()
+
+
+def mask_tensors(module, cells: np.ndarray, masks: np.ndarray | None) -> list:
+    """obs [rows, 1] FP32 (a Discrete observation: [batch] as [batch, 1]) and, if given, the
+    action_mask [rows, P] BOOL, as `module`'s (tritonclient.http or .grpc) InferInputs."""
+    tensors = [module.InferInput("obs", [len(cells), 1], "FP32")]
+    tensors[0].set_data_from_numpy(cells.reshape(-1, 1))
+    if masks is not None:
+        tensors.append(module.InferInput("action_mask", list(masks.shape), "BOOL"))
+        tensors[1].set_data_from_numpy(masks)
+    return tensors
+
+
+def random_masks(rng: np.random.Generator, rows: int, sizes: tuple[int, ...]) -> np.ndarray:
+    """bool [rows, sum(sizes)]: each action legal with probability 1/3, one more per branch."""
+    found = rng.random((rows, sum(sizes))) < 1 / 3
+    for start, size in zip(np.cumsum((0, *sizes[:-1])), sizes, strict=True):
+        found[np.arange(rows), start + rng.integers(0, size, rows)] = True
+    return found
+
+
+@pytest.mark.parametrize("name,sizes", [("corridor", (8,)), ("corridor_branches", (8, 2))])
+def test_a_masked_model_takes_its_mask_or_none_as_onnx_policy_does(triton, name, sizes):
+    """The config declares action_mask optional; model.py feeds all true when a request
+    leaves it out, as serve.OnnxPolicy does: the same outputs either way."""
+    import serve
+
+    http = thttp.InferenceServerClient(triton.http)
+    grpc = tgrpc.InferenceServerClient(triton.grpc)
+    size = sum(sizes)
+    for metadata in (http.get_model_metadata(name), grpc.get_model_metadata(name, as_json=True)):
+        assert ("action_mask", "BOOL", [-1, size]) in [
+            (t["name"], t["datatype"], [int(d) for d in t["shape"]]) for t in metadata["inputs"]]
+    mask_input = next(t for t in http.get_model_config(name)["input"]
+                      if t["name"] == "action_mask")
+    assert mask_input["optional"] is True and mask_input["data_type"] == "TYPE_BOOL"
+    policy = serve.OnnxPolicy(MASKED[name])
+    rng = np.random.default_rng(3)
+    cells = rng.integers(0, 6, 5).astype(np.float32)
+    for masks in (random_masks(rng, 5, sizes), None):
+        expected = policy.distribution(cells, action_mask=masks)
+        for client, module in ((http, thttp), (grpc, tgrpc)):
+            result = client.infer(name, mask_tensors(module, cells, masks))
+            for output, value in expected.items():
+                np.testing.assert_array_equal(result.as_numpy(output), as_triton(value))
+
+
+def test_triton_never_returns_a_masked_action(triton):
+    """100,000 rows (20 requests of 5,000: Triton's max_batch_size is 8,192) under random
+    masks, over HTTP and gRPC: every greedy action legal, every illegal probability 0."""
+    http = thttp.InferenceServerClient(triton.http)
+    grpc = tgrpc.InferenceServerClient(triton.grpc)
+    rng = np.random.default_rng(4)
+    for i in range(20):
+        cells = rng.integers(0, 6, 5000).astype(np.float32)
+        masks = random_masks(rng, 5000, (8,))
+        client, module = (http, thttp) if i % 2 else (grpc, tgrpc)
+        result = client.infer("corridor", mask_tensors(module, cells, masks))
+        actions = result.as_numpy("action").ravel()
+        assert masks[np.arange(5000), actions].all()
+        assert (result.as_numpy("probs")[~masks] == 0).all()
 
 
 def test_concurrent_requests_are_each_answered_as_alone(triton):

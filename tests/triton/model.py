@@ -7,7 +7,9 @@ file beside each model.onnx. Each request is run alone (dynamic batching hands o
 requests, never merged tensors), so its numbers are onnxruntime's on that request's tensors:
 CPU, one intra-op thread, no cast. Every input the config declares is fed, a recurrent
 policy's `state` too (the client sends it with each step; no sequence batcher keeps it here),
-and every output returned, its `next_state` too. A failure answers that request with a
+and every output returned, its `next_state` too. An input the config declares `optional` (an
+action mask) that a request leaves out is fed all true, its dims after the request's batch:
+every action legal, as every keras_pg runtime does. A failure answers that request with a
 TritonError.
 """
 
@@ -30,7 +32,8 @@ class TritonPythonModel:
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), options,
                                             providers=["CPUExecutionProvider"])
-        self.inputs = [tensor["name"] for tensor in config["input"]]
+        self.inputs = [(tensor["name"], tensor.get("optional", False),
+                        [int(d) for d in tensor["dims"]]) for tensor in config["input"]]
         self.outputs = [(tensor["name"], pb_utils.triton_string_to_numpy(tensor["data_type"]))
                         for tensor in config["output"]]
 
@@ -39,12 +42,18 @@ class TritonPythonModel:
 
     def _answer(self, request):
         try:
-            feeds = {}
-            for name in self.inputs:
+            feeds, left_out = {}, []
+            for name, optional, dims in self.inputs:
                 tensor = pb_utils.get_input_tensor_by_name(request, name)
-                if tensor is None:
+                if tensor is not None:
+                    feeds[name] = tensor.as_numpy()
+                elif optional:
+                    left_out.append((name, dims))
+                else:
                     raise ValueError(f"input '{name}' is missing")
-                feeds[name] = tensor.as_numpy()
+            batch = len(next(iter(feeds.values())))
+            for name, dims in left_out:  # an action mask: all legal
+                feeds[name] = np.ones((batch, *dims), bool)
             values = self.session.run([name for name, _ in self.outputs], feeds)
             tensors = []
             for (name, dtype), value in zip(self.outputs, values, strict=True):

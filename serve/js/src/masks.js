@@ -75,7 +75,8 @@ export function asMask(mask, branches, rows, single) {
   const size = branches.reduce((a, b) => a + b, 0);
   // The usual call, one observation's mask as a flat array: no search for its form.
   const values = single && isRow(mask, size) ? mask : flatMask(mask, branches, rows, single);
-  const data = new Uint8Array(values.length);
+  // A Uint8Array of 0s and 1s (an env's mask as it comes) is the input as it is.
+  const data = values instanceof Uint8Array ? values : new Uint8Array(values.length);
   let other = -1;  // the first number other than 0 and 1 (values not numbers come first)
   for (let i = 0; i < values.length; i++) {
     const value = values[i];

@@ -124,6 +124,7 @@ for (const [runtime, load] of Object.entries(RUNTIMES)) {
       for (const form of forms) {
         assert.deepEqual(await policy.probs(2, { actionMask: form }), expected);
       }
+      assert.deepEqual([...forms[1]], mask);  // a caller's Uint8Array is read, not written
       // after a masked call, an unmasked one is unmasked again (the kept single tensors)
       assert.deepEqual(await policy.probs(2), free);
       assert.equal(await policy.act(2), argmax(/** @type {Float32Array} */ (free)));

@@ -12,7 +12,8 @@
  */
 
 import * as contract from "./contract-names.js";
-import { isSequence, isTensorLike } from "./observations.js";
+import { isSequence, isTensorLike, sameDims } from "./observations.js";
+import { dimsText } from "./onnx-file.js";
 
 export const MASK_NOT_BINARY = "action_mask must hold true/false or 0/1 only";
 export const TAKES_NONE = "this policy takes no action_mask";
@@ -261,14 +262,4 @@ export class AllLegal {
     }
     return length === this.ones.length ? this.ones : this.ones.subarray(0, length);
   }
-}
-
-/** [3, 8]: a shape as Python's messages write it. @param {readonly number[]} dims */
-function dimsText(dims) {
-  return `[${dims.join(", ")}]`;
-}
-
-/** @param {readonly number[]} a @param {readonly number[]} b */
-function sameDims(a, b) {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }

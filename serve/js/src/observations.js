@@ -194,7 +194,11 @@ export function allFinite(values) {
   return true;
 }
 
-/** @param {readonly number[]} a @param {readonly number[]} b */
-function sameDims(a, b) {
+/**
+ * Whether two shapes are the same.
+ * @param {readonly number[]} a
+ * @param {readonly number[]} b
+ */
+export function sameDims(a, b) {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }

@@ -166,7 +166,10 @@ export function fits(dims, shape, dynamicBatch = true) {
   return dims.slice(1).every((d, i) => typeof d !== "number" || d === shape[i]);
 }
 
-/** @param {NodeArg["shape"]} dims */
+/**
+ * Dims as Python's messages write them: "[batch, 4]", "?" for an unknown size.
+ * @param {readonly (number | string | null)[] | null} dims
+ */
 export function dimsText(dims) {
   if (dims === null) return "of unknown shape";
   return `[${dims.map((d) => (d === null ? "?" : String(d))).join(", ")}]`;

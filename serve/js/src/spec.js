@@ -8,6 +8,7 @@
 
 import * as contract from "./contract-names.js";
 import { checkContract } from "./checks.js";
+import { sameDims } from "./observations.js";
 import { INPUT_DTYPES, PolicyLoadError, checkInputShape, theInput } from "./onnx-file.js";
 import { pyRepr, pyTuple } from "./python.js";
 
@@ -146,9 +147,4 @@ function validShape(name, shape) {
       + `integers such as (4,) or (84, 84, 3), got ${pyRepr(shape)}`);
   }
   return shape;
-}
-
-/** @param {readonly number[]} a @param {readonly number[]} b */
-export function sameDims(a, b) {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }

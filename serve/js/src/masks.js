@@ -15,8 +15,8 @@ import * as contract from "./contract-names.js";
 import { isSequence, isTensorLike, sameDims } from "./observations.js";
 import { dimsText } from "./onnx-file.js";
 
-export const MASK_NOT_BINARY = "action_mask must hold true/false or 0/1 only";
-export const TAKES_NONE = "this policy takes no action_mask";
+const MASK_NOT_BINARY = "action_mask must hold true/false or 0/1 only";
+const TAKES_NONE = "this policy takes no action_mask";
 const GOT_RAGGED = "nested lists of different lengths";
 const GOT_NOT_NUMBERS = "values that are neither true/false nor numbers";
 

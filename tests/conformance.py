@@ -17,7 +17,13 @@ for what only JSON can say wrong. Runtimes:
 
 An Answer is the status (HTTP's; gRPC codes and in-process errors mapped onto it) and the
 outputs {name: (datatype, shape, values)}. In-process runtimes take only what an in-process
-call can say: the observations (`Case.in_process`), and a recurrent policy's state.
+call can say: the observations (`Case.in_process`), a recurrent policy's state, and action
+masks.
+
+A policy of action masks (corridor, corridor_branches) has the input `action_mask` BOOL
+[batch, P]: its cases send random masks (a legal action in every branch of every row), and
+some send none -- every runtime then acts as if all were legal (`_mask_cases`); a model
+without one refuses a mask.
 
 A recurrent policy's state is one more input tensor (`state`), and its next state one more
 output (`next_state`; /v1's "state"). Beyond single requests, `play` runs whole episodes of
@@ -98,7 +104,8 @@ def corpus(models: dict[str, serve.OnnxPolicy]) -> list[Case]:
     some), and every error the protocol defines for a request."""
     cases = []
     for name, policy in models.items():
-        cases += _value_cases(name, policy) + _error_cases(name, policy)
+        cases += _value_cases(name, policy) + _error_cases(name, policy) + _mask_cases(
+            name, policy)
     return cases
 
 
@@ -110,14 +117,27 @@ def inputs(policy: serve.OnnxPolicy) -> list[TensorSpec]:
 
 
 def observations(policy: serve.OnnxPolicy, batch: int, seed: int) -> dict[str, np.ndarray]:
-    """`batch` observations in the model inputs' wire shapes and dtypes, {input: values}."""
+    """`batch` observations in the model inputs' wire shapes and dtypes, {input: values}
+    (and random action masks, `random_masks`, for a policy of masks)."""
     rng = np.random.default_rng(seed)
     found = {}
     for spec in inputs(policy):
         shape = (batch, *spec.shape[1:])
-        found[spec.name] = (rng.integers(0, 256, shape).astype(np.uint8)
-                            if spec.datatype == "UINT8"
-                            else rng.uniform(-1.5, 1.5, shape).astype(np.float32))
+        if spec.name == contract.ACTION_MASK:
+            found[spec.name] = random_masks(rng, batch, policy.mask_spec.branches or ())
+        elif spec.datatype == "UINT8":
+            found[spec.name] = rng.integers(0, 256, shape).astype(np.uint8)
+        else:
+            found[spec.name] = rng.uniform(-1.5, 1.5, shape).astype(np.float32)
+    return found
+
+
+def random_masks(rng: np.random.Generator, rows: int, branches: tuple[int, ...]) -> np.ndarray:
+    """bool [rows, sum(branches)]: each action legal with probability 1/2, and one more per
+    branch of each row (so that each has a legal action)."""
+    found = rng.random((rows, sum(branches))) < 0.5
+    for start, size in zip(np.cumsum((0, *branches[:-1])), branches, strict=True):
+        found[np.arange(rows), start + rng.integers(0, size, rows)] = True
     return found
 
 
@@ -199,13 +219,50 @@ def _error_cases(model: str, policy: serve.OnnxPolicy) -> list[Case]:
 def _part_cases(model: str, policy: serve.OnnxPolicy, good: tuple[Tensor, ...]) -> list[Case]:
     """For a model of several inputs (a Dict or Tuple observation's parts; a recurrent
     policy's observation and state): the last input missing (a part, or the state), and
-    inputs of two batch sizes (the first of 3, the others of 2, as in `good`)."""
+    inputs of two batch sizes (the first of 3, the others of 2, as in `good`). An action
+    mask, which may be missing, is `_mask_cases`'."""
+    good = tuple(t for t in good if t.name != contract.ACTION_MASK)
     if len(good) == 1:
         return []
     three = _tensors(policy, observations(policy, 3, 9))[0]
     return [Case(f"{model}/missing-input", model, good[:-1], in_process=True),
             Case(f"{model}/inputs-disagree-on-batch", model, (three, *good[1:]),
                  in_process=True)]
+
+
+def _mask_cases(model: str, policy: serve.OnnxPolicy) -> list[Case]:
+    """A policy of masks: requests without one (all legal), masks of 0/1 bytes (UINT8), a
+    row allowing no action (in a branch), masks of the wrong size or datatype, or of another
+    batch than the observations'. A model without masks: one sent to it."""
+    def case(kind: str, *tensors: Tensor, **options: Any) -> Case:
+        return Case(f"{model}/{kind}", model, tensors, **options)
+
+    good = _tensors(policy, observations(policy, 3, 11))
+    if policy.action_mask_size is None:
+        unexpected = Tensor(contract.ACTION_MASK, "BOOL", (3, 2), np.ones((3, 2), bool))
+        return [case("unexpected-mask", *good, unexpected, in_process=True)]
+    unmasked = tuple(t for t in good if t.name != contract.ACTION_MASK)
+    mask = next(t for t in good if t.name == contract.ACTION_MASK)
+    stuck = mask.values.copy()
+    stuck[1, -(policy.mask_spec.branches or (1,))[-1]:] = False  # row 1's last branch
+    wider = np.ones((3, mask.shape[1] + 1), bool)
+    two = replace(mask, shape=(2, mask.shape[1]), values=mask.values[:2])
+    return [
+        case("no-mask-json-batch-3", *unmasked, in_process=True),
+        case("no-mask-binary-batch-64", *(t for t in _tensors(policy, observations(
+            policy, 64, 12)) if t.name != contract.ACTION_MASK), binary_inputs=True,
+             binary_outputs=True, in_process=True),
+        case("mask-uint8", *unmasked, replace(mask, datatype="UINT8",
+                                              values=mask.values.astype(np.uint8)),
+             binary_inputs=True),
+        case("mask-no-legal-action", *unmasked, replace(mask, values=stuck),
+             in_process=True),
+        case("mask-wrong-size", *unmasked, replace(mask, shape=wider.shape, values=wider),
+             in_process=True),
+        case("mask-wrong-datatype", *unmasked, replace(mask, datatype="FP32",
+                                                       values=mask.values.astype(np.float32))),
+        case("mask-and-obs-disagree-on-batch", *unmasked, two, in_process=True),
+    ]
 
 
 def with_nan(tensor: Tensor) -> Tensor:
@@ -318,9 +375,10 @@ def in_process_observations(case: Case, policy: serve.OnnxPolicy
                             ) -> np.ndarray | dict[str, np.ndarray]:
     """The case's observations as an in-process call takes them: the one input's values, or
     {part: values} for a model of a Dict or Tuple observation's parts (a recurrent
-    policy's state apart: `in_process_state`)."""
+    policy's state and action masks apart: `in_process_state`, `in_process_mask`)."""
     found = graph_inputs(case, policy)
     found.pop(contract.STATE, None)
+    found.pop(contract.ACTION_MASK, None)
     return found if policy.observation_parts is not None else next(iter(found.values()))
 
 
@@ -329,10 +387,15 @@ def in_process_state(case: Case) -> np.ndarray | None:
     return next((t.values for t in case.inputs if t.name == contract.STATE), None)
 
 
+def in_process_mask(case: Case) -> np.ndarray | None:
+    """The case's `action_mask` tensor's values (None without one)."""
+    return next((t.values for t in case.inputs if t.name == contract.ACTION_MASK), None)
+
+
 def policy_answer(policy: serve.OnnxPolicy, case: Case) -> Answer:
     try:
         values = policy.distribution(in_process_observations(case, policy),
-                                     in_process_state(case))
+                                     in_process_state(case), in_process_mask(case))
     except ValueError as exc:
         return Answer(400, message=str(exc))
     return Answer(200, {name: _wire(value) for name, value in values.items()})
@@ -345,9 +408,11 @@ def v1_answer(address: str, policy: serve.OnnxPolicy, case: Case) -> Answer:
     obs = in_process_observations(case, policy)
     body: dict[str, Any] = {"obs": {name: values.tolist() for name, values in obs.items()}
                             if isinstance(obs, dict) else obs.tolist()}
-    state = in_process_state(case)
+    state, mask = in_process_state(case), in_process_mask(case)
     if state is not None:
         body["state"] = state.tolist()
+    if mask is not None:
+        body["action_mask"] = mask.tolist()
     answer = _post_act(address, body)
     if isinstance(answer, Answer):
         return answer

@@ -11,7 +11,9 @@ Discrete observation space ([batch] input), a MultiDiscrete (Lock) and a MultiBi
 observation ([batch, k] float32), and a Dict (Beacon: a Discrete and a uint8 image part) and a
 Tuple (Pair: a Box and a Discrete part) observation, one input per part, and a recurrent
 policy (Cue: a GRU remembering tests/memory_env.py's cue, its state one more input and
-output) -- in one Triton repository written by export. The recurrent policy also plays whole
+output), and two policies of action masks (Corridor, categorical, and its MultiDiscrete
+variant, tests/masked_env.py: the optional input action_mask, sent or not) -- in one Triton
+repository written by export. The recurrent policy also plays whole
 episodes through every runtime, each step sending the state the previous one returned.
 The answer of `python -m serve` over REST is the reference; where a real Triton answers
 otherwise, the difference is listed in KNOWN_DIFFERENCES with its reason, and asserted.
@@ -36,7 +38,7 @@ from tests.triton_server import python_backend_repository, require_triton, trito
 
 FIXTURES = Path(__file__).resolve().parents[1] / "serve" / "js" / "test" / "fixtures"
 MODELS = ("cartpole", "cartpole_int8", "acrobot", "pendulum", "image", "switches", "dials",
-          "lake", "beacon", "pair", "lock", "mirror", "cue")
+          "lake", "beacon", "pair", "lock", "mirror", "cue", "corridor", "corridor_branches")
 RECURRENT = "cue"
 WIRE = ("serve-rest", "serve-grpc", "triton-rest", "triton-grpc")
 IN_PROCESS = ("onnx-policy", "js-node", "serve-v1")
@@ -50,6 +52,14 @@ KNOWN_DIFFERENCES = {
     ("nan-observation", "triton-rest"): (200, "Triton runs NaN observations (and answers "
                                               "NaN); every keras-pg runtime refuses them"),
     ("nan-observation", "triton-grpc"): (200, "likewise"),
+    ("mask-no-legal-action", "triton-rest"): (200, "Triton runs a row whose mask allows no "
+                                                   "action (its probs then spread over "
+                                                   "illegal actions); every keras-pg runtime "
+                                                   "refuses it"),
+    ("mask-no-legal-action", "triton-grpc"): (200, "likewise"),
+    ("mask-uint8", "triton-rest"): (400, "Triton takes the datatype its config declares "
+                                         "(BOOL); serve also takes 0/1 bytes (UINT8, INT8)"),
+    ("mask-uint8", "triton-grpc"): (400, "likewise"),
 }
 FLOAT_TOLERANCE = {"js-node": 1e-6}  # onnxruntime-node's kernels may round otherwise
 
@@ -200,7 +210,11 @@ def test_the_reference_answers_are_the_graphs(answers, models):
         if not case.in_process or reference.status != 200:
             continue
         policy = models[case.model]
-        graph = policy.session.run(None, conformance.graph_inputs(case, policy))
+        feeds = conformance.graph_inputs(case, policy)
+        if policy.action_mask_size is not None:  # a case without a mask: all legal
+            feeds.setdefault("action_mask", np.ones((len(next(iter(feeds.values()))),
+                                                     policy.action_mask_size), bool))
+        graph = policy.session.run(None, feeds)
         for node, value in zip(policy.session.get_outputs(), graph, strict=True):
             expected = value[:, None] if value.ndim == 1 else value
             np.testing.assert_array_equal(reference.outputs[node.name][2], expected)

@@ -25,10 +25,14 @@ serve/js/test/fixtures/ holds
     parity.json        per policy: observations ({part: batch} of a Dict, a Tuple's parts'
                        batches in a list), Python's outputs, greedy actions, and sampled
                        actions' statistics for one observation; per recurrent policy (cue),
-                       whole episodes instead, step by step, the state carried
+                       whole episodes instead, step by step, the state carried; per policy
+                       of action masks (corridor, corridor_branches) also the env's masks
+                       of its observations, "action_masks" [B, P], and "masked": the
+                       outputs, greedy actions and sampled statistics under them (the
+                       others: without a mask, all legal)
     messages.json      inputs that Python refuses (files, load options, observations, a
-                       recurrent policy's state) and its message, "{path}" standing for the
-                       file's path
+                       recurrent policy's state, action masks: tests/js_masks.py) and its
+                       message, "{path}" standing for the file's path
     transitions.json   gymnasium's transitions for the env ports (tests/js_transitions.py)
 
 tests/test_js.py checks that the committed files are what this module builds now.
@@ -51,6 +55,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import serve
 from serve import contract
+from tests.js_masks import MASK_HAND_WRITTEN, mask_message_cases, write_mask_policies
 from tests.js_transitions import build_transitions
 from tests.test_serve_envs import box, discrete, keras_pg_metadata, write_policy
 
@@ -120,7 +125,7 @@ HAND_WRITTEN = ("nometa", "nometa_continuous", "contract_newer", "bad_kind", "wr
                 "wrong_dtype", "missing_key", "not_onnx", "bad_nvec", "bad_bits",
                 "wrong_branches", "wrong_bits", "bad_part", "empty_parts", "wrong_parts",
                 "wrong_obs_nvec", "wrong_part_shape", "bad_recurrent", "wrong_state",
-                "no_next_state", "unexpected_state")
+                "no_next_state", "unexpected_state", *MASK_HAND_WRITTEN)
 
 
 def write_hand_policies(directory: Path = FIXTURES) -> None:
@@ -178,6 +183,7 @@ def write_hand_policies(directory: Path = FIXTURES) -> None:
         recurrent_graph(directory / f"{name}.onnx", keras_pg_metadata(
             "CartPole-v1", box(4), discrete(2), **{contract.RECURRENT_KEY: recurrent}),
             next_state)
+    write_mask_policies(directory)
 
 
 def structured_metadata(action_space: dict[str, Any]) -> dict[str, Any]:
@@ -280,6 +286,8 @@ PARITY = {  # name -> (load options, observations)
                           "Pendulum-v1"),
 }
 RECURRENT_PARITY = {"cue": ({}, "tests.memory_env:Cue-v0")}  # name -> (load options, env)
+MASKED_PARITY = {"corridor": {}, "corridor_branches": {"branches": True}}
+"""name -> the env_kwargs of tests/masked_env.py's Corridor-v0 its observations come from."""
 EPISODES = 4  # of each recurrent policy, seeds 0, 1, ...: Cue-v0's cues +1, -1, +1, +1
 
 
@@ -345,7 +353,45 @@ def build_parity() -> dict[str, Any]:
         result[name] = entry
     for name, (options, env_id) in RECURRENT_PARITY.items():
         result[name] = recurrent_parity(name, options, env_id)
+    for name, env_kwargs in MASKED_PARITY.items():
+        result[name] = masked_parity(name, env_kwargs)
     return result
+
+
+def masked_parity(name: str, env_kwargs: dict[str, Any], n: int = 16) -> dict[str, Any]:
+    """A policy of action masks: n observations of Corridor-v0 met by a random policy of
+    legal actions, and masks of them: the env's (info["action_mask"], branches joined) for
+    the first half, random ones forbidding the greedy action for the second (`forbidding`);
+    Python's answers without a mask (as every entry) and under the masks ("masked")."""
+    from tests.masked_env import ACTIONS
+
+    policy = serve.OnnxPolicy(FIXTURES / f"{name}.onnx", seed=0)
+    env = gym.make("tests.masked_env:Corridor-v0", **env_kwargs)
+    env.action_space.seed(0)
+    obs, info = env.reset(seed=0)
+    found, masks = [], []
+    while len(found) < n:
+        found.append(obs)
+        masks.append(np.concatenate(info["action_mask"])
+                     if env_kwargs.get("branches") else info["action_mask"])
+        obs, _, terminated, truncated, info = env.step(
+            env.action_space.sample(mask=info["action_mask"]))
+        if terminated or truncated:
+            obs, info = env.reset()
+    batch, legal = np.asarray(found, np.float32), np.asarray(masks).astype(bool)
+    assert legal.shape == (n, policy.action_mask_size) and legal[:, :ACTIONS].sum(1).min() == 2
+    greedy = policy.act(batch[n // 2:]).reshape(n - n // 2, -1)
+    legal[n // 2:] = forbidding(greedy, policy.mask_spec.branches or (), seed=0)
+    entry = {"file": f"{name}.onnx", "options": {}, "observations": batch.tolist(),
+             "outputs": {k: v.tolist() for k, v in policy.distribution(batch).items()},
+             "greedy": policy.act(batch).tolist(), "sampled": sampled(policy, batch),
+             "action_masks": legal.tolist()}
+    entry["masked"] = {
+        "outputs": {k: v.tolist() for k, v in policy.distribution(
+            batch, action_mask=legal).items()},
+        "greedy": policy.act(batch, action_mask=legal).tolist(),
+        "sampled": sampled(policy, batch, legal)}
+    return entry
 
 
 def recurrent_parity(name: str, options: dict[str, Any], env_id: str) -> dict[str, Any]:
@@ -413,11 +459,26 @@ def sampled_step(policy: serve.OnnxPolicy, episodes: list[dict[str, Any]]) -> di
             "frequencies": frequencies(policy, actions, len(probs)).tolist()}
 
 
-def sampled(policy: serve.OnnxPolicy, batch: Observations) -> dict[str, Any]:
-    """Statistics of SAMPLES sampled actions for the observation with the widest distribution:
-    its probs and the actions' `frequencies`, or the mean, std and share at either bound of
-    each dimension (gaussian)."""
-    _, dist = policy.decide(batch)
+def forbidding(actions: np.ndarray, branches: tuple[int, ...], seed: int) -> np.ndarray:
+    """bool [B, sum(branches)]: random masks (each action legal with probability 1/2) where
+    each row's `actions` [B, k] are illegal and another action of each branch is legal."""
+    rng = np.random.default_rng(seed)
+    masks = rng.random((len(actions), sum(branches))) < 0.5
+    for i, (start, size) in enumerate(zip(np.cumsum((0, *branches[:-1])), branches,
+                                          strict=True)):
+        rows = np.arange(len(actions))
+        other = (actions[:, i] + rng.integers(1, size, len(actions))) % size
+        masks[rows, start + actions[:, i]] = False
+        masks[rows, start + other] = True
+    return masks
+
+
+def sampled(policy: serve.OnnxPolicy, batch: Observations,
+            masks: np.ndarray | None = None) -> dict[str, Any]:
+    """Statistics of SAMPLES sampled actions for the observation with the widest distribution
+    (under its action mask, if `masks` [B, P]): its probs and the actions' `frequencies`, or
+    the mean, std and share at either bound of each dimension (gaussian)."""
+    _, dist = policy.decide(batch, action_mask=masks)
     if policy.kind == "gaussian":
         index = int(np.argmax(dist[contract.STD].sum(axis=1)))
     else:
@@ -425,7 +486,8 @@ def sampled(policy: serve.OnnxPolicy, batch: Observations) -> dict[str, Any]:
     dtypes = [dtype for _, dtype in (policy.observation_parts or {}).values()]
     images = policy.observation_dtype == np.uint8 or np.dtype(np.uint8) in dtypes
     samples = SAMPLES // 10 if images else SAMPLES
-    actions = policy.act(repeated(batch, index, samples), deterministic=False)
+    actions = policy.act(repeated(batch, index, samples), deterministic=False,
+                         action_mask=None if masks is None else repeated(masks, index, samples))
     stats = {"index": index, "samples": samples}
     if policy.kind != "gaussian":
         probs = dist[contract.PROBS][index]
@@ -495,6 +557,7 @@ def build_messages() -> list[dict[str, Any]]:
     cases.append({"file": "nometa_continuous.onnx", "call": "sample", "obs": [1, 0, 0],
                   "options": {"observation_shape": [3], "action_type": "continuous"}})
     cases += state_cases()
+    cases += mask_message_cases()
     for case in cases:
         case.setdefault("options", {})
         case["message"], case["match"] = python_message(case)
@@ -555,10 +618,12 @@ def python_message(case: dict[str, Any]) -> tuple[str, str]:
         if case["call"] != "load":
             obs = decode_obs(case.get("obs"))
             state = decode_obs(case["state"]) if "state" in case else None
-            {"act": lambda: policy.act(obs, state), "probs": lambda: policy.probs(obs, state),
-             "distribution": lambda: policy.distribution(obs, state),
-             "decide": lambda: policy.decide(obs, state),
-             "sample": lambda: policy.act(obs, state, deterministic=False),
+            mask = decode_obs(case["action_mask"]) if "action_mask" in case else None
+            {"act": lambda: policy.act(obs, state, action_mask=mask),
+             "probs": lambda: policy.probs(obs, state, action_mask=mask),
+             "distribution": lambda: policy.distribution(obs, state, action_mask=mask),
+             "decide": lambda: policy.decide(obs, state, action_mask=mask),
+             "sample": lambda: policy.act(obs, state, deterministic=False, action_mask=mask),
              "initial_state": policy.initial_state}[case["call"]]()
     except ValueError as exc:
         message = str(exc).replace(str(path), "{path}")

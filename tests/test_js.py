@@ -213,3 +213,36 @@ def test_the_taxi_fixture_delivers_in_gymnasium_with_its_masks():
             total, done = total + float(reward), terminated or truncated
         returns.append(total)
     assert np.mean(returns) >= 7, returns
+
+
+def test_the_fixtures_cover_action_masks(built):
+    """parity.json: corridor's and corridor_branches' masks, under which Python gives every
+    illegal action probability 0, takes other greedy actions than without (the second half's
+    masks forbid them), and never samples an illegal one; messages.json: every refusal of
+    serve/masks.py, each reason a policy takes no mask, and each file whose mask input and
+    metadata disagree."""
+    import numpy as np
+
+    from serve import masks
+    from tests.js_masks import MASK_HAND_WRITTEN
+
+    for name in ("corridor", "corridor_branches"):
+        entry = built["parity.json"][name]
+        legal = np.asarray(entry["action_masks"])
+        masked = entry["masked"]
+        assert (np.asarray(masked["outputs"][contract.PROBS])[~legal] == 0).all()
+        assert masked["greedy"][:8] == entry["greedy"][:8]  # the env's masks: the same
+        assert all(a != b for a, b in zip(masked["greedy"][8:], entry["greedy"][8:],
+                                          strict=True))
+        sampled = masked["sampled"]
+        assert (np.asarray(sampled["frequencies"])[~legal[sampled["index"]]] == 0).all()
+    messages = [case["message"] for case in built["messages.json"]]
+    prefixes = [masks.FORM.split("{")[0], masks.NOT_BINARY.split("{")[0],
+                masks.NO_LEGAL_ACTION.split("{")[0], masks.WHY_NO_METADATA,
+                masks.WHY_NO_INPUT, masks.WHY_CONTRACT.split("{")[0],
+                masks.WHY_KIND.format(kind="gaussian"), masks.GOT_RAGGED,
+                masks.GOT_NOT_NUMBERS, "(branch 1)", "(or one per branch"]
+    for prefix in prefixes:
+        assert any(prefix in message for message in messages), prefix
+    loaded = {case["file"] for case in built["messages.json"] if case["call"] == "load"}
+    assert {f"{name}.onnx" for name in MASK_HAND_WRITTEN} - loaded == {"unmasked_v6.onnx"}

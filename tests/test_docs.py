@@ -3,8 +3,9 @@
 Every ```python block of README.md and of each docs/ page runs, per page in order in one
 process, in a fresh directory holding the quick start's `runs/cartpole/policy.onnx` (the solved
 CartPole policy the JavaScript fixtures keep), `runs/beacon/policy.onnx` (their policy of
-Dict observations, tests/structured_envs.py's Beacon-v0) and `runs/cue/policy.onnx` (their
-recurrent policy, tests/memory_env.py's Cue-v0); a ```text block right after an
+Dict observations, tests/structured_envs.py's Beacon-v0), `runs/cue/policy.onnx` (their
+recurrent policy, tests/memory_env.py's Cue-v0) and `runs/corridor/policy.onnx` (their policy
+of action masks, tests/masked_env.py's Corridor-v0); a ```text block right after an
 example is its expected output. A block that starts with "# with `python -m serve ...`
 running" needs that service: the test starts it on free ports of 127.0.0.1 before the page
 runs and stops it after. ```js blocks run in Node against serve/js. Every `python -m
@@ -39,6 +40,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 QUICK_START_POLICY = ROOT / "serve" / "js" / "test" / "fixtures" / "cartpole.onnx"
 DICT_POLICY = QUICK_START_POLICY.with_name("beacon.onnx")
 RECURRENT_POLICY = QUICK_START_POLICY.with_name("cue.onnx")
+MASKED_POLICY = QUICK_START_POLICY.with_name("corridor.onnx")
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```[ \t]*$", re.M | re.S)
 SERVER = re.compile(r"\A# with `(python -m serve [^`]+)` running\n")
 PORTS = {"8000": "--port", "8001": "--grpc-port"}  # the ports the pages write, and their flags
@@ -134,10 +136,11 @@ def with_ports(code: str, ports: dict[str, str]) -> str:
 
 def prepare(work: Path) -> None:
     """What the pages assume: the quick start's first command has run, a policy of Dict
-    observations is at runs/beacon/policy.onnx, and a recurrent one (a GRU solving
-    tests/memory_env.py's Cue-v0) at runs/cue/policy.onnx."""
+    observations is at runs/beacon/policy.onnx, a recurrent one (a GRU solving
+    tests/memory_env.py's Cue-v0) at runs/cue/policy.onnx, and one of action masks
+    (tests/masked_env.py's Corridor-v0) at runs/corridor/policy.onnx."""
     for run, policy in (("cartpole", QUICK_START_POLICY), ("beacon", DICT_POLICY),
-                        ("cue", RECURRENT_POLICY)):
+                        ("cue", RECURRENT_POLICY), ("corridor", MASKED_POLICY)):
         (work / "runs" / run).mkdir(parents=True)
         shutil.copy(policy, work / "runs" / run / "policy.onnx")
 

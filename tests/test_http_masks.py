@@ -187,6 +187,9 @@ def test_the_metadata_lists_the_mask_input_as_optional(corridor_server):
     status, config = request(port, "GET", "/v2/models/corridor/config")
     assert status == 200 and {"name": "action_mask", "data_type": "TYPE_BOOL", "dims": [8],
                               "optional": True} in config["input"]
+    status, schema = request(port, "GET", "/openapi.json")
+    assert status == 200 and "action_mask" in schema["components"]["schemas"]["ActRequest"][
+        "properties"]
 
 
 # -- refusals: status 400 and OnnxPolicy's message ---------------------------------------------

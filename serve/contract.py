@@ -198,6 +198,8 @@ def state_size(metadata: dict[str, Any]) -> int | None:
 
 MASKED_KINDS: tuple[str, ...] = tuple(SPEC["action_mask"]["policy_kinds"])
 """The policy kinds whose graphs (since 6) take the input ACTION_MASK."""
+MASK_SINCE: int = SPEC["action_mask"]["since"]
+"""The first contract version whose graphs (of MASKED_KINDS) take the input ACTION_MASK."""
 MASK_SOURCES: tuple[str, ...] = tuple(SPEC["action_mask"]["sources"])
 MASK_OBSERVATION_KEY: str = SPEC["action_mask"]["observation_key"]
 

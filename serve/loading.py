@@ -22,7 +22,6 @@ import numpy as np
 import onnxruntime as ort
 
 from serve import contract
-from serve.masks import MASK_SINCE
 from serve.observations import FLOAT32, UINT8
 
 INPUT_DTYPES: dict[str, np.dtype] = {"tensor(float)": FLOAT32, "tensor(uint8)": UINT8}
@@ -157,7 +156,7 @@ def _mask_size(path: Path, metadata: dict[str, Any], version: int, kind: str,
     mask = metadata.get(contract.ACTION_MASK_KEY)
     if mask is None:
         return None
-    if version < MASK_SINCE or kind not in contract.MASKED_KINDS:
+    if version < contract.MASK_SINCE or kind not in contract.MASKED_KINDS:
         problem = (f"is {_short(mask)}; expected null for a {kind} policy of contract "
                    f"{version}")
     else:

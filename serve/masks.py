@@ -24,7 +24,6 @@ import numpy as np
 from serve import contract
 
 BOOL = np.dtype(bool)
-MASK_SINCE: int = contract.SPEC["action_mask"]["since"]
 FORM = "action_mask must be true/false or 0/1 of shape {shape} for {what}{per_branch}; got {got}"
 NOT_BINARY = ("action_mask must hold true/false or 0/1 only; row {row} has another value at "
               "action {action}")
@@ -49,8 +48,8 @@ def takes_none(kind: str, version: int | None) -> str:
         why = WHY_NO_METADATA
     elif kind not in contract.MASKED_KINDS:
         why = WHY_KIND.format(kind=kind)
-    elif version < MASK_SINCE:
-        why = WHY_CONTRACT.format(version=version, since=MASK_SINCE)
+    elif version < contract.MASK_SINCE:
+        why = WHY_CONTRACT.format(version=version, since=contract.MASK_SINCE)
     else:
         why = WHY_NO_INPUT
     return TAKES_NONE.format(why=why)

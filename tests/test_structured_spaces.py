@@ -165,7 +165,8 @@ def test_the_http_service_answers_as_the_policy_over_v1_v2_and_grpc(trained):
         status, body = request(port, "POST", "/v2/models/policy/infer",
                                {"inputs": inputs[:1]})
         assert (status, body["error"]) == (400, "the request has inputs ['image']; the model "
-                                                "takes 'direction', 'image'")
+                                                "takes 'direction', 'image', and optionally "
+                                                "'action_mask'")
         client = triton_grpc.InferenceServerClient(f"127.0.0.1:{grpc_port}")
         image = triton_grpc.InferInput("image", [8, 6, 6, 1], "UINT8")
         image.set_data_from_numpy(batch["image"])
@@ -176,7 +177,8 @@ def test_the_http_service_answers_as_the_policy_over_v1_v2_and_grpc(trained):
         np.testing.assert_allclose(result.as_numpy("probs"), dist["probs"], atol=1e-7)
         status, body = request(port, "GET", "/v2/models/policy/config")
         assert [(i["name"], i["data_type"], i["dims"]) for i in body["input"]] == [
-            ("direction", "TYPE_FP32", [1]), ("image", "TYPE_UINT8", [6, 6, 1])]
+            ("direction", "TYPE_FP32", [1]), ("image", "TYPE_UINT8", [6, 6, 1]),
+            ("action_mask", "TYPE_BOOL", [2])]  # contract 6: every action legal without it
 
 
 def test_a_user_network_takes_the_dict_of_preprocessed_parts(tmp_path):

@@ -332,10 +332,8 @@ def structured_speed(d: dict[str, Any]) -> str:
     ])
 
 
-def recurrent(d: dict[str, Any]) -> str:
-    names = {"gru": "keras_pg `--network gru`, its defaults",
-             "mlp": "keras_pg `--network mlp`, its defaults",
-             "recurrent_ppo": "sb3-contrib RecurrentPPO, rl-zoo3's CartPoleNoVel settings"}
+def solve_runs(d: dict[str, Any], names: dict[str, str], target: str) -> str:
+    """A bench/solve_runs.py benchmark: per leg, steps to solve and seconds per seed."""
     rows = []
     for leg, side in d["legs"].items():
         runs, median = side["runs"], side["median"]
@@ -345,12 +343,49 @@ def recurrent(d: dict[str, Any]) -> str:
                      f"{median['solved']}/{median['runs']}, {steps(median['steps_to_solve'])}, "
                      f"{num(median['train_wall_s'])} s"])
     seeds = each(d["seeds"])
-    verdict = (f"Target: the GRU policy solves every seed within {steps(d['max_steps'])} steps: "
+    verdict = (f"Target: {target} within {steps(d['max_steps'])} steps: "
                f"{'met' if d['target_met'] else 'not met'}. Stop rule: {d['stop_rule']}; "
                f"\"greedy mean\" is the policy at the stop on 100 fresh greedy episodes.")
     return (table(["", f"steps to solve per seed ({seeds})", "training seconds",
                    "greedy mean (100 episodes)", "solved, median steps, median seconds"], rows)
             + "\n\n" + verdict)
+
+
+def recurrent(d: dict[str, Any]) -> str:
+    return solve_runs(d, {"gru": "keras_pg `--network gru`, its defaults",
+                          "mlp": "keras_pg `--network mlp`, its defaults",
+                          "recurrent_ppo": "sb3-contrib RecurrentPPO, rl-zoo3's CartPoleNoVel "
+                                           "settings"},
+                      "the GRU policy solves every seed")
+
+
+def masked_taxi(d: dict[str, Any]) -> str:
+    return solve_runs(d, {"masked": "keras_pg, Taxi's preset, with its masks",
+                          "unmasked": "keras_pg, the same with `--no-action-masks`",
+                          "maskable_ppo": "sb3-contrib MaskablePPO, its defaults, with the "
+                                          "masks"},
+                      "keras_pg with the masks solves every seed")
+
+
+def masked_speed(d: dict[str, Any]) -> str:
+    training, act, met = d["training"], d["act"], d["targets_met"]
+    pairs = training["pairs"]
+    return table(["", "with masks", "without", "with / without", "target"], [
+        [f"training, {steps(training['steps'])} steps of Taxi-v4 (s, median of "
+         f"{len(pairs)} pairs)",
+         num(statistics.median([p["masked"]["train_wall_s"] for p in pairs])),
+         num(statistics.median([p["unmasked"]["train_wall_s"] for p in pairs])),
+         ratio(training["median_ratio"]),
+         f"at most 1.10: {'met' if met['training'] else 'not met'}"],
+        ["`OnnxPolicy.act`, one observation, p50 (µs)", act["with_mask"]["p50_us"],
+         act["without_mask"]["p50_us"], ratio(act["ratio_p50"]),
+         f"at most 1.2x: {'met' if met['act'] else 'not met'}"],
+        ["`OnnxPolicy.act`, p90 (µs)", act["with_mask"]["p90_us"],
+         act["without_mask"]["p90_us"],
+         ratio(act["with_mask"]["p90_us"] / act["without_mask"]["p90_us"]), ""],
+    ]) + ("\n\nThe masked runs read every step's mask (all legal) through "
+          f"`{training['masked_flags']}`, check it, carry it in the batch and apply it in the "
+          "actor and the update; they made exactly the episodes of the unmasked runs.")
 
 
 def recurrent_speed(d: dict[str, Any]) -> str:
@@ -529,7 +564,8 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     f.__name__: f for f in (train_speed, api_speed, image_speed, tensorboard_cost, envs,
                             defaults, scale, export, serve_latency, http_load, js_latency,
                             js_page, grpc_rest, quantize, lunar_sb3, minigrid_sb3,
-                            structured_speed, recurrent, recurrent_speed)}
+                            structured_speed, recurrent, recurrent_speed, masked_taxi,
+                            masked_speed)}
 
 
 # -- plots ---------------------------------------------------------------------------------------

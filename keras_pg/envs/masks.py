@@ -168,10 +168,8 @@ class ActionMasks(gym.Wrapper):
         if raw is None:
             raise ActionMaskError(f"{where}: no action mask in the {_SOURCE_TEXT[self.source]}; "
                                   f"expected one after every reset and step")
-        mask = as_mask_array(raw, self.action_space, where)
-        if mask is not raw or self.source != "info":
-            info = {**info, MASK_KEY: mask}
-        return obs, info
+        info[MASK_KEY] = as_mask_array(raw, self.action_space, where)  # as gymnasium's
+        return obs, info  # own wrappers add to the info (RecordEpisodeStatistics's "episode")
 
 
 _SOURCE_TEXT = {"info": "info dict (info['action_mask'])",

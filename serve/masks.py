@@ -96,9 +96,11 @@ def as_masks(mask: Any, branches: tuple[int, ...], rows: int, single: bool) -> n
         single: whether one observation was given (not a batch).
     """
     size = sum(branches)
-    if not (type(mask) is np.ndarray and mask.dtype is BOOL  # act's usual case: as it is
-            and mask.shape == ((size,) if single else (rows, size))):
+    if type(mask) is not np.ndarray or mask.shape != ((size,) if single else (rows, size)):
         mask = _as_bool(mask, branches, rows, single)
+    elif mask.dtype is not BOOL:  # act's usual case, bool, as it is; an env's int8 as bool
+        mask = mask.view(BOOL) if _binary_bytes(mask) else _as_bool(mask, branches, rows,
+                                                                      single)
     masks = mask.reshape(rows, size)
     stuck = first_stuck(masks, branches)
     if stuck is not None:
@@ -107,6 +109,14 @@ def as_masks(mask: Any, branches: tuple[int, ...], rows: int, single: bool) -> n
             row=row, branch=f" (branch {branch})" if len(branches) > 1 else "",
             in_every_branch=" in every branch" if len(branches) > 1 else ""))
     return masks
+
+
+def _binary_bytes(mask: np.ndarray) -> bool:
+    """Whether `mask` is int8 or uint8 of 0s and 1s (an env's mask, as it comes), whose bytes
+    are then bool's: a byte check, ~0.3 µs for one observation where numpy's comparisons
+    and cast take ~5 µs."""
+    return (mask.dtype.itemsize == 1 and mask.dtype.kind in "iu"
+            and not mask.tobytes().translate(None, b"\x00\x01"))
 
 
 def _as_bool(mask: Any, branches: tuple[int, ...], rows: int, single: bool) -> np.ndarray:

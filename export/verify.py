@@ -163,9 +163,9 @@ def verify(model_bytes: bytes, policy: tf.types.experimental.GenericFunction,
     obs = observations.concatenate(list(sets.values()))
     count = observations.rows(obs)
     names = [o.name for o in session.get_outputs()]
-    masks = ({"all legal": np.ones((count, sum(mask_branches)), bool),
+    masks = ({"": np.ones((count, sum(mask_branches)), bool),
               "masked": random_masks(count, mask_branches, 0)} if mask_branches
-             else {"": None})
+             else {"": None})  # all legal (or no mask input), then under a random mask
     max_abs_diff: dict[str, float] = {}
     same = []
     for label, mask in masks.items():

@@ -20,7 +20,7 @@ one array per branch. `bad` breaks the mask for error tests: "shape", "dtype", "
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -31,7 +31,7 @@ BACK = (5, 0, 7, 2, 1, 6, 3, 4)
 
 
 class Corridor(gym.Env):
-    metadata: dict[str, Any] = {"render_modes": []}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
 
     def __init__(self, length: int = 6, source: str = "info", branches: bool = False,
                  bad: str | None = None) -> None:

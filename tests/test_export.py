@@ -45,7 +45,8 @@ def test_round_trip_matches_keras(tmp_path, env_id, hidden, opset):
     assert report["opset"] == opset and report["file_bytes"] == path.stat().st_size
     session = ort.InferenceSession(str(path))
     obs = np.random.default_rng(1).normal(size=(37, *env.observation_space.shape))
-    probs, action = session.run(["probs", "action"], {"obs": obs.astype(np.float32)})
+    probs, action = session.run(["probs", "action"], {"obs": obs.astype(np.float32),
+                                                      "action_mask": all_legal(37, env)})
     logits = model(obs.astype(np.float32)).numpy()
     expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(probs, expected, atol=1e-5)
@@ -55,21 +56,48 @@ def test_round_trip_matches_keras(tmp_path, env_id, hidden, opset):
     assert imports["ai.onnx"] == opset
 
 
+def all_legal(rows: int, env) -> np.ndarray:
+    """The action_mask feed of a categorical file: every action legal."""
+    return np.ones((rows, env.action_space.n), bool)
+
+
 def _graph(proto):
-    """A converted graph as its nodes (op type, attributes, inputs, outputs) with each tensor
-    named by its order of appearance, and the initializers' values in that order: two
-    conversions compare equal whatever names their traces gave the tensors."""
+    """A converted graph as its nodes (op type, attributes, inputs, outputs), in
+    `_canonical_order`, with each tensor named by its order of appearance, and the
+    initializers' values in that order: two conversions compare equal whatever names their
+    traces gave the tensors."""
     initializers = {i.name: onnx.numpy_helper.to_array(i).tolist()
                     for i in proto.graph.initializer}
     names: dict[str, int] = {i.name: -1 - n for n, i in enumerate(proto.graph.input)}
     nodes, values = [], []
-    for node in proto.graph.node:
+    for node in _canonical_order(proto.graph.node, names, initializers):
         for name in node.input:
             if name in initializers and name not in names:
                 values.append(initializers[name])
         ids = [names.setdefault(name, len(names)) for name in [*node.input, *node.output]]
         nodes.append((node.op_type, [str(a) for a in node.attribute], ids))
     return nodes, values, [(o.name, names[o.name]) for o in proto.graph.output]
+
+
+def _canonical_order(nodes, inputs: dict[str, int], initializers: dict[str, list]) -> list:
+    """The nodes in a topological order that does not depend on the file's: of the nodes
+    whose inputs are all known, the least by op, attributes and inputs (a graph input's
+    position, an initializer's value, or the order in which the nodes so far produced it)."""
+    known, order, pending = dict(inputs), [], list(nodes)
+    while pending:
+        def key(node):
+            return (node.op_type, [str(a) for a in node.attribute],
+                    [str(known[x]) if x in known else repr(initializers.get(x))
+                     for x in node.input])
+
+        ready = [n for n in pending
+                 if all(x in known or x in initializers or not x for x in n.input)]
+        node = min(ready, key=key)
+        pending.remove(node)
+        order.append(node)
+        for name in node.output:
+            known.setdefault(name, len(known))
+    return order
 
 
 def test_stepwise_conversion_is_tf2onnx_from_function_and_falls_back_to_it(monkeypatch):
@@ -136,7 +164,8 @@ def test_discrete_observations_are_one_hot_inside_the_graph(tmp_path):
     session = ort.InferenceSession(str(path))
     assert session.get_inputs()[0].shape == ["batch"]
     states = np.arange(16, dtype=np.float32)
-    probs = session.run(["probs"], {"obs": states})[0]
+    probs = session.run(["probs"], {"obs": states,
+                                    "action_mask": np.ones((len(states), 4), bool)})[0]
     one_hot_logits = model(states).numpy()
     expected = np.exp(one_hot_logits) / np.exp(one_hot_logits).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(probs, expected, atol=1e-6)
@@ -156,7 +185,8 @@ def test_observation_normalizer_travels_inside_the_onnx_file(tmp_path):
     session = ort.InferenceSession(str(path))
     logits = model(obs).numpy()
     expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(session.run(["probs"], {"obs": obs})[0], expected, atol=1e-5)
+    np.testing.assert_allclose(session.run(["probs"], {
+        "obs": obs, "action_mask": np.ones((len(obs), 2), bool)})[0], expected, atol=1e-5)
     np.testing.assert_allclose(normalizer.mean.numpy(), [1, -2, 0.1, 3], atol=0.15)
     model.save(tmp_path / "saved.keras")
     reloaded = keras.models.load_model(tmp_path / "saved.keras")
@@ -168,15 +198,16 @@ def test_contract_inputs_outputs_and_dynamic_batch(run_dir):
     path = run_dir / "policy.onnx"
     assert report["path"] == str(path) and (run_dir / "export_report.json").exists()
     session = ort.InferenceSession(str(path))
-    (inp,) = session.get_inputs()
-    assert (inp.name, inp.type, inp.shape) == ("obs", "tensor(float)", ["batch", 4])
+    assert [(i.name, i.type, i.shape) for i in session.get_inputs()] == [
+        ("obs", "tensor(float)", ["batch", 4]), ("action_mask", "tensor(bool)", ["batch", 2])]
     outputs = {o.name: (o.type, o.shape) for o in session.get_outputs()}
     assert outputs == {"probs": ("tensor(float)", ["batch", 2]),
                        "action": ("tensor(int64)", ["batch"])}
     model = keras.models.load_model(run_dir / "model.keras")
     for batch in (1, 5, 1024):
         obs = np.random.default_rng(batch).uniform(-1, 1, (batch, 4)).astype(np.float32)
-        probs, action = session.run(["probs", "action"], {"obs": obs})
+        probs, action = session.run(["probs", "action"], {
+            "obs": obs, "action_mask": np.ones((batch, 2), bool)})
         assert probs.shape == (batch, 2) and action.shape == (batch,)
         np.testing.assert_array_equal(action, model(obs).numpy().argmax(axis=1))
     assert path.stat().st_size <= 100_000
@@ -195,8 +226,10 @@ def test_metadata_reads_back_with_onnx_alone(run_dir):
     meta = json.loads(out)
     config = json.loads((run_dir / "config.json").read_text())
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert meta["contract_version"] == contract.CONTRACT_VERSION == 5
+    assert meta["contract_version"] == contract.CONTRACT_VERSION == 6
     assert meta[contract.RECURRENT_KEY] is None  # feed-forward
+    assert meta[contract.ACTION_MASK_KEY] == {"size": 2, "trained": False, "source": None,
+                                              "function": None}  # CartPole offers none
     assert meta["env_id"] == "CartPole-v1" and meta["policy_kind"] == "categorical"
     assert meta["observation_space"]["shape"] == [4]
     assert meta["observation_space"]["high"][1] == "inf"
@@ -213,7 +246,7 @@ def test_failed_verification_leaves_no_file_and_keeps_the_old_one(run_dir, monke
     target = tmp_path / "p.onnx"
     target.write_bytes(b"previous export")
 
-    def corrupt(model_bytes, policy, observations):
+    def corrupt(model_bytes, policy, observations, mask_branches):
         raise export.VerificationError("simulated mismatch")
 
     monkeypatch.setattr("export.export.verify", corrupt)
@@ -242,7 +275,7 @@ def test_interrupted_write_leaves_no_partial_file(run_dir, monkeypatch, tmp_path
 
 
 def test_verification_failure_exits_1(run_dir, monkeypatch, capsys, tmp_path):
-    def mismatch(model_bytes, policy, observations):
+    def mismatch(model_bytes, policy, observations, mask_branches):
         raise export.VerificationError("ONNX and Keras disagree: simulated")
 
     monkeypatch.setattr("export.export.verify", mismatch)

@@ -199,8 +199,8 @@ def test_the_export_is_one_step_with_the_state_verified_over_whole_episodes(expo
     assert report["action_agreement"] == 1.0
     assert report["max_abs_diff"][serve.contract.NEXT_STATE] <= 1e-5
     session = policy.session
-    assert [(i.name, i.shape) for i in session.get_inputs()] == [("obs", ["batch", 2]),
-                                                               ("state", ["batch", 16])]
+    assert [(i.name, i.shape) for i in session.get_inputs()] == [
+        ("obs", ["batch", 2]), ("state", ["batch", 16]), ("action_mask", ["batch", 2])]
     assert sorted(o.name for o in session.get_outputs()) == ["action", "next_state", "probs"]
     assert policy.metadata["recurrent"] == {
         "cell": "gru", "state_size": 16, "layout": [{"name": "h", "size": 16}],
@@ -341,7 +341,7 @@ def test_a_recurrent_policy_of_tuple_observations_exports_and_acts_with_its_part
             expected.append((action, state))
     assert report["action_agreement"] == 1.0 and report["episodes"]["rollout"] >= 8
     policy = serve.OnnxPolicy(report["path"])
-    assert [i.name for i in policy.session.get_inputs()] == ["0", "1", "state"]
+    assert [i.name for i in policy.session.get_inputs()] == ["0", "1", "state", "action_mask"]
     state = policy.initial_state()
     assert state.shape == (8,)  # the LSTM's h then c
     for part, (action, keras_state) in zip(([0.5, -0.5], [-0.5, 0.5]), expected, strict=True):
@@ -380,6 +380,6 @@ def test_verification_holds_a_growing_lstm_state_to_its_own_scale():
     core.cell.set_weights([kernel * 0.01, recurrent_kernel * 0.01, bias])
     function = policy_function(model, make_head(TWO))
     report = verify_recurrent(_convert(function, 17).SerializeToString(), function,
-                              {"sampled": sampled_episodes(BOX4, 1000, 0)})
+                              {"sampled": sampled_episodes(BOX4, 1000, 0)}, (2,))
     assert report["max_abs_diff"]["next_state"] > 1e-5  # beyond an absolute tolerance
     assert report["action_agreement"] == 1.0

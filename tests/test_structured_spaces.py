@@ -53,12 +53,13 @@ def test_the_onnx_file_takes_one_input_per_part_named_after_it(trained):
                        [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim])
               for i in beacon.graph.input}
     assert inputs == {"direction": (onnx.TensorProto.FLOAT, ["batch"]),
-                      "image": (onnx.TensorProto.UINT8, ["batch", 6, 6, 1])}
+                      "image": (onnx.TensorProto.UINT8, ["batch", 6, 6, 1]),
+                      "action_mask": (onnx.TensorProto.BOOL, ["batch", 2])}  # contract 6
     meta = {p.key: json.loads(p.value) for p in beacon.metadata_props}
     assert meta["observation_space"]["type"] == "Dict"
     assert list(meta["observation_space"]["spaces"]) == ["direction", "image"]
     pair = trained["Pair"][2]
-    assert [i.name for i in pair.session.get_inputs()] == ["0", "1"]
+    assert [i.name for i in pair.session.get_inputs()] == ["0", "1", "action_mask"]
     assert pair.observation_parts == {"0": ((2,), np.float32), "1": ((), np.float32)}
     report = json.loads((trained["Beacon"][0].run_dir / "export_report.json").read_text())
     assert report["observations"] == {"sampled": 1000, "rollout": 1000}  # met in training

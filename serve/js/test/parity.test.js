@@ -2,7 +2,8 @@
 // observations (test/fixtures/parity.json): outputs within 1e-6, the same greedy actions,
 // sampled actions with the same frequencies (of each action, each branch's, each bit's 1) or
 // Gaussian statistics -- on onnxruntime-node and onnxruntime-web. Observations of a Dict or
-// Tuple space are {part: batch} (beacon), or a Tuple's parts in an array (pair).
+// Tuple space are {part: batch} (beacon), or a Tuple's parts in an array (pair). A policy of
+// action masks (corridor, corridor_branches) answers also under the masks of its entry.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -38,6 +39,34 @@ for (const [runtime, load] of Object.entries(RUNTIMES)) {
           }
         }
       });
+
+      if (expected.masked) {
+        test(`${name}: under the masks, Python's outputs and greedy actions`, async () => {
+          const policy = await load(expected.file, expected.options);
+          const { action_masks: masks, masked } = expected;
+          const outputs = await policy.distribution(expected.observations,
+            { actionMask: masks });
+          for (const [output, values] of Object.entries(masked.outputs)) {
+            assert.ok(maxDelta(outputs[output], values) <= TOLERANCE, `${output} differs`);
+          }
+          assert.deepEqual(await policy.act(expected.observations, { actionMask: masks }),
+            masked.greedy);
+          for (let i = 0; i < masks.length; i++) {  // one at a time: the kept single tensors
+            const obs = observationAt(policy, expected.observations, i);
+            assert.deepEqual(await policy.act(obs, { actionMask: masks[i] }), masked.greedy[i]);
+            assert.deepEqual(await policy.act(obs), expected.greedy[i]);  // unmasked again
+          }
+        });
+
+        test(`${name}: sampled actions under a mask follow Python's distribution`, async () => {
+          const policy = await load(expected.file, { ...expected.options, seed: 0 });
+          const { index, samples } = expected.masked.sampled;
+          const obs = observationAt(policy, expected.observations, index);
+          const actions = await policy.act(repeated(policy, obs, samples), {
+            deterministic: false, actionMask: Array(samples).fill(expected.action_masks[index]) });
+          assertFrequencies(frequencies(policy, actions), expected.masked.sampled);
+        });
+      }
 
       if (!expected.sampled) continue;
       test(`${name}: sampled actions follow Python's distribution`, async () => {

@@ -18,7 +18,8 @@ serve/js/test/fixtures/ holds
                        seconds; cue: a GRU policy solving tests/memory_env.py's Cue-v0, a
                        recurrent file; corridor (categorical) and corridor_branches
                        (multi_categorical): tests/masked_env.py's Corridor-v0, trained with
-                       its action masks, contract 6 files with the input action_mask), and
+                       its action masks, contract 6 files with the input action_mask;
+                       taxi: Taxi-v4's preset, solved with Taxi's masks), and
                        small ones written with onnx.helper (no metadata, forged
                        metadata, recurrent graphs that disagree with theirs) whose bytes this
                        module reproduces
@@ -99,11 +100,12 @@ def trained_runs() -> dict[str, Callable[[], tuple[Any, int | None]]]:
         "corridor": lambda: (keras_pg.REINFORCE("tests.masked_env:Corridor-v0", seed=0), 20_000),
         "corridor_branches": lambda: (keras_pg.REINFORCE(
             "tests.masked_env:Corridor-v0", env_kwargs={"branches": True}, seed=0), 20_000),
+        "taxi": lambda: (keras_pg.REINFORCE("Taxi-v4", seed=0), None),  # its preset, masked
     }
 
 
 TRAINED = ("cartpole", "acrobot", "pendulum", "image", "switches", "dials", "beacon", "pair",
-           "lock", "mirror", "cue", "corridor", "corridor_branches")
+           "lock", "mirror", "cue", "corridor", "corridor_branches", "taxi")
 """The policies keras_pg trains and exports (cartpole's agent also writes cartpole_int8)."""
 
 

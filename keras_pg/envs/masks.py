@@ -141,6 +141,8 @@ class ActionMasks(gym.Wrapper):
         if source == "observation":
             self.observation_space = unmasked_observation_space(env.observation_space)
         self.step_index = 0
+        self.shape = (sum(branches(env.action_space)),)  # of a mask as it usually comes
+        self.method = env.get_wrapper_attr("action_masks") if source == "method" else None
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)
@@ -154,22 +156,33 @@ class ActionMasks(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
     def _with_mask(self, obs: Any, info: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        if self.source == "observation":
-            raw = obs.get(MASK_KEY) if isinstance(obs, dict) else None
-            obs = {k: v for k, v in obs.items() if k != MASK_KEY}
-        elif self.source == "info":
-            raw = info.get(MASK_KEY)
-        elif self.source == "method":
-            raw = self.env.get_wrapper_attr("action_masks")()
-        else:
-            assert self.function is not None
-            raw = self.function(self.env)
+        """Every step: a few attribute reads when the mask is an array [P] already."""
+        raw, obs = self._raw(obs, info)
+        if not (type(raw) is np.ndarray and raw.shape == self.shape
+                and raw.dtype in _MASK_DTYPES):
+            raw = self._converted(raw)
+        info[MASK_KEY] = raw  # added to the env's info, as gymnasium's own wrappers add
+        return obs, info  # theirs (RecordEpisodeStatistics's "episode")
+
+    def _raw(self, obs: Any, info: dict[str, Any]) -> tuple[Any, Any]:
+        """(the mask as the source gives it, or None; the observation the policy sees)."""
+        if self.source == "info":
+            return info.get(MASK_KEY), obs
+        if self.method is not None:
+            return self.method(), obs
+        if self.function is not None:
+            return self.function(self.env), obs
+        if not isinstance(obs, dict):  # the observation source
+            return None, obs
+        return obs.get(MASK_KEY), {k: v for k, v in obs.items() if k != MASK_KEY}
+
+    def _converted(self, raw: Any) -> np.ndarray:
+        """A mask in another form (a tuple per branch), as an array [P]; or the error."""
         where = f"env {self.env_name}, step {self.step_index} of an episode"
         if raw is None:
             raise ActionMaskError(f"{where}: no action mask in the {_SOURCE_TEXT[self.source]}; "
                                   f"expected one after every reset and step")
-        info[MASK_KEY] = as_mask_array(raw, self.action_space, where)  # as gymnasium's
-        return obs, info  # own wrappers add to the info (RecordEpisodeStatistics's "episode")
+        return as_mask_array(raw, self.action_space, where)
 
 
 _SOURCE_TEXT = {"info": "info dict (info['action_mask'])",

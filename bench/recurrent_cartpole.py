@@ -30,85 +30,21 @@ bench/results/recurrent.json) after every run, "complete": false until the last.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.solve_runs import StopRule, keras_pg_run, medians, peer_run, run_legs  # noqa: E402
+from bench.solve_runs import Benchmark, StopRule, main  # noqa: E402
 
 ENV = "keras_pg.envs.partial:CartPoleNoVel-v1"
-LEGS = ("gru", "mlp", "recurrent_ppo")
-RULE = StopRule(target=475.0)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--max-steps", type=int, default=1_000_000)
-    parser.add_argument("--legs", default=",".join(LEGS),
-                        help=f"a subset of {','.join(LEGS)}")
-    parser.add_argument("--peer-python", default=None)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/recurrent.json")
-    args = parser.parse_args()
-    if unknown := set(args.legs.split(",")) - set(LEGS):
-        parser.error(f"--legs: unknown {sorted(unknown)}; choose from {','.join(LEGS)}")
-    legs = [leg for leg in LEGS if leg in args.legs.split(",")]
-    from bench.peers import peer_python
-    from bench.train_speed import machine
-
-    python = peer_python(args.peer_python) if "recurrent_ppo" in legs else ""
-    runners = {
-        "gru": lambda s: keras_pg_run("gru", ["--env", ENV, "--network", "gru"], s,
-                                      args.max_steps, RULE),
-        "mlp": lambda s: keras_pg_run("mlp", ["--env", ENV, "--network", "mlp"], s,
-                                      args.max_steps, RULE),
-        "recurrent_ppo": lambda s: peer_run("recurrent_ppo", "recurrent_sb3.py", s,
-                                            args.max_steps, RULE, python)}
-    runs, failed = run_legs({leg: runners[leg] for leg in legs},
-                            [int(s) for s in args.seeds.split(",")],
-                            lambda runs: write(args, runs, machine(), complete=False))
-    result = write(args, runs, machine(), complete=True)
-    for leg in legs:
-        print(f"{leg}: {result['legs'][leg]['median']}")
-    if "gru" in runs:
-        print(f"target met: {result['target_met']}")
-    return 1 if failed else 0
-
-
-def write(args: argparse.Namespace, runs: dict[str, list[dict]], host: dict,
-          complete: bool) -> dict:
-    """The results so far, written to args.out; returned."""
-    legs: dict[str, dict] = {}
-    for leg, done in runs.items():
-        legs[leg] = {"runs": done, "median": medians(done)}
-        if leg == "recurrent_ppo" and any("settings" in r for r in done):
-            first = next(r for r in done if "settings" in r)
-            legs[leg].update(settings=first["settings"], versions=first["versions"])
-        elif leg != "recurrent_ppo":
-            legs[leg]["command"] = (f"python -m keras_pg train --env {ENV} --network {leg} "
-                                    f"--seed S --max-steps {args.max_steps} --target-return "
-                                    f"{RULE.target:g} {' '.join(RULE.flags())}")
-    gru = runs.get("gru", [])
-    result = {
-        "benchmark": "recurrent", "complete": complete, "machine": host,
-        "date": time.strftime("%Y-%m-%d"), "env": ENV, "max_steps": args.max_steps,
-        "seeds": [int(s) for s in args.seeds.split(",")], "target_return": RULE.target,
-        "stop_rule": RULE.text(),
-        "legs": legs,
-        "target": "keras_pg's GRU policy solves (a confirmed greedy mean >= 475) on every seed "
-                  "within max_steps",
-        "target_met": (bool(gru) and all(r.get("steps_to_solve") is not None for r in gru)
-                       if "gru" in runs else None),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    return result
-
+BENCHMARK = Benchmark(
+    name="recurrent", env=ENV, rule=StopRule(target=475.0),
+    flags={"gru": ["--env", ENV, "--network", "gru"], "mlp": ["--env", ENV, "--network", "mlp"]},
+    peer="recurrent_ppo", peer_script="recurrent_sb3.py", target_leg="gru",
+    target="keras_pg's GRU policy solves (a confirmed greedy mean >= 475) on every seed within "
+           "max_steps")
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(BENCHMARK, __doc__.splitlines()[0]))

@@ -14,11 +14,13 @@ training never used.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,3 +144,88 @@ def run_legs(runners: dict[str, Callable[[int], dict]], seeds: list[int],
                   f"{result['eval_mean_return']}", flush=True)
             written(runs)
     return runs, failed
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """keras_pg's command line in some settings (legs) beside one peer script, to a target."""
+
+    name: str
+    """The results' "benchmark" and bench/results/NAME.json."""
+    env: str
+    rule: StopRule
+    flags: dict[str, list[str]]
+    """keras_pg's legs: their train flags (the env included)."""
+    peer: str
+    """The peer's leg."""
+    peer_script: str
+    """Its script in bench/, run in the peer venv."""
+    target_leg: str
+    """The leg the target is about: it must solve every seed."""
+    target: str
+    """The target, in words."""
+
+    @property
+    def legs(self) -> tuple[str, ...]:
+        return (*self.flags, self.peer)
+
+
+def main(bench: Benchmark, description: str) -> int:
+    """The command line of a benchmark: --seeds, --max-steps, --legs, --peer-python, --out."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--max-steps", type=int, default=1_000_000)
+    parser.add_argument("--legs", default=",".join(bench.legs),
+                        help=f"a subset of {','.join(bench.legs)}")
+    parser.add_argument("--peer-python", default=None)
+    parser.add_argument("--out", type=Path, default=ROOT / f"bench/results/{bench.name}.json")
+    args = parser.parse_args()
+    if unknown := set(args.legs.split(",")) - set(bench.legs):
+        parser.error(f"--legs: unknown {sorted(unknown)}; choose from {','.join(bench.legs)}")
+    legs = [leg for leg in bench.legs if leg in args.legs.split(",")]
+    from bench.peers import peer_python
+    from bench.train_speed import machine
+
+    python = peer_python(args.peer_python) if bench.peer in legs else ""
+    runners: dict[str, Callable[[int], dict]] = {
+        leg: (lambda s, leg=leg: keras_pg_run(leg, bench.flags[leg], s, args.max_steps,
+                                              bench.rule)) for leg in bench.flags}
+    runners[bench.peer] = lambda s: peer_run(bench.peer, bench.peer_script, s, args.max_steps,
+                                             bench.rule, python)
+    runs, failed = run_legs({leg: runners[leg] for leg in legs},
+                            [int(s) for s in args.seeds.split(",")],
+                            lambda runs: write(bench, args, runs, machine(), complete=False))
+    result = write(bench, args, runs, machine(), complete=True)
+    for leg in legs:
+        print(f"{leg}: {result['legs'][leg]['median']}")
+    if bench.target_leg in runs:
+        print(f"target met: {result['target_met']}")
+    return 1 if failed else 0
+
+
+def write(bench: Benchmark, args: argparse.Namespace, runs: dict[str, list[dict]],
+          host: dict, complete: bool) -> dict:
+    """The results so far, written to args.out; returned."""
+    legs: dict[str, dict] = {}
+    for leg, done in runs.items():
+        legs[leg] = {"runs": done, "median": medians(done)}
+        if leg == bench.peer and any("settings" in r for r in done):
+            first = next(r for r in done if "settings" in r)
+            legs[leg].update(settings=first["settings"], versions=first["versions"])
+        elif leg != bench.peer:
+            legs[leg]["command"] = (f"python -m keras_pg train {' '.join(bench.flags[leg])} "
+                                    f"--seed S --max-steps {args.max_steps} --target-return "
+                                    f"{bench.rule.target:g} {' '.join(bench.rule.flags())}")
+    target_runs = runs.get(bench.target_leg, [])
+    result = {
+        "benchmark": bench.name, "complete": complete, "machine": host,
+        "date": time.strftime("%Y-%m-%d"), "env": bench.env, "max_steps": args.max_steps,
+        "seeds": [int(s) for s in args.seeds.split(",")], "target_return": bench.rule.target,
+        "stop_rule": bench.rule.text(), "legs": legs, "target": bench.target,
+        "target_met": (bool(target_runs) and all(r.get("steps_to_solve") is not None
+                                                 for r in target_runs)
+                       if bench.target_leg in runs else None),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return result

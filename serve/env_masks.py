@@ -80,7 +80,7 @@ def _raw_reader(source: str, env: gym.Env, env_id: str, function: str | None
             raise ValueError(f"env {env_id!r} has no action_masks() method; the policy was "
                              f"trained with masks from it (metadata action_mask)") from None
         return lambda obs, info: (obs, method())
-    call = _import(str(function))
+    call = import_function(str(function), "the action mask function of the policy's metadata")
     return lambda obs, info: (obs, call(env))
 
 
@@ -92,18 +92,17 @@ def _from_observation(obs: Any, info: dict[str, Any]) -> tuple[Any, Any]:
     return {name: part for name, part in obs.items() if name != key}, obs.get(key)
 
 
-def _import(name: str) -> Callable[[gym.Env], Any]:
-    """The function "module:function" names (the policy's metadata), or a one-line
-    ValueError."""
+def import_function(name: str, what: str) -> Callable[[gym.Env], Any]:
+    """The function "module:function" names, or a one-line ValueError calling it `what`
+    ("the action mask function ... of the policy's metadata", keras_pg's "action_mask_fn")."""
     module, _, attribute = name.partition(":")
     try:
         found: Any = importlib.import_module(module)
         for part in attribute.split("."):
             found = getattr(found, part)
     except Exception as exc:  # the user's module: whatever importing it raises
-        raise ValueError(f"cannot import the action mask function {name!r} of the policy's "
-                         f"metadata: {type(exc).__name__}: {exc}") from None
+        raise ValueError(f"cannot import {what} {name!r}: {type(exc).__name__}: {exc}"
+                         ) from None
     if not callable(found):
-        raise ValueError(f"the action mask function {name!r} of the policy's metadata is not "
-                         f"a function")
+        raise ValueError(f"{what} {name!r} is not a function")
     return found

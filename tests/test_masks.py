@@ -208,8 +208,8 @@ def test_masks_on_actions_they_cannot_apply_to_and_bad_mask_functions_are_one_li
     with pytest.raises(ConfigError, match=r"offers action masks \(function\), but its action "
                                           r"space Box.*takes none"):
         keras_pg.REINFORCE("Pendulum-v1", action_mask_fn="tests.masked_env:corridor_mask")
-    with pytest.raises(ConfigError, match=r"^action_mask_fn 'tests.masked_env:nothing' cannot "
-                                          r"be imported: AttributeError"):
+    with pytest.raises(ConfigError, match=r"^cannot import action_mask_fn "
+                                          r"'tests.masked_env:nothing': AttributeError"):
         keras_pg.REINFORCE(CORRIDOR, action_mask_fn="tests.masked_env:nothing")
     with pytest.raises(ConfigError, match=r"^action_mask_fn must be importable by its name"):
         keras_pg.REINFORCE(CORRIDOR, action_mask_fn=lambda env: np.ones(8, bool))

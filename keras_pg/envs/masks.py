@@ -23,7 +23,6 @@ the step and what was expected.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any, SupportsFloat
 
@@ -31,6 +30,7 @@ import gymnasium as gym
 import numpy as np
 
 from keras_pg.config import ConfigError
+from serve import env_masks
 
 MASK_KEY = "action_mask"
 """The info key (and Dict observation key) of a mask."""
@@ -88,15 +88,9 @@ def import_function(name: str) -> MaskFn:
     if not module_name or not attribute:
         raise ConfigError(f"action_mask_fn must be module:function, got {name!r}")
     try:
-        found: object = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            found = getattr(found, part)
-    except Exception as exc:  # the user's module: whatever importing it raises
-        raise ConfigError(f"action_mask_fn {name!r} cannot be imported: "
-                          f"{type(exc).__name__}: {exc}") from None
-    if not callable(found):
-        raise ConfigError(f"action_mask_fn {name!r} is not a function")
-    return found
+        return env_masks.import_function(name, "action_mask_fn")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def find_source(env: gym.Env, function: str | None, reset_info: dict[str, Any]) -> str | None:

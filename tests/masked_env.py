@@ -15,7 +15,7 @@ in every cell.
 {"cell": s, "action_mask": uint8 [8]}), or "none". `branches=True` makes the action
 MultiDiscrete([8, 2]) -- the move and a flag whose 1 is illegal -- and the mask a tuple of
 one array per branch. `bad` breaks the mask for error tests: "shape", "dtype", "values",
-"empty" (no legal action in cell 1).
+"empty" (no legal action in cell 1), "missing" (no mask in the info in cell 3).
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ class Corridor(gym.Env):
 
     def _observe(self) -> tuple[Any, dict[str, Any]]:
         info: dict[str, Any] = {"action_mask": self.mask()} if self.source == "info" else {}
+        if self.bad == "missing" and self.cell == 3:
+            info = {}
         if self.source == "observation":
             return {"cell": self.cell, "action_mask": np.asarray(self.mask(), np.int8)}, info
         return self.cell, info

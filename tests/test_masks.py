@@ -204,6 +204,15 @@ def test_a_mask_with_a_bad_value_or_no_legal_action_stops_training_in_one_line(
     assert err.startswith(f"error: env {CORRIDOR} ") and re.search(message, err)
 
 
+def test_an_env_that_stops_giving_masks_is_one_line():
+    with pytest.raises((ConfigError, ActionMaskError),
+                       match=rf"^env {CORRIDOR}, step \d+ of an episode: no action mask in the "
+                             r"info dict \(info\['action_mask'\]\); expected one after every "
+                             r"reset and step$"):
+        agent = keras_pg.REINFORCE(CORRIDOR, env_kwargs={"bad": "missing"}, seed=0)
+        agent.learn(max_steps=2000)
+
+
 def test_masks_on_actions_they_cannot_apply_to_and_bad_mask_functions_are_one_line():
     with pytest.raises(ConfigError, match=r"offers action masks \(function\), but its action "
                                           r"space Box.*takes none"):

@@ -53,6 +53,10 @@ def render_tables() -> str:
     rows += [f"| {role} (recurrent) | `{NAMES[state[role]]}` | {state['dtype']} | {dims} | "
              f"{state['description'] if role == 'input' else 'the state after this step'} |"
              for role in ("input", "output")]
+    mask = SPEC["action_mask"]
+    dims = "`[" + ", ".join(_dim(d) for d in mask["shape"]) + "]`"
+    rows.append(f"| input ({' and '.join(mask['policy_kinds'])}) | `{NAMES[mask['input']]}` | "
+                f"{mask['dtype']} | {dims} | {mask['description']} |")
     rows += ["", "| key | since | required | example | meaning |", "|---|---|---|---|---|"]
     for entry in SPEC["metadata"]:
         rows.append(f"| `{entry['key']}` | {entry['since']} | "

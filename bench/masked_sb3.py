@@ -36,17 +36,18 @@ Threads (--threads, default 1; 0 keeps torch's default): torch.set_num_threads(1
 bench/sb3_ppo.py and bench/recurrent_sb3.py.
 
 Evaluations during training (keras_pg's `--eval-every 10000 --eval-every-episodes 10
---eval-confirm-episodes 100 --target-return 7`, the same rule as bench/recurrent_sb3.py):
-when num_timesteps reaches a multiple of --eval-every, a screen of --eval-every-episodes
-greedy episodes; when its mean return reaches --threshold, a confirmation on
---eval-confirm-episodes fresh greedy episodes decides (0: the screen decides). The run is
-solved at the first deciding evaluation with a mean >= --threshold (steps_to_solve:
-num_timesteps then; null if none), and learn() stops there (mid-rollout, before that
-rollout's update), or at --max-steps unsolved. Greedy episodes (`evaluate`): deterministic=True
-with each episode's current mask (its env's latest `info["action_mask"]`), as keras_pg
-evaluates its masked policies; each episode its own env, all stepped together. Evaluation
-episodes are seeded one after another from --eval-seed + --eval-episodes up (each
-evaluation's episodes fresh, none of the final ones); training's env is seeded S once.
+--eval-confirm-episodes 100 --target-return 7`, the same rule as bench/recurrent_sb3.py:
+bench/sb3_common.py's `evaluating_stop`, given this script's `evaluate`): when num_timesteps
+reaches a multiple of --eval-every, a screen of --eval-every-episodes greedy episodes; when its
+mean return reaches --threshold, a confirmation on --eval-confirm-episodes fresh greedy
+episodes decides (0: the screen decides). The run is solved at the first deciding evaluation
+with a mean >= --threshold (steps_to_solve: num_timesteps then; null if none), and learn()
+stops there (mid-rollout, before that rollout's update), or at --max-steps unsolved. Greedy
+episodes (`evaluate`): deterministic=True with each episode's current mask (its env's latest
+`info["action_mask"]`), as keras_pg evaluates its masked policies; each episode its own env,
+all stepped together. Evaluation episodes are seeded one after another from --eval-seed +
+--eval-episodes up (each evaluation's episodes fresh, none of the final ones); training's env
+is seeded S once.
 
 Wall time: total_wall_s is time.perf_counter() around model.learn() (building the model and
 the env, the mask check and the imports are outside it); eval_wall_s the evaluations' part of
@@ -59,11 +60,9 @@ episode i reset with seed eval_seed + i; mean and population std of the undiscou
 from __future__ import annotations
 
 import argparse
-import collections
-import json
-import time
-from pathlib import Path
 from typing import Any
+
+import sb3_common  # bench/ is this script's directory (see there)
 
 ENV_ID = "Taxi-v4"
 
@@ -95,47 +94,25 @@ def check_masks(seed: int, steps: int = 2_000) -> None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-steps", type=int, default=1_000_000)
-    parser.add_argument("--threshold", type=float, default=7.0,
-                        help="greedy mean return that solves")
-    parser.add_argument("--eval-every", type=int, default=10_000)
-    parser.add_argument("--eval-every-episodes", type=int, default=10)
-    parser.add_argument("--eval-confirm-episodes", type=int, default=100)
-    parser.add_argument("--eval-episodes", type=int, default=100,
-                        help="greedy episodes of the final evaluation")
-    parser.add_argument("--eval-seed", type=int, default=10_000)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch.set_num_threads (0: torch's default)")
-    parser.add_argument("--returns", action="store_true",
-                        help="also report the final greedy episodes' returns (eval_returns)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="write the JSON here instead of stdout")
+    sb3_common.add_peer_arguments(parser, max_steps=1_000_000, threshold=7.0,
+                                  threshold_help="greedy mean return that solves",
+                                  evaluating=True)
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    import gymnasium as gym
-    import numpy as np
-    import sb3_contrib
-    import stable_baselines3
-    import torch
     from sb3_contrib import MaskablePPO
     from sb3_contrib.common.wrappers import ActionMasker
     from stable_baselines3.common.env_util import make_vec_env
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    sb3_common.set_threads(args.threads)
     check_masks(args.seed)
     env = make_vec_env(ENV_ID, n_envs=1, seed=args.seed, wrapper_class=ActionMasker,
                        wrapper_kwargs={"action_mask_fn": taxi_mask})
     model = MaskablePPO("MlpPolicy", env, seed=args.seed, device="cpu", verbose=0)
-    stop = evaluating_stop(args)
-    start = time.perf_counter()
-    model.learn(total_timesteps=args.max_steps, callback=stop)
-    total_wall_s = time.perf_counter() - start
-    train_wall_s = total_wall_s - stop.eval_wall_s
+    stop = sb3_common.evaluating_stop(args, evaluate)
+    total_wall_s = sb3_common.learn_timed(model, args.max_steps, stop)
 
     returns = evaluate(model, args.eval_episodes, args.eval_seed)
     env.close()
@@ -152,120 +129,30 @@ def main() -> None:
         "normalize_advantage": model.normalize_advantage, "target_kl": model.target_kl,
         "net_arch": str(p.net_arch), "activation_fn": p.activation_fn.__name__,
         "ortho_init": p.ortho_init, "vec_env": type(env).__name__,
-        "threshold": args.threshold, "max_steps": args.max_steps,
-        "eval_every": args.eval_every, "eval_every_episodes": args.eval_every_episodes,
-        "eval_confirm_episodes": args.eval_confirm_episodes,
-        "torch_threads": torch.get_num_threads(),
+        **sb3_common.evaluation_settings(args),
     }
     result = {
         "peer": "sb3-contrib-maskable-ppo", "env": ENV_ID, "seed": args.seed,
-        "solved": stop.steps_to_solve is not None, "steps_to_solve": stop.steps_to_solve,
-        "env_steps": int(stop.steps_at_stop or model.num_timesteps),
-        "train_wall_s": round(train_wall_s, 3), "total_wall_s": round(total_wall_s, 3),
-        "eval_wall_s": round(stop.eval_wall_s, 3),
-        "steps_per_s": round(model.num_timesteps / train_wall_s, 1),
-        "updates": model._n_updates // model.n_epochs,
-        "train_episodes": stop.episodes,
-        "train_last100_mean_return": (round(float(np.mean(stop.window)), 3)
-                                      if stop.window else None),
-        "evaluations": stop.rows,
-        "best_eval_mean_return": max((r["mean_return"] for r in stop.rows), default=None),
-        "eval_mean_return": round(float(np.mean(returns)), 3) if returns else None,
-        "eval_std_return": round(float(np.std(returns)), 3) if returns else None,
-        "eval_episodes": len(returns), "eval_seed": args.eval_seed,
-        "settings": settings,
-        "versions": {"sb3": stable_baselines3.__version__, "sb3_contrib": sb3_contrib.__version__,
-                     "torch": torch.__version__, "gymnasium": gym.__version__},
+        **sb3_common.evaluated_run_fields(model, stop, total_wall_s),
+        **sb3_common.final_evaluation_fields(returns, args.eval_seed),
+        "settings": settings, "versions": sb3_common.versions(contrib=True),
     }
-    if args.returns:
-        result["eval_returns"] = returns
-    text = json.dumps(result)
-    if args.out is not None:
-        args.out.write_text(text + "\n")
-    else:
-        print(text, flush=True)
-
-
-def evaluating_stop(args: argparse.Namespace) -> Any:
-    """The callback of learn(): an EvaluatingStop (its class is defined after the lazy SB3
-    import, as the module's other SB3 names are imported in main)."""
-    from stable_baselines3.common.callbacks import BaseCallback
-
-    class EvaluatingStop(BaseCallback):
-        """Greedy screens every `eval_every` steps, confirmed on fresh episodes; stops learn()
-        when one decides the run is solved, or at max_steps (see the module docstring)."""
-
-        def __init__(self) -> None:
-            super().__init__(verbose=0)
-            self.window: collections.deque[float] = collections.deque(maxlen=100)
-            self.episodes = 0
-            self.rows: list[dict] = []
-            self.eval_wall_s = 0.0
-            self.next_seed = args.eval_seed + args.eval_episodes  # none of the final episodes'
-            self.last_eval_steps = 0
-            self.steps_to_solve: int | None = None
-            self.steps_at_stop = 0
-
-        def _on_step(self) -> bool:
-            self.window.extend(float(info["episode"]["r"]) for info in self.locals["infos"]
-                               if "episode" in info)  # the Monitor's raw returns
-            self.episodes += sum("episode" in info for info in self.locals["infos"])
-            every, steps = args.eval_every, self.num_timesteps
-            if every and steps // every > self.last_eval_steps // every:
-                self.last_eval_steps = steps
-                start = time.perf_counter()
-                mean = self._evaluation("screen", args.eval_every_episodes)
-                confirm = args.eval_confirm_episodes
-                if confirm and mean >= args.threshold:
-                    mean = self._evaluation("confirm", confirm)
-                self.eval_wall_s += time.perf_counter() - start
-                if mean >= args.threshold:
-                    self.steps_to_solve = steps
-            if self.steps_to_solve is not None or steps >= args.max_steps:
-                self.steps_at_stop = steps
-                return False
-            return True
-
-        def _evaluation(self, kind: str, episodes: int) -> float:
-            start = time.perf_counter()
-            returns = evaluate(self.model, episodes, self.next_seed)
-            self.next_seed += episodes
-            mean = float(sum(returns) / len(returns))
-            self.rows.append({"env_steps": self.num_timesteps, "kind": kind,
-                              "episodes": episodes, "mean_return": round(mean, 3),
-                              "wall_s": round(time.perf_counter() - start, 4)})
-            return mean
-
-    return EvaluatingStop()
+    sb3_common.write_result(result, returns, with_returns=args.returns, out=args.out)
 
 
 def evaluate(model: Any, episodes: int, first_seed: int) -> list[float]:
     """Greedy returns of `episodes` episodes, episode i reset with seed first_seed + i: one env
     each, stepped together; each step's actions masked by its env's latest
-    info["action_mask"]."""
-    import gymnasium as gym
+    info["action_mask"] (a sb3_common.Evaluate)."""
     import numpy as np
 
-    if episodes <= 0:
-        return []
-    envs = [gym.make(ENV_ID) for _ in range(episodes)]
-    resets = [e.reset(seed=first_seed + i) for i, e in enumerate(envs)]
-    obs = np.array([o for o, _ in resets], dtype=np.int64)
-    masks = np.stack([info["action_mask"] for _, info in resets]).astype(bool)
-    returns = np.zeros(episodes)
-    active = np.ones(episodes, dtype=bool)
-    while active.any():
-        idx = np.flatnonzero(active)
-        actions, _ = model.predict(obs[idx], deterministic=True, action_masks=masks[idx])
-        for i, action in zip(idx, actions, strict=True):
-            o, r, terminated, truncated, info = envs[i].step(int(action))
-            obs[i], masks[i] = o, info["action_mask"]
-            returns[i] += r
-            if terminated or truncated:
-                active[i] = False
-    for e in envs:
-        e.close()
-    return returns.tolist()
+    def act(idx: Any, observations: list[Any], infos: list[dict]) -> list[int]:
+        masks = np.stack([info["action_mask"] for info in infos]).astype(bool)
+        actions, _ = model.predict(np.array(observations, dtype=np.int64), deterministic=True,
+                                   action_masks=masks)
+        return [int(action) for action in actions]
+
+    return sb3_common.play_greedy(ENV_ID, episodes, first_seed, act)
 
 
 if __name__ == "__main__":

@@ -43,9 +43,10 @@ Threads (--threads, default 1; 0 keeps torch's default): torch.set_num_threads(1
 bench/sb3_ppo.py (8 observations per step, 64-unit LSTMs: small calls, a 2-core machine).
 
 Evaluations during training (keras_pg's `--eval-every 10000 --eval-every-episodes 10
---eval-confirm-episodes 100 --target-return 475`, the same rule): when num_timesteps reaches a
-multiple of --eval-every (after the vec-env step that reaches it; 10,000 is a multiple of the
-8 steps of one), a screen of --eval-every-episodes greedy episodes; when its mean return
+--eval-confirm-episodes 100 --target-return 475`, the same rule; bench/sb3_common.py's
+`evaluating_stop`, given this script's `evaluate`): when num_timesteps reaches a multiple of
+--eval-every (after the vec-env step that reaches it; 10,000 is a multiple of the 8 steps of
+one), a screen of --eval-every-episodes greedy episodes; when its mean return
 reaches --threshold, a confirmation on --eval-confirm-episodes fresh greedy episodes decides
 (0: the screen decides). The run is solved at the first deciding evaluation with a mean >=
 --threshold (steps_to_solve: num_timesteps then; null if none), and learn() stops there
@@ -69,14 +70,14 @@ with seed eval_seed + i; mean and population std of the undiscounted returns.
 from __future__ import annotations
 
 import argparse
-import collections
+import functools
 import importlib.util
-import json
 import sys
-import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import sb3_common  # bench/ is this script's directory (see there)
 
 PARTIAL = Path(__file__).resolve().parents[1] / "keras_pg" / "envs" / "partial.py"
 ZOO_VERSION = "2.9.2"
@@ -126,38 +127,20 @@ class SimpleLinearSchedule:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-steps", type=int, default=1_000_000)
-    parser.add_argument("--threshold", type=float, default=475.0,
-                        help="greedy mean return that solves (CartPole-v1's reward_threshold)")
-    parser.add_argument("--eval-every", type=int, default=10_000)
-    parser.add_argument("--eval-every-episodes", type=int, default=10)
-    parser.add_argument("--eval-confirm-episodes", type=int, default=100)
-    parser.add_argument("--eval-episodes", type=int, default=100,
-                        help="greedy episodes of the final evaluation")
-    parser.add_argument("--eval-seed", type=int, default=10_000)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch.set_num_threads (0: torch's default)")
-    parser.add_argument("--returns", action="store_true",
-                        help="also report the final greedy episodes' returns (eval_returns)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="write the JSON here instead of stdout")
+    sb3_common.add_peer_arguments(
+        parser, max_steps=1_000_000, threshold=475.0, evaluating=True,
+        threshold_help="greedy mean return that solves (CartPole-v1's reward_threshold)")
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    import gymnasium as gym
-    import numpy as np
-    import sb3_contrib
-    import stable_baselines3
     import torch
     from sb3_contrib import RecurrentPPO
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    sb3_common.set_threads(args.threads)
     env_id = load_partial().ENV_ID
 
     hyper = dict(ZOO_HYPERPARAMS)
@@ -173,13 +156,11 @@ def main() -> None:
     env = VecNormalize(make_vec_env(env_id, n_envs=n_envs, seed=args.seed),
                        gamma=hyper["gamma"])
     model = RecurrentPPO(policy, env, seed=args.seed, device="cpu", verbose=0, **hyper)
-    stop = evaluating_stop(args, env_id, env)
-    start = time.perf_counter()
-    model.learn(total_timesteps=args.max_steps, callback=stop)
-    total_wall_s = time.perf_counter() - start
-    train_wall_s = total_wall_s - stop.eval_wall_s
+    greedy = functools.partial(evaluate, vec_normalize=env, env_id=env_id)
+    stop = sb3_common.evaluating_stop(args, greedy)
+    total_wall_s = sb3_common.learn_timed(model, args.max_steps, stop)
 
-    returns = evaluate(model, env, env_id, args.eval_episodes, args.eval_seed)
+    returns = greedy(model, args.eval_episodes, args.eval_seed)
     env.close()
     p = model.policy
     settings = {
@@ -196,125 +177,37 @@ def main() -> None:
         "vec_normalize": {"norm_obs": env.norm_obs, "norm_reward": env.norm_reward,
                           "gamma": env.gamma, "clip_obs": env.clip_obs,
                           "clip_reward": env.clip_reward},
-        "threshold": args.threshold, "max_steps": args.max_steps,
-        "eval_every": args.eval_every, "eval_every_episodes": args.eval_every_episodes,
-        "eval_confirm_episodes": args.eval_confirm_episodes,
-        "torch_threads": torch.get_num_threads(),
+        **sb3_common.evaluation_settings(args),
     }
     result = {
         "peer": "sb3-contrib-recurrent-ppo", "env": env_id, "seed": args.seed,
-        "solved": stop.steps_to_solve is not None, "steps_to_solve": stop.steps_to_solve,
-        "env_steps": int(stop.steps_at_stop or model.num_timesteps),
-        "train_wall_s": round(train_wall_s, 3), "total_wall_s": round(total_wall_s, 3),
-        "eval_wall_s": round(stop.eval_wall_s, 3),
-        "steps_per_s": round(model.num_timesteps / train_wall_s, 1),
-        "updates": model._n_updates // model.n_epochs,
-        "train_episodes": stop.episodes,
-        "train_last100_mean_return": (round(float(np.mean(stop.window)), 3)
-                                      if stop.window else None),
-        "evaluations": stop.rows,
-        "best_eval_mean_return": max((r["mean_return"] for r in stop.rows), default=None),
-        "eval_mean_return": round(float(np.mean(returns)), 3) if returns else None,
-        "eval_std_return": round(float(np.std(returns)), 3) if returns else None,
-        "eval_episodes": len(returns), "eval_seed": args.eval_seed,
-        "settings": settings,
-        "versions": {"sb3": stable_baselines3.__version__, "sb3_contrib": sb3_contrib.__version__,
-                     "torch": torch.__version__, "gymnasium": gym.__version__},
+        **sb3_common.evaluated_run_fields(model, stop, total_wall_s),
+        **sb3_common.final_evaluation_fields(returns, args.eval_seed),
+        "settings": settings, "versions": sb3_common.versions(contrib=True),
     }
-    if args.returns:
-        result["eval_returns"] = returns
-    text = json.dumps(result)
-    if args.out is not None:
-        args.out.write_text(text + "\n")
-    else:
-        print(text, flush=True)
+    sb3_common.write_result(result, returns, with_returns=args.returns, out=args.out)
 
 
-def evaluating_stop(args: argparse.Namespace, env_id: str, vec_normalize: Any) -> Any:
-    """The callback of learn(): an EvaluatingStop (its class is defined after the lazy SB3
-    import, as the module's other SB3 names are imported in main)."""
-    from stable_baselines3.common.callbacks import BaseCallback
-
-    class EvaluatingStop(BaseCallback):
-        """Greedy screens every `eval_every` steps, confirmed on fresh episodes; stops learn()
-        when one decides the run is solved, or at max_steps (see the module docstring)."""
-
-        def __init__(self) -> None:
-            super().__init__(verbose=0)
-            self.window: collections.deque[float] = collections.deque(maxlen=100)
-            self.episodes = 0
-            self.rows: list[dict] = []
-            self.eval_wall_s = 0.0
-            self.next_seed = args.eval_seed + args.eval_episodes  # none of the final episodes'
-            self.last_eval_steps = 0
-            self.steps_to_solve: int | None = None
-            self.steps_at_stop = 0
-
-        def _on_step(self) -> bool:
-            self.window.extend(float(info["episode"]["r"]) for info in self.locals["infos"]
-                               if "episode" in info)  # the Monitor's raw returns
-            self.episodes += sum("episode" in info for info in self.locals["infos"])
-            every, steps = args.eval_every, self.num_timesteps
-            if every and steps // every > self.last_eval_steps // every:
-                self.last_eval_steps = steps
-                start = time.perf_counter()
-                mean = self._evaluation("screen", args.eval_every_episodes)
-                confirm = args.eval_confirm_episodes
-                if confirm and mean >= args.threshold:
-                    mean = self._evaluation("confirm", confirm)
-                self.eval_wall_s += time.perf_counter() - start
-                if mean >= args.threshold:
-                    self.steps_to_solve = steps
-            if self.steps_to_solve is not None or steps >= args.max_steps:
-                self.steps_at_stop = steps
-                return False
-            return True
-
-        def _evaluation(self, kind: str, episodes: int) -> float:
-            start = time.perf_counter()
-            returns = evaluate(self.model, vec_normalize, env_id, episodes,
-                               self.next_seed)
-            self.next_seed += episodes
-            mean = float(sum(returns) / len(returns))
-            self.rows.append({"env_steps": self.num_timesteps, "kind": kind,
-                              "episodes": episodes, "mean_return": round(mean, 3),
-                              "wall_s": round(time.perf_counter() - start, 4)})
-            return mean
-
-    return EvaluatingStop()
-
-
-def evaluate(model: Any, vec_normalize: Any, env_id: str, episodes: int,
-             first_seed: int) -> list[float]:
+def evaluate(model: Any, episodes: int, first_seed: int, *, vec_normalize: Any,
+             env_id: str) -> list[float]:
     """Greedy returns of `episodes` episodes, episode i reset with seed first_seed + i: one env
-    each, stepped together; each episode's LSTM state carried, reset at its start."""
-    import gymnasium as gym
+    each, stepped together; each episode's LSTM state carried, reset at its start;
+    observations normalized by `vec_normalize`'s statistics (bound by functools.partial,
+    this is a sb3_common.Evaluate)."""
     import numpy as np
 
-    if episodes <= 0:
-        return []
-    envs = [gym.make(env_id) for _ in range(episodes)]
-    obs = np.stack([e.reset(seed=first_seed + i)[0] for i, e in enumerate(envs)])
     layers, _, hidden = model.policy.lstm_hidden_state_shape
     h, c = np.zeros((layers, episodes, hidden)), np.zeros((layers, episodes, hidden))
     starts = np.ones(episodes, dtype=bool)
-    returns = np.zeros(episodes)
-    active = np.ones(episodes, dtype=bool)
-    while active.any():
-        idx = np.flatnonzero(active)
+
+    def act(idx: Any, observations: list[Any], infos: list[dict]) -> list[int]:
         actions, (h[:, idx], c[:, idx]) = model.predict(
-            vec_normalize.normalize_obs(obs[idx]), state=(h[:, idx], c[:, idx]),
+            vec_normalize.normalize_obs(np.stack(observations)), state=(h[:, idx], c[:, idx]),
             episode_start=starts[idx], deterministic=True)
         starts[idx] = False
-        for i, action in zip(idx, actions, strict=True):
-            o, r, terminated, truncated, _ = envs[i].step(int(action))
-            obs[i] = o
-            returns[i] += r
-            if terminated or truncated:
-                active[i] = False
-    for e in envs:
-        e.close()
-    return returns.tolist()
+        return [int(action) for action in actions]
+
+    return sb3_common.play_greedy(env_id, episodes, first_seed, act)
 
 
 if __name__ == "__main__":

@@ -65,8 +65,8 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
-import time
+
+import sb3_common  # bench/ is this script's directory, as for minigrid_envs below
 
 ZOO_VERSION = "2.9.2"
 # rl-zoo3 hyperparams/ppo.yml (rl-zoo3 2.9.2), entries LunarLander-v3 verbatim, and
@@ -102,28 +102,18 @@ ZOO_HYPERPARAMS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="LunarLander-v3", choices=sorted(ZOO_HYPERPARAMS))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-steps", type=int, default=2_000_000)
-    parser.add_argument("--threshold", type=float, default=200.0,
-                        help="mean return of the last 100 training episodes that solves")
-    parser.add_argument("--eval-episodes", type=int, default=100)
-    parser.add_argument("--eval-seed", type=int, default=10_000)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch.set_num_threads (0: torch's default)")
-    parser.add_argument("--returns", action="store_true",
-                        help="also print the greedy episodes' returns (eval_returns)")
+    sb3_common.add_peer_arguments(
+        parser, max_steps=2_000_000, threshold=200.0, evaluating=False,
+        threshold_help="mean return of the last 100 training episodes that solves")
     args = parser.parse_args()
 
-    import gymnasium as gym
     import numpy as np
-    import stable_baselines3
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    sb3_common.set_threads(args.threads)
     if args.env.startswith("MiniGridDict"):
         import minigrid_envs  # noqa: F401 (bench/ is this script's directory: registers it)
 
@@ -142,10 +132,9 @@ def main() -> None:
             self.steps_at_stop = 0
 
         def _on_step(self) -> bool:
-            ended = [info["episode"]["r"] for info in self.locals["infos"]
-                     if "episode" in info]  # the Monitor's records of episodes just ended
+            ended = sb3_common.ended_returns(self.locals["infos"])
             if ended:
-                self.window.extend(float(r) for r in ended)
+                self.window.extend(ended)
                 self.episodes += len(ended)
                 if len(self.window) == 100 and np.mean(self.window) >= args.threshold:
                     self.solved = True
@@ -159,9 +148,7 @@ def main() -> None:
         hyper["policy_kwargs"] = {"features_extractor_class": small_image_extractor()}
     model = PPO(policy, env, seed=args.seed, device="cpu", verbose=0, **hyper)
     stop = StopOnSolve()
-    start = time.perf_counter()
-    model.learn(total_timesteps=args.max_steps, callback=stop)
-    train_wall_s = time.perf_counter() - start
+    train_wall_s = sb3_common.learn_timed(model, args.max_steps, stop)
     env.close()
 
     returns = evaluate(model, args.env, args.eval_episodes, args.eval_seed)
@@ -184,46 +171,20 @@ def main() -> None:
         "peer": "sb3-ppo", "env": args.env, "seed": args.seed,
         "solved": stop.solved, "env_steps": int(stop.steps_at_stop or model.num_timesteps),
         "train_wall_s": round(train_wall_s, 3),
-        "steps_per_s": round(model.num_timesteps / train_wall_s, 1),
-        "updates": model._n_updates // model.n_epochs,
-        "train_episodes": stop.episodes,
-        "train_last100_mean_return": (round(float(np.mean(stop.window)), 3)
-                                      if stop.window else None),
-        "eval_mean_return": round(float(np.mean(returns)), 3) if returns else None,
-        "eval_std_return": round(float(np.std(returns)), 3) if returns else None,
-        "eval_episodes": len(returns), "eval_seed": args.eval_seed,
-        "settings": settings,
-        "versions": {"sb3": stable_baselines3.__version__, "torch": torch.__version__,
-                     "gymnasium": gym.__version__},
+        **sb3_common.training_fields(model, stop, train_wall_s),
+        **sb3_common.final_evaluation_fields(returns, args.eval_seed),
+        "settings": settings, "versions": sb3_common.versions(contrib=False),
     }
-    if args.returns:
-        result["eval_returns"] = returns
-    print(json.dumps(result), flush=True)
+    sb3_common.write_result(result, returns, with_returns=args.returns)
 
 
 def evaluate(model, env_id: str, episodes: int, eval_seed: int) -> list[float]:
     """Greedy returns of `episodes` episodes, episode i reset with seed eval_seed + i."""
-    import gymnasium as gym
-    import numpy as np
 
-    if episodes <= 0:
-        return []
-    envs = [gym.make(env_id) for _ in range(episodes)]
-    obs = [e.reset(seed=eval_seed + i)[0] for i, e in enumerate(envs)]
-    returns = np.zeros(episodes)
-    active = np.ones(episodes, dtype=bool)
-    while active.any():
-        idx = np.flatnonzero(active)
-        actions, _ = model.predict(batched([obs[i] for i in idx]), deterministic=True)
-        for i, action in zip(idx, actions, strict=True):
-            o, r, terminated, truncated, _ = envs[i].step(action)
-            obs[i] = o
-            returns[i] += r
-            if terminated or truncated:
-                active[i] = False
-    for e in envs:
-        e.close()
-    return returns.tolist()
+    def act(idx, observations: list, infos: list[dict]):
+        return model.predict(batched(observations), deterministic=True)[0]
+
+    return sb3_common.play_greedy(env_id, episodes, eval_seed, act)
 
 
 def batched(observations: list):

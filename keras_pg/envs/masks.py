@@ -184,10 +184,6 @@ _SOURCE_TEXT = {"info": "info dict (info['action_mask'])",
 _MASK_DTYPES = (np.dtype(bool), np.dtype(np.int8), np.dtype(np.uint8))
 
 
-def _is_bool(mask: np.ndarray) -> bool:
-    return mask.dtype == np.bool_
-
-
 def expected_text(sizes: tuple[int, ...]) -> str:
     """What a mask over actions of branch sizes `sizes` must be, for an error message."""
     space = (f"MultiDiscrete({list(sizes)})" if len(sizes) > 1 else f"Discrete({sizes[0]})")
@@ -198,12 +194,10 @@ def expected_text(sizes: tuple[int, ...]) -> str:
 
 
 def as_mask_array(raw: Any, action_space: gym.Space, where: str) -> np.ndarray:
-    """One env's mask as an array [P] of bool, int8 or uint8 (`raw` itself when it is one;
-    a tuple of branches concatenated), or an ActionMaskError saying at `where` what was
-    expected. Its values are `check_masks`' to check."""
+    """One env's mask in another form than an array [P] of bool, int8 or uint8 (`ActionMasks`
+    passes those as they are) as one: a tuple of branches concatenated; or an
+    ActionMaskError saying at `where` what was expected. Its values are `check_masks`'."""
     sizes = branches(action_space)
-    if isinstance(raw, np.ndarray) and raw.dtype in _MASK_DTYPES and raw.shape == (sum(sizes),):
-        return raw  # the usual case, checked at no cost
     parts = list(raw) if isinstance(raw, tuple | list) and len(sizes) > 1 and \
         len(raw) == len(sizes) else [raw]
     arrays = [np.asarray(part) for part in parts]
@@ -231,7 +225,7 @@ def check_masks(masks: np.ndarray, sizes: tuple[int, ...], legal_needed: np.ndar
     """masks [N, P] (bool, int8 or uint8) as bool, or an ActionMaskError at `where(row)`
     of the first row holding a value other than 0 and 1, or, among the rows where
     `legal_needed` [N], no legal action in some branch."""
-    if not _is_bool(masks):
+    if masks.dtype != np.bool_:
         bad = (masks != 0) & (masks != 1)
         if bad.any():
             row, column = np.argwhere(bad)[0]
